@@ -1,0 +1,668 @@
+//! The event loop: one queue ordered by (time, sequence), one run.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::fault::{Fault, ScheduledFault};
+use crate::network::{Fate, Link, Network, PartitionMode};
+use crate::node::{Ctx, Effect, EffectOf, Node, Reply, RequestId};
+use crate::rng::Rng;
+use crate::trace::Trace;
+use crate::workload::{Clients, HistoryEvent, Rate, WorkloadSpec};
+use crate::{NodeId, Time};
+
+/// Everything the engine needs to run one scenario, validated.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Root seed.
+    pub seed: u64,
+    /// Number of nodes.
+    pub nodes: usize,
+    /// Behaviour of every link unless overridden.
+    pub link: Link,
+    /// Per-link overrides `(from, to, link)`.
+    pub links: Vec<(NodeId, NodeId, Link)>,
+    /// Messages that meet a partition are dropped or held.
+    pub partition_mode: PartitionMode,
+    /// Initial clock of each node (missing ones are exact).
+    pub clocks: Vec<Clock>,
+    /// Clients.
+    pub workload: WorkloadSpec,
+    /// Fault schedule.
+    pub faults: Vec<ScheduledFault>,
+    /// Heal everything once the workload and the schedule are done.
+    pub final_heal: bool,
+    /// After the final heal, run this long for replicas to settle.
+    pub quiet_us: Time,
+    /// Hard bound on simulated time.
+    pub max_time_us: Time,
+    /// Hard bound on processed events.
+    pub max_events: u64,
+}
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// Nothing was left to happen.
+    Quiescent,
+    /// The quiet period after the final heal ended.
+    QuietPeriodEnded,
+    /// Simulated time reached the bound.
+    TimeLimit,
+    /// The event count reached the bound.
+    EventLimit,
+}
+
+impl StopReason {
+    /// True when the run reached its planned end, so end-state checks apply.
+    pub fn completed(self) -> bool {
+        matches!(self, StopReason::Quiescent | StopReason::QuietPeriodEnded)
+    }
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Quiescent => "quiescent",
+            StopReason::QuietPeriodEnded => "quiet-period-ended",
+            StopReason::TimeLimit => "time-limit",
+            StopReason::EventLimit => "event-limit",
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    /// Events processed.
+    pub events: u64,
+    /// Node-to-node messages sent (self-sends included).
+    pub sent: u64,
+    /// Messages sent by each node.
+    pub sent_by_node: Vec<u64>,
+    /// Node-to-node messages handed to a node.
+    pub delivered: u64,
+    /// Lost by the network's drop chance.
+    pub lost: u64,
+    /// Extra copies made by the duplicate chance.
+    pub duplicated: u64,
+    /// Dropped because of a partition, a down node or a broken connection.
+    pub dropped: u64,
+    /// Connection errors reported to senders.
+    pub link_errors: u64,
+    /// Timers fired.
+    pub timers: u64,
+}
+
+enum Ev<M, T> {
+    Deliver { mid: u64, from: NodeId, to: NodeId, inc: u32, msg: M },
+    LinkError { from: NodeId, to: NodeId, inc: u32, msg: M },
+    Timer { node: NodeId, gen: u64, tag: T },
+    Arrive { req: RequestId },
+    Answer { req: RequestId, reply: Reply },
+    Timeout { req: RequestId },
+    Script { idx: usize },
+    Tick,
+    Wake { client: usize },
+    Fault { idx: usize },
+    LossEnd,
+    FinalHeal,
+}
+
+struct Entry<M, T> {
+    time: Time,
+    seq: u64,
+    ev: Ev<M, T>,
+}
+
+impl<M, T> PartialEq for Entry<M, T> {
+    fn eq(&self, o: &Self) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+impl<M, T> Eq for Entry<M, T> {}
+impl<M, T> PartialOrd for Entry<M, T> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<M, T> Ord for Entry<M, T> {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+struct Held<M> {
+    mid: u64,
+    from: NodeId,
+    to: NodeId,
+    inc: u32,
+    msg: M,
+}
+
+/// One simulation run over nodes of type `N`.
+pub struct Sim<N: Node> {
+    cfg: SimConfig,
+    now: Time,
+    seq: u64,
+    queue: BinaryHeap<Entry<N::Msg, N::Timer>>,
+    nodes: Vec<N>,
+    up: Vec<bool>,
+    incarnation: Vec<u32>,
+    /// The receiver's incarnation when each ordered connection was made.
+    conn: Vec<u32>,
+    clocks: Vec<Clock>,
+    node_rngs: Vec<Rng>,
+    timers: Vec<BTreeMap<N::Timer, u64>>,
+    timer_gen: u64,
+    net: Network,
+    net_rng: Rng,
+    held: Vec<Held<N::Msg>>,
+    clients: Clients,
+    faults_left: usize,
+    final_heal_at: Option<Time>,
+    trace: Trace,
+    effects: Vec<EffectOf<N>>,
+    stats: Stats,
+    stop: Option<StopReason>,
+}
+
+impl<N: Node> Sim<N> {
+    /// A run of `nodes` (one per id) under `cfg`, tracing to `trace_out` if given.
+    pub fn new(cfg: SimConfig, nodes: Vec<N>, trace_out: Option<Box<dyn Write>>) -> Sim<N> {
+        assert_eq!(nodes.len(), cfg.nodes, "one node per id");
+        let n = cfg.nodes;
+        let mut net = Network::new(n, cfg.link.clone(), cfg.partition_mode);
+        for (from, to, link) in &cfg.links {
+            net.set_link(*from, *to, link.clone());
+        }
+        let mut clocks = cfg.clocks.clone();
+        clocks.resize(n, Clock::default());
+        let clients = Clients::new(cfg.workload.clone(), n, cfg.seed);
+        Sim {
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            up: vec![true; n],
+            incarnation: vec![0; n],
+            conn: vec![0; n * n],
+            clocks,
+            node_rngs: (0..n)
+                .map(|i| Rng::derive(cfg.seed, &format!("node/{i}")))
+                .collect(),
+            timers: (0..n).map(|_| BTreeMap::new()).collect(),
+            timer_gen: 0,
+            net,
+            net_rng: Rng::derive(cfg.seed, "network"),
+            held: Vec::new(),
+            clients,
+            faults_left: cfg.faults.len(),
+            final_heal_at: None,
+            trace: Trace::new(trace_out),
+            effects: Vec::new(),
+            stats: Stats {
+                sent_by_node: vec![0; n],
+                ..Stats::default()
+            },
+            stop: None,
+            cfg,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, time: Time, ev: Ev<N::Msg, N::Timer>) {
+        self.seq += 1;
+        self.queue.push(Entry {
+            time,
+            seq: self.seq,
+            ev,
+        });
+    }
+
+    /// Runs to the end and says why it stopped.
+    pub fn run(&mut self) -> StopReason {
+        if let Some(r) = self.stop {
+            return r;
+        }
+        self.trace
+            .rec(0, "start")
+            .u("seed", self.cfg.seed)
+            .u("nodes", self.cfg.nodes as u64)
+            .end();
+        self.schedule_start();
+        for id in 0..self.cfg.nodes {
+            self.call(id, |n, c| n.on_start(c));
+        }
+        let reason = loop {
+            self.maybe_final_heal();
+            let Some(e) = self.queue.pop() else {
+                break StopReason::Quiescent;
+            };
+            if let Some(h) = self.final_heal_at {
+                if e.time > h + self.cfg.quiet_us {
+                    self.now = h + self.cfg.quiet_us;
+                    break StopReason::QuietPeriodEnded;
+                }
+            }
+            if e.time > self.cfg.max_time_us {
+                self.now = self.cfg.max_time_us;
+                break StopReason::TimeLimit;
+            }
+            if self.stats.events >= self.cfg.max_events {
+                break StopReason::EventLimit;
+            }
+            self.now = e.time;
+            self.stats.events += 1;
+            self.dispatch(e.ev);
+        };
+        self.trace.rec(self.now, "stop").s("reason", reason.name()).end();
+        self.stop = Some(reason);
+        reason
+    }
+
+    fn schedule_start(&mut self) {
+        for idx in 0..self.cfg.faults.len() {
+            let at = self.cfg.faults[idx].at;
+            self.push(at, Ev::Fault { idx });
+        }
+        for idx in 0..self.cfg.workload.script.len() {
+            let at = self.cfg.workload.script[idx].at;
+            self.push(at, Ev::Script { idx });
+        }
+        let start = self.cfg.workload.start_us;
+        if self.clients.may_generate(start) {
+            match self.cfg.workload.rate {
+                Rate::Open { .. } => self.push(start, Ev::Tick),
+                Rate::Closed { .. } => {
+                    for client in 0..self.cfg.workload.clients {
+                        self.push(start, Ev::Wake { client });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Once the clients and the fault schedule are done, heal everything and
+    /// start the quiet period.
+    fn maybe_final_heal(&mut self) {
+        if self.final_heal_at.is_some()
+            || !self.cfg.final_heal
+            || self.faults_left > 0
+            || !self.clients.done(self.now)
+        {
+            return;
+        }
+        self.final_heal_at = Some(self.now);
+        self.push(self.now, Ev::FinalHeal);
+    }
+
+    fn dispatch(&mut self, ev: Ev<N::Msg, N::Timer>) {
+        match ev {
+            Ev::Deliver {
+                mid,
+                from,
+                to,
+                inc,
+                msg,
+            } => self.deliver(mid, from, to, inc, msg),
+            Ev::LinkError { from, to, inc, msg } => {
+                if self.up[from] && self.incarnation[from] == inc {
+                    self.trace.rec(self.now, "link_error").u("from", from as u64).u("to", to as u64).end();
+                    self.stats.link_errors += 1;
+                    self.call(from, |n, c| n.on_link_error(c, to, msg));
+                }
+            }
+            Ev::Timer { node, gen, tag } => {
+                if self.timers[node].get(&tag) == Some(&gen) {
+                    self.timers[node].remove(&tag);
+                    self.stats.timers += 1;
+                    self.trace.rec(self.now, "timer").u("node", node as u64).v("tag", &tag).end();
+                    self.call(node, |n, c| n.on_timer(c, tag));
+                }
+            }
+            Ev::Arrive { req } => self.arrive(req),
+            Ev::Answer { req, reply } => self.answer(req, Some(reply)),
+            Ev::Timeout { req } => self.answer(req, None),
+            Ev::Script { idx } => {
+                let c = self.clients.queue_script(idx);
+                self.try_invoke(c);
+            }
+            Ev::Tick => {
+                if self.clients.may_generate(self.now) {
+                    let c = self.clients.generate_open();
+                    self.try_invoke(c);
+                    if let Rate::Open { interval_us } = self.cfg.workload.rate {
+                        if self.clients.may_generate(self.now + interval_us) {
+                            self.push(self.now + interval_us, Ev::Tick);
+                        }
+                    }
+                }
+            }
+            Ev::Wake { client } => {
+                if self.clients.may_generate(self.now) {
+                    self.clients.generate_for(client);
+                    self.try_invoke(client);
+                }
+            }
+            Ev::Fault { idx } => {
+                self.faults_left -= 1;
+                let fault = self.cfg.faults[idx].fault.clone();
+                self.apply_fault(&fault);
+            }
+            Ev::LossEnd => {
+                self.trace.rec(self.now, "loss_end").end();
+                self.restore_links();
+            }
+            Ev::FinalHeal => {
+                self.trace.rec(self.now, "final_heal").end();
+                self.restore_links();
+                self.heal();
+            }
+        }
+    }
+
+    fn deliver(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
+        let ordered = from != to && self.net.link(from, to).ordered;
+        let reason = if !self.up[to] {
+            Some("down")
+        } else if ordered && inc != self.incarnation[to] {
+            Some("connection-reset")
+        } else if self.net.is_cut(from, to) {
+            if self.net.partition_mode == PartitionMode::Hold {
+                self.trace.rec(self.now, "hold").u("mid", mid).end();
+                self.held.push(Held {
+                    mid,
+                    from,
+                    to,
+                    inc,
+                    msg,
+                });
+                return;
+            }
+            Some("partition")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.stats.dropped += 1;
+            self.trace.rec(self.now, "drop").u("mid", mid).s("reason", reason).end();
+            if ordered {
+                let inc = self.incarnation[from];
+                self.push(self.now, Ev::LinkError { from, to, inc, msg });
+            }
+            return;
+        }
+        self.stats.delivered += 1;
+        self.trace
+            .rec(self.now, "deliver")
+            .u("mid", mid)
+            .u("from", from as u64)
+            .u("to", to as u64)
+            .end();
+        self.call(to, |n, c| n.on_message(c, from, msg));
+    }
+
+    fn arrive(&mut self, req: RequestId) {
+        let Some(f) = self.clients.in_flight(req) else {
+            return;
+        };
+        let node = f.node;
+        let request = f.request.clone();
+        if !self.up[node] {
+            self.trace.rec(self.now, "request_lost").u("req", req).u("node", node as u64).end();
+            return;
+        }
+        self.trace.rec(self.now, "request").u("req", req).u("node", node as u64).end();
+        self.call(node, |n, c| n.on_request(c, request));
+    }
+
+    fn answer(&mut self, req: RequestId, reply: Option<Reply>) {
+        let Some(client) = self.clients.complete(req, reply, self.now) else {
+            return;
+        };
+        let h = self.clients.history.last().expect("completion recorded");
+        self.trace
+            .rec(self.now, "complete")
+            .u("req", req)
+            .u("process", h.process)
+            .v("type", &h.kind)
+            .v("value", &h.value)
+            .end();
+        if let Rate::Closed { think_us } = self.cfg.workload.rate {
+            if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients {
+                self.push(self.now + think_us, Ev::Wake { client });
+            }
+        }
+        self.try_invoke(client);
+    }
+
+    fn try_invoke(&mut self, client: usize) {
+        let Some((req, node, lat)) = self.clients.try_invoke(client, self.now) else {
+            return;
+        };
+        let h = self.clients.history.last().expect("invocation recorded");
+        self.trace
+            .rec(self.now, "invoke")
+            .u("req", req)
+            .u("process", h.process)
+            .u("node", node as u64)
+            .s("f", h.f)
+            .v("key", &h.key)
+            .v("value", &h.value)
+            .end();
+        self.push(self.now + lat, Ev::Arrive { req });
+        let timeout = self.cfg.workload.timeout_us;
+        self.push(self.now + timeout, Ev::Timeout { req });
+    }
+
+    /// Runs one handler of node `id` and applies its effects.
+    fn call(&mut self, id: NodeId, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
+        let local = self.clocks[id].local(self.now);
+        let mut effects = std::mem::take(&mut self.effects);
+        {
+            let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut self.node_rngs[id], &mut effects);
+            f(&mut self.nodes[id], &mut ctx);
+        }
+        for e in effects.drain(..) {
+            self.apply(id, e);
+        }
+        self.effects = effects;
+    }
+
+    fn apply(&mut self, id: NodeId, e: EffectOf<N>) {
+        match e {
+            Effect::Send { to, msg } => self.send(id, to, msg),
+            Effect::SetTimer { tag, after } => {
+                self.timer_gen += 1;
+                let gen = self.timer_gen;
+                let at = self.now + self.clocks[id].global_span(after);
+                self.timers[id].insert(tag.clone(), gen);
+                self.push(at, Ev::Timer { node: id, gen, tag });
+            }
+            Effect::CancelTimer { tag } => {
+                self.timers[id].remove(&tag);
+            }
+            Effect::Reply { id: req, reply } => {
+                if self.clients.in_flight(req).is_some() {
+                    self.trace.rec(self.now, "reply").u("req", req).v("reply", &reply).end();
+                    let lat = self.clients.reply_latency();
+                    self.push(self.now + lat, Ev::Answer { req, reply });
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
+        self.stats.sent += 1;
+        self.stats.sent_by_node[from] += 1;
+        let mid = self.stats.sent;
+        let n = self.cfg.nodes;
+        if from != to && self.net.link(from, to).ordered {
+            // A connection breaks once when armed to, and once after each
+            // restart of the receiver (the old connection is gone).
+            let broke = self.net.take_error(from, to) || self.conn[from * n + to] != self.incarnation[to];
+            if broke {
+                self.conn[from * n + to] = self.incarnation[to];
+                self.trace
+                    .rec(self.now, "send")
+                    .u("mid", mid)
+                    .u("from", from as u64)
+                    .u("to", to as u64)
+                    .v("msg", &msg)
+                    .s("fate", "connection-error")
+                    .end();
+                let inc = self.incarnation[from];
+                self.push(self.now, Ev::LinkError { from, to, inc, msg });
+                return;
+            }
+        }
+        let fate = self.net.route(self.now, from, to, &mut self.net_rng);
+        let rec = self
+            .trace
+            .rec(self.now, "send")
+            .u("mid", mid)
+            .u("from", from as u64)
+            .u("to", to as u64)
+            .v("msg", &msg);
+        let inc = self.incarnation[to];
+        match fate {
+            Fate::Lost => {
+                rec.s("fate", "lost").end();
+                self.stats.lost += 1;
+            }
+            Fate::Deliver(at) => {
+                rec.u("at", at).end();
+                self.push(at, Ev::Deliver { mid, from, to, inc, msg });
+            }
+            Fate::Twice(at, again) => {
+                rec.u("at", at).u("again", again).end();
+                self.stats.duplicated += 1;
+                self.push(at, Ev::Deliver { mid, from, to, inc, msg: msg.clone() });
+                self.push(again, Ev::Deliver { mid, from, to, inc, msg });
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, fault: &Fault) {
+        self.trace.rec(self.now, "fault").v("fault", fault).end();
+        match fault {
+            Fault::Partition { groups } => self.net.partition(groups),
+            Fault::PartitionOneWay { from, to } => self.net.cut_one_way(from, to),
+            Fault::Heal => self.heal(),
+            Fault::Crash { node } => {
+                let id = *node;
+                if self.up[id] {
+                    self.up[id] = false;
+                    self.incarnation[id] += 1;
+                    self.timers[id].clear();
+                    self.nodes[id].on_crash();
+                }
+            }
+            Fault::Restart { node } => {
+                let id = *node;
+                if !self.up[id] {
+                    self.up[id] = true;
+                    self.call(id, |n, c| n.on_start(c));
+                }
+            }
+            Fault::ClockSkew { node, offset_us } => self.clocks[*node].set_skew(self.now, *offset_us),
+            Fault::ClockDrift { node, drift_ppm } => self.clocks[*node].set_drift(self.now, *drift_ppm),
+            Fault::ClockJump { node, delta_us } => self.clocks[*node].jump(*delta_us),
+            Fault::LinkError { from, to } => self.net.inject_error(*from, *to),
+            Fault::Loss {
+                drop,
+                duplicate,
+                for_us,
+            } => {
+                self.net.set_loss(*drop, *duplicate);
+                self.push(self.now + for_us, Ev::LossEnd);
+            }
+        }
+    }
+
+    fn heal(&mut self) {
+        self.net.heal();
+        for h in std::mem::take(&mut self.held) {
+            let at = self.now + self.net.link(h.from, h.to).latency.sample(&mut self.net_rng);
+            self.trace.rec(self.now, "release").u("mid", h.mid).u("at", at).end();
+            self.push(
+                at,
+                Ev::Deliver {
+                    mid: h.mid,
+                    from: h.from,
+                    to: h.to,
+                    inc: h.inc,
+                    msg: h.msg,
+                },
+            );
+        }
+    }
+
+    fn restore_links(&mut self) {
+        let n = self.cfg.nodes;
+        let mut net = Network::new(n, self.cfg.link.clone(), self.cfg.partition_mode);
+        for (from, to, link) in &self.cfg.links {
+            net.set_link(*from, *to, link.clone());
+        }
+        for a in 0..n {
+            for b in 0..n {
+                let l = net.link(a, b).clone();
+                let cur = self.net.link(a, b);
+                if cur.drop != l.drop || cur.duplicate != l.duplicate {
+                    self.net.set_link(a, b, l);
+                }
+            }
+        }
+    }
+
+    /// The nodes, by id (crashed ones hold what survived the crash).
+    pub fn nodes(&self) -> &[N] {
+        &self.nodes
+    }
+
+    /// True when node `id` is running.
+    pub fn is_up(&self, id: NodeId) -> bool {
+        self.up[id]
+    }
+
+    /// The client history, in order.
+    pub fn history(&self) -> &[HistoryEvent] {
+        &self.clients.history
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The trace fingerprint so far.
+    pub fn fingerprint(&self) -> u64 {
+        self.trace.fingerprint()
+    }
+
+    /// Simulated time now (at the end: when the run stopped).
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// When the final heal happened, if it did.
+    pub fn final_heal_at(&self) -> Option<Time> {
+        self.final_heal_at
+    }
+
+    /// The configuration this run uses.
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// Flushes the trace writer, reporting the first write error.
+    pub fn finish_trace(&mut self) -> std::io::Result<()> {
+        self.trace.finish()
+    }
+}

@@ -1,0 +1,387 @@
+//! Stable hashing for trace fingerprints and derived seeds.
+//!
+//! std's `DefaultHasher` may change between Rust releases, and `#[derive(Hash)]`
+//! leaves the byte layout of enums and strings to the compiler, so neither can
+//! back a fingerprint that users compare across machines. Here the mixing
+//! function and the encoding of every value are ours: integers are hashed as
+//! little-endian words, strings and byte slices with their length, and any
+//! `serde::Serialize` value through a small serializer that feeds the hasher
+//! directly (no allocation on the hot path).
+
+use serde::ser::{self, Serialize};
+
+/// A fast, stable, non-cryptographic 64-bit hasher over 64-bit words.
+#[derive(Clone, Debug)]
+pub struct StableHasher {
+    h: u64,
+}
+
+const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+impl Default for StableHasher {
+    fn default() -> Self {
+        StableHasher::new()
+    }
+}
+
+impl StableHasher {
+    /// A hasher in its initial state.
+    pub const fn new() -> StableHasher {
+        StableHasher {
+            h: 0x243F_6A88_85A3_08D3,
+        }
+    }
+
+    /// Mixes in one 64-bit word.
+    #[inline]
+    pub fn word(&mut self, x: u64) {
+        let h = (self.h ^ x).wrapping_mul(MUL);
+        self.h = h ^ (h >> 29);
+    }
+
+    /// Mixes in a byte string and its length.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.word(b.len() as u64);
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.word(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(w));
+        }
+    }
+
+    /// Mixes in any serializable value, by its serde data model.
+    pub fn value<T: Serialize + ?Sized>(&mut self, v: &T) {
+        // Our serializer never fails.
+        let _ = v.serialize(&mut *self);
+    }
+
+    /// The hash of everything mixed in so far.
+    pub fn finish(&self) -> u64 {
+        let mut s = self.h;
+        splitmix64(&mut s)
+    }
+}
+
+/// One step of SplitMix64: advances `state` and returns a well-mixed word.
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a over bytes: used for short labels, where speed does not matter.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The error type of the hashing serializer; it is never produced.
+#[derive(Debug)]
+pub struct Never;
+
+impl std::fmt::Display for Never {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unreachable")
+    }
+}
+impl std::error::Error for Never {}
+impl ser::Error for Never {
+    fn custom<T: std::fmt::Display>(_: T) -> Self {
+        Never
+    }
+}
+
+// Tags keep values of different shapes apart (None vs unit vs 0, …).
+const T_BOOL: u64 = 1;
+const T_INT: u64 = 2;
+const T_FLOAT: u64 = 3;
+const T_STR: u64 = 4;
+const T_NONE: u64 = 5;
+const T_SOME: u64 = 6;
+const T_UNIT: u64 = 7;
+const T_VARIANT: u64 = 8;
+const T_SEQ: u64 = 9;
+const T_MAP: u64 = 10;
+const T_END: u64 = 11;
+
+impl ser::Serializer for &mut StableHasher {
+    type Ok = ();
+    type Error = Never;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Self;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Self;
+
+    fn serialize_bool(self, v: bool) -> Result<(), Never> {
+        self.word(T_BOOL);
+        self.word(u64::from(v));
+        Ok(())
+    }
+    fn serialize_i8(self, v: i8) -> Result<(), Never> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i16(self, v: i16) -> Result<(), Never> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i32(self, v: i32) -> Result<(), Never> {
+        self.serialize_i64(i64::from(v))
+    }
+    fn serialize_i64(self, v: i64) -> Result<(), Never> {
+        self.word(T_INT);
+        self.word(v as u64);
+        Ok(())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), Never> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), Never> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), Never> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), Never> {
+        self.word(T_INT);
+        self.word(v);
+        Ok(())
+    }
+    fn serialize_f32(self, v: f32) -> Result<(), Never> {
+        self.serialize_f64(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), Never> {
+        self.word(T_FLOAT);
+        self.word(v.to_bits());
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), Never> {
+        self.serialize_u64(u64::from(v))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), Never> {
+        self.word(T_STR);
+        self.bytes(v.as_bytes());
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Never> {
+        self.word(T_STR);
+        self.bytes(v);
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), Never> {
+        self.word(T_NONE);
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Never> {
+        self.word(T_SOME);
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), Never> {
+        self.word(T_UNIT);
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Never> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _: &'static str, i: u32, _: &'static str) -> Result<(), Never> {
+        self.word(T_VARIANT);
+        self.word(u64::from(i));
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Never> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        i: u32,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Never> {
+        self.word(T_VARIANT);
+        self.word(u64::from(i));
+        v.serialize(self)
+    }
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self, Never> {
+        self.word(T_SEQ);
+        self.word(len.map_or(u64::MAX, |l| l as u64));
+        Ok(self)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self, Never> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Never> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        i: u32,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Self, Never> {
+        self.word(T_VARIANT);
+        self.word(u64::from(i));
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_map(self, len: Option<usize>) -> Result<Self, Never> {
+        self.word(T_MAP);
+        self.word(len.map_or(u64::MAX, |l| l as u64));
+        Ok(self)
+    }
+    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self, Never> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        i: u32,
+        _: &'static str,
+        len: usize,
+    ) -> Result<Self, Never> {
+        self.word(T_VARIANT);
+        self.word(u64::from(i));
+        self.serialize_seq(Some(len))
+    }
+}
+
+macro_rules! compound {
+    ($($tr:ident :: $m:ident),*) => {$(
+        impl ser::$tr for &mut StableHasher {
+            type Ok = ();
+            type Error = Never;
+            fn $m<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Never> {
+                v.serialize(&mut **self)
+            }
+            fn end(self) -> Result<(), Never> {
+                self.word(T_END);
+                Ok(())
+            }
+        }
+    )*};
+}
+compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
+
+impl ser::SerializeMap for &mut StableHasher {
+    type Ok = ();
+    type Error = Never;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Never> {
+        k.serialize(&mut **self)
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Never> {
+        v.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), Never> {
+        self.word(T_END);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for &mut StableHasher {
+    type Ok = ();
+    type Error = Never;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Never> {
+        v.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), Never> {
+        self.word(T_END);
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for &mut StableHasher {
+    type Ok = ();
+    type Error = Never;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), Never> {
+        v.serialize(&mut **self)
+    }
+    fn end(self) -> Result<(), Never> {
+        self.word(T_END);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    enum Msg {
+        Set { key: u32, value: i64 },
+        Sync(u32, i64),
+        Ping,
+    }
+
+    fn h<T: Serialize>(v: &T) -> u64 {
+        let mut s = StableHasher::new();
+        s.value(v);
+        s.finish()
+    }
+
+    #[test]
+    fn golden_values_are_frozen() {
+        // These numbers are part of the fingerprint contract: if they change,
+        // every fingerprint users have recorded changes.
+        assert_eq!(h(&(1u64, "x")), GOLDEN_TUPLE);
+        assert_eq!(fnv1a(b"network"), 0x1e8e57b2909b2a85);
+    }
+    const GOLDEN_TUPLE: u64 = 0x4ee828365f03a7f4;
+
+    #[test]
+    fn shapes_are_kept_apart() {
+        assert_ne!(h(&Msg::Set { key: 1, value: 2 }), h(&Msg::Sync(1, 2)));
+        assert_ne!(h(&Msg::Ping), h(&()));
+        assert_ne!(h(&Some(0u8)), h(&0u8));
+        assert_ne!(h(&None::<u8>), h(&()));
+        assert_ne!(h(&"ab"), h(&("a", "b")));
+        assert_ne!(h(&vec![1u8, 2]), h(&vec![2u8, 1]));
+        assert_eq!(h(&Msg::Set { key: 1, value: 2 }), h(&Msg::Set { key: 1, value: 2 }));
+    }
+
+    #[test]
+    fn int_widths_hash_alike() {
+        assert_eq!(h(&5u8), h(&5u64));
+        assert_eq!(h(&-5i32), h(&-5i64));
+    }
+
+    #[test]
+    fn bytes_encode_length() {
+        let mut a = StableHasher::new();
+        a.bytes(b"abc\0");
+        let mut b = StableHasher::new();
+        b.bytes(b"abc");
+        assert_ne!(a.finish(), b.finish());
+    }
+}

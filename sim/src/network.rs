@@ -1,0 +1,392 @@
+//! The network model: per-link latency, loss, duplication and ordering, and
+//! the partition state that faults change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::{det_ln, Prob, Rng};
+use crate::{NodeId, Time};
+
+/// How long a message takes on a link, in microseconds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "dist", rename_all = "snake_case")]
+pub enum Latency {
+    /// Always the same.
+    Fixed {
+        /// The latency.
+        us: Time,
+    },
+    /// Uniform over `min..=max`.
+    Uniform {
+        /// Smallest latency.
+        min_us: Time,
+        /// Largest latency.
+        max_us: Time,
+    },
+    /// `min` plus an exponential with the given mean, capped at `max`.
+    Exponential {
+        /// Added to every sample.
+        min_us: Time,
+        /// Mean of the exponential part.
+        mean_us: Time,
+        /// Cap.
+        max_us: Time,
+    },
+    /// A normal distribution clamped into `min..=max`.
+    Normal {
+        /// Mean.
+        mean_us: Time,
+        /// Standard deviation.
+        sd_us: Time,
+        /// Lower bound.
+        min_us: Time,
+        /// Upper bound.
+        max_us: Time,
+    },
+}
+
+impl Latency {
+    /// Draws one latency.
+    #[inline]
+    pub fn sample(&self, rng: &mut Rng) -> Time {
+        match *self {
+            Latency::Fixed { us } => us,
+            Latency::Uniform { min_us, max_us } => rng.range(min_us, max_us),
+            Latency::Exponential {
+                min_us,
+                mean_us,
+                max_us,
+            } => {
+                let u = 1.0 - rng.unit_f64(); // in (0, 1]
+                let x = -det_ln(u) * mean_us as f64;
+                (min_us.saturating_add(x.round() as u64)).min(max_us)
+            }
+            Latency::Normal {
+                mean_us,
+                sd_us,
+                min_us,
+                max_us,
+            } => {
+                // Marsaglia's polar method with our own logarithm.
+                let z = loop {
+                    let a = 2.0 * rng.unit_f64() - 1.0;
+                    let b = 2.0 * rng.unit_f64() - 1.0;
+                    let s = a * a + b * b;
+                    if s > 0.0 && s < 1.0 {
+                        break a * (-2.0 * det_ln(s) / s).sqrt();
+                    }
+                };
+                let x = mean_us as f64 + z * sd_us as f64;
+                (x.round().max(0.0) as u64).clamp(min_us, max_us)
+            }
+        }
+    }
+
+    /// The largest latency this can produce.
+    pub fn max(&self) -> Time {
+        match *self {
+            Latency::Fixed { us } => us,
+            Latency::Uniform { max_us, .. }
+            | Latency::Exponential { max_us, .. }
+            | Latency::Normal { max_us, .. } => max_us,
+        }
+    }
+}
+
+/// The behaviour of one directed link.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Link {
+    /// Delivery delay.
+    pub latency: Latency,
+    /// Chance a message is lost.
+    pub drop: Prob,
+    /// Chance a message is delivered twice.
+    pub duplicate: Prob,
+    /// FIFO delivery and connection errors, as over TCP; otherwise messages
+    /// may overtake each other and losses are silent, as over UDP.
+    pub ordered: bool,
+}
+
+/// What happens to messages that meet a partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionMode {
+    /// Lost (on ordered links the sender also sees a connection error).
+    #[default]
+    Drop,
+    /// Held back and delivered after the heal.
+    Hold,
+}
+
+/// Link state between two nodes, as set by faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cut {
+    Open,
+    Cut,
+}
+
+/// All links of a cluster plus the partition state.
+#[derive(Clone, Debug)]
+pub struct Network {
+    n: usize,
+    links: Vec<Link>,
+    last_delivery: Vec<Time>,
+    cut: Vec<Cut>,
+    /// Links whose next message fails with a connection error (injected fault).
+    pending_error: Vec<bool>,
+    /// What happens to messages that meet a partition.
+    pub partition_mode: PartitionMode,
+}
+
+/// The network's decision for one sent message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Lost on the wire.
+    Lost,
+    /// Delivered at the given time.
+    Deliver(Time),
+    /// Delivered twice.
+    Twice(Time, Time),
+}
+
+impl Network {
+    /// A network of `n` nodes where every link behaves as `default`.
+    pub fn new(n: usize, default: Link, partition_mode: PartitionMode) -> Network {
+        Network {
+            n,
+            links: vec![default; n * n],
+            last_delivery: vec![0; n * n],
+            cut: vec![Cut::Open; n * n],
+            pending_error: vec![false; n * n],
+            partition_mode,
+        }
+    }
+
+    #[inline]
+    fn idx(&self, from: NodeId, to: NodeId) -> usize {
+        from * self.n + to
+    }
+
+    /// Overrides one directed link.
+    pub fn set_link(&mut self, from: NodeId, to: NodeId, link: Link) {
+        let i = self.idx(from, to);
+        self.links[i] = link;
+    }
+
+    /// The link from `from` to `to`.
+    pub fn link(&self, from: NodeId, to: NodeId) -> &Link {
+        &self.links[self.idx(from, to)]
+    }
+
+    /// Changes loss and duplication on every link (a burst fault).
+    pub fn set_loss(&mut self, drop: Prob, duplicate: Prob) {
+        for l in &mut self.links {
+            l.drop = drop;
+            l.duplicate = duplicate;
+        }
+    }
+
+    /// Decides when (and whether) a message sent now arrives. Messages to
+    /// oneself are never lost and arrive at once, after what is queued.
+    #[inline]
+    pub fn route(&mut self, now: Time, from: NodeId, to: NodeId, rng: &mut Rng) -> Fate {
+        if from == to {
+            return Fate::Deliver(now);
+        }
+        let i = self.idx(from, to);
+        let link = &self.links[i];
+        if rng.chance(link.drop) {
+            return Fate::Lost;
+        }
+        let mut at = now + link.latency.sample(rng);
+        let twice = rng.chance(link.duplicate);
+        let ordered = link.ordered;
+        if ordered {
+            at = at.max(self.last_delivery[i]);
+            self.last_delivery[i] = at;
+        }
+        if !twice {
+            return Fate::Deliver(at);
+        }
+        let mut again = now + self.links[i].latency.sample(rng);
+        if ordered {
+            again = again.max(at);
+            self.last_delivery[i] = again;
+        }
+        Fate::Twice(at, again)
+    }
+
+    /// True when a partition separates `from` from `to`.
+    #[inline]
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.cut[self.idx(from, to)] == Cut::Cut
+    }
+
+    /// Cuts every link between different groups; nodes in no group form one
+    /// more group together. Replaces any earlier partition.
+    pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
+        let mut group_of = vec![usize::MAX; self.n];
+        for (g, members) in groups.iter().enumerate() {
+            for &m in members {
+                group_of[m] = g;
+            }
+        }
+        for a in 0..self.n {
+            for b in 0..self.n {
+                let i = self.idx(a, b);
+                self.cut[i] = if group_of[a] == group_of[b] {
+                    Cut::Open
+                } else {
+                    Cut::Cut
+                };
+            }
+        }
+    }
+
+    /// Cuts the links from every node in `from` to every node in `to` (one way).
+    pub fn cut_one_way(&mut self, from: &[NodeId], to: &[NodeId]) {
+        for &a in from {
+            for &b in to {
+                if a != b {
+                    let i = self.idx(a, b);
+                    self.cut[i] = Cut::Cut;
+                }
+            }
+        }
+    }
+
+    /// Removes every partition.
+    pub fn heal(&mut self) {
+        self.cut.iter_mut().for_each(|c| *c = Cut::Open);
+    }
+
+    /// True when any link is cut.
+    pub fn is_partitioned(&self) -> bool {
+        self.cut.contains(&Cut::Cut)
+    }
+
+    /// Arms a one-shot connection error on a link.
+    pub fn inject_error(&mut self, from: NodeId, to: NodeId) {
+        let i = self.idx(from, to);
+        self.pending_error[i] = true;
+    }
+
+    /// Takes the armed error of a link, if any.
+    pub fn take_error(&mut self, from: NodeId, to: NodeId) -> bool {
+        let i = self.idx(from, to);
+        std::mem::take(&mut self.pending_error[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(latency: Latency, ordered: bool) -> Link {
+        Link {
+            latency,
+            drop: Prob::ZERO,
+            duplicate: Prob::ZERO,
+            ordered,
+        }
+    }
+
+    #[test]
+    fn distributions_stay_in_bounds() {
+        let mut r = Rng::derive(1, "net");
+        let dists = [
+            Latency::Fixed { us: 7 },
+            Latency::Uniform {
+                min_us: 10,
+                max_us: 20,
+            },
+            Latency::Exponential {
+                min_us: 5,
+                mean_us: 100,
+                max_us: 400,
+            },
+            Latency::Normal {
+                mean_us: 100,
+                sd_us: 50,
+                min_us: 20,
+                max_us: 180,
+            },
+        ];
+        for d in &dists {
+            let lo = match *d {
+                Latency::Fixed { us } => us,
+                Latency::Uniform { min_us, .. }
+                | Latency::Exponential { min_us, .. }
+                | Latency::Normal { min_us, .. } => min_us,
+            };
+            let mut sum = 0;
+            for _ in 0..2000 {
+                let x = d.sample(&mut r);
+                assert!(x >= lo && x <= d.max(), "{d:?} gave {x}");
+                sum += x;
+            }
+            let mean = sum / 2000;
+            assert!(mean >= lo && mean <= d.max());
+        }
+    }
+
+    #[test]
+    fn exponential_mean_is_about_right() {
+        let mut r = Rng::derive(2, "net");
+        let d = Latency::Exponential {
+            min_us: 0,
+            mean_us: 1000,
+            max_us: u64::MAX,
+        };
+        let mean: u64 = (0..20_000).map(|_| d.sample(&mut r)).sum::<u64>() / 20_000;
+        assert!((900..1100).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn ordered_links_are_fifo_unordered_reorder() {
+        let lat = Latency::Uniform {
+            min_us: 1,
+            max_us: 1000,
+        };
+        let mut r = Rng::derive(3, "net");
+        let mut fifo = Network::new(2, link(lat.clone(), true), PartitionMode::Drop);
+        let mut last = 0;
+        for t in 0..500 {
+            let Fate::Deliver(at) = fifo.route(t, 0, 1, &mut r) else {
+                panic!()
+            };
+            assert!(at >= last);
+            last = at;
+        }
+        let mut udp = Network::new(2, link(lat, false), PartitionMode::Drop);
+        let ats: Vec<Time> = (0..500)
+            .map(|t| match udp.route(t, 0, 1, &mut r) {
+                Fate::Deliver(at) => at,
+                _ => panic!(),
+            })
+            .collect();
+        assert!(ats.windows(2).any(|w| w[1] < w[0]), "no reordering seen");
+    }
+
+    #[test]
+    fn partitions_cut_between_groups_only() {
+        let mut n = Network::new(5, link(Latency::Fixed { us: 1 }, true), PartitionMode::Drop);
+        n.partition(&[vec![0, 1], vec![2, 3]]);
+        assert!(!n.is_cut(0, 1));
+        assert!(n.is_cut(1, 2) && n.is_cut(2, 1));
+        assert!(n.is_cut(4, 0) && n.is_cut(3, 4), "unlisted node 4 is its own group");
+        n.heal();
+        assert!(!n.is_partitioned());
+        n.cut_one_way(&[0], &[1, 2]);
+        assert!(n.is_cut(0, 1) && !n.is_cut(1, 0));
+    }
+
+    #[test]
+    fn self_sends_are_immediate_and_never_lost() {
+        let mut l = link(Latency::Fixed { us: 9 }, true);
+        l.drop = Prob::from_f64(1.0).unwrap();
+        let mut n = Network::new(2, l, PartitionMode::Drop);
+        let mut r = Rng::derive(4, "net");
+        assert_eq!(n.route(5, 1, 1, &mut r), Fate::Deliver(5));
+        assert_eq!(n.route(5, 0, 1, &mut r), Fate::Lost);
+    }
+}

@@ -1,0 +1,312 @@
+//! The contract between the engine and a protocol node.
+//!
+//! A node never touches the network, the clock or the clients directly: each
+//! callback gets a [`Ctx`] that hands out read-only facts (its id, the
+//! cluster size, its own clock, its own random stream) and records effects
+//! (`send`, `broadcast`, `set_timer`, `cancel_timer`, `reply`). The engine
+//! applies the effects after the handler returns, in the order they were
+//! recorded, through one chokepoint where they are traced and where faults
+//! apply. Handlers are therefore plain functions of (state, input) and can be
+//! unit-tested with [`Harness`].
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Rng;
+use crate::{NodeId, Time};
+
+/// A protocol node. Implementations must be deterministic given the inputs
+/// and the context's random stream.
+pub trait Node {
+    /// Messages between nodes.
+    type Msg: Clone + Debug + Serialize;
+    /// Timer tags. Setting a timer whose tag is already set resets it.
+    type Timer: Clone + Debug + Ord + Serialize;
+
+    /// Called when the node starts, and again when it restarts after a crash.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+    /// A message from another node (or from itself).
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Self::Msg);
+    /// A timer set earlier fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Self::Timer);
+    /// A client operation arrived. Answer it now or later with [`Ctx::reply`].
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, request: Request);
+    /// An ordered (TCP-like) link reported that `msg` to `to` was not
+    /// delivered: the peer is partitioned away or down, or the connection
+    /// broke. Unordered links lose messages silently. The default ignores it.
+    fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Self::Msg) {
+        let _ = (ctx, to, msg);
+    }
+    /// The node crashed: drop everything that is not durable. The engine
+    /// calls [`Node::on_start`] when it restarts.
+    fn on_crash(&mut self);
+    /// The replica's visible state, key by key, for the convergence check.
+    fn digest(&self) -> Digest;
+}
+
+/// A replica's visible state: key → rendered value, in key order.
+pub type Digest = BTreeMap<String, String>;
+
+/// A value carried by client operations and recorded in histories.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(untagged)]
+pub enum Value {
+    /// No value (`null`): a read's input, or "nothing there".
+    #[default]
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A list, e.g. `[old, new]` for cas.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// The integer inside, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match *self {
+            Value::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(l) => {
+                f.write_str("[")?;
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// Identifies one client operation for its whole life.
+pub type RequestId = u64;
+
+/// A client operation as a node receives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// Reply to this id.
+    pub id: RequestId,
+    /// The operation's name, one of the protocol's declared operations.
+    pub f: &'static str,
+    /// The key, when the workload uses keys.
+    pub key: Option<u32>,
+    /// The input value (a write's value; `null` for reads).
+    pub value: Value,
+}
+
+/// A node's answer to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// The operation took effect; the value is its result.
+    Ok(Value),
+    /// The operation certainly did not take effect.
+    Fail(Value),
+    /// The node cannot say whether it took effect.
+    Info,
+}
+
+/// An effect a handler asked for; the engine applies them in order.
+#[derive(Clone, Debug)]
+pub enum Effect<M, T> {
+    /// Send `msg` to `to`.
+    Send {
+        /// Destination.
+        to: NodeId,
+        /// Payload.
+        msg: M,
+    },
+    /// Fire `tag` after `after` microseconds of this node's clock.
+    SetTimer {
+        /// The timer's tag.
+        tag: T,
+        /// Local-clock delay.
+        after: Time,
+    },
+    /// Forget the timer `tag`.
+    CancelTimer {
+        /// The timer's tag.
+        tag: T,
+    },
+    /// Answer a client.
+    Reply {
+        /// The request answered.
+        id: RequestId,
+        /// The answer.
+        reply: Reply,
+    },
+}
+
+/// The effect type of node `N`.
+pub type EffectOf<N> = Effect<<N as Node>::Msg, <N as Node>::Timer>;
+
+/// What a handler can see and do.
+pub struct Ctx<'a, N: Node + ?Sized> {
+    id: NodeId,
+    nodes: usize,
+    now: Time,
+    rng: &'a mut Rng,
+    effects: &'a mut Vec<EffectOf<N>>,
+}
+
+impl<'a, N: Node + ?Sized> Ctx<'a, N> {
+    /// A context for one handler call (the engine and [`Harness`] build these).
+    pub fn new(
+        id: NodeId,
+        nodes: usize,
+        now: Time,
+        rng: &'a mut Rng,
+        effects: &'a mut Vec<EffectOf<N>>,
+    ) -> Self {
+        Ctx {
+            id,
+            nodes,
+            now,
+            rng,
+            effects,
+        }
+    }
+
+    /// This node's id.
+    #[inline]
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// How many nodes the cluster has (ids are `0..nodes`).
+    #[inline]
+    pub fn nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// Every other node's id, in order.
+    pub fn peers(&self) -> impl Iterator<Item = NodeId> {
+        let me = self.id;
+        (0..self.nodes).filter(move |&p| p != me)
+    }
+
+    /// This node's clock, in microseconds (skewed, drifting, may jump back).
+    #[inline]
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// This node's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut Rng {
+        self.rng
+    }
+
+    /// Sends `msg` to `to` (may be this node itself).
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sends `msg` to every other node.
+    pub fn broadcast(&mut self, msg: N::Msg) {
+        for to in 0..self.nodes {
+            if to != self.id {
+                self.effects.push(Effect::Send {
+                    to,
+                    msg: msg.clone(),
+                });
+            }
+        }
+    }
+
+    /// Fires `tag` after `after` microseconds of this node's clock; replaces
+    /// a pending timer with the same tag.
+    pub fn set_timer(&mut self, tag: N::Timer, after: Time) {
+        self.effects.push(Effect::SetTimer { tag, after });
+    }
+
+    /// Cancels the pending timer `tag`, if any.
+    pub fn cancel_timer(&mut self, tag: N::Timer) {
+        self.effects.push(Effect::CancelTimer { tag });
+    }
+
+    /// Answers client request `id`.
+    pub fn reply(&mut self, id: RequestId, reply: Reply) {
+        self.effects.push(Effect::Reply { id, reply });
+    }
+}
+
+/// Drives one node's handlers outside the engine, for unit tests: each call
+/// returns the effects the handler recorded.
+pub struct Harness<N: Node> {
+    /// The node under test.
+    pub node: N,
+    /// Its id.
+    pub id: NodeId,
+    /// Cluster size.
+    pub nodes: usize,
+    /// The local clock reading handed to the next call.
+    pub now: Time,
+    rng: Rng,
+    effects: Vec<EffectOf<N>>,
+}
+
+impl<N: Node> Harness<N> {
+    /// Wraps `node` as node `id` of a cluster of `nodes`.
+    pub fn new(node: N, id: NodeId, nodes: usize) -> Self {
+        Harness {
+            node,
+            id,
+            nodes,
+            now: 0,
+            rng: Rng::derive(0, "harness"),
+            effects: Vec::new(),
+        }
+    }
+
+    fn call(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) -> Vec<EffectOf<N>> {
+        let mut ctx = Ctx::new(self.id, self.nodes, self.now, &mut self.rng, &mut self.effects);
+        f(&mut self.node, &mut ctx);
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Calls `on_start`.
+    pub fn start(&mut self) -> Vec<EffectOf<N>> {
+        self.call(|n, c| n.on_start(c))
+    }
+
+    /// Calls `on_message`.
+    pub fn message(&mut self, from: NodeId, msg: N::Msg) -> Vec<EffectOf<N>> {
+        self.call(|n, c| n.on_message(c, from, msg))
+    }
+
+    /// Calls `on_timer`.
+    pub fn timer(&mut self, tag: N::Timer) -> Vec<EffectOf<N>> {
+        self.call(|n, c| n.on_timer(c, tag))
+    }
+
+    /// Calls `on_request`.
+    pub fn request(&mut self, request: Request) -> Vec<EffectOf<N>> {
+        self.call(|n, c| n.on_request(c, request))
+    }
+
+    /// Calls `on_link_error`.
+    pub fn link_error(&mut self, to: NodeId, msg: N::Msg) -> Vec<EffectOf<N>> {
+        self.call(|n, c| n.on_link_error(c, to, msg))
+    }
+}

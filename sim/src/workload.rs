@@ -1,0 +1,374 @@
+//! Clients: what they ask, when, and of which node; and the history they record.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use crate::network::Latency;
+use crate::node::{Reply, Request, RequestId, Value};
+use crate::rng::Rng;
+use crate::{NodeId, Time};
+
+/// How generated operations are paced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Rate {
+    /// Each client issues its next operation `think_us` after the previous completed.
+    Closed {
+        /// Pause between operations.
+        think_us: Time,
+    },
+    /// One operation every `interval_us`, handed to clients in turn; a busy
+    /// client queues it and invokes it when its current operation completes.
+    Open {
+        /// Time between operations.
+        interval_us: Time,
+    },
+}
+
+/// Which node a client sends an operation to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodePolicy {
+    /// Client `c` always talks to node `c mod n`.
+    Fixed,
+    /// Each client moves to the next node for each operation.
+    RoundRobin,
+    /// A uniformly random node per operation.
+    Random,
+}
+
+/// How a generated operation's input value is drawn.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueGen {
+    /// `null` (reads).
+    Null,
+    /// 1, 2, 3, … across the whole run, so every written value is distinct.
+    Unique,
+    /// A uniform integer in `min..=max`.
+    Range {
+        /// Smallest.
+        min: i64,
+        /// Largest.
+        max: i64,
+    },
+    /// Always this value.
+    Const(Value),
+}
+
+/// One kind of generated operation and how often it is drawn.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MixEntry {
+    /// Operation name.
+    pub f: &'static str,
+    /// Relative weight.
+    pub weight: u32,
+    /// Input value.
+    pub value: ValueGen,
+}
+
+/// A scripted operation: this client, at this time, this operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScriptOp {
+    /// When the client wants to invoke it (later if it is still busy).
+    pub at: Time,
+    /// Which client.
+    pub client: usize,
+    /// Which node; `None` follows the node policy.
+    pub node: Option<NodeId>,
+    /// Operation name.
+    pub f: &'static str,
+    /// Key, if keyed.
+    pub key: Option<u32>,
+    /// Input value.
+    pub value: Value,
+}
+
+/// The whole client workload of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WorkloadSpec {
+    /// Clients that run generated operations (script clients may add more).
+    pub clients: usize,
+    /// Generated operations in total.
+    pub ops: u64,
+    /// Keys `0..keys`; `None` for an unkeyed workload.
+    pub keys: Option<u32>,
+    /// Operation mix for generated operations.
+    pub mix: Vec<MixEntry>,
+    /// Pacing.
+    pub rate: Rate,
+    /// Node choice.
+    pub node_policy: NodePolicy,
+    /// After this long without a reply an operation is recorded as `info`.
+    pub timeout_us: Time,
+    /// When generation starts.
+    pub start_us: Time,
+    /// No generated operation is invoked after this time.
+    pub stop_us: Option<Time>,
+    /// Scripted operations.
+    pub script: Vec<ScriptOp>,
+    /// Client↔node latency, each way.
+    pub latency: Latency,
+}
+
+/// The kind of a history event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The client sent the operation.
+    Invoke,
+    /// It took effect.
+    Ok,
+    /// It certainly did not take effect.
+    Fail,
+    /// Unknown outcome (timeout, or the node could not say).
+    Info,
+}
+
+/// One line of a history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HistoryEvent {
+    /// Client process (a fresh one replaces a process after an `info`).
+    pub process: u64,
+    /// Invoke or completion.
+    pub kind: EventKind,
+    /// Operation name.
+    pub f: &'static str,
+    /// Key.
+    pub key: Option<u32>,
+    /// Input (invoke) or result (completion).
+    pub value: Value,
+    /// Global time in microseconds.
+    pub time: Time,
+    /// The node the operation went to.
+    pub node: NodeId,
+}
+
+#[derive(Clone, Debug)]
+struct Planned {
+    f: &'static str,
+    key: Option<u32>,
+    value: Value,
+    node: Option<NodeId>,
+}
+
+#[derive(Clone, Debug)]
+struct Client {
+    process: u64,
+    busy: Option<RequestId>,
+    pending: VecDeque<Planned>,
+    next_node: usize,
+}
+
+/// A request that has been invoked and not yet completed.
+#[derive(Clone, Debug)]
+pub(crate) struct InFlight {
+    pub client: usize,
+    pub node: NodeId,
+    pub request: Request,
+}
+
+/// Client state during a run.
+pub(crate) struct Clients {
+    pub spec: WorkloadSpec,
+    clients: Vec<Client>,
+    rng: Rng,
+    latency_rng: Rng,
+    generated: u64,
+    next_unique: i64,
+    next_open_client: usize,
+    scripts_left: usize,
+    next_request: RequestId,
+    in_flight: Vec<Option<InFlight>>,
+    /// Requests that have left their queue and not completed.
+    pub busy: usize,
+    pub history: Vec<HistoryEvent>,
+    nodes: usize,
+}
+
+impl Clients {
+    pub fn new(spec: WorkloadSpec, nodes: usize, seed: u64) -> Clients {
+        let script_clients = spec.script.iter().map(|s| s.client + 1).max().unwrap_or(0);
+        let n = spec.clients.max(script_clients);
+        let clients = (0..n)
+            .map(|c| Client {
+                process: c as u64,
+                busy: None,
+                pending: VecDeque::new(),
+                next_node: c % nodes.max(1),
+            })
+            .collect();
+        Clients {
+            scripts_left: spec.script.len(),
+            spec,
+            clients,
+            rng: Rng::derive(seed, "workload"),
+            latency_rng: Rng::derive(seed, "client-latency"),
+            generated: 0,
+            next_unique: 1,
+            next_open_client: 0,
+            next_request: 0,
+            in_flight: Vec::new(),
+            busy: 0,
+            history: Vec::new(),
+            nodes,
+        }
+    }
+
+    /// True while generated operations remain to be issued at `now`.
+    pub fn may_generate(&self, now: Time) -> bool {
+        self.generated < self.spec.ops
+            && !self.spec.mix.is_empty()
+            && self.spec.clients > 0
+            && self.spec.stop_us.is_none_or(|s| now <= s)
+    }
+
+    /// True when every operation has been issued and completed.
+    pub fn done(&self, now: Time) -> bool {
+        self.busy == 0
+            && self.scripts_left == 0
+            && !self.may_generate(now)
+            && self.clients.iter().all(|c| c.pending.is_empty())
+    }
+
+    fn plan(&mut self) -> Planned {
+        self.generated += 1;
+        let weights: Vec<u32> = self.spec.mix.iter().map(|m| m.weight).collect();
+        let m = &self.spec.mix[self.rng.weighted(&weights)];
+        let f = m.f;
+        let gen = m.value.clone();
+        let key = self.spec.keys.map(|k| self.rng.below(u64::from(k)) as u32);
+        let value = match gen {
+            ValueGen::Null => Value::Null,
+            ValueGen::Unique => {
+                self.next_unique += 1;
+                Value::Int(self.next_unique - 1)
+            }
+            ValueGen::Range { min, max } => Value::Int(self.rng.range_i64(min, max)),
+            ValueGen::Const(v) => v,
+        };
+        Planned {
+            f,
+            key,
+            value,
+            node: None,
+        }
+    }
+
+    /// Queues one generated operation on `client` (closed loop).
+    pub fn generate_for(&mut self, client: usize) {
+        let p = self.plan();
+        self.clients[client].pending.push_back(p);
+    }
+
+    /// Queues one generated operation on the next client in turn (open loop);
+    /// returns that client.
+    pub fn generate_open(&mut self) -> usize {
+        let c = self.next_open_client % self.spec.clients;
+        self.next_open_client += 1;
+        self.generate_for(c);
+        c
+    }
+
+    /// Queues scripted operation `i` on its client; returns the client.
+    pub fn queue_script(&mut self, i: usize) -> usize {
+        self.scripts_left -= 1;
+        let s = &self.spec.script[i];
+        let c = s.client;
+        let p = Planned {
+            f: s.f,
+            key: s.key,
+            value: s.value.clone(),
+            node: s.node,
+        };
+        self.clients[c].pending.push_back(p);
+        c
+    }
+
+    /// If `client` is idle and has work queued, invokes it: records the
+    /// invocation and returns the request id, target node and latency to it.
+    pub fn try_invoke(&mut self, client: usize, now: Time) -> Option<(RequestId, NodeId, Time)> {
+        let c = &mut self.clients[client];
+        if c.busy.is_some() {
+            return None;
+        }
+        let p = c.pending.pop_front()?;
+        let node = match (p.node, self.spec.node_policy) {
+            (Some(n), _) => n,
+            (None, NodePolicy::Fixed) => client % self.nodes,
+            (None, NodePolicy::RoundRobin) => {
+                let n = c.next_node % self.nodes;
+                c.next_node = (n + 1) % self.nodes;
+                n
+            }
+            (None, NodePolicy::Random) => self.rng.below(self.nodes as u64) as usize,
+        };
+        let id = self.next_request;
+        self.next_request += 1;
+        let c = &mut self.clients[client];
+        c.busy = Some(id);
+        self.busy += 1;
+        self.history.push(HistoryEvent {
+            process: c.process,
+            kind: EventKind::Invoke,
+            f: p.f,
+            key: p.key,
+            value: p.value.clone(),
+            time: now,
+            node,
+        });
+        let request = Request {
+            id,
+            f: p.f,
+            key: p.key,
+            value: p.value,
+        };
+        self.in_flight.push(Some(InFlight {
+            client,
+            node,
+            request,
+        }));
+        let lat = self.spec.latency.sample(&mut self.latency_rng);
+        Some((id, node, lat))
+    }
+
+    /// The in-flight request `id`, if it has not completed.
+    pub fn in_flight(&self, id: RequestId) -> Option<&InFlight> {
+        self.in_flight.get(id as usize).and_then(|r| r.as_ref())
+    }
+
+    /// A latency draw for a reply travelling back to a client.
+    pub fn reply_latency(&mut self) -> Time {
+        self.spec.latency.sample(&mut self.latency_rng)
+    }
+
+    /// Completes request `id` with `reply` (or as `info` on a timeout).
+    /// Returns the client, or `None` when it had already completed.
+    pub fn complete(&mut self, id: RequestId, reply: Option<Reply>, now: Time) -> Option<usize> {
+        let f = self.in_flight.get_mut(id as usize)?.take()?;
+        let n_clients = self.clients.len() as u64;
+        let c = &mut self.clients[f.client];
+        c.busy = None;
+        self.busy -= 1;
+        let (kind, value) = match reply {
+            Some(Reply::Ok(v)) => (EventKind::Ok, v),
+            Some(Reply::Fail(v)) => (EventKind::Fail, v),
+            Some(Reply::Info) | None => (EventKind::Info, Value::Null),
+        };
+        self.history.push(HistoryEvent {
+            process: c.process,
+            kind,
+            f: f.request.f,
+            key: f.request.key,
+            value,
+            time: now,
+            node: f.node,
+        });
+        if kind == EventKind::Info {
+            // A process whose operation's outcome is unknown is never reused.
+            c.process += n_clients;
+        }
+        Some(f.client)
+    }
+}
