@@ -1,0 +1,149 @@
+//! Check results, and the generic checks every protocol can ask for.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sim::{Node, Sim};
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The property held.
+    Pass,
+    /// The property was violated; the evidence says how.
+    Violation,
+    /// The check could not decide (budget spent, run cut short).
+    Unknown,
+}
+
+impl Status {
+    /// The name used in reports and scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Violation => "violation",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+/// One check's verdict with what a person needs to follow it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    /// The verdict.
+    pub status: Status,
+    /// One line.
+    pub summary: String,
+    /// Lines of evidence: which node, which key, which operations, when.
+    pub evidence: Vec<String>,
+}
+
+impl CheckResult {
+    /// A pass.
+    pub fn pass(summary: impl Into<String>) -> Self {
+        CheckResult {
+            status: Status::Pass,
+            summary: summary.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A violation with evidence.
+    pub fn violation(summary: impl Into<String>, evidence: Vec<String>) -> Self {
+        CheckResult {
+            status: Status::Violation,
+            summary: summary.into(),
+            evidence,
+        }
+    }
+
+    /// Undecided.
+    pub fn unknown(summary: impl Into<String>) -> Self {
+        CheckResult {
+            status: Status::Unknown,
+            summary: summary.into(),
+            evidence: Vec::new(),
+        }
+    }
+}
+
+/// How many differing keys a convergence report lists before summarising.
+const MAX_KEYS_SHOWN: usize = 10;
+
+/// Convergence: after the final heal and the quiet period, every live
+/// replica's digest must be equal. A failure names the keys that differ and
+/// each node's value for them.
+pub fn convergence<N: Node>(run: &Sim<N>, completed: bool) -> CheckResult {
+    if !completed {
+        return CheckResult::unknown("the run stopped before its quiet period ended");
+    }
+    let live: Vec<(usize, sim::Digest)> = (0..run.nodes().len())
+        .filter(|&i| run.is_up(i))
+        .map(|i| (i, run.nodes()[i].digest()))
+        .collect();
+    if live.len() < 2 {
+        return CheckResult::pass(format!("{} live replica(s): nothing to compare", live.len()));
+    }
+    let mut keys: BTreeMap<&String, ()> = BTreeMap::new();
+    for (_, d) in &live {
+        for k in d.keys() {
+            keys.insert(k, ());
+        }
+    }
+    let mut differing = Vec::new();
+    for k in keys.keys() {
+        let vals: Vec<Option<&String>> = live.iter().map(|(_, d)| d.get(*k)).collect();
+        if vals.windows(2).any(|w| w[0] != w[1]) {
+            differing.push((*k, vals));
+        }
+    }
+    let nodes: Vec<String> = live.iter().map(|(i, _)| format!("n{i}")).collect();
+    if differing.is_empty() {
+        return CheckResult::pass(format!(
+            "{} live replicas agree on {} key(s)",
+            live.len(),
+            keys.len()
+        ));
+    }
+    let mut evidence = Vec::new();
+    for (k, vals) in differing.iter().take(MAX_KEYS_SHOWN) {
+        let parts: Vec<String> = nodes
+            .iter()
+            .zip(vals)
+            .map(|(n, v)| format!("{n}={}", v.map_or("(absent)", |s| s.as_str())))
+            .collect();
+        evidence.push(format!("key {k}: {}", parts.join(" ")));
+    }
+    if differing.len() > MAX_KEYS_SHOWN {
+        evidence.push(format!("… and {} more key(s)", differing.len() - MAX_KEYS_SHOWN));
+    }
+    let groups = agreement_groups(&live);
+    CheckResult::violation(
+        format!(
+            "replicas disagree on {} of {} key(s) after the final heal; groups that agree: {groups}",
+            differing.len(),
+            keys.len()
+        ),
+        evidence,
+    )
+}
+
+/// "{n0,n1} {n2,n3,n4}": nodes grouped by identical digests.
+fn agreement_groups(live: &[(usize, sim::Digest)]) -> String {
+    let mut groups: Vec<(&sim::Digest, Vec<usize>)> = Vec::new();
+    for (i, d) in live {
+        match groups.iter_mut().find(|(g, _)| *g == d) {
+            Some((_, members)) => members.push(*i),
+            None => groups.push((d, vec![*i])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(_, m)| {
+            let names: Vec<String> = m.iter().map(|i| format!("n{i}")).collect();
+            format!("{{{}}}", names.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

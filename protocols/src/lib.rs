@@ -1,0 +1,108 @@
+//! Protocol nodes for dsim, each simulated faithfully (as the original code
+//! behaves, bugs included) and as intended (as its authors meant it), plus
+//! the checks that judge a run of them.
+//!
+//! A protocol is a [`sim::Node`] plus a [`Protocol`] description: its name,
+//! variants, client operations, the sequential model its clients are checked
+//! against, and its own checks. The runner reaches protocols by name through
+//! [`visit`], so adding one is a module and one line there.
+
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sim::{NodeId, Sim, ValueGen};
+
+pub mod check;
+pub mod lww;
+
+pub use check::{CheckResult, Status};
+
+/// A named variant of a protocol.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    /// Name used in scenario files.
+    pub name: &'static str,
+    /// One line on how it behaves.
+    pub summary: &'static str,
+}
+
+/// A client operation a protocol understands, with its default place in a
+/// generated workload.
+#[derive(Clone, Debug)]
+pub struct OpSpec {
+    /// Name (`f` in histories).
+    pub name: &'static str,
+    /// Weight in the default mix (0: only when asked for).
+    pub weight: u32,
+    /// How a generated input value is drawn by default.
+    pub value: ValueGen,
+}
+
+/// A check a protocol offers beyond the generic ones.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckSpec {
+    /// Name used in scenario files and reports.
+    pub name: &'static str,
+    /// One line on what it verifies.
+    pub summary: &'static str,
+}
+
+/// Everything the runner needs to know about a protocol besides its handlers.
+pub trait Protocol: sim::Node + Sized + 'static {
+    /// Name used in scenario files.
+    const NAME: &'static str;
+    /// One line on what it is.
+    const SUMMARY: &'static str;
+    /// The scenario's `params` object (unknown fields must be rejected).
+    type Params: DeserializeOwned + Serialize + Default + Clone + Debug;
+
+    /// The variants; the first is the default.
+    fn variants() -> &'static [Variant];
+    /// The client operations.
+    fn ops() -> Vec<OpSpec>;
+    /// Whether generated operations carry keys by default.
+    fn keyed() -> bool {
+        true
+    }
+    /// The checker model clients are checked against (`None`: not applicable).
+    fn model() -> Option<&'static str>;
+    /// Checks specific to this protocol.
+    fn checks() -> &'static [CheckSpec] {
+        &[]
+    }
+    /// The checks a scenario runs when it names none.
+    fn default_checks() -> &'static [&'static str] {
+        &["convergence"]
+    }
+    /// Validates the parameters beyond their types (e.g. node ids in range).
+    fn validate(params: &Self::Params, nodes: usize) -> Result<(), String> {
+        let _ = (params, nodes);
+        Ok(())
+    }
+    /// Node `id` of a cluster of `nodes`, in `variant` (one of [`Protocol::variants`]).
+    fn new(id: NodeId, nodes: usize, variant: &str, params: &Self::Params) -> Self;
+    /// Runs protocol check `name` (one of [`Protocol::checks`]) on a finished run.
+    fn check(name: &str, _run: &Sim<Self>) -> CheckResult {
+        CheckResult::unknown(format!("{} has no check named {name}", Self::NAME))
+    }
+}
+
+/// Something to do with a protocol type chosen at run time by name.
+pub trait Visitor {
+    /// What the visit produces.
+    type Out;
+    /// Called with the protocol named.
+    fn visit<P: Protocol>(self) -> Self::Out;
+}
+
+/// The protocols, by name, in the order `dsim list` shows them.
+pub const NAMES: &[&str] = &["lww"];
+
+/// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
+pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
+    Some(match name {
+        "lww" => v.visit::<lww::Lww>(),
+        _ => return None,
+    })
+}

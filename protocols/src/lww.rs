@@ -1,0 +1,368 @@
+//! The last-writer-wins replicated mesh of samsquire/eventually-consistent-mesh
+//! (node_lww.py; SEEDS.md §1.3).
+//!
+//! A client's write reaches an *origin* node, which timestamps it with its
+//! own clock and pushes it as `set` to one *target* (round-robin over every
+//! node, itself included, as the original load generator does). The target
+//! stores it and relays `sync` one hop; a `sync` is never relayed again.
+//! Reads are local. The highest timestamp wins; on equal timestamps the
+//! entry that arrived later at *this* node wins, so ties are per node.
+//!
+//! Variants:
+//! - `faithful`: the target relays to every inbound connection except the
+//!   one the `set` arrived on. Its own connection is one of them, so it
+//!   stores the write twice, and the origin never stores it at all (origin
+//!   blindness). A link that reports an error is dead for good: everything
+//!   later queued for that peer is silently never sent. No anti-entropy.
+//! - `intended`: the target relays to every node but itself, and a link
+//!   error is retried after a pause until the message gets through.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen, MS};
+
+use crate::{OpSpec, Protocol, Variant};
+
+/// Which node an origin pushes a write to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    /// Every node in turn, the origin included (the original load generator).
+    #[default]
+    RoundRobin,
+    /// The origin itself.
+    #[serde(rename = "self")]
+    Itself,
+    /// The next node by id.
+    Next,
+}
+
+/// Parameters of the `params` object in a scenario.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Where origins push writes.
+    pub target: Target,
+    /// Intended variant: pause before retrying after a link error.
+    pub retry_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            target: Target::RoundRobin,
+            retry_ms: 100,
+        }
+    }
+}
+
+/// Wire messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Msg {
+    /// Origin → target: store this and relay it.
+    Set {
+        /// Key.
+        key: u32,
+        /// Value.
+        value: i64,
+        /// The origin's clock when it sent the write.
+        ts: Time,
+    },
+    /// Target → replica: store this (never relayed).
+    Sync {
+        /// Key.
+        key: u32,
+        /// Value.
+        value: i64,
+        /// The original timestamp.
+        ts: Time,
+    },
+}
+
+/// Timer tags.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Timer {
+    /// Intended variant: resend what failed to reach this peer.
+    Retry(NodeId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Faithful,
+    Intended,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    value: i64,
+    ts: Time,
+}
+
+/// One replica of the mesh.
+#[derive(Clone, Debug)]
+pub struct Lww {
+    mode: Mode,
+    params: Params,
+    /// Per key, the winning entry (the last of a stable sort by ts ascending).
+    store: BTreeMap<u32, Entry>,
+    /// Entries stored per key, duplicates included (the original keeps a list).
+    entries: u64,
+    next_target: usize,
+    /// Faithful: peers whose outbound link died.
+    dead: Vec<bool>,
+    /// Intended: messages waiting to be resent, per peer.
+    retry: Vec<Vec<Msg>>,
+}
+
+impl Lww {
+    fn store(&mut self, key: u32, value: i64, ts: Time) {
+        self.entries += 1;
+        let e = self.store.entry(key).or_insert(Entry { value, ts });
+        // `>=`: among equal timestamps the later arrival wins, as the
+        // original's stable sort leaves it last.
+        if ts >= e.ts {
+            *e = Entry { value, ts };
+        }
+    }
+
+    fn push(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
+        if to != ctx.id() && self.dead[to] {
+            return;
+        }
+        ctx.send(to, msg);
+    }
+
+    /// How many entries this replica has stored (duplicates included).
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+}
+
+impl Node for Lww {
+    type Msg = Msg;
+    type Timer = Timer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.dead = vec![false; ctx.nodes()];
+        self.retry = vec![Vec::new(); ctx.nodes()];
+        self.next_target = ctx.id();
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
+        let key = r.key.unwrap_or(0);
+        match r.f {
+            "write" => {
+                let value = r.value.as_int().unwrap_or(0);
+                let to = match self.params.target {
+                    Target::Itself => ctx.id(),
+                    Target::Next => (ctx.id() + 1) % ctx.nodes(),
+                    Target::RoundRobin => {
+                        let t = self.next_target % ctx.nodes();
+                        self.next_target = t + 1;
+                        t
+                    }
+                };
+                let ts = ctx.now();
+                self.push(ctx, to, Msg::Set { key, value, ts });
+                // As in the Jepsen harness, the write is acknowledged as soon
+                // as it is queued, before any replica has applied it.
+                ctx.reply(r.id, Reply::Ok(r.value));
+            }
+            _ => {
+                let v = self.store.get(&key).map_or(Value::Null, |e| Value::Int(e.value));
+                ctx.reply(r.id, Reply::Ok(v));
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Set { key, value, ts } => {
+                self.store(key, value, ts);
+                let me = ctx.id();
+                for peer in 0..ctx.nodes() {
+                    let relay = match self.mode {
+                        // Every inbound connection but the one the set came
+                        // on; our own connection is one of them.
+                        Mode::Faithful => peer != from,
+                        Mode::Intended => peer != me,
+                    };
+                    if relay {
+                        self.push(ctx, peer, Msg::Sync { key, value, ts });
+                    }
+                }
+            }
+            Msg::Sync { key, value, ts } => self.store(key, value, ts),
+        }
+    }
+
+    fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
+        match self.mode {
+            Mode::Faithful => self.dead[to] = true,
+            Mode::Intended => {
+                if self.retry[to].is_empty() {
+                    ctx.set_timer(Timer::Retry(to), self.params.retry_ms * MS);
+                }
+                self.retry[to].push(msg);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        let Timer::Retry(to) = timer;
+        for msg in std::mem::take(&mut self.retry[to]) {
+            ctx.send(to, msg);
+        }
+    }
+
+    fn on_crash(&mut self) {
+        // A Python process: nothing survives.
+        self.store.clear();
+        self.entries = 0;
+        self.next_target = 0;
+        self.retry.iter_mut().for_each(Vec::clear);
+    }
+
+    fn digest(&self) -> Digest {
+        self.store
+            .iter()
+            .map(|(k, e)| (k.to_string(), e.value.to_string()))
+            .collect()
+    }
+}
+
+impl Protocol for Lww {
+    const NAME: &'static str = "lww";
+    const SUMMARY: &'static str =
+        "last-writer-wins replicated mesh, one-hop relay, no anti-entropy (eventually-consistent-mesh node_lww)";
+    type Params = Params;
+
+    fn variants() -> &'static [Variant] {
+        &[
+            Variant {
+                name: "faithful",
+                summary: "as coded: origin blindness, self-echo, per-node tie-break, a link that errors stays dead",
+            },
+            Variant {
+                name: "intended",
+                summary: "relay to every peer but self; a failed link is retried until the message gets through",
+            },
+        ]
+    }
+
+    fn ops() -> Vec<OpSpec> {
+        vec![
+            OpSpec {
+                name: "write",
+                weight: 1,
+                value: ValueGen::Unique,
+            },
+            OpSpec {
+                name: "read",
+                weight: 1,
+                value: ValueGen::Null,
+            },
+        ]
+    }
+
+    fn model() -> Option<&'static str> {
+        Some("kv")
+    }
+
+    fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
+        Lww {
+            mode: if variant == "intended" {
+                Mode::Intended
+            } else {
+                Mode::Faithful
+            },
+            params: params.clone(),
+            store: BTreeMap::new(),
+            entries: 0,
+            next_target: 0,
+            dead: vec![false; nodes],
+            retry: vec![Vec::new(); nodes],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::{Effect, Harness};
+
+    fn node(variant: &str, id: NodeId) -> Harness<Lww> {
+        let mut h = Harness::new(Lww::new(id, 3, variant, &Params::default()), id, 3);
+        h.start();
+        h
+    }
+
+    fn sends(effects: &[sim::EffectOf<Lww>]) -> Vec<NodeId> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send { to, .. } => Some(*to),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn faithful_target_relays_to_itself_and_skips_the_origin() {
+        let mut t = node("faithful", 1);
+        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10 });
+        assert_eq!(sends(&fx), vec![1, 2], "relay skips origin 0 and echoes to self");
+        assert_eq!(t.node.entries(), 1);
+        t.message(1, Msg::Sync { key: 7, value: 1, ts: 10 });
+        assert_eq!(t.node.entries(), 2, "the self-echo stores the write twice");
+    }
+
+    #[test]
+    fn intended_target_relays_to_everyone_but_itself() {
+        let mut t = node("intended", 1);
+        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10 });
+        assert_eq!(sends(&fx), vec![0, 2]);
+    }
+
+    #[test]
+    fn highest_timestamp_wins_and_ties_go_to_the_later_arrival() {
+        let mut n = node("faithful", 0);
+        n.message(1, Msg::Sync { key: 1, value: 5, ts: 20 });
+        n.message(1, Msg::Sync { key: 1, value: 6, ts: 10 });
+        assert_eq!(n.node.digest()["1"], "5");
+        n.message(2, Msg::Sync { key: 1, value: 7, ts: 20 });
+        assert_eq!(n.node.digest()["1"], "7");
+    }
+
+    #[test]
+    fn writes_are_acked_at_once_and_stamped_with_the_local_clock() {
+        let mut o = node("faithful", 0);
+        o.now = 5_000_123;
+        let fx = o.request(Request { id: 3, f: "write", key: Some(2), value: Value::Int(9) });
+        assert!(matches!(&fx[0], Effect::Send { to: 0, msg: Msg::Set { key: 2, value: 9, ts: 5_000_123 } }));
+        assert!(matches!(&fx[1], Effect::Reply { id: 3, reply: Reply::Ok(Value::Int(9)) }));
+    }
+
+    #[test]
+    fn faithful_link_error_kills_the_link_intended_retries() {
+        let mut f = node("faithful", 0);
+        f.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1 });
+        let fx = f.message(1, Msg::Set { key: 1, value: 2, ts: 2 });
+        assert_eq!(sends(&fx), vec![0], "nothing more goes to dead peer 2");
+
+        let mut i = node("intended", 0);
+        let fx = i.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1 });
+        assert!(matches!(fx[0], Effect::SetTimer { tag: Timer::Retry(2), .. }));
+        let fx = i.timer(Timer::Retry(2));
+        assert_eq!(sends(&fx), vec![2]);
+    }
+
+    #[test]
+    fn reads_are_local() {
+        let mut n = node("faithful", 0);
+        let fx = n.request(Request { id: 1, f: "read", key: Some(4), value: Value::Null });
+        assert!(matches!(&fx[0], Effect::Reply { reply: Reply::Ok(Value::Null), .. }));
+    }
+}
