@@ -5,8 +5,7 @@
 //! own clock and pushes it as `set` to one *target* (round-robin over every
 //! node, itself included, as the original load generator does). The target
 //! stores it and relays `sync` one hop; a `sync` is never relayed again.
-//! Reads are local. The highest timestamp wins; on equal timestamps the
-//! entry that arrived later at *this* node wins, so ties are per node.
+//! Reads are local. The highest timestamp wins.
 //!
 //! Variants:
 //! - `faithful`: the target relays to every inbound connection except the
@@ -14,8 +13,11 @@
 //!   stores the write twice, and the origin never stores it at all (origin
 //!   blindness). A link that reports an error is dead for good: everything
 //!   later queued for that peer is silently never sent. No anti-entropy.
-//! - `intended`: the target relays to every node but itself, and a link
-//!   error is retried after a pause until the message gets through.
+//!   On equal timestamps the entry that arrived later at *this* node wins,
+//!   so ties are decided per node (ECM-3).
+//! - `intended`: the target relays to every node but itself, a link error
+//!   is retried after a pause until the message gets through, and ties are
+//!   broken by one total order (timestamp, origin, value) on every node.
 
 use std::collections::BTreeMap;
 
@@ -59,7 +61,7 @@ impl Default for Params {
 
 /// Wire messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Msg {
     /// Origin → target: store this and relay it.
     Set {
@@ -69,6 +71,8 @@ pub enum Msg {
         value: i64,
         /// The origin's clock when it sent the write.
         ts: Time,
+        /// The node the client wrote through.
+        origin: NodeId,
     },
     /// Target → replica: store this (never relayed).
     Sync {
@@ -78,6 +82,8 @@ pub enum Msg {
         value: i64,
         /// The original timestamp.
         ts: Time,
+        /// The node the client wrote through.
+        origin: NodeId,
     },
 }
 
@@ -98,6 +104,7 @@ enum Mode {
 struct Entry {
     value: i64,
     ts: Time,
+    origin: NodeId,
 }
 
 /// One replica of the mesh.
@@ -117,13 +124,19 @@ pub struct Lww {
 }
 
 impl Lww {
-    fn store(&mut self, key: u32, value: i64, ts: Time) {
+    fn store(&mut self, key: u32, value: i64, ts: Time, origin: NodeId) {
         self.entries += 1;
-        let e = self.store.entry(key).or_insert(Entry { value, ts });
-        // `>=`: among equal timestamps the later arrival wins, as the
-        // original's stable sort leaves it last.
-        if ts >= e.ts {
-            *e = Entry { value, ts };
+        let new = Entry { value, ts, origin };
+        let e = self.store.entry(key).or_insert(new);
+        let wins = match self.mode {
+            // Among equal timestamps the later arrival wins, as the
+            // original's stable sort leaves it last: ties are per node.
+            Mode::Faithful => ts >= e.ts,
+            // One total order on every node: timestamp, then origin, then value.
+            Mode::Intended => (ts, origin, value) >= (e.ts, e.origin, e.value),
+        };
+        if wins {
+            *e = new;
         }
     }
 
@@ -165,7 +178,8 @@ impl Node for Lww {
                     }
                 };
                 let ts = ctx.now();
-                self.push(ctx, to, Msg::Set { key, value, ts });
+                let origin = ctx.id();
+                self.push(ctx, to, Msg::Set { key, value, ts, origin });
                 // As in the Jepsen harness, the write is acknowledged as soon
                 // as it is queued, before any replica has applied it.
                 ctx.reply(r.id, Reply::Ok(r.value));
@@ -179,8 +193,8 @@ impl Node for Lww {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Set { key, value, ts } => {
-                self.store(key, value, ts);
+            Msg::Set { key, value, ts, origin } => {
+                self.store(key, value, ts, origin);
                 let me = ctx.id();
                 for peer in 0..ctx.nodes() {
                     let relay = match self.mode {
@@ -190,11 +204,11 @@ impl Node for Lww {
                         Mode::Intended => peer != me,
                     };
                     if relay {
-                        self.push(ctx, peer, Msg::Sync { key, value, ts });
+                        self.push(ctx, peer, Msg::Sync { key, value, ts, origin });
                     }
                 }
             }
-            Msg::Sync { key, value, ts } => self.store(key, value, ts),
+            Msg::Sync { key, value, ts, origin } => self.store(key, value, ts, origin),
         }
     }
 
@@ -247,7 +261,7 @@ impl Protocol for Lww {
             },
             Variant {
                 name: "intended",
-                summary: "relay to every peer but self; a failed link is retried until the message gets through",
+                summary: "relay to every peer but self; failed links retried; ties broken by (timestamp, origin, value)",
             },
         ]
     }
@@ -312,28 +326,42 @@ mod tests {
     #[test]
     fn faithful_target_relays_to_itself_and_skips_the_origin() {
         let mut t = node("faithful", 1);
-        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10 });
+        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10, origin: 0 });
         assert_eq!(sends(&fx), vec![1, 2], "relay skips origin 0 and echoes to self");
         assert_eq!(t.node.entries(), 1);
-        t.message(1, Msg::Sync { key: 7, value: 1, ts: 10 });
+        t.message(1, Msg::Sync { key: 7, value: 1, ts: 10, origin: 0 });
         assert_eq!(t.node.entries(), 2, "the self-echo stores the write twice");
     }
 
     #[test]
     fn intended_target_relays_to_everyone_but_itself() {
         let mut t = node("intended", 1);
-        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10 });
+        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10, origin: 0 });
         assert_eq!(sends(&fx), vec![0, 2]);
     }
 
     #[test]
     fn highest_timestamp_wins_and_ties_go_to_the_later_arrival() {
         let mut n = node("faithful", 0);
-        n.message(1, Msg::Sync { key: 1, value: 5, ts: 20 });
-        n.message(1, Msg::Sync { key: 1, value: 6, ts: 10 });
+        n.message(1, Msg::Sync { key: 1, value: 5, ts: 20, origin: 0 });
+        n.message(1, Msg::Sync { key: 1, value: 6, ts: 10, origin: 0 });
         assert_eq!(n.node.digest()["1"], "5");
-        n.message(2, Msg::Sync { key: 1, value: 7, ts: 20 });
+        n.message(2, Msg::Sync { key: 1, value: 7, ts: 20, origin: 0 });
         assert_eq!(n.node.digest()["1"], "7");
+    }
+
+    #[test]
+    fn intended_ties_follow_one_total_order_whatever_the_arrival() {
+        let a = Msg::Sync { key: 1, value: 5, ts: 20, origin: 2 };
+        let b = Msg::Sync { key: 1, value: 6, ts: 20, origin: 1 };
+        let mut x = node("intended", 0);
+        x.message(1, a.clone());
+        x.message(1, b.clone());
+        let mut y = node("intended", 0);
+        y.message(1, b);
+        y.message(1, a);
+        assert_eq!(x.node.digest()["1"], "5");
+        assert_eq!(y.node.digest()["1"], "5");
     }
 
     #[test]
@@ -341,19 +369,19 @@ mod tests {
         let mut o = node("faithful", 0);
         o.now = 5_000_123;
         let fx = o.request(Request { id: 3, f: "write", key: Some(2), value: Value::Int(9) });
-        assert!(matches!(&fx[0], Effect::Send { to: 0, msg: Msg::Set { key: 2, value: 9, ts: 5_000_123 } }));
+        assert!(matches!(&fx[0], Effect::Send { to: 0, msg: Msg::Set { key: 2, value: 9, ts: 5_000_123, origin: 0 } }));
         assert!(matches!(&fx[1], Effect::Reply { id: 3, reply: Reply::Ok(Value::Int(9)) }));
     }
 
     #[test]
     fn faithful_link_error_kills_the_link_intended_retries() {
         let mut f = node("faithful", 0);
-        f.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1 });
-        let fx = f.message(1, Msg::Set { key: 1, value: 2, ts: 2 });
+        f.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1, origin: 0 });
+        let fx = f.message(1, Msg::Set { key: 1, value: 2, ts: 2, origin: 0 });
         assert_eq!(sends(&fx), vec![0], "nothing more goes to dead peer 2");
 
         let mut i = node("intended", 0);
-        let fx = i.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1 });
+        let fx = i.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1, origin: 0 });
         assert!(matches!(fx[0], Effect::SetTimer { tag: Timer::Retry(2), .. }));
         let fx = i.timer(Timer::Retry(2));
         assert_eq!(sends(&fx), vec![2]);

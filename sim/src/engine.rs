@@ -1,7 +1,6 @@
 //! The event loop: one queue ordered by (time, sequence), one run.
 
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::fault::{Fault, ScheduledFault};
 use crate::network::{Fate, Link, Network, PartitionMode};
+use crate::queue::Queue;
 use crate::node::{Ctx, Effect, EffectOf, Node, Reply, RequestId};
 use crate::rng::Rng;
 use crate::trace::Trace;
@@ -30,6 +30,8 @@ pub struct SimConfig {
     pub partition_mode: PartitionMode,
     /// Initial clock of each node (missing ones are exact).
     pub clocks: Vec<Clock>,
+    /// Nodes that are down when the run starts (they join with a restart fault).
+    pub down_at_start: Vec<NodeId>,
     /// Clients.
     pub workload: WorkloadSpec,
     /// Fault schedule.
@@ -113,30 +115,6 @@ enum Ev<M, T> {
     FinalHeal,
 }
 
-struct Entry<M, T> {
-    time: Time,
-    seq: u64,
-    ev: Ev<M, T>,
-}
-
-impl<M, T> PartialEq for Entry<M, T> {
-    fn eq(&self, o: &Self) -> bool {
-        (self.time, self.seq) == (o.time, o.seq)
-    }
-}
-impl<M, T> Eq for Entry<M, T> {}
-impl<M, T> PartialOrd for Entry<M, T> {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl<M, T> Ord for Entry<M, T> {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.time, o.seq).cmp(&(self.time, self.seq))
-    }
-}
-
 struct Held<M> {
     mid: u64,
     from: NodeId,
@@ -149,8 +127,7 @@ struct Held<M> {
 pub struct Sim<N: Node> {
     cfg: SimConfig,
     now: Time,
-    seq: u64,
-    queue: BinaryHeap<Entry<N::Msg, N::Timer>>,
+    queue: Queue<Ev<N::Msg, N::Timer>>,
     nodes: Vec<N>,
     up: Vec<bool>,
     incarnation: Vec<u32>,
@@ -186,8 +163,7 @@ impl<N: Node> Sim<N> {
         let clients = Clients::new(cfg.workload.clone(), n, cfg.seed);
         Sim {
             now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
+            queue: Queue::default(),
             nodes,
             up: vec![true; n],
             incarnation: vec![0; n],
@@ -217,12 +193,7 @@ impl<N: Node> Sim<N> {
 
     #[inline]
     fn push(&mut self, time: Time, ev: Ev<N::Msg, N::Timer>) {
-        self.seq += 1;
-        self.queue.push(Entry {
-            time,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(time, ev);
     }
 
     /// Runs to the end and says why it stopped.
@@ -236,30 +207,38 @@ impl<N: Node> Sim<N> {
             .u("nodes", self.cfg.nodes as u64)
             .end();
         self.schedule_start();
+        for &id in &self.cfg.down_at_start {
+            self.up[id] = false;
+        }
         for id in 0..self.cfg.nodes {
-            self.call(id, |n, c| n.on_start(c));
+            if self.up[id] {
+                self.call(id, |n, c| n.on_start(c));
+            }
         }
         let reason = loop {
             self.maybe_final_heal();
-            let Some(e) = self.queue.pop() else {
+            let Some(time) = self.queue.peek_time() else {
                 break StopReason::Quiescent;
             };
             if let Some(h) = self.final_heal_at {
-                if e.time > h + self.cfg.quiet_us {
+                if time > h + self.cfg.quiet_us {
                     self.now = h + self.cfg.quiet_us;
                     break StopReason::QuietPeriodEnded;
                 }
             }
-            if e.time > self.cfg.max_time_us {
+            if time > self.cfg.max_time_us {
                 self.now = self.cfg.max_time_us;
                 break StopReason::TimeLimit;
             }
             if self.stats.events >= self.cfg.max_events {
                 break StopReason::EventLimit;
             }
-            self.now = e.time;
+            let Some((time, ev)) = self.queue.pop() else {
+                break StopReason::Quiescent;
+            };
+            self.now = time;
             self.stats.events += 1;
-            self.dispatch(e.ev);
+            self.dispatch(ev);
         };
         self.trace.rec(self.now, "stop").s("reason", reason.name()).end();
         self.stop = Some(reason);
@@ -457,8 +436,10 @@ impl<N: Node> Sim<N> {
             .v("value", &h.value)
             .end();
         self.push(self.now + lat, Ev::Arrive { req });
+        // Every timeout is "now + the same constant", so their times never
+        // decrease: the queue's FIFO lane keeps them without sifting.
         let timeout = self.cfg.workload.timeout_us;
-        self.push(self.now + timeout, Ev::Timeout { req });
+        self.queue.push_monotone(self.now + timeout, Ev::Timeout { req });
     }
 
     /// Runs one handler of node `id` and applies its effects.

@@ -36,6 +36,7 @@ pub mod fault;
 pub mod hash;
 pub mod network;
 pub mod node;
+pub mod queue;
 pub mod rng;
 pub mod trace;
 pub mod workload;

@@ -39,7 +39,7 @@ impl Trace {
     pub fn rec(&mut self, t: Time, ev: &'static str) -> Rec<'_> {
         self.records += 1;
         self.fp.word(t);
-        self.fp.bytes(ev.as_bytes());
+        self.fp.word(tag_word(ev));
         if self.out.is_some() {
             self.line.clear();
             let _ = write!(self.line, "{{\"t\":{t},\"ev\":\"{ev}\"");
@@ -67,6 +67,17 @@ impl Trace {
         }
         Ok(())
     }
+}
+
+/// An event name as one word: its first eight bytes and its length. Event
+/// names are a small fixed set chosen by the engine, all distinct this way.
+#[inline]
+fn tag_word(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w) ^ ((b.len() as u64) << 59)
 }
 
 /// A record under construction; fields are added in a fixed order.

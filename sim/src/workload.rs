@@ -27,8 +27,8 @@ pub enum Rate {
 }
 
 /// Which node a client sends an operation to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum NodePolicy {
     /// Client `c` always talks to node `c mod n`.
     Fixed,
@@ -185,6 +185,7 @@ pub(crate) struct Clients {
     pub busy: usize,
     pub history: Vec<HistoryEvent>,
     nodes: usize,
+    weights: Vec<u32>,
 }
 
 impl Clients {
@@ -200,6 +201,7 @@ impl Clients {
             })
             .collect();
         Clients {
+            weights: spec.mix.iter().map(|m| m.weight).collect(),
             scripts_left: spec.script.len(),
             spec,
             clients,
@@ -234,8 +236,11 @@ impl Clients {
 
     fn plan(&mut self) -> Planned {
         self.generated += 1;
-        let weights: Vec<u32> = self.spec.mix.iter().map(|m| m.weight).collect();
-        let m = &self.spec.mix[self.rng.weighted(&weights)];
+        let m = if self.spec.mix.len() == 1 {
+            &self.spec.mix[0]
+        } else {
+            &self.spec.mix[self.rng.weighted(&self.weights)]
+        };
         let f = m.f;
         let gen = m.value.clone();
         let key = self.spec.keys.map(|k| self.rng.below(u64::from(k)) as u32);

@@ -1,0 +1,78 @@
+//! `dsim list`: protocols, variants, operations, checks, bundled scenarios.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use protocols::{Protocol, Visitor};
+
+struct Describe;
+
+impl Visitor for Describe {
+    type Out = String;
+    fn visit<P: Protocol>(self) -> String {
+        let mut o = format!("  {:10} {}\n", P::NAME, P::SUMMARY);
+        for v in P::variants() {
+            o += &format!("    variant  {:10} {}\n", v.name, v.summary);
+        }
+        let ops: Vec<&str> = P::ops().iter().map(|o| o.name).collect();
+        o += &format!("    ops      {}\n", ops.join(", "));
+        if let Some(m) = P::model() {
+            o += &format!("    model    {m} (for linearizability)\n");
+        }
+        o += "    checks   convergence";
+        if P::model().is_some() {
+            o += ", linearizability";
+        }
+        for c in P::checks() {
+            o += &format!(", {}", c.name);
+        }
+        o += &format!("\n    default  {}\n", P::default_checks().join(", "));
+        for c in P::checks() {
+            o += &format!("      {:24} {}\n", c.name, c.summary);
+        }
+        o
+    }
+}
+
+/// Where the bundled scenarios are: `./scenarios`, else the source tree's.
+pub fn scenario_dir() -> PathBuf {
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Runs `dsim list`.
+pub fn run() -> ExitCode {
+    println!("protocols");
+    for name in protocols::NAMES {
+        if let Some(text) = protocols::visit(name, Describe) {
+            print!("{text}");
+        }
+    }
+    let dir = scenario_dir();
+    println!("\nscenarios ({})", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    for f in files {
+        match crate::scenario::load(&f) {
+            Ok(sc) => {
+                let expect: Vec<String> = sc
+                    .checks
+                    .iter()
+                    .map(|c| format!("{c}={}", crate::report::expect_name(sc.expectation(c))))
+                    .collect();
+                println!("  {:36} {} ({}) expects {}", sc.name, sc.protocol, sc.variant, expect.join(" "));
+                if !sc.description.is_empty() {
+                    println!("  {:36} {}", "", sc.description);
+                }
+            }
+            Err(e) => println!("  {:36} INVALID: {e}", f.display()),
+        }
+    }
+    ExitCode::SUCCESS
+}

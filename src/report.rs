@@ -1,0 +1,223 @@
+//! How a run is shown: a human report, or one JSON object.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use serde_json::json;
+use sim::{EventKind, HistoryEvent, Latency, Rate};
+
+use crate::runner::RunReport;
+use crate::scenario::{Expect, Scenario};
+
+/// The command that replays this run.
+pub fn replay_command(sc: &Scenario, seed: u64) -> String {
+    format!("dsim run {} --seed {seed}", shell_quote(&sc.path))
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// A fingerprint as 16 hex digits.
+pub fn fingerprint(fp: u64) -> String {
+    format!("{fp:016x}")
+}
+
+fn ms(us: u64) -> String {
+    if us % 1000 == 0 {
+        format!("{} ms", us / 1000)
+    } else {
+        format!("{:.3} ms", us as f64 / 1000.0)
+    }
+}
+
+fn latency(l: &Latency) -> String {
+    match l {
+        Latency::Fixed { us } => format!("fixed {}", ms(*us)),
+        Latency::Uniform { min_us, max_us } => format!("uniform {}–{}", ms(*min_us), ms(*max_us)),
+        Latency::Exponential { min_us, mean_us, max_us } => {
+            format!("exponential min {} mean {} max {}", ms(*min_us), ms(*mean_us), ms(*max_us))
+        }
+        Latency::Normal { mean_us, sd_us, min_us, max_us } => format!(
+            "normal mean {} sd {} in {}–{}",
+            ms(*mean_us),
+            ms(*sd_us),
+            ms(*min_us),
+            ms(*max_us)
+        ),
+    }
+}
+
+/// The human report.
+pub fn human(sc: &Scenario, r: &RunReport) -> String {
+    let mut o = String::new();
+    let c = &sc.sim;
+    let _ = writeln!(o, "scenario     {} ({})", sc.name, sc.path);
+    if !sc.description.is_empty() {
+        let _ = writeln!(o, "             {}", sc.description);
+    }
+    let _ = writeln!(o, "protocol     {} ({}), {} nodes, seed {}", r.protocol, r.variant, c.nodes, r.seed);
+    let _ = writeln!(
+        o,
+        "network      latency {}, drop {}, duplicate {}, {}, partitions {}",
+        latency(&c.link.latency),
+        c.link.drop.as_f64(),
+        c.link.duplicate.as_f64(),
+        if c.link.ordered { "ordered (TCP-like)" } else { "unordered (UDP-like)" },
+        match c.partition_mode {
+            sim::PartitionMode::Drop => "drop",
+            sim::PartitionMode::Hold => "hold",
+        }
+    );
+    let w = &c.workload;
+    let rate = match w.rate {
+        Rate::Closed { think_us } => format!("closed loop, think {}", ms(think_us)),
+        Rate::Open { interval_us } => format!("open loop, one per {}", ms(interval_us)),
+    };
+    let _ = writeln!(
+        o,
+        "workload     {} clients, {} generated + {} scripted ops ({rate}), {}",
+        w.clients,
+        w.ops,
+        w.script.len(),
+        w.keys.map_or("unkeyed".to_string(), |k| format!("{k} key(s)"))
+    );
+    let _ = writeln!(o, "faults       {} scheduled{}", c.faults.len(), fault_summary(sc));
+    let s = &r.stats;
+    let _ = writeln!(
+        o,
+        "run          {} events, {} ops, {} messages sent ({} delivered, {} lost, {} duplicated, {} dropped by faults)",
+        s.events, r.ops, s.sent, s.delivered, s.lost, s.duplicated, s.dropped
+    );
+    let heal = r.final_heal_us.map_or(String::new(), |h| format!(", final heal at {}", ms(h)));
+    let _ = writeln!(o, "             stopped: {} at {}{heal}", r.stop.name(), ms(r.end_us));
+    let _ = writeln!(o, "\nchecks");
+    let width = r.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for ch in &r.checks {
+        let verdict = ch.result.status.name().to_uppercase();
+        let note = match (ch.as_expected, ch.expected) {
+            (true, Expect::Violation) => " (expected)".to_string(),
+            (true, _) => String::new(),
+            (false, e) => format!(" (UNEXPECTED: scenario expects {})", expect_name(e)),
+        };
+        let _ = writeln!(o, "  {:width$}  {verdict}{note}: {}", ch.name, ch.result.summary);
+        for line in &ch.result.evidence {
+            for l in line.lines() {
+                let _ = writeln!(o, "  {:width$}    {l}", "");
+            }
+        }
+    }
+    let _ = writeln!(o);
+    if r.as_expected {
+        let _ = writeln!(o, "result       as expected");
+    } else {
+        let _ = writeln!(o, "result       NOT as expected: {}", r.unexpected().join(", "));
+    }
+    if let Some(e) = &r.trace_error {
+        let _ = writeln!(o, "trace        NOT fully written: {e}");
+    }
+    let _ = writeln!(o, "fingerprint  {}", fingerprint(r.fingerprint));
+    let _ = writeln!(o, "replay       {}", replay_command(sc, r.seed));
+    o
+}
+
+fn fault_summary(sc: &Scenario) -> String {
+    let kinds: Vec<String> = sc
+        .sim
+        .faults
+        .iter()
+        .take(6)
+        .map(|f| {
+            let v = serde_json::to_value(&f.fault).unwrap_or_default();
+            format!("{}@{}", v["kind"].as_str().unwrap_or("?"), ms(f.at))
+        })
+        .collect();
+    if kinds.is_empty() {
+        String::new()
+    } else {
+        let more = sc.sim.faults.len().saturating_sub(6);
+        format!(": {}{}", kinds.join(", "), if more > 0 { format!(", … {more} more") } else { String::new() })
+    }
+}
+
+/// Name of an expectation as written in scenario files.
+pub fn expect_name(e: Expect) -> &'static str {
+    match e {
+        Expect::Pass => "pass",
+        Expect::Violation => "violation",
+        Expect::Any => "any",
+    }
+}
+
+/// The `--json` object.
+pub fn json(sc: &Scenario, r: &RunReport) -> serde_json::Value {
+    let checks: serde_json::Map<String, serde_json::Value> = r
+        .checks
+        .iter()
+        .map(|c| (c.name.clone(), json!(c.result.status.name())))
+        .collect();
+    let details: serde_json::Map<String, serde_json::Value> = r
+        .checks
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                json!({
+                    "status": c.result.status.name(),
+                    "expected": expect_name(c.expected),
+                    "as_expected": c.as_expected,
+                    "summary": c.result.summary,
+                    "evidence": c.result.evidence,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "scenario": r.scenario,
+        "path": sc.path,
+        "protocol": r.protocol,
+        "variant": r.variant,
+        "seed": r.seed,
+        "trace_fingerprint": fingerprint(r.fingerprint),
+        "events": r.stats.events,
+        "ops": r.ops,
+        "messages": {
+            "sent": r.stats.sent,
+            "delivered": r.stats.delivered,
+            "lost": r.stats.lost,
+            "duplicated": r.stats.duplicated,
+            "dropped": r.stats.dropped,
+        },
+        "stop": r.stop.name(),
+        "sim_time_us": r.end_us,
+        "checks": checks,
+        "details": details,
+        "as_expected": r.as_expected,
+        "replay": replay_command(sc, r.seed),
+    })
+}
+
+/// Writes a history in the JSON Lines format `dsim check` reads.
+pub fn write_history(out: &mut dyn Write, history: &[HistoryEvent]) -> std::io::Result<()> {
+    for h in history {
+        let kind = match h.kind {
+            EventKind::Invoke => "invoke",
+            EventKind::Ok => "ok",
+            EventKind::Fail => "fail",
+            EventKind::Info => "info",
+        };
+        let mut line = json!({"process": h.process, "type": kind, "f": h.f});
+        if let Some(k) = h.key {
+            line["key"] = json!(k.to_string());
+        }
+        line["value"] = serde_json::to_value(&h.value).unwrap_or_default();
+        line["time"] = json!(h.time);
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

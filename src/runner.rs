@@ -1,0 +1,161 @@
+//! Runs one scenario at one seed and judges the result.
+
+use std::io::Write;
+
+use protocols::{check, CheckResult, Protocol, Status, Visitor};
+use serde::Serialize;
+use sim::{HistoryEvent, Sim, Stats, StopReason, Time};
+
+use crate::scenario::{Expect, Scenario};
+
+/// How to run.
+pub struct RunOptions {
+    /// The seed (the scenario's own unless overridden).
+    pub seed: u64,
+    /// Where to write the JSON Lines trace, if anywhere.
+    pub trace: Option<Box<dyn Write>>,
+    /// Keep the client history in the report.
+    pub keep_history: bool,
+}
+
+/// One check's verdict set against the scenario's expectation.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckOutcome {
+    /// Check name.
+    pub name: String,
+    /// Its verdict and evidence.
+    pub result: CheckResult,
+    /// What the scenario expected.
+    pub expected: Expect,
+    /// Whether the verdict matches the expectation.
+    pub as_expected: bool,
+}
+
+/// Everything a run produced that a report needs.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Protocol name.
+    pub protocol: &'static str,
+    /// Variant.
+    pub variant: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Trace fingerprint.
+    pub fingerprint: u64,
+    /// Why the run stopped.
+    pub stop: StopReason,
+    /// Simulated time at the end (µs).
+    pub end_us: Time,
+    /// When the final heal happened (µs).
+    pub final_heal_us: Option<Time>,
+    /// Counters.
+    pub stats: Stats,
+    /// Client operations invoked.
+    pub ops: u64,
+    /// Check verdicts, in the scenario's order.
+    pub checks: Vec<CheckOutcome>,
+    /// True when every check is as expected.
+    pub as_expected: bool,
+    /// The client history (when asked to keep it).
+    pub history: Vec<HistoryEvent>,
+    /// A trace write error, if the trace could not be written.
+    pub trace_error: Option<String>,
+}
+
+impl RunReport {
+    /// Names of checks that are not as expected.
+    pub fn unexpected(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| !c.as_expected)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// True when `status` is what `expect` asks for.
+pub fn matches(expect: Expect, status: Status) -> bool {
+    match expect {
+        Expect::Pass => status == Status::Pass,
+        Expect::Violation => status == Status::Violation,
+        Expect::Any => status != Status::Unknown,
+    }
+}
+
+/// Runs `sc` with `opts`.
+pub fn run(sc: &Scenario, opts: RunOptions) -> RunReport {
+    protocols::visit(sc.protocol, RunOne { sc, opts })
+        .expect("a validated scenario names a known protocol")
+}
+
+struct RunOne<'a> {
+    sc: &'a Scenario,
+    opts: RunOptions,
+}
+
+impl Visitor for RunOne<'_> {
+    type Out = RunReport;
+    fn visit<P: Protocol>(self) -> RunReport {
+        run_protocol::<P>(self.sc, self.opts)
+    }
+}
+
+fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
+    let params: P::Params = serde_json::from_value(sc.params.clone())
+        .expect("params were validated against the protocol's type");
+    let mut cfg = sc.sim.clone();
+    cfg.seed = opts.seed;
+    let nodes = (0..cfg.nodes)
+        .map(|id| P::new(id, cfg.nodes, &sc.variant, &params))
+        .collect();
+    let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
+    let stop = sim.run();
+    let trace_error = sim.finish_trace().err().map(|e| e.to_string());
+    let checks: Vec<CheckOutcome> = sc
+        .checks
+        .iter()
+        .map(|name| {
+            let result = run_check::<P>(name, &sim, stop);
+            let expected = sc.expectation(name);
+            CheckOutcome {
+                name: name.clone(),
+                as_expected: matches(expected, result.status),
+                result,
+                expected,
+            }
+        })
+        .collect();
+    RunReport {
+        scenario: sc.name.clone(),
+        protocol: P::NAME,
+        variant: sc.variant.clone(),
+        seed: opts.seed,
+        fingerprint: sim.fingerprint(),
+        stop,
+        end_us: sim.now(),
+        final_heal_us: sim.final_heal_at(),
+        stats: sim.stats().clone(),
+        ops: sim
+            .history()
+            .iter()
+            .filter(|h| h.kind == sim::EventKind::Invoke)
+            .count() as u64,
+        as_expected: checks.iter().all(|c| c.as_expected),
+        checks,
+        history: if opts.keep_history {
+            sim.history().to_vec()
+        } else {
+            Vec::new()
+        },
+        trace_error,
+    }
+}
+
+fn run_check<P: Protocol>(name: &str, sim: &Sim<P>, stop: StopReason) -> CheckResult {
+    match name {
+        "convergence" => check::convergence(sim, stop.completed()),
+        other => P::check(other, sim),
+    }
+}

@@ -1,0 +1,166 @@
+//! Finds where a field path points in JSON source text, so that errors found
+//! after parsing (node id out of range, an unknown operation, …) can still
+//! name a line and column.
+
+/// One step of a field path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seg {
+    /// An object member.
+    Key(String),
+    /// An array element.
+    Index(usize),
+}
+
+/// Renders a path as `faults[2].groups[0]`.
+pub fn render(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// The 1-based (line, column) of the value at `path`, or of the deepest
+/// enclosing value that exists (a defaulted field points at its parent).
+pub fn locate(src: &str, path: &[Seg]) -> (usize, usize) {
+    let b = src.as_bytes();
+    let mut pos = skip_ws(b, 0);
+    for seg in path {
+        match find_child(b, pos, seg) {
+            Some(p) => pos = p,
+            None => break,
+        }
+    }
+    line_col(src, pos)
+}
+
+fn line_col(src: &str, pos: usize) -> (usize, usize) {
+    let before = &src[..pos.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// Position of the child `seg` of the value starting at `pos`.
+fn find_child(b: &[u8], pos: usize, seg: &Seg) -> Option<usize> {
+    match (b.get(pos)?, seg) {
+        (b'{', Seg::Key(want)) => {
+            let mut i = skip_ws(b, pos + 1);
+            while i < b.len() && b[i] == b'"' {
+                let end = skip_string(b, i)?;
+                let key: String = serde_json::from_slice(&b[i..end]).ok()?;
+                i = skip_ws(b, end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                i = skip_ws(b, i + 1);
+                if &key == want {
+                    return Some(i);
+                }
+                i = skip_ws(b, skip_value(b, i)?);
+                if b.get(i) == Some(&b',') {
+                    i = skip_ws(b, i + 1);
+                }
+            }
+            None
+        }
+        (b'[', Seg::Index(want)) => {
+            let mut i = skip_ws(b, pos + 1);
+            let mut n = 0;
+            while i < b.len() && b[i] != b']' {
+                if n == *want {
+                    return Some(i);
+                }
+                i = skip_ws(b, skip_value(b, i)?);
+                if b.get(i) == Some(&b',') {
+                    i = skip_ws(b, i + 1);
+                }
+                n += 1;
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> Seg {
+        Seg::Key(s.into())
+    }
+
+    #[test]
+    fn finds_nested_values() {
+        let src = "{\n  \"a\": 1,\n  \"faults\": [\n    {\"x\": \"}\", \"node\": 9},\n    {\"node\": 7}\n  ]\n}";
+        assert_eq!(locate(src, &[k("a")]), (2, 8));
+        assert_eq!(locate(src, &[k("faults"), Seg::Index(1), k("node")]), (5, 14));
+        assert_eq!(locate(src, &[k("faults"), Seg::Index(0), k("node")]), (4, 25));
+        // Missing members point at the deepest existing parent.
+        assert_eq!(locate(src, &[k("faults"), Seg::Index(1), k("zzz")]), (5, 5));
+        assert_eq!(render(&[k("faults"), Seg::Index(1), k("node")]), "faults[1].node");
+    }
+}

@@ -1,0 +1,261 @@
+//! The scenario file as written: serde structs that reject unknown fields.
+//! Defaults that depend on nothing else live here; the ones that depend on
+//! the protocol or the node count are filled in by `normalize`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(default = "empty_object")]
+    pub params: serde_json::Value,
+    pub nodes: u64,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub network: RawNetwork,
+    #[serde(default)]
+    pub clocks: Vec<RawClock>,
+    #[serde(default)]
+    pub down_at_start: Vec<u64>,
+    #[serde(default)]
+    pub workload: RawWorkload,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    #[serde(default)]
+    pub run: RawRun,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<String>>,
+    #[serde(default)]
+    pub expect: BTreeMap<String, Expect>,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// What a scenario expects of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// The check must pass.
+    Pass,
+    /// The check must find a violation.
+    Violation,
+    /// Either: the outcome depends on the seed.
+    Any,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawLatency {
+    Fixed {
+        ms: u64,
+    },
+    Uniform {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    Exponential {
+        #[serde(default)]
+        min_ms: u64,
+        mean_ms: u64,
+        max_ms: u64,
+    },
+    Normal {
+        mean_ms: u64,
+        sd_ms: u64,
+        #[serde(default)]
+        min_ms: u64,
+        max_ms: u64,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNetwork {
+    pub latency: RawLatency,
+    pub drop: f64,
+    pub duplicate: f64,
+    pub ordered: bool,
+    pub partition_mode: sim::PartitionMode,
+    pub links: Vec<RawLink>,
+}
+
+impl Default for RawNetwork {
+    fn default() -> Self {
+        RawNetwork {
+            latency: RawLatency::Uniform {
+                min_ms: 1,
+                max_ms: 10,
+            },
+            drop: 0.0,
+            duplicate: 0.0,
+            ordered: true,
+            partition_mode: sim::PartitionMode::Drop,
+            links: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLink {
+    pub from: u64,
+    pub to: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<RawLatency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordered: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClock {
+    pub node: u64,
+    #[serde(default)]
+    pub skew_ms: i64,
+    #[serde(default)]
+    pub drift_ppm: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawWorkload {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u64>,
+    pub ops: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix: Option<Vec<RawMix>>,
+    pub rate: RawRate,
+    pub node_policy: sim::NodePolicy,
+    pub timeout_ms: u64,
+    pub start_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_ms: Option<u64>,
+    pub latency: RawLatency,
+    pub script: Vec<RawScriptOp>,
+}
+
+impl Default for RawWorkload {
+    fn default() -> Self {
+        RawWorkload {
+            clients: None,
+            ops: 100,
+            keys: None,
+            mix: None,
+            rate: RawRate::Closed { think_ms: 10 },
+            node_policy: sim::NodePolicy::Fixed,
+            timeout_ms: 1000,
+            start_ms: 0,
+            stop_ms: None,
+            latency: RawLatency::Fixed { ms: 0 },
+            script: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMix {
+    pub f: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawRate {
+    Closed { think_ms: u64 },
+    Open { interval_ms: u64 },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScriptOp {
+    pub at_ms: u64,
+    #[serde(default)]
+    pub client: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u64>,
+    pub f: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+    #[serde(default)]
+    pub value: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawFault {
+    Partition { at_ms: u64, groups: Vec<Vec<u64>> },
+    PartitionOneWay { at_ms: u64, from: Vec<u64>, to: Vec<u64> },
+    Heal { at_ms: u64 },
+    Crash { at_ms: u64, node: u64 },
+    Restart { at_ms: u64, node: u64 },
+    ClockSkew { at_ms: u64, node: u64, offset_ms: i64 },
+    ClockDrift { at_ms: u64, node: u64, drift_ppm: i64 },
+    ClockJump { at_ms: u64, node: u64, delta_ms: i64 },
+    LinkError { at_ms: u64, from: u64, to: u64 },
+    Loss { at_ms: u64, drop: f64, #[serde(default)] duplicate: f64, for_ms: u64 },
+}
+
+impl RawFault {
+    /// When the fault happens.
+    pub fn at_ms(&self) -> u64 {
+        match *self {
+            RawFault::Partition { at_ms, .. }
+            | RawFault::PartitionOneWay { at_ms, .. }
+            | RawFault::Heal { at_ms }
+            | RawFault::Crash { at_ms, .. }
+            | RawFault::Restart { at_ms, .. }
+            | RawFault::ClockSkew { at_ms, .. }
+            | RawFault::ClockDrift { at_ms, .. }
+            | RawFault::ClockJump { at_ms, .. }
+            | RawFault::LinkError { at_ms, .. }
+            | RawFault::Loss { at_ms, .. } => at_ms,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRun {
+    pub quiet_ms: u64,
+    pub final_heal: bool,
+    pub max_time_ms: u64,
+    pub max_events: u64,
+}
+
+impl Default for RawRun {
+    fn default() -> Self {
+        RawRun {
+            quiet_ms: 5_000,
+            final_heal: true,
+            max_time_ms: 3_600_000,
+            max_events: 50_000_000,
+        }
+    }
+}

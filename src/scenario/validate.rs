@@ -1,0 +1,466 @@
+//! From a raw scenario to a typed one: defaults that depend on the protocol,
+//! range checks, and conversion to microseconds and exact probabilities.
+
+use protocols::{Protocol, Visitor};
+use sim::{Clock, Fault, Latency, Link, MixEntry, Prob, Rate, ScheduledFault, ScriptOp, SimConfig, Value, ValueGen, WorkloadSpec, MS};
+
+use super::locate::{locate, render, Seg};
+use super::raw::*;
+use super::{Scenario, ScenarioError};
+
+/// The largest cluster a scenario may ask for.
+pub const MAX_NODES: u64 = 256;
+
+/// Where an error is: the source text and a field path.
+struct Src<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+/// A field path under construction: `p(&["faults"]).i(2).k("node")`.
+#[derive(Clone)]
+struct P(Vec<Seg>);
+
+fn p(keys: &[&str]) -> P {
+    P(keys.iter().map(|k| Seg::Key((*k).into())).collect())
+}
+
+impl P {
+    fn k(mut self, key: &str) -> P {
+        self.0.push(Seg::Key(key.into()));
+        self
+    }
+    fn i(mut self, i: usize) -> P {
+        self.0.push(Seg::Index(i));
+        self
+    }
+}
+
+impl Src<'_> {
+    fn err(&self, at: &P, message: impl Into<String>) -> ScenarioError {
+        let (line, col) = locate(self.text, &at.0);
+        ScenarioError {
+            file: self.file.to_string(),
+            line,
+            col,
+            field: render(&at.0),
+            message: message.into(),
+        }
+    }
+}
+
+type R<T> = Result<T, ScenarioError>;
+
+pub(super) fn validate(mut raw: RawScenario, text: &str, file: &str, stem: &str) -> R<Scenario> {
+    let src = Src { text, file };
+    if raw.name.is_none() {
+        raw.name = Some(stem.to_string());
+    }
+    let name = raw.protocol.clone();
+    protocols::visit(&name, Validate { raw, src: &src }).unwrap_or_else(|| {
+        Err(src.err(
+            &p(&["protocol"]),
+            format!("unknown protocol {name:?}; allowed: {}", protocols::NAMES.join(", ")),
+        ))
+    })
+}
+
+struct Validate<'a> {
+    raw: RawScenario,
+    src: &'a Src<'a>,
+}
+
+impl Visitor for Validate<'_> {
+    type Out = R<Scenario>;
+    fn visit<Pr: Protocol>(self) -> R<Scenario> {
+        validate_for::<Pr>(self.raw, self.src)
+    }
+}
+
+fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
+    if raw.nodes == 0 || raw.nodes > MAX_NODES {
+        return Err(src.err(&p(&["nodes"]), format!("must be from 1 to {MAX_NODES}, got {}", raw.nodes)));
+    }
+    let n = raw.nodes as usize;
+    // Variant and params.
+    let variants: Vec<&str> = Pr::variants().iter().map(|v| v.name).collect();
+    let variant = raw.variant.get_or_insert_with(|| variants[0].to_string()).clone();
+    if !variants.contains(&variant.as_str()) {
+        return Err(src.err(
+            &p(&["variant"]),
+            format!("unknown variant {variant:?} of {}; allowed: {}", Pr::NAME, variants.join(", ")),
+        ));
+    }
+    let params: Pr::Params = serde_path_to_error::deserialize(&raw.params).map_err(|e| {
+        let field = e.path().to_string();
+        let at = if field == "." { p(&["params"]) } else { p(&["params"]).k(&field) };
+        src.err(&at, format!("{} (protocol {})", e.into_inner(), Pr::NAME))
+    })?;
+    Pr::validate(&params, n).map_err(|m| src.err(&p(&["params"]), m))?;
+    // Write the params back with defaults filled, for --print-scenario.
+    raw.params = serde_json::to_value(&params).unwrap_or(serde_json::Value::Null);
+
+    let link = Link {
+        latency: latency(&raw.network.latency, src, &p(&["network", "latency"]))?,
+        drop: prob(raw.network.drop, src, &p(&["network", "drop"]))?,
+        duplicate: prob(raw.network.duplicate, src, &p(&["network", "duplicate"]))?,
+        ordered: raw.network.ordered,
+    };
+    let mut links = Vec::new();
+    for (i, l) in raw.network.links.iter().enumerate() {
+        let at = p(&["network", "links"]).i(i);
+        node(l.from, n, src, &at.clone().k("from"))?;
+        node(l.to, n, src, &at.clone().k("to"))?;
+        if l.from == l.to {
+            return Err(src.err(&at.k("to"), "a link joins two different nodes"));
+        }
+        let mut x = link.clone();
+        if let Some(lat) = &l.latency {
+            x.latency = latency(lat, src, &at.clone().k("latency"))?;
+        }
+        if let Some(d) = l.drop {
+            x.drop = prob(d, src, &at.clone().k("drop"))?;
+        }
+        if let Some(d) = l.duplicate {
+            x.duplicate = prob(d, src, &at.clone().k("duplicate"))?;
+        }
+        if let Some(o) = l.ordered {
+            x.ordered = o;
+        }
+        links.push((l.from as usize, l.to as usize, x));
+    }
+    let mut clocks = vec![Clock::default(); n];
+    let mut seen = vec![false; n];
+    for (i, c) in raw.clocks.iter().enumerate() {
+        let at = p(&["clocks"]).i(i);
+        node(c.node, n, src, &at.clone().k("node"))?;
+        if std::mem::replace(&mut seen[c.node as usize], true) {
+            return Err(src.err(&at.k("node"), format!("node {} already has a clock entry", c.node)));
+        }
+        clocks[c.node as usize] = Clock::new(ms_signed(c.skew_ms), c.drift_ppm);
+    }
+    for (i, &d) in raw.down_at_start.iter().enumerate() {
+        node(d, n, src, &p(&["down_at_start"]).i(i))?;
+    }
+    let workload = workload::<Pr>(&mut raw, n, src)?;
+    let faults = faults(&raw.faults, n, src)?;
+    let checks = checks::<Pr>(&mut raw, src)?;
+    let run = &raw.run;
+    if run.max_time_ms == 0 {
+        return Err(src.err(&p(&["run", "max_time_ms"]), "must be at least 1"));
+    }
+    let sim = SimConfig {
+        seed: raw.seed,
+        nodes: n,
+        link,
+        links,
+        partition_mode: raw.network.partition_mode,
+        clocks,
+        down_at_start: raw.down_at_start.iter().map(|&d| d as usize).collect(),
+        workload,
+        faults,
+        final_heal: run.final_heal,
+        quiet_us: run.quiet_ms.saturating_mul(MS),
+        max_time_us: run.max_time_ms.saturating_mul(MS),
+        max_events: run.max_events,
+    };
+    Ok(Scenario {
+        path: src.file.to_string(),
+        name: raw.name.clone().unwrap_or_default(),
+        description: raw.description.clone(),
+        protocol: Pr::NAME,
+        variant,
+        params: raw.params.clone(),
+        sim,
+        checks,
+        expect: raw.expect.clone(),
+        effective: raw,
+    })
+}
+
+fn checks<Pr: Protocol>(raw: &mut RawScenario, src: &Src) -> R<Vec<String>> {
+    let mut allowed: Vec<&str> = vec!["convergence"];
+    if Pr::model().is_some() {
+        allowed.push("linearizability");
+    }
+    allowed.extend(Pr::checks().iter().map(|c| c.name));
+    let checks = raw
+        .checks
+        .get_or_insert_with(|| Pr::default_checks().iter().map(|s| s.to_string()).collect())
+        .clone();
+    for (i, c) in checks.iter().enumerate() {
+        if !allowed.contains(&c.as_str()) {
+            return Err(src.err(
+                &p(&["checks"]).i(i),
+                format!("unknown check {c:?} for {}; allowed: {}", Pr::NAME, allowed.join(", ")),
+            ));
+        }
+        if checks[..i].contains(c) {
+            return Err(src.err(&p(&["checks"]).i(i), format!("check {c:?} is listed twice")));
+        }
+    }
+    for name in raw.expect.keys() {
+        if !checks.contains(name) {
+            return Err(src.err(
+                &p(&["expect"]).k(name),
+                format!("expects something of check {name:?}, which this scenario does not run; it runs: {}", checks.join(", ")),
+            ));
+        }
+    }
+    Ok(checks)
+}
+
+fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<WorkloadSpec> {
+    let w = &mut raw.workload;
+    let ops = Pr::ops();
+    let op_names: Vec<&'static str> = ops.iter().map(|o| o.name).collect();
+    let find_op = |f: &str, at: &P| -> R<&'static str> {
+        op_names.iter().copied().find(|o| *o == f).ok_or_else(|| {
+            src.err(at, format!("unknown operation {f:?} for {}; allowed: {}", Pr::NAME, op_names.join(", ")))
+        })
+    };
+    let clients = *w.clients.get_or_insert(n as u64);
+    let keys = *w.keys.get_or_insert(u32::from(Pr::keyed()));
+    let mix_raw = w.mix.get_or_insert_with(|| {
+        ops.iter()
+            .filter(|o| o.weight > 0)
+            .map(|o| RawMix {
+                f: o.name.to_string(),
+                weight: o.weight,
+                value: Some(value_gen_json(&o.value)),
+            })
+            .collect()
+    });
+    let mut mix = Vec::new();
+    for (i, m) in mix_raw.iter_mut().enumerate() {
+        let at = p(&["workload", "mix"]).i(i);
+        let f = find_op(&m.f, &at.clone().k("f"))?;
+        let default = ops.iter().find(|o| o.name == f).map(|o| o.value.clone()).unwrap_or(ValueGen::Null);
+        let value = match &m.value {
+            Some(v) => value_gen(v, src, &at.clone().k("value"))?,
+            None => default,
+        };
+        m.value = Some(value_gen_json(&value));
+        mix.push(MixEntry { f, weight: m.weight, value });
+    }
+    if w.ops > 0 {
+        if clients == 0 {
+            return Err(src.err(&p(&["workload", "clients"]), "generated operations need at least one client"));
+        }
+        if mix.iter().all(|m| m.weight == 0) {
+            return Err(src.err(&p(&["workload", "mix"]), "generated operations need a mix with some positive weight"));
+        }
+    }
+    let rate = match w.rate {
+        RawRate::Closed { think_ms } => Rate::Closed { think_us: think_ms * MS },
+        RawRate::Open { interval_ms: 0 } => {
+            return Err(src.err(&p(&["workload", "rate", "interval_ms"]), "must be at least 1"))
+        }
+        RawRate::Open { interval_ms } => Rate::Open { interval_us: interval_ms * MS },
+    };
+    if w.timeout_ms == 0 {
+        return Err(src.err(&p(&["workload", "timeout_ms"]), "must be at least 1 (operations without a reply become info after it)"));
+    }
+    let mut script = Vec::new();
+    for (i, s) in w.script.iter().enumerate() {
+        let at = p(&["workload", "script"]).i(i);
+        if let Some(nd) = s.node {
+            node(nd, n, src, &at.clone().k("node"))?;
+        }
+        if s.client >= 10_000 {
+            return Err(src.err(&at.k("client"), "client ids go up to 9999"));
+        }
+        if let (Some(k), true) = (s.key, keys > 0) {
+            if k >= keys {
+                return Err(src.err(&at.k("key"), format!("key {k} is outside 0..{keys} (workload.keys)")));
+            }
+        }
+        script.push(ScriptOp {
+            at: s.at_ms * MS,
+            client: s.client as usize,
+            node: s.node.map(|x| x as usize),
+            f: find_op(&s.f, &at.clone().k("f"))?,
+            key: s.key.or(if keys > 0 { Some(0) } else { None }),
+            value: value(&s.value, src, &at.k("value"))?,
+        });
+    }
+    Ok(WorkloadSpec {
+        clients: clients as usize,
+        ops: w.ops,
+        keys: if keys > 0 { Some(keys) } else { None },
+        mix,
+        rate,
+        node_policy: w.node_policy,
+        timeout_us: w.timeout_ms * MS,
+        start_us: w.start_ms * MS,
+        stop_us: w.stop_ms.map(|s| s * MS),
+        script,
+        latency: latency(&w.latency, src, &p(&["workload", "latency"]))?,
+    })
+}
+
+fn faults(raw: &[RawFault], n: usize, src: &Src) -> R<Vec<ScheduledFault>> {
+    let mut out = Vec::new();
+    for (i, f) in raw.iter().enumerate() {
+        let at = p(&["faults"]).i(i);
+        let chk = |x: u64, field: &str| node(x, n, src, &at.clone().k(field));
+        let ids = |xs: &[u64], field: &str| -> R<Vec<usize>> {
+            for (j, &x) in xs.iter().enumerate() {
+                node(x, n, src, &at.clone().k(field).i(j))?;
+            }
+            Ok(xs.iter().map(|&x| x as usize).collect())
+        };
+        let fault = match f {
+            RawFault::Partition { groups, .. } => {
+                let mut seen = vec![false; n];
+                let mut gs = Vec::new();
+                for (g, members) in groups.iter().enumerate() {
+                    let m = ids(members, "groups").map_err(|mut e| {
+                        e.field = render(&at.clone().k("groups").i(g).0);
+                        e
+                    })?;
+                    for &x in &m {
+                        if std::mem::replace(&mut seen[x], true) {
+                            return Err(src.err(&at.clone().k("groups").i(g), format!("node {x} is in two groups")));
+                        }
+                    }
+                    gs.push(m);
+                }
+                Fault::Partition { groups: gs }
+            }
+            RawFault::PartitionOneWay { from, to, .. } => Fault::PartitionOneWay {
+                from: ids(from, "from")?,
+                to: ids(to, "to")?,
+            },
+            RawFault::Heal { .. } => Fault::Heal,
+            RawFault::Crash { node, .. } => {
+                chk(*node, "node")?;
+                Fault::Crash { node: *node as usize }
+            }
+            RawFault::Restart { node, .. } => {
+                chk(*node, "node")?;
+                Fault::Restart { node: *node as usize }
+            }
+            RawFault::ClockSkew { node, offset_ms, .. } => {
+                chk(*node, "node")?;
+                Fault::ClockSkew { node: *node as usize, offset_us: ms_signed(*offset_ms) }
+            }
+            RawFault::ClockDrift { node, drift_ppm, .. } => {
+                chk(*node, "node")?;
+                if *drift_ppm <= -1_000_000 {
+                    return Err(src.err(&at.k("drift_ppm"), "must be above -1000000 (a clock cannot stop or run backwards)"));
+                }
+                Fault::ClockDrift { node: *node as usize, drift_ppm: *drift_ppm }
+            }
+            RawFault::ClockJump { node, delta_ms, .. } => {
+                chk(*node, "node")?;
+                Fault::ClockJump { node: *node as usize, delta_us: ms_signed(*delta_ms) }
+            }
+            RawFault::LinkError { from, to, .. } => {
+                chk(*from, "from")?;
+                chk(*to, "to")?;
+                Fault::LinkError { from: *from as usize, to: *to as usize }
+            }
+            RawFault::Loss { drop, duplicate, for_ms, .. } => Fault::Loss {
+                drop: prob(*drop, src, &at.clone().k("drop"))?,
+                duplicate: prob(*duplicate, src, &at.clone().k("duplicate"))?,
+                for_us: for_ms * MS,
+            },
+        };
+        out.push(ScheduledFault { at: f.at_ms() * MS, fault });
+    }
+    // A stable sort keeps same-time faults in file order.
+    out.sort_by_key(|f| f.at);
+    Ok(out)
+}
+
+fn node(x: u64, n: usize, src: &Src, at: &P) -> R<()> {
+    if x as usize >= n || x >= MAX_NODES {
+        return Err(src.err(at, format!("node id {x} is out of range; this scenario has nodes 0..{}", n - 1)));
+    }
+    Ok(())
+}
+
+fn ms_signed(ms: i64) -> i64 {
+    ms.saturating_mul(MS as i64)
+}
+
+fn prob(x: f64, src: &Src, at: &P) -> R<Prob> {
+    Prob::from_f64(x).ok_or_else(|| src.err(at, format!("probability {x} is out of range; allowed: a number from 0 to 1")))
+}
+
+fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
+    let bad = |m: &str| Err(src.err(at, m.to_string()));
+    Ok(match *l {
+        RawLatency::Fixed { ms } => Latency::Fixed { us: ms * MS },
+        RawLatency::Uniform { min_ms, max_ms } => {
+            if min_ms > max_ms {
+                return bad("min_ms must not exceed max_ms");
+            }
+            Latency::Uniform { min_us: min_ms * MS, max_us: max_ms * MS }
+        }
+        RawLatency::Exponential { min_ms, mean_ms, max_ms } => {
+            if min_ms > max_ms {
+                return bad("min_ms must not exceed max_ms");
+            }
+            Latency::Exponential { min_us: min_ms * MS, mean_us: mean_ms * MS, max_us: max_ms * MS }
+        }
+        RawLatency::Normal { mean_ms, sd_ms, min_ms, max_ms } => {
+            if min_ms > max_ms {
+                return bad("min_ms must not exceed max_ms");
+            }
+            Latency::Normal { mean_us: mean_ms * MS, sd_us: sd_ms * MS, min_us: min_ms * MS, max_us: max_ms * MS }
+        }
+    })
+}
+
+/// A JSON value as an operation value; floats and objects are refused.
+fn value(v: &serde_json::Value, src: &Src, at: &P) -> R<Value> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(x) => Value::Int(x.as_i64().ok_or_else(|| {
+            src.err(at, format!("{x} is not an integer; operation values are integers, strings, booleans, null or lists of them"))
+        })?),
+        J::String(s) => Value::Str(s.clone()),
+        J::Array(xs) => Value::List(
+            xs.iter()
+                .enumerate()
+                .map(|(i, x)| value(x, src, &at.clone().i(i)))
+                .collect::<R<_>>()?,
+        ),
+        J::Object(_) => {
+            return Err(src.err(at, "objects are not operation values; allowed: integers, strings, booleans, null or lists of them"))
+        }
+    })
+}
+
+fn value_gen(v: &serde_json::Value, src: &Src, at: &P) -> R<ValueGen> {
+    use serde_json::Value as J;
+    const ALLOWED: &str = "allowed: \"unique\", \"null\", {\"min\": A, \"max\": B} or {\"const\": VALUE}";
+    match v {
+        J::String(s) if s == "unique" => Ok(ValueGen::Unique),
+        J::String(s) if s == "null" => Ok(ValueGen::Null),
+        J::Null => Ok(ValueGen::Null),
+        J::Object(o) if o.len() == 1 && o.contains_key("const") => Ok(ValueGen::Const(value(&o["const"], src, &at.clone().k("const"))?)),
+        J::Object(o) if o.len() == 2 && o.contains_key("min") && o.contains_key("max") => {
+            let min = o["min"].as_i64().ok_or_else(|| src.err(&at.clone().k("min"), "must be an integer"))?;
+            let max = o["max"].as_i64().ok_or_else(|| src.err(&at.clone().k("max"), "must be an integer"))?;
+            if min > max {
+                return Err(src.err(at, "min must not exceed max"));
+            }
+            Ok(ValueGen::Range { min, max })
+        }
+        _ => Err(src.err(at, format!("invalid value generator {v}; {ALLOWED}"))),
+    }
+}
+
+fn value_gen_json(g: &ValueGen) -> serde_json::Value {
+    match g {
+        ValueGen::Null => "null".into(),
+        ValueGen::Unique => "unique".into(),
+        ValueGen::Range { min, max } => serde_json::json!({"min": min, "max": max}),
+        ValueGen::Const(v) => serde_json::json!({"const": v}),
+    }
+}
