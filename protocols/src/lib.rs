@@ -13,7 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sim::{NodeId, Sim, ValueGen};
 
+pub mod bank;
 pub mod check;
+pub mod ecm;
+pub mod history;
 pub mod lww;
 
 pub use check::{CheckResult, Status};
@@ -97,12 +100,14 @@ pub trait Visitor {
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww"];
+pub const NAMES: &[&str] = &["lww", "history", "bank"];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
 pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
     Some(match name {
         "lww" => v.visit::<lww::Lww>(),
+        "history" => v.visit::<history::History>(),
+        "bank" => v.visit::<bank::Bank>(),
         _ => return None,
     })
 }

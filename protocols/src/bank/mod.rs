@@ -1,0 +1,633 @@
+//! A balance replayed from deposits and withdrawals, from
+//! samsquire/eventually-consistent-mesh (node_bank.py; SEEDS.md §1.5).
+//!
+//! Links and relay are those of [`crate::history`]: an origin stamps a
+//! client's deposit or withdrawal with its clock and pushes it as `set` to
+//! one target, which stores it and relays `sync` to every other node. No
+//! event is refused when written: a withdrawal is acknowledged at once,
+//! whatever the balance. Each read replays every event known to the replica
+//! from a balance of 0: a withdrawal the running balance covers is
+//! subtracted, any other is skipped and marked cancelled ("below 0" when
+//! the balance is not positive, else "not large enough", blaming the last
+//! event whose balance fell short). So the fate of a withdrawal is decided
+//! at read time and changes as events arrive.
+//!
+//! Variants:
+//! - `faithful`: replay in heap-pop order, which under the inverted
+//!   comparator is **newest first**, so a withdrawal is honoured only if
+//!   deposits made after it cover it. Cancelled flags are written onto the
+//!   stored events and never cleared. A link that reports an error is dead
+//!   for good.
+//! - `intended`: replay oldest first (ties by event id), recomputing every
+//!   decision; failed links are retried until the message gets through.
+//!
+//! Client operations and their values:
+//! - `deposit n`, `withdraw n`: acknowledged at once with `ok <id>`, the
+//!   event's id (`100·seq + origin`, a simulator-only handle so checks can
+//!   follow the event; the original has no unique event id).
+//! - `balance`: `ok [balance, [honoured withdrawal ids], [cancelled
+//!   withdrawal ids]]`, both lists as decided by this read's replay.
+//!
+//! Checks: see [`Bank::checks`]; they read the client history and the
+//! replicas' final events.
+
+mod check;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value, ValueGen, MS};
+
+use crate::ecm::{Links, OnError, Stamped, Target, TsHeap};
+use crate::{CheckResult, CheckSpec, OpSpec, Protocol, Variant};
+
+pub use crate::ecm::Timer;
+
+/// Parameters of the `params` object in a scenario.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Where origins push events.
+    pub target: Target,
+    /// Intended variant: pause before retrying after a link error.
+    pub retry_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            target: Target::RoundRobin,
+            retry_ms: 100,
+        }
+    }
+}
+
+/// Which way money moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    /// Adds to the balance.
+    Deposit,
+    /// Takes from the balance, if the replay finds it covered.
+    Withdraw,
+}
+
+impl Dir {
+    /// The operation name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dir::Deposit => "deposit",
+            Dir::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// Wire messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Msg {
+    /// Origin → target: store this event and relay it.
+    Set {
+        /// Account.
+        key: u32,
+        /// Deposit or withdrawal.
+        dir: Dir,
+        /// Amount.
+        amount: i64,
+        /// The origin's clock when it sent the event.
+        ts: Time,
+        /// Simulator-only event id.
+        id: u64,
+    },
+    /// Target → replica: store this event (never relayed).
+    Sync {
+        /// Account.
+        key: u32,
+        /// Deposit or withdrawal.
+        dir: Dir,
+        /// Amount.
+        amount: i64,
+        /// The target's parent pointer.
+        h: u64,
+        /// The original timestamp.
+        ts: Time,
+        /// Simulator-only event id.
+        id: u64,
+    },
+}
+
+/// Why a replay skipped a withdrawal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The running balance was zero or less.
+    BelowZero,
+    /// The running balance was positive but short.
+    NotLargeEnough,
+}
+
+impl Reason {
+    /// The original's wording.
+    pub fn text(self) -> &'static str {
+        match self {
+            Reason::BelowZero => "below 0",
+            Reason::NotLargeEnough => "not large enough",
+        }
+    }
+}
+
+/// A cancelled withdrawal's reason and the event blamed for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cancel {
+    /// Why.
+    pub reason: Reason,
+    /// The id of the last earlier-replayed event whose balance fell short.
+    pub cause: Option<u64>,
+}
+
+/// One stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Simulator-only id (`100·seq + origin`).
+    pub id: u64,
+    /// This replica's arrival counter.
+    pub local_id: u64,
+    /// Deposit or withdrawal.
+    pub dir: Dir,
+    /// Amount.
+    pub amount: i64,
+    /// Timestamp (the origin's clock).
+    pub ts: Time,
+    /// The parent pointer: the newest event's `h` at the accepting node
+    /// (the local counter for a key's first event).
+    pub h: u64,
+    /// Set by a replay that skipped it (faithful: never cleared).
+    pub cancelled: Option<Cancel>,
+    /// Local ids of events accepted while this one was the newest.
+    pub children: Vec<u64>,
+}
+
+/// What one replay decided for one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The event's id.
+    pub id: u64,
+    /// Deposit or withdrawal.
+    pub dir: Dir,
+    /// Amount.
+    pub amount: i64,
+    /// Timestamp.
+    pub ts: Time,
+    /// `None` when applied; the cancellation otherwise.
+    pub cancelled: Option<Cancel>,
+    /// The running balance after this event.
+    pub balance: i64,
+}
+
+/// The outcome of replaying an account's events in some order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// The final balance.
+    pub balance: i64,
+    /// Every event, in replay order.
+    pub steps: Vec<Step>,
+}
+
+impl Replay {
+    /// Replays `events` in the order given, by the original's rules.
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
+        let mut r = Replay::default();
+        for e in events {
+            let cancelled = match e.dir {
+                Dir::Deposit => {
+                    r.balance = r.balance.saturating_add(e.amount);
+                    None
+                }
+                Dir::Withdraw if r.balance >= e.amount => {
+                    r.balance = r.balance.saturating_sub(e.amount);
+                    None
+                }
+                Dir::Withdraw if r.balance <= 0 => Some(Cancel {
+                    reason: Reason::BelowZero,
+                    cause: None,
+                }),
+                Dir::Withdraw => Some(Cancel {
+                    reason: Reason::NotLargeEnough,
+                    cause: r
+                        .steps
+                        .iter()
+                        .rev()
+                        .find(|s| s.balance < e.amount)
+                        .map(|s| s.id),
+                }),
+            };
+            r.steps.push(Step {
+                id: e.id,
+                dir: e.dir,
+                amount: e.amount,
+                ts: e.ts,
+                cancelled,
+                balance: r.balance,
+            });
+        }
+        r
+    }
+
+    /// Replays `events` oldest first, ties by id: the intended semantics.
+    pub fn oldest_first<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
+        let mut v: Vec<&Event> = events.into_iter().collect();
+        v.sort_by_key(|e| (e.ts, e.id));
+        Replay::of(v)
+    }
+
+    /// Ids of withdrawals this replay honoured.
+    pub fn honoured(&self) -> Vec<u64> {
+        self.withdrawals(false)
+    }
+
+    /// Ids of withdrawals this replay cancelled.
+    pub fn cancelled(&self) -> Vec<u64> {
+        self.withdrawals(true)
+    }
+
+    fn withdrawals(&self, cancelled: bool) -> Vec<u64> {
+        self.steps
+            .iter()
+            .filter(|s| s.dir == Dir::Withdraw && s.cancelled.is_some() == cancelled)
+            .map(|s| s.id)
+            .collect()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    ts: Time,
+    idx: usize,
+}
+
+impl Stamped for Slot {
+    // Ties stay with the heap layout: only the faithful replay and the
+    // parent pointer use the heap, and both are as coded.
+    fn rank(&self) -> (Time, u64, i64) {
+        (self.ts, 0, 0)
+    }
+}
+
+/// One replica's events of one account.
+#[derive(Clone, Debug, Default)]
+pub struct Account {
+    events: Vec<Event>,
+    heap: TsHeap<Slot>,
+}
+
+impl Account {
+    /// The events in arrival order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    fn push(&mut self, e: Event) {
+        self.heap.push(Slot {
+            ts: e.ts,
+            idx: self.events.len(),
+        });
+        self.events.push(e);
+    }
+
+    fn newest_mut(&mut self) -> Option<&mut Event> {
+        let idx = self.heap.root()?.idx;
+        self.events.get_mut(idx)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Faithful,
+    Intended,
+}
+
+/// One replica of the bank mesh.
+#[derive(Clone, Debug)]
+pub struct Bank {
+    mode: Mode,
+    params: Params,
+    accounts: BTreeMap<u32, Account>,
+    next_target: usize,
+    links: Links<Msg>,
+    local_counter: u64,
+    /// Event ids issued by this origin. Simulator bookkeeping, so it
+    /// survives crashes and ids stay unique.
+    issued: u64,
+}
+
+impl Bank {
+    /// What this replica holds for account `key`.
+    pub fn account(&self, key: u32) -> Option<&Account> {
+        self.accounts.get(&key)
+    }
+
+    /// Every account this replica holds, in order.
+    pub fn accounts(&self) -> &BTreeMap<u32, Account> {
+        &self.accounts
+    }
+
+    /// Replays account `key` as this variant does on a read.
+    pub fn replay(&self, key: u32) -> Replay {
+        let Some(acc) = self.accounts.get(&key) else {
+            return Replay::default();
+        };
+        match self.mode {
+            Mode::Faithful => Replay::of(acc.heap.pop_order().iter().map(|s| &acc.events[s.idx])),
+            Mode::Intended => Replay::oldest_first(&acc.events),
+        }
+    }
+
+    fn on_read(&mut self, key: u32) -> Value {
+        let r = self.replay(key);
+        if let Some(acc) = self.accounts.get_mut(&key) {
+            let decided: BTreeMap<u64, Option<Cancel>> =
+                r.steps.iter().map(|s| (s.id, s.cancelled)).collect();
+            for e in &mut acc.events {
+                match (self.mode, decided.get(&e.id).copied().flatten()) {
+                    (_, Some(c)) => e.cancelled = Some(c),
+                    // The original writes flags and never clears them.
+                    (Mode::Faithful, None) => {}
+                    (Mode::Intended, None) => e.cancelled = None,
+                }
+            }
+        }
+        let ids = |v: Vec<u64>| Value::List(v.into_iter().map(|i| Value::Int(i as i64)).collect());
+        Value::List(vec![
+            Value::Int(r.balance),
+            ids(r.honoured()),
+            ids(r.cancelled()),
+        ])
+    }
+
+    /// The target's side of a `set`: link it under the newest event and store it.
+    fn accept(&mut self, key: u32, dir: Dir, amount: i64, ts: Time, id: u64) -> u64 {
+        self.local_counter += 1;
+        let local_id = self.local_counter;
+        let acc = self.accounts.entry(key).or_default();
+        let h = match acc.newest_mut() {
+            Some(root) => {
+                root.children.push(local_id);
+                root.h
+            }
+            None => local_id,
+        };
+        acc.push(Event {
+            id,
+            local_id,
+            dir,
+            amount,
+            ts,
+            h,
+            cancelled: None,
+            children: Vec::new(),
+        });
+        h
+    }
+}
+
+impl Node for Bank {
+    type Msg = Msg;
+    type Timer = Timer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.links.reset(ctx.nodes());
+        self.next_target = ctx.id();
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
+        let key = r.key.unwrap_or(0);
+        let dir = match r.f {
+            "deposit" => Dir::Deposit,
+            "withdraw" => Dir::Withdraw,
+            "balance" => {
+                let v = self.on_read(key);
+                ctx.reply(r.id, Reply::Ok(v));
+                return;
+            }
+            _ => {
+                ctx.reply(
+                    r.id,
+                    Reply::Fail(Value::Str(format!("bank has no operation {}", r.f))),
+                );
+                return;
+            }
+        };
+        let Some(amount) = r.value.as_int() else {
+            ctx.reply(
+                r.id,
+                Reply::Fail(Value::Str("the amount must be an integer".into())),
+            );
+            return;
+        };
+        self.issued += 1;
+        let id = self.issued * 100 + ctx.id() as u64;
+        let to = self
+            .params
+            .target
+            .pick(ctx.id(), ctx.nodes(), &mut self.next_target);
+        let ts = ctx.now();
+        self.links.send(
+            ctx,
+            to,
+            Msg::Set {
+                key,
+                dir,
+                amount,
+                ts,
+                id,
+            },
+        );
+        // Never refused: acknowledged once queued, whatever the balance.
+        ctx.reply(r.id, Reply::Ok(Value::Int(id as i64)));
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Set {
+                key,
+                dir,
+                amount,
+                ts,
+                id,
+            } => {
+                let h = self.accept(key, dir, amount, ts, id);
+                let me = ctx.id();
+                for peer in (0..ctx.nodes()).filter(|&p| p != me) {
+                    let sync = Msg::Sync {
+                        key,
+                        dir,
+                        amount,
+                        h,
+                        ts,
+                        id,
+                    };
+                    self.links.send(ctx, peer, sync);
+                }
+            }
+            Msg::Sync {
+                key,
+                dir,
+                amount,
+                h,
+                ts,
+                id,
+            } => {
+                self.local_counter += 1;
+                let e = Event {
+                    id,
+                    local_id: self.local_counter,
+                    dir,
+                    amount,
+                    ts,
+                    h,
+                    cancelled: None,
+                    children: Vec::new(),
+                };
+                self.accounts.entry(key).or_default().push(e);
+            }
+        }
+    }
+
+    fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
+        self.links.on_error(ctx, to, msg);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        let Timer::Retry(to) = timer;
+        self.links.on_retry(ctx, to);
+    }
+
+    fn on_crash(&mut self) {
+        // A Python process: nothing survives.
+        self.accounts.clear();
+        self.next_target = 0;
+        self.local_counter = 0;
+        self.links.clear();
+    }
+
+    fn digest(&self) -> Digest {
+        self.accounts
+            .keys()
+            .map(|&k| (k.to_string(), self.replay(k).balance.to_string()))
+            .collect()
+    }
+}
+
+/// The checks bank adds to the generic ones.
+const CHECKS: &[CheckSpec] = &[
+    CheckSpec {
+        name: "balance-non-negative",
+        summary: "every balance a client read is at least 0",
+    },
+    CheckSpec {
+        name: "withdrawals-covered",
+        summary: "withdrawals clients saw honoured total no more than the deposits made",
+    },
+    CheckSpec {
+        name: "decision-revoked",
+        summary: "no withdrawal a client saw honoured is cancelled by a later read or in the final state",
+    },
+    CheckSpec {
+        name: "balance-correct",
+        summary: "every final balance equals the oldest-first replay of every event, and no acknowledged event is lost",
+    },
+];
+
+impl Protocol for Bank {
+    const NAME: &'static str = "bank";
+    const SUMMARY: &'static str =
+        "a balance replayed from replicated deposits and withdrawals, decided at read time (eventually-consistent-mesh node_bank)";
+    type Params = Params;
+
+    fn variants() -> &'static [Variant] {
+        &[
+            Variant {
+                name: "faithful",
+                summary: "as coded: replay newest first, sticky cancelled flags, a link that errors stays dead",
+            },
+            Variant {
+                name: "intended",
+                summary: "replay oldest first; failed links are retried",
+            },
+        ]
+    }
+
+    fn ops() -> Vec<OpSpec> {
+        let amount = ValueGen::Range { min: 1, max: 100 };
+        vec![
+            OpSpec {
+                name: "deposit",
+                weight: 1,
+                value: amount.clone(),
+            },
+            OpSpec {
+                name: "withdraw",
+                weight: 1,
+                value: amount,
+            },
+            OpSpec {
+                name: "balance",
+                weight: 1,
+                value: ValueGen::Null,
+            },
+        ]
+    }
+
+    fn keyed() -> bool {
+        false
+    }
+
+    fn model() -> Option<&'static str> {
+        // The checker's bank model expects withdrawals to answer true/false
+        // and reads to return a bare integer; this node does neither.
+        None
+    }
+
+    fn checks() -> &'static [CheckSpec] {
+        CHECKS
+    }
+
+    fn default_checks() -> &'static [&'static str] {
+        &[
+            "convergence",
+            "balance-non-negative",
+            "withdrawals-covered",
+            "decision-revoked",
+            "balance-correct",
+        ]
+    }
+
+    fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
+        let (mode, on_error) = if variant == "intended" {
+            (Mode::Intended, OnError::Retry)
+        } else {
+            (Mode::Faithful, OnError::Die)
+        };
+        Bank {
+            mode,
+            params: params.clone(),
+            accounts: BTreeMap::new(),
+            next_target: 0,
+            links: Links::new(nodes, on_error, params.retry_ms.saturating_mul(MS)),
+            local_counter: 0,
+            issued: 0,
+        }
+    }
+
+    fn check(name: &str, run: &Sim<Self>) -> CheckResult {
+        match name {
+            "balance-non-negative" => check::balance_non_negative(run),
+            "withdrawals-covered" => check::withdrawals_covered(run),
+            "decision-revoked" => check::decision_revoked(run),
+            "balance-correct" => check::balance_correct(run),
+            _ => CheckResult::unknown(format!("bank has no check named {name}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
