@@ -274,10 +274,10 @@ pub(super) fn withdrawals_covered(run: &Sim<Bank>) -> CheckResult {
             cap(evidence),
         );
     }
+    let n: usize = seen.values().map(BTreeMap::len).sum();
     malformed(&obs).unwrap_or_else(|| {
         CheckResult::pass(format!(
-            "withdrawals seen honoured are covered by deposits in {} account(s)",
-            seen.len()
+            "the {n} withdrawal(s) clients saw honoured are covered by deposits"
         ))
     })
 }
@@ -316,7 +316,11 @@ pub(super) fn decision_revoked(run: &Sim<Bank>) -> CheckResult {
                 .iter()
                 .find(|l| l.key == r.key && l.invoked > r.completed && l.cancelled.contains(&id));
             let cancelled_by = match later {
-                Some(l) => format!("cancelled by {}", l.describe()),
+                Some(l) => format!(
+                    "cancelled by {}{}",
+                    l.describe(),
+                    final_fate(&finals, r.key, id)
+                ),
                 None => {
                     let mut at = Vec::new();
                     for (i, replays) in &finals {
@@ -367,6 +371,32 @@ pub(super) fn decision_revoked(run: &Sim<Bank>) -> CheckResult {
         "no decision seen by {} read(s) was revoked",
         obs.reads.len()
     ))
+}
+
+/// "; in the final state: cancelled on n0 n1, honoured on n2".
+fn final_fate(finals: &[(NodeId, BTreeMap<u32, Replay>)], key: u32, id: u64) -> String {
+    let (mut cancelled, mut honoured) = (Vec::new(), Vec::new());
+    for (i, replays) in finals {
+        let step = replays
+            .get(&key)
+            .and_then(|rp| rp.steps.iter().find(|s| s.id == id));
+        match step {
+            Some(s) if s.cancelled.is_some() => cancelled.push(format!("n{i}")),
+            Some(_) => honoured.push(format!("n{i}")),
+            None => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if !cancelled.is_empty() {
+        parts.push(format!("cancelled on {}", cancelled.join(" ")));
+    }
+    if !honoured.is_empty() {
+        parts.push(format!("honoured on {}", honoured.join(" ")));
+    }
+    if parts.is_empty() {
+        return String::new();
+    }
+    format!("; in the final state: {}", parts.join(", "))
 }
 
 fn render(steps: &[Step]) -> String {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use sim::{NodeId, Sim};
+use sim::{NodeId, Sim, Time};
 
 use super::{Entry, History, KeyLog};
 use crate::ecm::{completed, fmt_ms};
@@ -62,16 +62,18 @@ pub(super) fn trail_convergence(run: &Sim<History>) -> CheckResult {
         let all: BTreeSet<u64> = live.iter().flat_map(|&i| held(i, k)).collect();
         total += all.len();
         for &i in &live {
-            let missing: Vec<String> = all
+            // Describe each missing hash by whichever replica holds it, oldest first.
+            let mut missing: Vec<(Time, String)> = all
                 .difference(&held(i, k))
                 .map(|&h| {
-                    // Describe a missing hash by whichever replica holds it.
                     let e = live
                         .iter()
                         .find_map(|&j| nodes[j].log(k).and_then(|l| l.get(h)));
-                    e.map_or_else(|| short(h), describe)
+                    e.map_or_else(|| (0, short(h)), |e| (e.ts, describe(e)))
                 })
                 .collect();
+            missing.sort();
+            let missing: Vec<String> = missing.into_iter().map(|(_, d)| d).collect();
             if !missing.is_empty() {
                 evidence.push(format!(
                     "key {k}: n{i} lacks {}: {}",
@@ -113,7 +115,7 @@ pub(super) fn trail_integrity(run: &Sim<History>) -> CheckResult {
                 if !e.recomputes() {
                     unverifiable += 1;
                     let why = if e.link.is_none() && e.accepted.is_none() {
-                        " (the hash it was chained to never reached this replica)"
+                        " (its sync carried the hash but not the hash it chains to)"
                     } else {
                         ""
                     };

@@ -388,7 +388,7 @@ impl Protocol for History {
             },
             Variant {
                 name: "intended",
-                summary: "hash chains to the replaced version and records the origin; failed links are retried",
+                summary: "hash chains to the replaced version and records the origin; ties by (origin, value); failed links retried",
             },
         ]
     }
