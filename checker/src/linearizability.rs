@@ -1,0 +1,249 @@
+//! Checking a history against a model: split by key, search each key,
+//! and explain the first violation.
+
+use crate::history::{History, Operation};
+use crate::model::{Model, ShapeError, Spec};
+use crate::search::{self, Outcome, Resumable, Timed};
+use crate::witness::{self, Witness};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A generous default step budget: the whole corpus needs a small fraction of it.
+pub const DEFAULT_BUDGET: u64 = 10_000_000;
+
+/// The answer for a history or for one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Some order of the operations respects real time and the model.
+    Linearizable,
+    /// No such order exists.
+    NotLinearizable,
+    /// The step budget ran out before the search could tell.
+    Unknown,
+}
+
+impl Verdict {
+    /// The verdict as written in reports: `linearizable`, `not-linearizable`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Linearizable => "linearizable",
+            Verdict::NotLinearizable => "not-linearizable",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(self.as_str())
+    }
+}
+
+/// The result for one key.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyReport {
+    /// The key (`None` for operations without a key).
+    pub key: Option<String>,
+    /// Operations checked (failed ones are dropped and not counted).
+    pub ops: usize,
+    /// The key's verdict; `None` if the check stopped before finishing
+    /// this key because another key was found non-linearizable.
+    pub verdict: Option<Verdict>,
+    /// Model steps the search spent on this key, over all rounds.
+    pub steps: u64,
+}
+
+/// The result of [`check`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Not linearizable if any key is; else unknown if any key is; else linearizable.
+    pub verdict: Verdict,
+    /// The model's name.
+    pub model: &'static str,
+    /// Operations in the history, failed ones included.
+    pub ops: usize,
+    /// Model steps spent by the search, all keys and rounds (witness
+    /// minimization not included).
+    pub steps: u64,
+    /// The key of the witness, if there is one.
+    pub key: Option<String>,
+    /// One entry per key, in key order (no key first).
+    pub keys: Vec<KeyReport>,
+    /// A minimal violation on the first non-linearizable key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+}
+
+/// An operation whose shape does not fit the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckError {
+    /// The 1-based line of the invocation, when the history came from text.
+    pub line: Option<usize>,
+    /// The operation's index in [`History::operations`].
+    pub op: usize,
+    /// The model's name.
+    pub model: &'static str,
+    /// What is wrong.
+    pub error: ShapeError,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(out, "line {line}: ")?,
+            None => write!(out, "operation {}: ", self.op)?,
+        }
+        write!(out, "{} (model {})", self.error, self.model)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// The cumulative steps each unfinished key may have spent by the end of
+/// the first round of the search; every later round multiplies it by [`GROWTH`].
+const FIRST_ROUND: u64 = 10_000;
+const GROWTH: u64 = 4;
+
+/// Checks `history` against `model`, spending at most `budget` model steps
+/// in the search (and as much again on minimizing a witness).
+///
+/// Keys are independent, so each is searched on its own, in rounds: every
+/// unfinished key's search is resumed with a growing allowance of steps,
+/// and the check stops after the first round in which some key is proven
+/// non-linearizable. A violation that is cheap to prove is thus found
+/// without first exhausting keys that are expensive (searching a wrong key
+/// with many concurrent operations can take exponential time); keys left
+/// unfinished are reported with no verdict. The rounds are fixed, so the
+/// report is the same on every run. Memory grows with the steps spent, so
+/// the budget bounds it too. Every operation's shape is checked before any
+/// search, so a bad history is reported as such.
+pub fn check(history: &History, model: &Model, budget: u64) -> Result<Report, CheckError> {
+    let ops = history.operations();
+    let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
+    for (index, op) in ops.iter().enumerate() {
+        model.spec.validate(op).map_err(|error| CheckError {
+            line: op.line,
+            op: index,
+            model: model.name(),
+            error,
+        })?;
+        if !op.failed() {
+            by_key.entry(op.key.as_deref()).or_default().push(op);
+        }
+    }
+    let keys: Vec<(Option<&str>, Vec<&Operation>)> = by_key.into_iter().collect();
+    let (keys, witness) = model.spec.check_keys(&keys, budget);
+    Ok(Report {
+        verdict: overall(&keys),
+        model: model.name(),
+        ops: ops.len(),
+        steps: keys.iter().map(|r| r.steps).sum(),
+        key: witness.as_ref().and_then(|w| w.key.clone()),
+        keys,
+        witness,
+    })
+}
+
+/// The rounds of [`check`] for one model: per-key reports and, if some
+/// key is not linearizable, a witness from the first such key.
+fn check_keys<S: Spec>(
+    spec: &S,
+    keys: &[(Option<&str>, Vec<&Operation>)],
+    budget: u64,
+) -> (Vec<KeyReport>, Option<Witness>) {
+    let prepared: Vec<Vec<Timed<S::Op>>> =
+        keys.iter().map(|(_, ops)| prepare_all(spec, ops).unwrap_or_default()).collect();
+    let refs: Vec<Vec<&Timed<S::Op>>> = prepared.iter().map(|p| p.iter().collect()).collect();
+    let mut searches: Vec<Box<dyn Resumable + '_>> =
+        refs.iter().map(|ops| search::start(spec, ops)).collect();
+    let mut reports: Vec<KeyReport> = keys
+        .iter()
+        .map(|(key, ops)| KeyReport {
+            key: key.map(str::to_string),
+            ops: ops.len(),
+            verdict: None,
+            steps: 0,
+        })
+        .collect();
+    let mut remaining = budget;
+    let mut target = FIRST_ROUND;
+    loop {
+        for (report, search) in reports.iter_mut().zip(searches.iter_mut()) {
+            if report.verdict.is_some() {
+                continue;
+            }
+            let allowance = target.saturating_sub(search.steps()).min(remaining);
+            let outcome = search.resume(allowance);
+            remaining -= search.steps() - report.steps;
+            report.steps = search.steps();
+            report.verdict = match outcome {
+                Outcome::Linearizable => Some(Verdict::Linearizable),
+                Outcome::Illegal => Some(Verdict::NotLinearizable),
+                Outcome::Unknown if remaining == 0 => Some(Verdict::Unknown),
+                Outcome::Unknown => None,
+            };
+        }
+        let found = reports.iter().any(|r| r.verdict == Some(Verdict::NotLinearizable));
+        if found || reports.iter().all(|r| r.verdict.is_some()) {
+            break;
+        }
+        target = target.saturating_mul(GROWTH);
+    }
+    drop(searches);
+    let witness = reports
+        .iter()
+        .position(|r| r.verdict == Some(Verdict::NotLinearizable))
+        .and_then(|k| witness::find(spec, &keys[k].1, budget));
+    (reports, witness)
+}
+
+/// Not linearizable if any key is; else unknown if any key is (or was left
+/// unfinished); else linearizable.
+fn overall(reports: &[KeyReport]) -> Verdict {
+    let has = |v: Option<Verdict>| reports.iter().any(|r| r.verdict == v);
+    if has(Some(Verdict::NotLinearizable)) {
+        Verdict::NotLinearizable
+    } else if has(Some(Verdict::Unknown)) || has(None) {
+        Verdict::Unknown
+    } else {
+        Verdict::Linearizable
+    }
+}
+
+/// A [`Spec`] with its types erased, so models can live in one registry.
+pub(crate) trait KeyChecker: Send + Sync {
+    /// Checks one operation's shape.
+    fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
+    /// Searches the keys' (validated, unfailed) operations; see [`check`].
+    fn check_keys(
+        &self,
+        keys: &[(Option<&str>, Vec<&Operation>)],
+        budget: u64,
+    ) -> (Vec<KeyReport>, Option<Witness>);
+}
+
+impl<S: Spec> KeyChecker for S {
+    fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
+        self.prepare(op).map(|_| ())
+    }
+
+    fn check_keys(
+        &self,
+        keys: &[(Option<&str>, Vec<&Operation>)],
+        budget: u64,
+    ) -> (Vec<KeyReport>, Option<Witness>) {
+        check_keys(self, keys, budget)
+    }
+}
+
+/// Every operation in the search's form, or `None` if one does not fit.
+pub(crate) fn prepare_all<S: Spec>(spec: &S, ops: &[&Operation]) -> Option<Vec<Timed<S::Op>>> {
+    ops.iter()
+        .map(|op| {
+            let prepared = spec.prepare(op).ok()?;
+            Some(Timed { op: prepared, call: op.time, ret: op.end_time() })
+        })
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! Sequential specifications ("models") and their registry.
+//!
+//! A model says what one key's operations do when applied one at a time,
+//! Porcupine-style: an initial state, and a step that applies an operation
+//! to a state, answering the next state or `None` if the operation could not
+//! have returned what it returned. The search never looks inside states; it
+//! only clones, hashes and compares them.
+//!
+//! Adding a model is one file implementing [`Spec`] with a `REGISTRATION`
+//! constant, plus its line in [`list`]'s table (and a `mod` line).
+
+mod atom;
+mod bank;
+mod cas_register;
+mod counter;
+mod kv;
+mod kv_append;
+
+pub(crate) use atom::Atom;
+
+use crate::history::Operation;
+use serde_json::Value;
+use std::fmt;
+use std::hash::Hash;
+
+/// A sequential specification of one key's behaviour.
+///
+/// Keys are always checked apart (P-compositionality); a model of a single
+/// object rejects keyed operations in `prepare`.
+///
+/// Contract: `step` with an operation whose output is unknown (`info`, or
+/// never completed) must always succeed. An operation of unknown outcome may
+/// then be placed last, where it is harmless, which is what "it may not have
+/// happened" means, and a history prefix stays checkable.
+pub trait Spec: Send + Sync + 'static {
+    /// The state after some operations; hashed and compared by the search's cache.
+    type State: Clone + Eq + Hash + Send + fmt::Debug;
+    /// One operation in compact form: function, input and (unless unknown)
+    /// output. Equal operations must behave the same.
+    type Op: PartialEq + Send + Sync + fmt::Debug;
+
+    /// The state before any operation.
+    fn init(&self) -> Self::State;
+
+    /// Converts one history operation (its output is `op.output()`, `None`
+    /// if unknown) into compact form, or says why its shape is wrong.
+    fn prepare(&self, op: &Operation) -> Result<Self::Op, ShapeError>;
+
+    /// Applies `op` to `state`: the next state, or `None` if `op` could not
+    /// have returned its output from `state`.
+    fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// True if `op` never changes the state: `step` answers the same state
+    /// or `None`, whatever the state (a read). The search then linearizes it
+    /// as soon as it is legal, without trying other orders around it.
+    fn read_only(&self, op: &Self::Op) -> bool {
+        let _ = op;
+        false
+    }
+
+    /// Explains in words why `witness` (a minimal violation, taken from the
+    /// operations `history` of the same key) cannot be linearized, or `None`
+    /// to fall back to a generic sentence.
+    fn explain(&self, witness: &[Operation], history: &[&Operation]) -> Option<String> {
+        let _ = (witness, history);
+        None
+    }
+}
+
+/// An operation whose shape does not fit the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShapeError {
+    /// The function is not one the model knows.
+    UnknownFunction {
+        /// The function named in the history.
+        f: String,
+        /// The functions the model knows.
+        allowed: &'static [&'static str],
+    },
+    /// The invocation's value has the wrong shape.
+    BadInput {
+        /// The operation's function.
+        f: String,
+        /// What the model accepts, in words.
+        expected: &'static str,
+        /// What the history has.
+        found: Value,
+    },
+    /// The `ok` completion's value has the wrong shape.
+    BadOutput {
+        /// The operation's function.
+        f: String,
+        /// What the model accepts, in words.
+        expected: &'static str,
+        /// What the history has.
+        found: Value,
+    },
+    /// The operation has a key, but the model is a single object.
+    KeyNotAllowed {
+        /// The key in the history.
+        key: String,
+        /// The keyed model to use instead, if there is one.
+        instead: Option<&'static str>,
+    },
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShapeError::UnknownFunction { f, allowed } => {
+                write!(out, "unknown function {f:?}; allowed: {}", allowed.join(", "))
+            }
+            ShapeError::BadInput { f, expected, found } => {
+                write!(out, "{f} takes {expected} as its value, not {found}")
+            }
+            ShapeError::BadOutput { f, expected, found } => {
+                write!(out, "an ok {f} returns {expected}, not {found}")
+            }
+            ShapeError::KeyNotAllowed { key, instead } => {
+                write!(out, "this model has no keys, but the operation has key {key:?}")?;
+                match instead {
+                    Some(model) => write!(out, "; use --model {model} for keyed histories"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ShapeError {}
+
+/// A model that cannot be built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelError {
+    /// No model has this name.
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// The initial value has the wrong shape for the model.
+    BadInitial {
+        /// The model's name.
+        model: &'static str,
+        /// What the model accepts, in words.
+        expected: &'static str,
+        /// What was given.
+        found: Value,
+    },
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelError::Unknown { name } => {
+                let names: Vec<&str> = list().iter().map(|r| r.name).collect();
+                write!(out, "unknown model {name:?}; allowed: {}", names.join(", "))
+            }
+            ModelError::BadInitial { model, expected, found } => {
+                write!(out, "the initial value of {model} must be {expected}, not {found}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// One line of the model registry: a name, a one-line description, a constructor.
+#[derive(Clone, Copy)]
+pub struct Registration {
+    /// The name users pass to `--model`.
+    pub name: &'static str,
+    /// What the model is, in one line (for `dsim list`).
+    pub description: &'static str,
+    build: fn(Option<&Value>) -> Result<Model, ModelError>,
+}
+
+impl Registration {
+    /// A registry line; `build` makes the model from an optional initial value.
+    pub const fn new(
+        name: &'static str,
+        description: &'static str,
+        build: fn(Option<&Value>) -> Result<Model, ModelError>,
+    ) -> Registration {
+        Registration { name, description, build }
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.debug_struct("Registration").field("name", &self.name).finish()
+    }
+}
+
+/// Every model, in the order `dsim list` shows them.
+static REGISTRY: &[Registration] = &[
+    cas_register::REGISTRATION,
+    kv::REGISTRATION,
+    kv_append::REGISTRATION,
+    counter::REGISTRATION,
+    bank::REGISTRATION,
+];
+
+/// The registered models, with their one-line descriptions.
+pub fn list() -> &'static [Registration] {
+    REGISTRY
+}
+
+/// Builds the model called `name`, with `initial` as its initial value
+/// (the model's default when `None`).
+pub fn by_name(name: &str, initial: Option<&Value>) -> Result<Model, ModelError> {
+    match REGISTRY.iter().find(|r| r.name == name) {
+        Some(registration) => (registration.build)(initial),
+        None => Err(ModelError::Unknown { name: name.to_string() }),
+    }
+}
+
+/// A model ready to check histories against: a name and a type-erased [`Spec`].
+pub struct Model {
+    name: &'static str,
+    pub(crate) spec: Box<dyn crate::linearizability::KeyChecker>,
+}
+
+impl Model {
+    /// Wraps a specification under a name (the registry does this for its models).
+    pub fn new<S: Spec>(name: &'static str, spec: S) -> Model {
+        Model { name, spec: Box::new(spec) }
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Debug for Model {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.debug_struct("Model").field("name", &self.name).finish()
+    }
+}
+
+/// Shape helpers shared by the model files.
+pub(crate) mod shape {
+    use super::ShapeError;
+    use crate::history::Operation;
+    use serde_json::Value;
+
+    /// Fails unless the invocation value is null (functions without input).
+    pub fn no_input(op: &Operation) -> Result<(), ShapeError> {
+        match op.value {
+            Value::Null => Ok(()),
+            _ => Err(bad_input(op, "no value (null)")),
+        }
+    }
+
+    /// Fails unless the `ok` output is null or repeats the input (functions
+    /// without output, whose completion conventionally echoes the input).
+    pub fn echo_output(op: &Operation) -> Result<(), ShapeError> {
+        match op.output() {
+            None | Some(Value::Null) => Ok(()),
+            Some(out) if *out == op.value => Ok(()),
+            Some(out) => Err(bad_output(op, out, "null or its input again")),
+        }
+    }
+
+    /// The invocation value as an integer.
+    pub fn int_input(op: &Operation, expected: &'static str) -> Result<i64, ShapeError> {
+        op.value.as_i64().ok_or_else(|| bad_input(op, expected))
+    }
+
+    /// A wrong-input error for `op`.
+    pub fn bad_input(op: &Operation, expected: &'static str) -> ShapeError {
+        ShapeError::BadInput { f: op.f.clone(), expected, found: op.value.clone() }
+    }
+
+    /// A wrong-output error for `op`.
+    pub fn bad_output(op: &Operation, found: &Value, expected: &'static str) -> ShapeError {
+        ShapeError::BadOutput { f: op.f.clone(), expected, found: found.clone() }
+    }
+
+    /// An unknown-function error for `op`.
+    pub fn unknown(op: &Operation, allowed: &'static [&'static str]) -> ShapeError {
+        ShapeError::UnknownFunction { f: op.f.clone(), allowed }
+    }
+}

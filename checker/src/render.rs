@@ -1,0 +1,159 @@
+//! Text rendering of a witness: an ASCII timeline with one row per process.
+
+use crate::history::{CompletionKind, Operation};
+use crate::witness::Witness;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Longest value shown in full inside a timeline bar.
+const VALUE_WIDTH: usize = 24;
+/// Where the explanation wraps.
+const TEXT_WIDTH: usize = 78;
+
+/// The witness as text: header, timeline, operation list, explanation.
+pub(crate) fn render(witness: &Witness) -> String {
+    let mut out = String::new();
+    let key = match &witness.key {
+        Some(key) => format!("key {key:?}"),
+        None => "the register".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{key}: these {} operations cannot be linearized{}:",
+        witness.ops.len(),
+        if witness.minimal { " (a minimal set)" } else { "" }
+    );
+    out.push('\n');
+    out.push_str(&timeline(&witness.ops));
+    out.push('\n');
+    for op in &witness.ops {
+        let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op));
+    }
+    out.push('\n');
+    for line in wrap(&witness.explanation, TEXT_WIDTH) {
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// Rows of bars, `|--label--|`, placed so that the left-to-right order of
+/// their ends is the order of the events; a bar ending in `>` never
+/// returned (as far as the witness knows).
+fn timeline(ops: &[Operation]) -> String {
+    let labels: Vec<String> = ops.iter().map(label).collect();
+    // Same event order as the search: time, then calls before returns.
+    let mut events: Vec<(u64, u8, usize)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        events.push((op.time, 0, i));
+        if let Some(end) = op.end_time() {
+            events.push((end, 1, i));
+        }
+    }
+    events.sort_unstable();
+    let mut start = vec![0; ops.len()];
+    let mut end = vec![None; ops.len()];
+    let mut cursor = 0;
+    for (_, phase, i) in events {
+        let x = if phase == 0 {
+            start[i] = cursor;
+            cursor
+        } else {
+            let x = cursor.max(start[i] + labels[i].chars().count() + 5);
+            end[i] = Some(x);
+            x
+        };
+        cursor = x + 2;
+    }
+    let open_end = (0..ops.len())
+        .filter(|&i| end[i].is_none())
+        .map(|i| start[i] + labels[i].chars().count() + 6)
+        .fold(cursor + 2, usize::max);
+    let mut rows: BTreeMap<u64, Vec<char>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let row = rows.entry(op.process).or_default();
+        let last = end[i].unwrap_or(open_end);
+        if row.len() <= last {
+            row.resize(last + 1, ' ');
+        }
+        row[start[i]] = '|';
+        row[start[i] + 1..last].iter_mut().for_each(|c| *c = '-');
+        row[last] = if end[i].is_some() { '|' } else { '>' };
+        for (offset, c) in format!(" {} ", labels[i]).chars().enumerate() {
+            row[start[i] + 2 + offset] = c;
+        }
+    }
+    let mut out = String::new();
+    for (process, row) in rows {
+        let bars: String = row.into_iter().collect();
+        let _ = writeln!(out, "  p{process:<4} {}", bars.trim_end());
+    }
+    out
+}
+
+/// A short label: function, input, and output when it says something new.
+fn label(op: &Operation) -> String {
+    let mut text = op.f.clone();
+    if !op.value.is_null() {
+        text.push(' ');
+        text.push_str(&short(&op.value));
+    }
+    if let Some(output) = op.output() {
+        if !output.is_null() && *output != op.value {
+            text.push_str(" -> ");
+            text.push_str(&short(output));
+        }
+    }
+    text
+}
+
+/// A value as compact JSON, elided in the middle when long.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= VALUE_WIDTH {
+        return text;
+    }
+    let head: String = chars[..VALUE_WIDTH / 2 - 1].iter().collect();
+    let tail: String = chars[chars.len() - (VALUE_WIDTH / 2 - 1)..].iter().collect();
+    format!("{head}..{tail}")
+}
+
+/// One line per operation: full values, times, and where it is in the file.
+fn describe(op: &Operation) -> String {
+    let mut text = format!("{} {}", op.f, op.value);
+    let ending = match &op.completion {
+        Some(c) if c.kind == CompletionKind::Ok => {
+            format!("invoked at {}, returned {} at {}", op.time, c.value, c.time)
+        }
+        Some(c) => format!(
+            "invoked at {}, outcome unknown ({} at {})",
+            op.time,
+            c.kind.as_str(),
+            c.time
+        ),
+        None => format!("invoked at {}, no reply by then", op.time),
+    };
+    let _ = write!(text, ": {ending}");
+    if let Some(line) = op.line {
+        let _ = write!(text, " (line {line})");
+    }
+    text
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let Some(line) = lines.last_mut() else { break };
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}

@@ -1,0 +1,38 @@
+//! The conformance corpus (Porcupine's test histories, MIT licence; see
+//! tests/corpus/README.md): every file must give its manifest verdict.
+
+use checker::{check, model, History, Verdict, DEFAULT_BUDGET};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
+}
+
+#[test]
+fn every_corpus_file_gives_its_manifest_verdict() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus_dir().join("manifest.json")).unwrap())
+            .unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert_eq!(files.len(), 58);
+    let mut wrong = Vec::new();
+    for entry in files {
+        let name = entry["file"].as_str().unwrap();
+        let text = std::fs::read_to_string(corpus_dir().join(name)).unwrap();
+        let history = History::parse_jsonl(&text).unwrap();
+        assert_eq!(history.operations().len() as u64, entry["ops"].as_u64().unwrap(), "{name}");
+        let model = model::by_name(entry["model"].as_str().unwrap(), Some(&entry["initial_value"]))
+            .unwrap();
+        let report = check(&history, &model, DEFAULT_BUDGET).unwrap();
+        let expected = entry["expected"].as_str().unwrap();
+        if report.verdict.as_str() != expected {
+            wrong.push(format!("{name}: expected {expected}, got {}", report.verdict));
+        }
+        if report.verdict == Verdict::NotLinearizable {
+            let witness = report.witness.as_ref().expect("a violation has a witness");
+            assert!(witness.minimal, "{name}: witness not proven minimal");
+        }
+    }
+    assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
+}
