@@ -15,6 +15,7 @@ use sim::{NodeId, Sim, ValueGen};
 
 pub mod bank;
 pub mod check;
+pub mod counter;
 pub mod ecm;
 pub mod history;
 pub mod lww;
@@ -100,7 +101,7 @@ pub trait Visitor {
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww", "history", "bank"];
+pub const NAMES: &[&str] = &["lww", "history", "bank", "counter"];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
 pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
@@ -108,6 +109,7 @@ pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
         "lww" => v.visit::<lww::Lww>(),
         "history" => v.visit::<history::History>(),
         "bank" => v.visit::<bank::Bank>(),
+        "counter" => v.visit::<counter::Counter>(),
         _ => return None,
     })
 }

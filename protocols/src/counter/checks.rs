@@ -1,0 +1,430 @@
+//! The counter's checks: read bounds at read time, final values,
+//! availability of writes, liveness of the full sync, message budget.
+
+use sim::{EventKind, HistoryEvent, NodeId, Sim, Time, MS};
+
+use super::{Counter, PhaseEnd, Var};
+use crate::{CheckResult, CheckSpec};
+
+/// The checks `dsim list` shows and scenarios may name.
+pub(super) const SPECS: &[CheckSpec] = &[
+    CheckSpec {
+        name: "counter-bounds",
+        summary: "every read lies between the adds acknowledged before it began and those plus every add that may have taken effect",
+    },
+    CheckSpec {
+        name: "counter-final",
+        summary: "after the final heal every live replica equals the sum of acknowledged adds, give or take the indeterminate ones",
+    },
+    CheckSpec {
+        name: "availability",
+        summary: "the fraction of adds refused or timed out stays under params.refused_max",
+    },
+    CheckSpec {
+        name: "sync-liveness",
+        summary: "every sync phase returns to work within params.sync_deadline_ms of its start or of the final heal",
+    },
+    CheckSpec {
+        name: "message-budget",
+        summary: "node-to-node messages per client operation stay under params.messages_per_op_max",
+    },
+];
+
+/// How many violating items a report lists.
+const SHOWN: usize = 8;
+
+/// Runs check `name` on a finished run.
+pub(super) fn run(name: &str, run: &Sim<Counter>) -> CheckResult {
+    match name {
+        "counter-bounds" => bounds(run),
+        "counter-final" => final_values(run),
+        "availability" => availability(run),
+        "sync-liveness" => liveness(run),
+        "message-budget" => budget(run),
+        "convergence" => crate::check::convergence(run, completed(run)),
+        _ => CheckResult::unknown(format!("counter has no check named {name}")),
+    }
+}
+
+/// The runner does not hand the stop reason to protocol checks; a run that
+/// stopped before both limits reached its planned end.
+fn completed(run: &Sim<Counter>) -> bool {
+    let cfg = run.config();
+    run.stats().events < cfg.max_events && run.now() < cfg.max_time_us
+}
+
+fn ms(t: Time) -> String {
+    format!("{}.{} ms", t / MS, (t % MS) / 100)
+}
+
+/// One client operation with its completion, if any.
+#[derive(Clone, Debug)]
+struct Op<'a> {
+    f: &'a str,
+    var: Var,
+    input: i64,
+    node: NodeId,
+    process: u64,
+    invoked: Time,
+    /// `None`: never completed (as good as info).
+    done: Option<&'a HistoryEvent>,
+}
+
+impl Op<'_> {
+    fn kind(&self) -> Option<EventKind> {
+        self.done.map(|d| d.kind)
+    }
+    fn ok_at(&self) -> Option<Time> {
+        self.done
+            .filter(|d| d.kind == EventKind::Ok)
+            .map(|d| d.time)
+    }
+}
+
+fn ops(history: &[HistoryEvent]) -> Vec<Op<'_>> {
+    let mut ops: Vec<Op> = Vec::new();
+    // A process runs one operation at a time: its open one is the last one.
+    let mut open: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    for h in history {
+        if h.kind == EventKind::Invoke {
+            open.insert(h.process, ops.len());
+            ops.push(Op {
+                f: h.f,
+                var: h.key.unwrap_or(0),
+                input: h.value.as_int().unwrap_or(0),
+                node: h.node,
+                process: h.process,
+                invoked: h.time,
+                done: None,
+            });
+        } else if let Some(i) = open.remove(&h.process) {
+            ops[i].done = Some(h);
+        }
+    }
+    ops
+}
+
+/// The sum of adds to `var` that certainly took effect, and the least and
+/// most that the possibly-effective ones add to it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Bounds {
+    definite: i128,
+    definite_n: usize,
+    down: i128,
+    up: i128,
+    possible_n: usize,
+}
+
+impl Bounds {
+    fn lo(&self) -> i128 {
+        self.definite + self.down
+    }
+    fn hi(&self) -> i128 {
+        self.definite + self.up
+    }
+    fn describe(&self) -> String {
+        format!(
+            "[{}, {}]: {} acknowledged add(s) sum to {}, {} more may have taken effect ({:+}..{:+})",
+            self.lo(),
+            self.hi(),
+            self.definite_n,
+            self.definite,
+            self.possible_n,
+            self.down,
+            self.up
+        )
+    }
+}
+
+/// Bounds for `var` where an add counts as definite if `definite(op)` and
+/// as possible if `possible(op)`.
+fn bounds_for(
+    adds: &[&Op],
+    var: Var,
+    definite: impl Fn(&Op) -> bool,
+    possible: impl Fn(&Op) -> bool,
+) -> Bounds {
+    let mut b = Bounds::default();
+    for a in adds.iter().filter(|a| a.var == var) {
+        let d = i128::from(a.input);
+        if definite(a) {
+            b.definite += d;
+            b.definite_n += 1;
+        } else if possible(a) {
+            b.down += d.min(0);
+            b.up += d.max(0);
+            b.possible_n += 1;
+        }
+    }
+    b
+}
+
+/// Adds that may have taken effect at all (a refused one did not).
+fn adds<'a>(ops: &'a [Op<'a>]) -> Vec<&'a Op<'a>> {
+    ops.iter()
+        .filter(|o| o.f == "add" && o.kind() != Some(EventKind::Fail))
+        .collect()
+}
+
+fn bounds(run: &Sim<Counter>) -> CheckResult {
+    let lag = run.nodes().first().map_or(0, |n| n.params().read_lag_ms) * MS;
+    let ops = ops(run.history());
+    let adds = adds(&ops);
+    let mut bad = Vec::new();
+    let mut reads = 0;
+    for r in ops.iter().filter(|o| o.f == "read") {
+        let Some(done) = r.done.filter(|d| d.kind == EventKind::Ok) else {
+            continue;
+        };
+        let Some(v) = done.value.as_int() else {
+            continue;
+        };
+        reads += 1;
+        let b = bounds_for(
+            &adds,
+            r.var,
+            |a| a.ok_at().is_some_and(|t| t.saturating_add(lag) < r.invoked),
+            |a| a.invoked < done.time,
+        );
+        let v = i128::from(v);
+        if v < b.lo() || v > b.hi() {
+            let side = if v > b.hi() { "above" } else { "below" };
+            bad.push(format!(
+                "n{} read key {} = {v} ({side} the bounds) between {} and {} (process {}); bounds {}",
+                r.node,
+                r.var,
+                ms(r.invoked),
+                ms(done.time),
+                r.process,
+                b.describe()
+            ));
+        }
+    }
+    if bad.is_empty() {
+        return CheckResult::pass(format!("all {reads} read(s) lie within their bounds"));
+    }
+    let n = bad.len();
+    let above = bad.iter().filter(|l| l.contains("(above")).count();
+    bad.truncate(SHOWN);
+    if n > SHOWN {
+        bad.push(format!("… and {} more", n - SHOWN));
+    }
+    bad.push(hints(run));
+    CheckResult::violation(
+        format!("{n} of {reads} read(s) outside the possible sums ({above} above: something counted that never happened or twice)"),
+        bad,
+    )
+}
+
+fn final_values(run: &Sim<Counter>) -> CheckResult {
+    if !completed(run) {
+        return CheckResult::unknown("the run stopped before its quiet period ended");
+    }
+    let ops = ops(run.history());
+    let adds = adds(&ops);
+    let mut vars: Vec<Var> = adds.iter().map(|a| a.var).collect();
+    let live: Vec<(usize, &Counter)> = run
+        .nodes()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| run.is_up(*i))
+        .collect();
+    for (_, n) in &live {
+        vars.extend(n.values().keys());
+    }
+    vars.sort_unstable();
+    vars.dedup();
+    let mut bad = Vec::new();
+    for &var in &vars {
+        let b = bounds_for(
+            &adds,
+            var,
+            |a| a.ok_at().is_some(),
+            |a| a.kind() != Some(EventKind::Ok),
+        );
+        for (i, n) in &live {
+            let v = i128::from(n.values().get(&var).copied().unwrap_or(0));
+            if v < b.lo() || v > b.hi() {
+                bad.push(format!("n{i} key {var} = {v}, expected {}", b.describe()));
+            }
+        }
+    }
+    if bad.is_empty() {
+        return CheckResult::pass(format!(
+            "{} live replica(s) hold a possible sum for each of {} key(s)",
+            live.len(),
+            vars.len()
+        ));
+    }
+    let n = bad.len();
+    bad.truncate(SHOWN);
+    bad.push(hints(run));
+    CheckResult::violation(
+        format!("{n} replica value(s) are not a possible sum of the adds"),
+        bad,
+    )
+}
+
+fn availability(run: &Sim<Counter>) -> CheckResult {
+    let max = run.nodes().first().map_or(0.5, |n| n.params().refused_max);
+    let ops = ops(run.history());
+    let adds: Vec<&Op> = ops.iter().filter(|o| o.f == "add").collect();
+    if adds.is_empty() {
+        return CheckResult::pass("no adds were attempted");
+    }
+    let refused: Vec<&&Op> = adds
+        .iter()
+        .filter(|a| a.kind() == Some(EventKind::Fail))
+        .collect();
+    let timed = adds
+        .iter()
+        .filter(|a| matches!(a.kind(), Some(EventKind::Info) | None))
+        .count();
+    let frac = (refused.len() + timed) as f64 / adds.len() as f64;
+    let summary = format!(
+        "{} of {} adds ({:.0}%) were refused ({}) or timed out ({}); the limit is {:.0}%",
+        refused.len() + timed,
+        adds.len(),
+        frac * 100.0,
+        refused.len(),
+        timed,
+        max * 100.0
+    );
+    let mut evidence = Vec::new();
+    for node in 0..run.nodes().len() {
+        let mine: Vec<&&&Op> = refused.iter().filter(|a| a.node == node).collect();
+        if let (Some(first), Some(last)) = (mine.first(), mine.last()) {
+            evidence.push(format!(
+                "n{node} refused {} add(s), the first invoked at {}, the last at {}",
+                mine.len(),
+                ms(first.invoked),
+                ms(last.invoked)
+            ));
+        }
+    }
+    if frac > max {
+        CheckResult::violation(summary, evidence)
+    } else {
+        CheckResult {
+            evidence,
+            ..CheckResult::pass(summary)
+        }
+    }
+}
+
+fn liveness(run: &Sim<Counter>) -> CheckResult {
+    let deadline_us = run
+        .nodes()
+        .first()
+        .map_or(0, |n| n.params().sync_deadline_ms)
+        * MS;
+    let heal = run.final_heal_at().unwrap_or(0);
+    let now = run.now();
+    let mut bad = Vec::new();
+    let mut phases = 0;
+    for (i, n) in run.nodes().iter().enumerate() {
+        for p in n.phases() {
+            phases += 1;
+            let deadline = p.entered.max(heal).saturating_add(deadline_us);
+            let late = match p.end {
+                PhaseEnd::Crash => false,
+                PhaseEnd::Work(t) => t > deadline,
+                PhaseEnd::Open => run.is_up(i) && now >= deadline,
+            };
+            if late {
+                let end = match p.end {
+                    PhaseEnd::Work(t) => format!("returned to work only at {}", ms(t)),
+                    _ => format!("was still {:?} at the end ({})", n.status(), ms(now))
+                        .to_lowercase(),
+                };
+                bad.push(format!(
+                    "n{i} left work at {} and {end}; deadline {} ({} after {})",
+                    ms(p.entered),
+                    ms(deadline),
+                    ms(deadline_us),
+                    if heal > p.entered {
+                        "the final heal"
+                    } else {
+                        "it began"
+                    }
+                ));
+            }
+        }
+    }
+    if bad.is_empty() {
+        return CheckResult::pass(format!("{phases} sync phase(s), each back to work in time"));
+    }
+    let n = bad.len();
+    bad.truncate(SHOWN);
+    bad.push(hints(run));
+    CheckResult::violation(
+        format!(
+            "{n} sync phase(s) never completed within {} after the final heal (at {})",
+            ms(deadline_us),
+            ms(heal)
+        ),
+        bad,
+    )
+}
+
+fn budget(run: &Sim<Counter>) -> CheckResult {
+    let max = run
+        .nodes()
+        .first()
+        .map_or(100.0, |n| n.params().messages_per_op_max);
+    let ops = run
+        .history()
+        .iter()
+        .filter(|h| h.kind == EventKind::Invoke)
+        .count();
+    let sent = run.stats().sent;
+    if ops == 0 {
+        return CheckResult::unknown(format!("{sent} messages but no client operations"));
+    }
+    let per = sent as f64 / ops as f64;
+    let summary = format!("{sent} node-to-node messages for {ops} client operations: {per:.1} per operation (limit {max})");
+    let evidence: Vec<String> = run
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "n{i} sent {} message(s), {} of them start_sync",
+                run.stats().sent_by_node.get(i).copied().unwrap_or(0),
+                n.stats().start_sync_sent
+            )
+        })
+        .collect();
+    if per > max {
+        CheckResult::violation(summary, evidence)
+    } else {
+        CheckResult {
+            evidence,
+            ..CheckResult::pass(summary)
+        }
+    }
+}
+
+/// One line with each node's notable counters, to point at the cause.
+fn hints(run: &Sim<Counter>) -> String {
+    let parts: Vec<String> = run
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let s = n.stats();
+            format!(
+                "n{i}: status {:?}, resets {}, vacuous agreements {}, double-counted updates {}, oversize drops {}, unanswered nonce requests {}, dropped nonce_sends {}",
+                n.status(),
+                s.resets,
+                s.vacuous_agreements,
+                s.double_counted,
+                s.oversize_dropped,
+                s.unanswered_requests,
+                s.nonce_sends_dropped
+            )
+            .to_lowercase()
+        })
+        .collect();
+    format!("node counters: {}", parts.join("; "))
+}

@@ -1,0 +1,409 @@
+//! The full-sync machine (SEEDS.md §2.6): the sync messages' handlers and
+//! the status loop that drives Work → Sync → Ready → Work.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sim::{Ctx, NodeId, Reply, RequestId, Value};
+
+use super::{Body, Counter, Status, Step, Var};
+
+/// An empty op map, for peers with nothing to fetch.
+static EMPTY: BTreeMap<u64, i64> = BTreeMap::new();
+
+impl Counter {
+    /// start_sync carrying my next nonces (and, intended, the round).
+    pub(super) fn start_sync_body(&self) -> Body {
+        Body::StartSync {
+            variable_max_nonce_dict: self.max_nonces(),
+            round: (!self.faithful()).then_some(self.round),
+        }
+    }
+
+    /// The client asked for a full sync (`sync v` on stdin).
+    pub(super) fn on_sync_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId) {
+        if self.faithful() {
+            // No guard: a sync typed during a sync starts another flood.
+            self.set_status(ctx.now(), Status::Sync);
+            let body = self.start_sync_body();
+            self.tell_peers(ctx, body);
+        } else {
+            if self.status != Status::Work {
+                ctx.reply(id, Reply::Fail(Value::Null));
+                return;
+            }
+            // Round ids are unique per initiator (ids are below 64) and
+            // higher than any round this node has seen.
+            let round = (self.round.max(self.epoch) / 64 + 1) * 64 + ctx.id() as u64;
+            self.join(ctx, round);
+        }
+        ctx.reply(id, Reply::Ok(Value::Null));
+    }
+
+    /// Intended: enter `round`, forgetting any older one, and announce it once.
+    fn join(&mut self, ctx: &mut Ctx<'_, Self>, round: u64) {
+        self.round = round;
+        self.peer_max_nonces.clear();
+        self.step = Step::Main;
+        self.set_status(ctx.now(), Status::Sync);
+        let body = self.start_sync_body();
+        self.tell_peers(ctx, body);
+    }
+
+    /// The sync messages' handlers.
+    pub(super) fn receive_sync(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, body: Body) {
+        match body {
+            Body::StartSync {
+                variable_max_nonce_dict: dict,
+                round,
+            } => self.on_start_sync(ctx, from, dict, round),
+            Body::SyncMismatchRequest => {
+                let dict = self.max_nonces();
+                self.tcp(
+                    ctx,
+                    from,
+                    Body::SyncMismatchData {
+                        variable_max_nonce_dict: dict,
+                    },
+                );
+            }
+            Body::SyncMismatchData {
+                variable_max_nonce_dict: dict,
+            } => {
+                if self.faithful() || self.status != Status::Work {
+                    self.request_nonces(ctx, from, &dict);
+                    self.peer_max_nonces.insert(from, dict);
+                }
+            }
+            Body::NonceRequest {
+                variable_name,
+                nonce_number_list,
+            } => self.on_nonce_request(ctx, from, variable_name, &nonce_number_list),
+            Body::NonceSend {
+                variable_name,
+                nonce_dict,
+                epoch,
+            } => self.on_nonce_send(from, variable_name, nonce_dict, epoch),
+            Body::StopSync {
+                variable_value_dict,
+                round,
+            } => {
+                self.peer_final_values
+                    .insert(from, (round.unwrap_or(0), variable_value_dict));
+            }
+            Body::Hello { .. }
+            | Body::HelloReceived { .. }
+            | Body::Status { .. }
+            | Body::VariableUpdate { .. }
+            | Body::SyncData { .. } => {}
+        }
+    }
+
+    fn on_start_sync(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        dict: BTreeMap<Var, u64>,
+        round: Option<u64>,
+    ) {
+        if self.faithful() {
+            // Every receipt re-floods, in any status: late copies knock
+            // nodes that are back at work into sync again.
+            self.set_status(ctx.now(), Status::Sync);
+            let body = self.start_sync_body();
+            self.tell_peers(ctx, body);
+        } else {
+            let round = round.unwrap_or(0);
+            if round <= self.epoch || round < self.round {
+                return; // A late copy of a finished or abandoned round.
+            }
+            if round > self.round || self.status == Status::Work {
+                self.join(ctx, round);
+            }
+        }
+        self.request_nonces(ctx, from, &dict);
+        self.peer_max_nonces.insert(from, dict);
+    }
+
+    /// Asks `from` for its ops below each variable's max that this node
+    /// lacks. Faithful: the test looks nonces up among peer ids instead of
+    /// the peer's nonces, so it asks for every nonce below the max.
+    fn request_nonces(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, dict: &BTreeMap<Var, u64>) {
+        for (&var, &max) in dict {
+            let list: Vec<u64> = if self.faithful() {
+                (0..max).collect()
+            } else {
+                let have = self.vars.get(&var).and_then(|c| c.peer_ops.get(&from));
+                (0..max)
+                    .filter(|n| !have.is_some_and(|h| h.contains_key(n)))
+                    .collect()
+            };
+            if !list.is_empty() {
+                let body = Body::NonceRequest {
+                    variable_name: var,
+                    nonce_number_list: list,
+                };
+                self.tcp(ctx, from, body);
+            }
+        }
+    }
+
+    fn on_nonce_request(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, var: Var, list: &[u64]) {
+        let own = self.vars.get(&var).map(|c| &c.own_ops);
+        let found: BTreeMap<u64, i64> = list
+            .iter()
+            .filter_map(|n| own.and_then(|o| o.get(n)).map(|d| (*n, *d)))
+            .collect();
+        if self.faithful() && (own.is_none() || found.len() < list.len()) {
+            // own_ops[n] raises KeyError in the handler thread: no reply at all.
+            self.stats.unanswered_requests += 1;
+            return;
+        }
+        let epoch = self.epoch_tag();
+        self.tcp(
+            ctx,
+            from,
+            Body::NonceSend {
+                variable_name: var,
+                nonce_dict: found,
+                epoch,
+            },
+        );
+    }
+
+    fn on_nonce_send(
+        &mut self,
+        from: NodeId,
+        var: Var,
+        dict: BTreeMap<u64, i64>,
+        epoch: Option<u64>,
+    ) {
+        if self.faithful() {
+            let Some(ops) = self
+                .vars
+                .get_mut(&var)
+                .and_then(|c| c.peer_ops.get_mut(&from))
+            else {
+                self.stats.nonce_sends_dropped += 1;
+                return;
+            };
+            ops.extend(dict);
+        } else {
+            if epoch != Some(self.epoch) {
+                return; // Ops of another epoch: folded already, or not yet ours.
+            }
+            let c = self.vars.entry(var).or_default();
+            c.peer_ops.entry(from).or_default().extend(dict);
+        }
+        if let Some(c) = self.vars.get_mut(&var) {
+            c.recompute();
+        }
+    }
+
+    /// One pass of the status loop.
+    pub(super) fn on_loop(&mut self, ctx: &mut Ctx<'_, Self>) {
+        match self.step {
+            Step::Main => {
+                let body = self.status_body(self.status);
+                self.tell_peers(ctx, body);
+                if self.status == Status::Sync {
+                    if self.faithful() {
+                        self.sync_pass_faithful(ctx);
+                    } else {
+                        self.sync_pass_intended(ctx);
+                    }
+                }
+            }
+            Step::ReadyWait => self.ready_wait(ctx),
+            Step::ReadyVote if self.faithful() => self.vote_faithful(ctx),
+            Step::ReadyVote => self.vote_intended(ctx),
+            Step::ReadyDone => {
+                let body = self.status_body(self.status);
+                self.tell_peers(ctx, body);
+                self.ready_done(ctx);
+            }
+        }
+    }
+
+    fn sync_pass_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self
+            .peers
+            .keys()
+            .any(|p| !self.peer_max_nonces.contains_key(p))
+        {
+            self.tell_peers(ctx, Body::SyncMismatchRequest);
+            return;
+        }
+        let mut missing = false;
+        let dicts: Vec<(NodeId, Var, u64)> = self
+            .peer_max_nonces
+            .iter()
+            .flat_map(|(&p, d)| d.iter().map(move |(&v, &m)| (p, v, m)))
+            .collect();
+        for (p, var, max) in dicts {
+            let Some(c) = self.vars.get(&var) else {
+                return; // vars[var] raises: this pass is over.
+            };
+            let Some(have) = c.peer_ops.get(&p).or((max == 0).then_some(&EMPTY)) else {
+                // peer_ops[p] is missing: ask for nonce 0, then the lookup
+                // raises and the pass is over. Read only where the peer has
+                // ops to fetch: with the lookup on every variable, no node
+                // would pass a sync after its first reset, yet §2.10 CRDT-12
+                // sees nodes cycle through work again.
+                let body = Body::NonceRequest {
+                    variable_name: var,
+                    nonce_number_list: vec![0],
+                };
+                self.tcp(ctx, p, body);
+                return;
+            };
+            let list: Vec<u64> = (0..max).filter(|n| !have.contains_key(n)).collect();
+            if !list.is_empty() {
+                missing = true;
+                let body = Body::NonceRequest {
+                    variable_name: var,
+                    nonce_number_list: list,
+                };
+                self.tcp(ctx, p, body);
+            }
+        }
+        if !missing {
+            self.set_status(ctx.now(), Status::Ready);
+            self.tell_peers(ctx, self.status_body(Status::Ready));
+            self.peer_max_nonces.clear();
+            self.step = Step::ReadyWait;
+        }
+    }
+
+    fn ready_wait(&mut self, ctx: &mut Ctx<'_, Self>) {
+        // Peers last seen in work count as done; a peer last seen in sync
+        // that never reports again keeps this node here forever.
+        if self.peers.values().any(|s| *s == Status::Sync) {
+            return;
+        }
+        let body = Body::StopSync {
+            variable_value_dict: self.values(),
+            round: None,
+        };
+        self.tell_peers(ctx, body);
+        self.step = Step::ReadyVote;
+    }
+
+    fn vote_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let vacuous = self.peer_final_values.is_empty();
+        let mut all = true;
+        let votes = &self.peer_final_values;
+        for (var, c) in self.vars.iter_mut() {
+            // Every stop_sync ever received votes, stale ones included; with
+            // none at all the test passes vacuously. Each variable resets on
+            // its own as soon as it matches.
+            if votes.values().all(|(_, d)| d.get(var) == Some(&c.value)) {
+                c.reset();
+                self.stats.resets += 1;
+            } else {
+                all = false;
+            }
+        }
+        if all {
+            if vacuous {
+                self.stats.vacuous_agreements += 1;
+            }
+            self.back_to_work(ctx);
+        }
+    }
+
+    fn sync_pass_intended(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self
+            .peers
+            .keys()
+            .any(|p| !self.peer_max_nonces.contains_key(p))
+        {
+            return; // start_sync is reliable: every peer's answer will come.
+        }
+        let dicts: Vec<(NodeId, BTreeMap<Var, u64>)> = self
+            .peer_max_nonces
+            .iter()
+            .map(|(p, d)| (*p, d.clone()))
+            .collect();
+        let mut missing = false;
+        for (p, dict) in dicts {
+            missing |= dict.iter().any(|(var, &max)| {
+                let have = self.vars.get(var).and_then(|c| c.peer_ops.get(&p));
+                (0..max).any(|n| !have.is_some_and(|h| h.contains_key(&n)))
+            });
+            // Ask again: a reply may belong to an older epoch and be ignored.
+            self.request_nonces(ctx, p, &dict);
+        }
+        if !missing {
+            self.set_status(ctx.now(), Status::Ready);
+            self.tell_peers(ctx, self.status_body(Status::Ready));
+            let body = Body::StopSync {
+                variable_value_dict: self.values(),
+                round: Some(self.round),
+            };
+            self.tell_peers(ctx, body);
+            self.step = Step::ReadyVote;
+        }
+    }
+
+    fn vote_intended(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let mine = self.values();
+        let round = self.round;
+        let mut agree = true;
+        for p in self.peers.keys() {
+            let Some((_, theirs)) = self.peer_final_values.get(p).filter(|(r, _)| *r == round)
+            else {
+                return; // Not everyone has voted in this round yet.
+            };
+            let vars: BTreeSet<&Var> = mine.keys().chain(theirs.keys()).collect();
+            agree &= vars
+                .iter()
+                .all(|v| mine.get(v).copied().unwrap_or(0) == theirs.get(v).copied().unwrap_or(0));
+        }
+        if !agree {
+            // Cannot happen when every op was fetched; if it does, the node
+            // stays in ready and sync-liveness reports it.
+            return;
+        }
+        for c in self.vars.values_mut() {
+            c.reset();
+            self.stats.resets += 1;
+        }
+        self.epoch = round;
+        self.peer_max_nonces.clear();
+        self.step = Step::ReadyDone;
+        let body = self.status_body(Status::Ready);
+        self.tell_peers(ctx, body);
+        self.ready_done(ctx);
+    }
+
+    /// Intended, step 5 of the README: back to work only once every peer
+    /// has reset as well, so that no new op reaches a node that would fold
+    /// it into the old epoch or miss it in a read served meanwhile.
+    fn ready_done(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let epoch = self.epoch;
+        if !self
+            .peers
+            .keys()
+            .all(|p| self.peer_epochs.get(p).is_some_and(|e| *e >= epoch))
+        {
+            return;
+        }
+        self.back_to_work(ctx);
+        for (from, var, nonce, delta, e) in std::mem::take(&mut self.future) {
+            self.on_update(from, var, delta, nonce, Some(e));
+        }
+    }
+
+    fn status_body(&self, status: Status) -> Body {
+        Body::Status {
+            status,
+            epoch: self.epoch_tag(),
+        }
+    }
+
+    fn back_to_work(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.set_status(ctx.now(), Status::Work);
+        self.tell_peers(ctx, self.status_body(Status::Work));
+        self.step = Step::Main;
+    }
+}
