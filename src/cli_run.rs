@@ -5,10 +5,10 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::report;
-use crate::runner::{self, RunOptions};
-use crate::scenario;
 use crate::{bad_input, REPLAY};
+use dsim::report;
+use dsim::runner::{self, RunOptions};
+use dsim::scenario;
 
 /// Arguments of `dsim run`.
 #[derive(clap::Args, Debug)]

@@ -59,14 +59,20 @@ pub fn run() -> ExitCode {
     files.retain(|p| p.extension().is_some_and(|x| x == "json"));
     files.sort();
     for f in files {
-        match crate::scenario::load(&f) {
+        match dsim::scenario::load(&f) {
             Ok(sc) => {
                 let expect: Vec<String> = sc
                     .checks
                     .iter()
-                    .map(|c| format!("{c}={}", crate::report::expect_name(sc.expectation(c))))
+                    .map(|c| format!("{c}={}", dsim::report::expect_name(sc.expectation(c))))
                     .collect();
-                println!("  {:36} {} ({}) expects {}", sc.name, sc.protocol, sc.variant, expect.join(" "));
+                println!(
+                    "  {:36} {} ({}) expects {}",
+                    sc.name,
+                    sc.protocol,
+                    sc.variant,
+                    expect.join(" ")
+                );
                 if !sc.description.is_empty() {
                     println!("  {:36} {}", "", sc.description);
                 }

@@ -6,9 +6,6 @@
 
 mod cli_run;
 mod list;
-mod report;
-mod runner;
-mod scenario;
 
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -38,7 +35,9 @@ fn main() -> ExitCode {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if let Ok(Some(cmd)) = REPLAY.lock().as_deref() {
-            eprintln!("dsim crashed: this is a bug in dsim or a protocol. Replay it with:\n  {cmd}");
+            eprintln!(
+                "dsim crashed: this is a bug in dsim or a protocol. Replay it with:\n  {cmd}"
+            );
         }
         default_hook(info);
     }));

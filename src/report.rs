@@ -15,7 +15,9 @@ pub fn replay_command(sc: &Scenario, seed: u64) -> String {
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -39,10 +41,24 @@ fn latency(l: &Latency) -> String {
     match l {
         Latency::Fixed { us } => format!("fixed {}", ms(*us)),
         Latency::Uniform { min_us, max_us } => format!("uniform {}–{}", ms(*min_us), ms(*max_us)),
-        Latency::Exponential { min_us, mean_us, max_us } => {
-            format!("exponential min {} mean {} max {}", ms(*min_us), ms(*mean_us), ms(*max_us))
+        Latency::Exponential {
+            min_us,
+            mean_us,
+            max_us,
+        } => {
+            format!(
+                "exponential min {} mean {} max {}",
+                ms(*min_us),
+                ms(*mean_us),
+                ms(*max_us)
+            )
         }
-        Latency::Normal { mean_us, sd_us, min_us, max_us } => format!(
+        Latency::Normal {
+            mean_us,
+            sd_us,
+            min_us,
+            max_us,
+        } => format!(
             "normal mean {} sd {} in {}–{}",
             ms(*mean_us),
             ms(*sd_us),
@@ -60,14 +76,22 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
     if !sc.description.is_empty() {
         let _ = writeln!(o, "             {}", sc.description);
     }
-    let _ = writeln!(o, "protocol     {} ({}), {} nodes, seed {}", r.protocol, r.variant, c.nodes, r.seed);
+    let _ = writeln!(
+        o,
+        "protocol     {} ({}), {} nodes, seed {}",
+        r.protocol, r.variant, c.nodes, r.seed
+    );
     let _ = writeln!(
         o,
         "network      latency {}, drop {}, duplicate {}, {}, partitions {}",
         latency(&c.link.latency),
         c.link.drop.as_f64(),
         c.link.duplicate.as_f64(),
-        if c.link.ordered { "ordered (TCP-like)" } else { "unordered (UDP-like)" },
+        if c.link.ordered {
+            "ordered (TCP-like)"
+        } else {
+            "unordered (UDP-like)"
+        },
         match c.partition_mode {
             sim::PartitionMode::Drop => "drop",
             sim::PartitionMode::Hold => "hold",
@@ -84,17 +108,30 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         w.clients,
         w.ops,
         w.script.len(),
-        w.keys.map_or("unkeyed".to_string(), |k| format!("{k} key(s)"))
+        w.keys
+            .map_or("unkeyed".to_string(), |k| format!("{k} key(s)"))
     );
-    let _ = writeln!(o, "faults       {} scheduled{}", c.faults.len(), fault_summary(sc));
+    let _ = writeln!(
+        o,
+        "faults       {} scheduled{}",
+        c.faults.len(),
+        fault_summary(sc)
+    );
     let s = &r.stats;
     let _ = writeln!(
         o,
         "run          {} events, {} ops, {} messages sent ({} delivered, {} lost, {} duplicated, {} dropped by faults)",
         s.events, r.ops, s.sent, s.delivered, s.lost, s.duplicated, s.dropped
     );
-    let heal = r.final_heal_us.map_or(String::new(), |h| format!(", final heal at {}", ms(h)));
-    let _ = writeln!(o, "             stopped: {} at {}{heal}", r.stop.name(), ms(r.end_us));
+    let heal = r
+        .final_heal_us
+        .map_or(String::new(), |h| format!(", final heal at {}", ms(h)));
+    let _ = writeln!(
+        o,
+        "             stopped: {} at {}{heal}",
+        r.stop.name(),
+        ms(r.end_us)
+    );
     let _ = writeln!(o, "\nchecks");
     let width = r.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for ch in &r.checks {
@@ -104,7 +141,11 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
             (true, _) => String::new(),
             (false, e) => format!(" (UNEXPECTED: scenario expects {})", expect_name(e)),
         };
-        let _ = writeln!(o, "  {:width$}  {verdict}{note}: {}", ch.name, ch.result.summary);
+        let _ = writeln!(
+            o,
+            "  {:width$}  {verdict}{note}: {}",
+            ch.name, ch.result.summary
+        );
         for line in &ch.result.evidence {
             for l in line.lines() {
                 let _ = writeln!(o, "  {:width$}    {l}", "");
@@ -115,7 +156,11 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
     if r.as_expected {
         let _ = writeln!(o, "result       as expected");
     } else {
-        let _ = writeln!(o, "result       NOT as expected: {}", r.unexpected().join(", "));
+        let _ = writeln!(
+            o,
+            "result       NOT as expected: {}",
+            r.unexpected().join(", ")
+        );
     }
     if let Some(e) = &r.trace_error {
         let _ = writeln!(o, "trace        NOT fully written: {e}");
@@ -140,7 +185,15 @@ fn fault_summary(sc: &Scenario) -> String {
         String::new()
     } else {
         let more = sc.sim.faults.len().saturating_sub(6);
-        format!(": {}{}", kinds.join(", "), if more > 0 { format!(", … {more} more") } else { String::new() })
+        format!(
+            ": {}{}",
+            kinds.join(", "),
+            if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            }
+        )
     }
 }
 

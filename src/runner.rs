@@ -107,6 +107,8 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         .expect("params were validated against the protocol's type");
     let mut cfg = sc.sim.clone();
     cfg.seed = opts.seed;
+    // Only the convergence check works without the client history.
+    cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
     let nodes = (0..cfg.nodes)
         .map(|id| P::new(id, cfg.nodes, &sc.variant, &params))
         .collect();

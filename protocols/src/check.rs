@@ -83,7 +83,10 @@ pub fn convergence<N: Node>(run: &Sim<N>, completed: bool) -> CheckResult {
         .map(|i| (i, run.nodes()[i].digest()))
         .collect();
     if live.len() < 2 {
-        return CheckResult::pass(format!("{} live replica(s): nothing to compare", live.len()));
+        return CheckResult::pass(format!(
+            "{} live replica(s): nothing to compare",
+            live.len()
+        ));
     }
     let mut keys: BTreeMap<&String, ()> = BTreeMap::new();
     for (_, d) in &live {
@@ -116,7 +119,10 @@ pub fn convergence<N: Node>(run: &Sim<N>, completed: bool) -> CheckResult {
         evidence.push(format!("key {k}: {}", parts.join(" ")));
     }
     if differing.len() > MAX_KEYS_SHOWN {
-        evidence.push(format!("… and {} more key(s)", differing.len() - MAX_KEYS_SHOWN));
+        evidence.push(format!(
+            "… and {} more key(s)",
+            differing.len() - MAX_KEYS_SHOWN
+        ));
     }
     let groups = agreement_groups(&live);
     CheckResult::violation(

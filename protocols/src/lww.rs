@@ -19,8 +19,6 @@
 //!   is retried after a pause until the message gets through, and ties are
 //!   broken by one total order (timestamp, origin, value) on every node.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen, MS};
 
@@ -112,8 +110,9 @@ struct Entry {
 pub struct Lww {
     mode: Mode,
     params: Params,
-    /// Per key, the winning entry (the last of a stable sort by ts ascending).
-    store: BTreeMap<u32, Entry>,
+    /// Per key (dense: keys are `0..workload.keys`), the winning entry —
+    /// the last of a stable sort by ts ascending, as the original reads it.
+    store: Vec<Option<Entry>>,
     /// Entries stored per key, duplicates included (the original keeps a list).
     entries: u64,
     next_target: usize,
@@ -127,7 +126,11 @@ impl Lww {
     fn store(&mut self, key: u32, value: i64, ts: Time, origin: NodeId) {
         self.entries += 1;
         let new = Entry { value, ts, origin };
-        let e = self.store.entry(key).or_insert(new);
+        let k = key as usize;
+        if k >= self.store.len() {
+            self.store.resize(k + 1, None);
+        }
+        let e = self.store[k].get_or_insert(new);
         let wins = match self.mode {
             // Among equal timestamps the later arrival wins, as the
             // original's stable sort leaves it last: ties are per node.
@@ -179,13 +182,27 @@ impl Node for Lww {
                 };
                 let ts = ctx.now();
                 let origin = ctx.id();
-                self.push(ctx, to, Msg::Set { key, value, ts, origin });
+                self.push(
+                    ctx,
+                    to,
+                    Msg::Set {
+                        key,
+                        value,
+                        ts,
+                        origin,
+                    },
+                );
                 // As in the Jepsen harness, the write is acknowledged as soon
                 // as it is queued, before any replica has applied it.
                 ctx.reply(r.id, Reply::Ok(r.value));
             }
             _ => {
-                let v = self.store.get(&key).map_or(Value::Null, |e| Value::Int(e.value));
+                let v = self
+                    .store
+                    .get(key as usize)
+                    .copied()
+                    .flatten()
+                    .map_or(Value::Null, |e| Value::Int(e.value));
                 ctx.reply(r.id, Reply::Ok(v));
             }
         }
@@ -193,7 +210,12 @@ impl Node for Lww {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
         match msg {
-            Msg::Set { key, value, ts, origin } => {
+            Msg::Set {
+                key,
+                value,
+                ts,
+                origin,
+            } => {
                 self.store(key, value, ts, origin);
                 let me = ctx.id();
                 for peer in 0..ctx.nodes() {
@@ -204,11 +226,25 @@ impl Node for Lww {
                         Mode::Intended => peer != me,
                     };
                     if relay {
-                        self.push(ctx, peer, Msg::Sync { key, value, ts, origin });
+                        self.push(
+                            ctx,
+                            peer,
+                            Msg::Sync {
+                                key,
+                                value,
+                                ts,
+                                origin,
+                            },
+                        );
                     }
                 }
             }
-            Msg::Sync { key, value, ts, origin } => self.store(key, value, ts, origin),
+            Msg::Sync {
+                key,
+                value,
+                ts,
+                origin,
+            } => self.store(key, value, ts, origin),
         }
     }
 
@@ -242,7 +278,8 @@ impl Node for Lww {
     fn digest(&self) -> Digest {
         self.store
             .iter()
-            .map(|(k, e)| (k.to_string(), e.value.to_string()))
+            .enumerate()
+            .filter_map(|(k, e)| e.map(|e| (k.to_string(), e.value.to_string())))
             .collect()
     }
 }
@@ -293,7 +330,7 @@ impl Protocol for Lww {
                 Mode::Faithful
             },
             params: params.clone(),
-            store: BTreeMap::new(),
+            store: Vec::new(),
             entries: 0,
             next_target: 0,
             dead: vec![false; nodes],
@@ -326,34 +363,96 @@ mod tests {
     #[test]
     fn faithful_target_relays_to_itself_and_skips_the_origin() {
         let mut t = node("faithful", 1);
-        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10, origin: 0 });
-        assert_eq!(sends(&fx), vec![1, 2], "relay skips origin 0 and echoes to self");
+        let fx = t.message(
+            0,
+            Msg::Set {
+                key: 7,
+                value: 1,
+                ts: 10,
+                origin: 0,
+            },
+        );
+        assert_eq!(
+            sends(&fx),
+            vec![1, 2],
+            "relay skips origin 0 and echoes to self"
+        );
         assert_eq!(t.node.entries(), 1);
-        t.message(1, Msg::Sync { key: 7, value: 1, ts: 10, origin: 0 });
+        t.message(
+            1,
+            Msg::Sync {
+                key: 7,
+                value: 1,
+                ts: 10,
+                origin: 0,
+            },
+        );
         assert_eq!(t.node.entries(), 2, "the self-echo stores the write twice");
     }
 
     #[test]
     fn intended_target_relays_to_everyone_but_itself() {
         let mut t = node("intended", 1);
-        let fx = t.message(0, Msg::Set { key: 7, value: 1, ts: 10, origin: 0 });
+        let fx = t.message(
+            0,
+            Msg::Set {
+                key: 7,
+                value: 1,
+                ts: 10,
+                origin: 0,
+            },
+        );
         assert_eq!(sends(&fx), vec![0, 2]);
     }
 
     #[test]
     fn highest_timestamp_wins_and_ties_go_to_the_later_arrival() {
         let mut n = node("faithful", 0);
-        n.message(1, Msg::Sync { key: 1, value: 5, ts: 20, origin: 0 });
-        n.message(1, Msg::Sync { key: 1, value: 6, ts: 10, origin: 0 });
+        n.message(
+            1,
+            Msg::Sync {
+                key: 1,
+                value: 5,
+                ts: 20,
+                origin: 0,
+            },
+        );
+        n.message(
+            1,
+            Msg::Sync {
+                key: 1,
+                value: 6,
+                ts: 10,
+                origin: 0,
+            },
+        );
         assert_eq!(n.node.digest()["1"], "5");
-        n.message(2, Msg::Sync { key: 1, value: 7, ts: 20, origin: 0 });
+        n.message(
+            2,
+            Msg::Sync {
+                key: 1,
+                value: 7,
+                ts: 20,
+                origin: 0,
+            },
+        );
         assert_eq!(n.node.digest()["1"], "7");
     }
 
     #[test]
     fn intended_ties_follow_one_total_order_whatever_the_arrival() {
-        let a = Msg::Sync { key: 1, value: 5, ts: 20, origin: 2 };
-        let b = Msg::Sync { key: 1, value: 6, ts: 20, origin: 1 };
+        let a = Msg::Sync {
+            key: 1,
+            value: 5,
+            ts: 20,
+            origin: 2,
+        };
+        let b = Msg::Sync {
+            key: 1,
+            value: 6,
+            ts: 20,
+            origin: 1,
+        };
         let mut x = node("intended", 0);
         x.message(1, a.clone());
         x.message(1, b.clone());
@@ -368,21 +467,73 @@ mod tests {
     fn writes_are_acked_at_once_and_stamped_with_the_local_clock() {
         let mut o = node("faithful", 0);
         o.now = 5_000_123;
-        let fx = o.request(Request { id: 3, f: "write", key: Some(2), value: Value::Int(9) });
-        assert!(matches!(&fx[0], Effect::Send { to: 0, msg: Msg::Set { key: 2, value: 9, ts: 5_000_123, origin: 0 } }));
-        assert!(matches!(&fx[1], Effect::Reply { id: 3, reply: Reply::Ok(Value::Int(9)) }));
+        let fx = o.request(Request {
+            id: 3,
+            f: "write",
+            key: Some(2),
+            value: Value::Int(9),
+        });
+        assert!(matches!(
+            &fx[0],
+            Effect::Send {
+                to: 0,
+                msg: Msg::Set {
+                    key: 2,
+                    value: 9,
+                    ts: 5_000_123,
+                    origin: 0
+                }
+            }
+        ));
+        assert!(matches!(
+            &fx[1],
+            Effect::Reply {
+                id: 3,
+                reply: Reply::Ok(Value::Int(9))
+            }
+        ));
     }
 
     #[test]
     fn faithful_link_error_kills_the_link_intended_retries() {
         let mut f = node("faithful", 0);
-        f.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1, origin: 0 });
-        let fx = f.message(1, Msg::Set { key: 1, value: 2, ts: 2, origin: 0 });
+        f.link_error(
+            2,
+            Msg::Sync {
+                key: 1,
+                value: 1,
+                ts: 1,
+                origin: 0,
+            },
+        );
+        let fx = f.message(
+            1,
+            Msg::Set {
+                key: 1,
+                value: 2,
+                ts: 2,
+                origin: 0,
+            },
+        );
         assert_eq!(sends(&fx), vec![0], "nothing more goes to dead peer 2");
 
         let mut i = node("intended", 0);
-        let fx = i.link_error(2, Msg::Sync { key: 1, value: 1, ts: 1, origin: 0 });
-        assert!(matches!(fx[0], Effect::SetTimer { tag: Timer::Retry(2), .. }));
+        let fx = i.link_error(
+            2,
+            Msg::Sync {
+                key: 1,
+                value: 1,
+                ts: 1,
+                origin: 0,
+            },
+        );
+        assert!(matches!(
+            fx[0],
+            Effect::SetTimer {
+                tag: Timer::Retry(2),
+                ..
+            }
+        ));
         let fx = i.timer(Timer::Retry(2));
         assert_eq!(sends(&fx), vec![2]);
     }
@@ -390,7 +541,18 @@ mod tests {
     #[test]
     fn reads_are_local() {
         let mut n = node("faithful", 0);
-        let fx = n.request(Request { id: 1, f: "read", key: Some(4), value: Value::Null });
-        assert!(matches!(&fx[0], Effect::Reply { reply: Reply::Ok(Value::Null), .. }));
+        let fx = n.request(Request {
+            id: 1,
+            f: "read",
+            key: Some(4),
+            value: Value::Null,
+        });
+        assert!(matches!(
+            &fx[0],
+            Effect::Reply {
+                reply: Reply::Ok(Value::Null),
+                ..
+            }
+        ));
     }
 }

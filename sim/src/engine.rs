@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::fault::{Fault, ScheduledFault};
 use crate::network::{Fate, Link, Network, PartitionMode};
-use crate::queue::Queue;
 use crate::node::{Ctx, Effect, EffectOf, Node, Reply, RequestId};
+use crate::queue::Queue;
 use crate::rng::Rng;
 use crate::trace::Trace;
 use crate::workload::{Clients, HistoryEvent, Rate, WorkloadSpec};
@@ -44,6 +44,8 @@ pub struct SimConfig {
     pub max_time_us: Time,
     /// Hard bound on processed events.
     pub max_events: u64,
+    /// Record the client history (checks and `--history` need it).
+    pub record_history: bool,
 }
 
 /// Why a run ended.
@@ -101,16 +103,44 @@ pub struct Stats {
 }
 
 enum Ev<M, T> {
-    Deliver { mid: u64, from: NodeId, to: NodeId, inc: u32, msg: M },
-    LinkError { from: NodeId, to: NodeId, inc: u32, msg: M },
-    Timer { node: NodeId, gen: u64, tag: T },
-    Arrive { req: RequestId },
-    Answer { req: RequestId, reply: Reply },
-    Timeout { req: RequestId },
-    Script { idx: usize },
+    Deliver {
+        mid: u64,
+        from: NodeId,
+        to: NodeId,
+        inc: u32,
+        msg: M,
+    },
+    LinkError {
+        from: NodeId,
+        to: NodeId,
+        inc: u32,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        gen: u64,
+        tag: T,
+    },
+    Arrive {
+        req: RequestId,
+    },
+    Answer {
+        req: RequestId,
+        reply: Reply,
+    },
+    Timeout {
+        req: RequestId,
+    },
+    Script {
+        idx: usize,
+    },
     Tick,
-    Wake { client: usize },
-    Fault { idx: usize },
+    Wake {
+        client: usize,
+    },
+    Fault {
+        idx: usize,
+    },
     LossEnd,
     FinalHeal,
 }
@@ -160,7 +190,8 @@ impl<N: Node> Sim<N> {
         }
         let mut clocks = cfg.clocks.clone();
         clocks.resize(n, Clock::default());
-        let clients = Clients::new(cfg.workload.clone(), n, cfg.seed);
+        let mut clients = Clients::new(cfg.workload.clone(), n, cfg.seed);
+        clients.set_recording(cfg.record_history);
         Sim {
             now: 0,
             queue: Queue::default(),
@@ -215,8 +246,8 @@ impl<N: Node> Sim<N> {
                 self.call(id, |n, c| n.on_start(c));
             }
         }
+        self.maybe_final_heal();
         let reason = loop {
-            self.maybe_final_heal();
             let Some(time) = self.queue.peek_time() else {
                 break StopReason::Quiescent;
             };
@@ -238,9 +269,21 @@ impl<N: Node> Sim<N> {
             };
             self.now = time;
             self.stats.events += 1;
+            // Only client and fault events can finish the workload or the
+            // schedule; messages and timers cannot, so they skip the test.
+            let may_finish = !matches!(
+                ev,
+                Ev::Deliver { .. } | Ev::Timer { .. } | Ev::LinkError { .. }
+            );
             self.dispatch(ev);
+            if may_finish {
+                self.maybe_final_heal();
+            }
         };
-        self.trace.rec(self.now, "stop").s("reason", reason.name()).end();
+        self.trace
+            .rec(self.now, "stop")
+            .s("reason", reason.name())
+            .end();
         self.stop = Some(reason);
         reason
     }
@@ -292,7 +335,11 @@ impl<N: Node> Sim<N> {
             } => self.deliver(mid, from, to, inc, msg),
             Ev::LinkError { from, to, inc, msg } => {
                 if self.up[from] && self.incarnation[from] == inc {
-                    self.trace.rec(self.now, "link_error").u("from", from as u64).u("to", to as u64).end();
+                    self.trace
+                        .rec(self.now, "link_error")
+                        .u("from", from as u64)
+                        .u("to", to as u64)
+                        .end();
                     self.stats.link_errors += 1;
                     self.call(from, |n, c| n.on_link_error(c, to, msg));
                 }
@@ -301,7 +348,11 @@ impl<N: Node> Sim<N> {
                 if self.timers[node].get(&tag) == Some(&gen) {
                     self.timers[node].remove(&tag);
                     self.stats.timers += 1;
-                    self.trace.rec(self.now, "timer").u("node", node as u64).v("tag", &tag).end();
+                    self.trace
+                        .rec(self.now, "timer")
+                        .u("node", node as u64)
+                        .v("tag", &tag)
+                        .end();
                     self.call(node, |n, c| n.on_timer(c, tag));
                 }
             }
@@ -370,7 +421,11 @@ impl<N: Node> Sim<N> {
         };
         if let Some(reason) = reason {
             self.stats.dropped += 1;
-            self.trace.rec(self.now, "drop").u("mid", mid).s("reason", reason).end();
+            self.trace
+                .rec(self.now, "drop")
+                .u("mid", mid)
+                .s("reason", reason)
+                .end();
             if ordered {
                 let inc = self.incarnation[from];
                 self.push(self.now, Ev::LinkError { from, to, inc, msg });
@@ -394,27 +449,35 @@ impl<N: Node> Sim<N> {
         let node = f.node;
         let request = f.request.clone();
         if !self.up[node] {
-            self.trace.rec(self.now, "request_lost").u("req", req).u("node", node as u64).end();
+            self.trace
+                .rec(self.now, "request_lost")
+                .u("req", req)
+                .u("node", node as u64)
+                .end();
             return;
         }
-        self.trace.rec(self.now, "request").u("req", req).u("node", node as u64).end();
+        self.trace
+            .rec(self.now, "request")
+            .u("req", req)
+            .u("node", node as u64)
+            .end();
         self.call(node, |n, c| n.on_request(c, request));
     }
 
     fn answer(&mut self, req: RequestId, reply: Option<Reply>) {
-        let Some(client) = self.clients.complete(req, reply, self.now) else {
+        let Some((client, done)) = self.clients.complete(req, reply, self.now) else {
             return;
         };
-        let h = self.clients.history.last().expect("completion recorded");
         self.trace
             .rec(self.now, "complete")
             .u("req", req)
-            .u("process", h.process)
-            .v("type", &h.kind)
-            .v("value", &h.value)
+            .u("process", done.process)
+            .v("type", &done.kind)
+            .v("value", &done.value)
             .end();
         if let Rate::Closed { think_us } = self.cfg.workload.rate {
-            if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients {
+            if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients
+            {
                 self.push(self.now + think_us, Ev::Wake { client });
             }
         }
@@ -425,21 +488,22 @@ impl<N: Node> Sim<N> {
         let Some((req, node, lat)) = self.clients.try_invoke(client, self.now) else {
             return;
         };
-        let h = self.clients.history.last().expect("invocation recorded");
+        let r = &self.clients.in_flight(req).expect("just invoked").request;
         self.trace
             .rec(self.now, "invoke")
             .u("req", req)
-            .u("process", h.process)
+            .u("process", self.clients.process_of(client))
             .u("node", node as u64)
-            .s("f", h.f)
-            .v("key", &h.key)
-            .v("value", &h.value)
+            .s("f", r.f)
+            .v("key", &r.key)
+            .v("value", &r.value)
             .end();
         self.push(self.now + lat, Ev::Arrive { req });
         // Every timeout is "now + the same constant", so their times never
         // decrease: the queue's FIFO lane keeps them without sifting.
         let timeout = self.cfg.workload.timeout_us;
-        self.queue.push_monotone(self.now + timeout, Ev::Timeout { req });
+        self.queue
+            .push_monotone(self.now + timeout, Ev::Timeout { req });
     }
 
     /// Runs one handler of node `id` and applies its effects.
@@ -447,7 +511,13 @@ impl<N: Node> Sim<N> {
         let local = self.clocks[id].local(self.now);
         let mut effects = std::mem::take(&mut self.effects);
         {
-            let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut self.node_rngs[id], &mut effects);
+            let mut ctx = Ctx::new(
+                id,
+                self.cfg.nodes,
+                local,
+                &mut self.node_rngs[id],
+                &mut effects,
+            );
             f(&mut self.nodes[id], &mut ctx);
         }
         for e in effects.drain(..) {
@@ -471,7 +541,11 @@ impl<N: Node> Sim<N> {
             }
             Effect::Reply { id: req, reply } => {
                 if self.clients.in_flight(req).is_some() {
-                    self.trace.rec(self.now, "reply").u("req", req).v("reply", &reply).end();
+                    self.trace
+                        .rec(self.now, "reply")
+                        .u("req", req)
+                        .v("reply", &reply)
+                        .end();
                     let lat = self.clients.reply_latency();
                     self.push(self.now + lat, Ev::Answer { req, reply });
                 }
@@ -487,7 +561,8 @@ impl<N: Node> Sim<N> {
         if from != to && self.net.link(from, to).ordered {
             // A connection breaks once when armed to, and once after each
             // restart of the receiver (the old connection is gone).
-            let broke = self.net.take_error(from, to) || self.conn[from * n + to] != self.incarnation[to];
+            let broke =
+                self.net.take_error(from, to) || self.conn[from * n + to] != self.incarnation[to];
             if broke {
                 self.conn[from * n + to] = self.incarnation[to];
                 self.trace
@@ -519,13 +594,40 @@ impl<N: Node> Sim<N> {
             }
             Fate::Deliver(at) => {
                 rec.u("at", at).end();
-                self.push(at, Ev::Deliver { mid, from, to, inc, msg });
+                self.push(
+                    at,
+                    Ev::Deliver {
+                        mid,
+                        from,
+                        to,
+                        inc,
+                        msg,
+                    },
+                );
             }
             Fate::Twice(at, again) => {
                 rec.u("at", at).u("again", again).end();
                 self.stats.duplicated += 1;
-                self.push(at, Ev::Deliver { mid, from, to, inc, msg: msg.clone() });
-                self.push(again, Ev::Deliver { mid, from, to, inc, msg });
+                self.push(
+                    at,
+                    Ev::Deliver {
+                        mid,
+                        from,
+                        to,
+                        inc,
+                        msg: msg.clone(),
+                    },
+                );
+                self.push(
+                    again,
+                    Ev::Deliver {
+                        mid,
+                        from,
+                        to,
+                        inc,
+                        msg,
+                    },
+                );
             }
         }
     }
@@ -552,8 +654,12 @@ impl<N: Node> Sim<N> {
                     self.call(id, |n, c| n.on_start(c));
                 }
             }
-            Fault::ClockSkew { node, offset_us } => self.clocks[*node].set_skew(self.now, *offset_us),
-            Fault::ClockDrift { node, drift_ppm } => self.clocks[*node].set_drift(self.now, *drift_ppm),
+            Fault::ClockSkew { node, offset_us } => {
+                self.clocks[*node].set_skew(self.now, *offset_us)
+            }
+            Fault::ClockDrift { node, drift_ppm } => {
+                self.clocks[*node].set_drift(self.now, *drift_ppm)
+            }
             Fault::ClockJump { node, delta_us } => self.clocks[*node].jump(*delta_us),
             Fault::LinkError { from, to } => self.net.inject_error(*from, *to),
             Fault::Loss {
@@ -570,8 +676,17 @@ impl<N: Node> Sim<N> {
     fn heal(&mut self) {
         self.net.heal();
         for h in std::mem::take(&mut self.held) {
-            let at = self.now + self.net.link(h.from, h.to).latency.sample(&mut self.net_rng);
-            self.trace.rec(self.now, "release").u("mid", h.mid).u("at", at).end();
+            let at = self.now
+                + self
+                    .net
+                    .link(h.from, h.to)
+                    .latency
+                    .sample(&mut self.net_rng);
+            self.trace
+                .rec(self.now, "release")
+                .u("mid", h.mid)
+                .u("at", at)
+                .end();
             self.push(
                 at,
                 Ev::Deliver {

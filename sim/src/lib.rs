@@ -47,7 +47,9 @@ pub use fault::{Fault, ScheduledFault};
 pub use network::{Latency, Link, Network, PartitionMode};
 pub use node::{Ctx, Digest, Effect, EffectOf, Harness, Node, Reply, Request, RequestId, Value};
 pub use rng::{Prob, Rng};
-pub use workload::{EventKind, HistoryEvent, MixEntry, NodePolicy, Rate, ScriptOp, ValueGen, WorkloadSpec};
+pub use workload::{
+    EventKind, HistoryEvent, MixEntry, NodePolicy, Rate, ScriptOp, ValueGen, WorkloadSpec,
+};
 
 /// A node's index, `0..nodes`.
 pub type NodeId = usize;

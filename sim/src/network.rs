@@ -373,7 +373,10 @@ mod tests {
         n.partition(&[vec![0, 1], vec![2, 3]]);
         assert!(!n.is_cut(0, 1));
         assert!(n.is_cut(1, 2) && n.is_cut(2, 1));
-        assert!(n.is_cut(4, 0) && n.is_cut(3, 4), "unlisted node 4 is its own group");
+        assert!(
+            n.is_cut(4, 0) && n.is_cut(3, 4),
+            "unlisted node 4 is its own group"
+        );
         n.heal();
         assert!(!n.is_partitioned());
         n.cut_one_way(&[0], &[1, 2]);

@@ -280,7 +280,13 @@ impl<N: Node> Harness<N> {
     }
 
     fn call(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) -> Vec<EffectOf<N>> {
-        let mut ctx = Ctx::new(self.id, self.nodes, self.now, &mut self.rng, &mut self.effects);
+        let mut ctx = Ctx::new(
+            self.id,
+            self.nodes,
+            self.now,
+            &mut self.rng,
+            &mut self.effects,
+        );
         f(&mut self.node, &mut ctx);
         std::mem::take(&mut self.effects)
     }

@@ -5,7 +5,10 @@
 //! - a binary heap of small keys `(time, seq, slot)` whose payloads sit in a
 //!   slab, so sifting moves 24 bytes instead of whole events;
 //! - a FIFO for events whose times never decrease as they are pushed (client
-//!   timeouts: always "now + a constant"), which need no sifting at all.
+//!   timeouts: always "now + a constant"), which need no sifting at all;
+//! - a FIFO for events due at the current time (zero-latency client hops,
+//!   messages to oneself): anything pushed now has a larger sequence number
+//!   than everything already queued, so it belongs behind all of it.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
@@ -38,6 +41,8 @@ pub struct Queue<E> {
     slab: Vec<Option<E>>,
     free: Vec<u32>,
     fifo: VecDeque<(Time, u64, E)>,
+    now_lane: VecDeque<(u64, E)>,
+    now: Time,
     seq: u64,
 }
 
@@ -48,6 +53,8 @@ impl<E> Default for Queue<E> {
             slab: Vec::new(),
             free: Vec::new(),
             fifo: VecDeque::new(),
+            now_lane: VecDeque::new(),
+            now: 0,
             seq: 0,
         }
     }
@@ -58,6 +65,11 @@ impl<E> Queue<E> {
     #[inline]
     pub fn push(&mut self, time: Time, ev: E) {
         self.seq += 1;
+        if time == self.now {
+            self.now_lane.push_back((self.seq, ev));
+            return;
+        }
+        debug_assert!(time > self.now, "no event is scheduled in the past");
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab[s as usize] = Some(ev);
@@ -87,6 +99,28 @@ impl<E> Queue<E> {
     /// Removes and returns the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<(Time, E)> {
+        let (t, e) = self.pop_lanes()?;
+        self.now = t;
+        Some((t, e))
+    }
+
+    #[inline]
+    fn pop_lanes(&mut self) -> Option<(Time, E)> {
+        // Events in the now lane are due at `now`; earlier-sequenced events
+        // at `now` in the other lanes go first.
+        if let Some(&(seq, _)) = self.now_lane.front() {
+            let heap_first = self
+                .heap
+                .peek()
+                .is_some_and(|k| (k.time, k.seq) < (self.now, seq));
+            let fifo_first = self
+                .fifo
+                .front()
+                .is_some_and(|f| (f.0, f.1) < (self.now, seq));
+            if !heap_first && !fifo_first {
+                return self.now_lane.pop_front().map(|(_, e)| (self.now, e));
+            }
+        }
         let from_fifo = match (self.heap.peek(), self.fifo.front()) {
             (None, None) => return None,
             (Some(_), None) => false,
@@ -104,6 +138,9 @@ impl<E> Queue<E> {
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<Time> {
+        if !self.now_lane.is_empty() {
+            return Some(self.now);
+        }
         match (self.heap.peek(), self.fifo.front()) {
             (None, None) => None,
             (Some(k), None) => Some(k.time),
@@ -114,7 +151,7 @@ impl<E> Queue<E> {
 
     /// Events waiting.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.fifo.len()
+        self.heap.len() + self.fifo.len() + self.now_lane.len()
     }
 
     /// True when nothing is waiting.
@@ -137,8 +174,10 @@ mod tests {
         q.push_monotone(3, "d");
         q.push_monotone(5, "e");
         q.push(4, "f");
+        assert_eq!(q.pop(), Some((3, "b")));
+        q.push(3, "g"); // due now: after everything already due now
         let order: Vec<&str> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
-        assert_eq!(order, vec!["b", "d", "f", "a", "c", "e"]);
+        assert_eq!(order, vec!["d", "g", "f", "a", "c", "e"]);
         assert!(q.is_empty());
     }
 
@@ -155,7 +194,8 @@ mod tests {
             match r.below(3) {
                 0 => {
                     seq += 1;
-                    let t = now + r.below(50);
+                    // Often exactly now, to exercise the now lane.
+                    let t = now + r.below(50).saturating_sub(25);
                     q.push(t, seq);
                     reference.push((t, seq));
                 }
@@ -184,6 +224,9 @@ mod tests {
         let mut got = popped.clone();
         got.sort();
         assert_eq!(got, sorted);
-        assert!(popped.windows(2).all(|w| w[0].0 <= w[1].0), "time never goes back");
+        assert!(
+            popped.windows(2).all(|w| w[0] < w[1]),
+            "(time, seq) strictly increases"
+        );
     }
 }

@@ -33,17 +33,20 @@ impl Rng {
         self.0.next_u64()
     }
 
-    /// A uniform integer in `0..n` (exact: Lemire's method with rejection). `n` must be > 0.
+    /// A uniform integer in `0..n` (exact: Lemire's nearly divisionless
+    /// method, which divides only in the rare case a draw may be rejected).
+    /// `n` must be > 0.
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
             }
         }
+        (m >> 64) as u64
     }
 
     /// A uniform integer in `lo..=hi`.

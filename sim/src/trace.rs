@@ -172,7 +172,11 @@ mod tests {
         let mut a = Trace::new(Some(Box::new(buf.clone())));
         let mut b = Trace::new(None);
         for t in [&mut a, &mut b] {
-            t.rec(5, "send").u("from", 1).u("to", 2).v("msg", &("set", 3)).end();
+            t.rec(5, "send")
+                .u("from", 1)
+                .u("to", 2)
+                .v("msg", &("set", 3))
+                .end();
             t.rec(9, "fault").s("what", "heal").i("d", -4).end();
         }
         assert_eq!(a.fingerprint(), b.fingerprint());

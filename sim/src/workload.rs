@@ -161,6 +161,14 @@ struct Client {
     next_node: usize,
 }
 
+/// What a completion recorded.
+#[derive(Clone, Debug)]
+pub(crate) struct Completion {
+    pub process: u64,
+    pub kind: EventKind,
+    pub value: Value,
+}
+
 /// A request that has been invoked and not yet completed.
 #[derive(Clone, Debug)]
 pub(crate) struct InFlight {
@@ -180,7 +188,11 @@ pub(crate) struct Clients {
     next_open_client: usize,
     scripts_left: usize,
     next_request: RequestId,
-    in_flight: Vec<Option<InFlight>>,
+    /// Requests by id, from `first_request` on; completed ones are `None`
+    /// and fall off the front, so this stays as small as what is in flight.
+    in_flight: VecDeque<Option<InFlight>>,
+    first_request: RequestId,
+    record: bool,
     /// Requests that have left their queue and not completed.
     pub busy: usize,
     pub history: Vec<HistoryEvent>,
@@ -211,11 +223,18 @@ impl Clients {
             next_unique: 1,
             next_open_client: 0,
             next_request: 0,
-            in_flight: Vec::new(),
+            in_flight: VecDeque::new(),
+            first_request: 0,
+            record: true,
             busy: 0,
             history: Vec::new(),
             nodes,
         }
+    }
+
+    /// Stops recording the history (for runs whose checks do not need it).
+    pub fn set_recording(&mut self, on: bool) {
+        self.record = on;
     }
 
     /// True while generated operations remain to be issued at `now`.
@@ -314,22 +333,25 @@ impl Clients {
         let c = &mut self.clients[client];
         c.busy = Some(id);
         self.busy += 1;
-        self.history.push(HistoryEvent {
-            process: c.process,
-            kind: EventKind::Invoke,
-            f: p.f,
-            key: p.key,
-            value: p.value.clone(),
-            time: now,
-            node,
-        });
+        let process = c.process;
+        if self.record {
+            self.history.push(HistoryEvent {
+                process,
+                kind: EventKind::Invoke,
+                f: p.f,
+                key: p.key,
+                value: p.value.clone(),
+                time: now,
+                node,
+            });
+        }
         let request = Request {
             id,
             f: p.f,
             key: p.key,
             value: p.value,
         };
-        self.in_flight.push(Some(InFlight {
+        self.in_flight.push_back(Some(InFlight {
             client,
             node,
             request,
@@ -340,7 +362,8 @@ impl Clients {
 
     /// The in-flight request `id`, if it has not completed.
     pub fn in_flight(&self, id: RequestId) -> Option<&InFlight> {
-        self.in_flight.get(id as usize).and_then(|r| r.as_ref())
+        let i = id.checked_sub(self.first_request)?;
+        self.in_flight.get(i as usize).and_then(|r| r.as_ref())
     }
 
     /// A latency draw for a reply travelling back to a client.
@@ -349,9 +372,20 @@ impl Clients {
     }
 
     /// Completes request `id` with `reply` (or as `info` on a timeout).
-    /// Returns the client, or `None` when it had already completed.
-    pub fn complete(&mut self, id: RequestId, reply: Option<Reply>, now: Time) -> Option<usize> {
-        let f = self.in_flight.get_mut(id as usize)?.take()?;
+    /// Returns the client and what was recorded, or `None` when the request
+    /// had already completed.
+    pub fn complete(
+        &mut self,
+        id: RequestId,
+        reply: Option<Reply>,
+        now: Time,
+    ) -> Option<(usize, Completion)> {
+        let i = id.checked_sub(self.first_request)?;
+        let f = self.in_flight.get_mut(i as usize)?.take()?;
+        while let Some(None) = self.in_flight.front() {
+            self.in_flight.pop_front();
+            self.first_request += 1;
+        }
         let n_clients = self.clients.len() as u64;
         let c = &mut self.clients[f.client];
         c.busy = None;
@@ -361,19 +395,34 @@ impl Clients {
             Some(Reply::Fail(v)) => (EventKind::Fail, v),
             Some(Reply::Info) | None => (EventKind::Info, Value::Null),
         };
-        self.history.push(HistoryEvent {
-            process: c.process,
-            kind,
-            f: f.request.f,
-            key: f.request.key,
-            value,
-            time: now,
-            node: f.node,
-        });
+        let process = c.process;
         if kind == EventKind::Info {
             // A process whose operation's outcome is unknown is never reused.
             c.process += n_clients;
         }
-        Some(f.client)
+        if self.record {
+            self.history.push(HistoryEvent {
+                process,
+                kind,
+                f: f.request.f,
+                key: f.request.key,
+                value: value.clone(),
+                time: now,
+                node: f.node,
+            });
+        }
+        Some((
+            f.client,
+            Completion {
+                process,
+                kind,
+                value,
+            },
+        ))
+    }
+
+    /// The process id client `c` currently uses.
+    pub fn process_of(&self, c: usize) -> u64 {
+        self.clients[c].process
     }
 }

@@ -137,7 +137,8 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
         }
         _ => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace()
+            {
                 j += 1;
             }
             Some(j)
@@ -157,10 +158,19 @@ mod tests {
     fn finds_nested_values() {
         let src = "{\n  \"a\": 1,\n  \"faults\": [\n    {\"x\": \"}\", \"node\": 9},\n    {\"node\": 7}\n  ]\n}";
         assert_eq!(locate(src, &[k("a")]), (2, 8));
-        assert_eq!(locate(src, &[k("faults"), Seg::Index(1), k("node")]), (5, 14));
-        assert_eq!(locate(src, &[k("faults"), Seg::Index(0), k("node")]), (4, 25));
+        assert_eq!(
+            locate(src, &[k("faults"), Seg::Index(1), k("node")]),
+            (5, 14)
+        );
+        assert_eq!(
+            locate(src, &[k("faults"), Seg::Index(0), k("node")]),
+            (4, 25)
+        );
         // Missing members point at the deepest existing parent.
         assert_eq!(locate(src, &[k("faults"), Seg::Index(1), k("zzz")]), (5, 5));
-        assert_eq!(render(&[k("faults"), Seg::Index(1), k("node")]), "faults[1].node");
+        assert_eq!(
+            render(&[k("faults"), Seg::Index(1), k("node")]),
+            "faults[1].node"
+        );
     }
 }

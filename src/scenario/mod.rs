@@ -128,7 +128,11 @@ pub(crate) fn serde_error(file: &str, field: &str, e: &serde_json::Error) -> Sce
         file: file.to_string(),
         line: e.line(),
         col: e.column(),
-        field: if field == "." { String::new() } else { field.to_string() },
+        field: if field == "." {
+            String::new()
+        } else {
+            field.to_string()
+        },
         message,
     }
 }

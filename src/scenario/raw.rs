@@ -210,16 +210,53 @@ pub struct RawScriptOp {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawFault {
-    Partition { at_ms: u64, groups: Vec<Vec<u64>> },
-    PartitionOneWay { at_ms: u64, from: Vec<u64>, to: Vec<u64> },
-    Heal { at_ms: u64 },
-    Crash { at_ms: u64, node: u64 },
-    Restart { at_ms: u64, node: u64 },
-    ClockSkew { at_ms: u64, node: u64, offset_ms: i64 },
-    ClockDrift { at_ms: u64, node: u64, drift_ppm: i64 },
-    ClockJump { at_ms: u64, node: u64, delta_ms: i64 },
-    LinkError { at_ms: u64, from: u64, to: u64 },
-    Loss { at_ms: u64, drop: f64, #[serde(default)] duplicate: f64, for_ms: u64 },
+    Partition {
+        at_ms: u64,
+        groups: Vec<Vec<u64>>,
+    },
+    PartitionOneWay {
+        at_ms: u64,
+        from: Vec<u64>,
+        to: Vec<u64>,
+    },
+    Heal {
+        at_ms: u64,
+    },
+    Crash {
+        at_ms: u64,
+        node: u64,
+    },
+    Restart {
+        at_ms: u64,
+        node: u64,
+    },
+    ClockSkew {
+        at_ms: u64,
+        node: u64,
+        offset_ms: i64,
+    },
+    ClockDrift {
+        at_ms: u64,
+        node: u64,
+        drift_ppm: i64,
+    },
+    ClockJump {
+        at_ms: u64,
+        node: u64,
+        delta_ms: i64,
+    },
+    LinkError {
+        at_ms: u64,
+        from: u64,
+        to: u64,
+    },
+    Loss {
+        at_ms: u64,
+        drop: f64,
+        #[serde(default)]
+        duplicate: f64,
+        for_ms: u64,
+    },
 }
 
 impl RawFault {

@@ -2,7 +2,10 @@
 //! range checks, and conversion to microseconds and exact probabilities.
 
 use protocols::{Protocol, Visitor};
-use sim::{Clock, Fault, Latency, Link, MixEntry, Prob, Rate, ScheduledFault, ScriptOp, SimConfig, Value, ValueGen, WorkloadSpec, MS};
+use sim::{
+    Clock, Fault, Latency, Link, MixEntry, Prob, Rate, ScheduledFault, ScriptOp, SimConfig, Value,
+    ValueGen, WorkloadSpec, MS,
+};
 
 use super::locate::{locate, render, Seg};
 use super::raw::*;
@@ -10,6 +13,9 @@ use super::{Scenario, ScenarioError};
 
 /// The largest cluster a scenario may ask for.
 pub const MAX_NODES: u64 = 256;
+
+/// The most keys a workload may use (protocols may index replicas by key).
+pub const MAX_KEYS: u32 = 1_000_000;
 
 /// Where an error is: the source text and a field path.
 struct Src<'a> {
@@ -60,7 +66,10 @@ pub(super) fn validate(mut raw: RawScenario, text: &str, file: &str, stem: &str)
     protocols::visit(&name, Validate { raw, src: &src }).unwrap_or_else(|| {
         Err(src.err(
             &p(&["protocol"]),
-            format!("unknown protocol {name:?}; allowed: {}", protocols::NAMES.join(", ")),
+            format!(
+                "unknown protocol {name:?}; allowed: {}",
+                protocols::NAMES.join(", ")
+            ),
         ))
     })
 }
@@ -79,21 +88,35 @@ impl Visitor for Validate<'_> {
 
 fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     if raw.nodes == 0 || raw.nodes > MAX_NODES {
-        return Err(src.err(&p(&["nodes"]), format!("must be from 1 to {MAX_NODES}, got {}", raw.nodes)));
+        return Err(src.err(
+            &p(&["nodes"]),
+            format!("must be from 1 to {MAX_NODES}, got {}", raw.nodes),
+        ));
     }
     let n = raw.nodes as usize;
     // Variant and params.
     let variants: Vec<&str> = Pr::variants().iter().map(|v| v.name).collect();
-    let variant = raw.variant.get_or_insert_with(|| variants[0].to_string()).clone();
+    let variant = raw
+        .variant
+        .get_or_insert_with(|| variants[0].to_string())
+        .clone();
     if !variants.contains(&variant.as_str()) {
         return Err(src.err(
             &p(&["variant"]),
-            format!("unknown variant {variant:?} of {}; allowed: {}", Pr::NAME, variants.join(", ")),
+            format!(
+                "unknown variant {variant:?} of {}; allowed: {}",
+                Pr::NAME,
+                variants.join(", ")
+            ),
         ));
     }
     let params: Pr::Params = serde_path_to_error::deserialize(&raw.params).map_err(|e| {
         let field = e.path().to_string();
-        let at = if field == "." { p(&["params"]) } else { p(&["params"]).k(&field) };
+        let at = if field == "." {
+            p(&["params"])
+        } else {
+            p(&["params"]).k(&field)
+        };
         src.err(&at, format!("{} (protocol {})", e.into_inner(), Pr::NAME))
     })?;
     Pr::validate(&params, n).map_err(|m| src.err(&p(&["params"]), m))?;
@@ -135,7 +158,10 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         let at = p(&["clocks"]).i(i);
         node(c.node, n, src, &at.clone().k("node"))?;
         if std::mem::replace(&mut seen[c.node as usize], true) {
-            return Err(src.err(&at.k("node"), format!("node {} already has a clock entry", c.node)));
+            return Err(src.err(
+                &at.k("node"),
+                format!("node {} already has a clock entry", c.node),
+            ));
         }
         clocks[c.node as usize] = Clock::new(ms_signed(c.skew_ms), c.drift_ppm);
     }
@@ -163,6 +189,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         quiet_us: run.quiet_ms.saturating_mul(MS),
         max_time_us: run.max_time_ms.saturating_mul(MS),
         max_events: run.max_events,
+        record_history: true,
     };
     Ok(Scenario {
         path: src.file.to_string(),
@@ -192,7 +219,11 @@ fn checks<Pr: Protocol>(raw: &mut RawScenario, src: &Src) -> R<Vec<String>> {
         if !allowed.contains(&c.as_str()) {
             return Err(src.err(
                 &p(&["checks"]).i(i),
-                format!("unknown check {c:?} for {}; allowed: {}", Pr::NAME, allowed.join(", ")),
+                format!(
+                    "unknown check {c:?} for {}; allowed: {}",
+                    Pr::NAME,
+                    allowed.join(", ")
+                ),
             ));
         }
         if checks[..i].contains(c) {
@@ -216,11 +247,24 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
     let op_names: Vec<&'static str> = ops.iter().map(|o| o.name).collect();
     let find_op = |f: &str, at: &P| -> R<&'static str> {
         op_names.iter().copied().find(|o| *o == f).ok_or_else(|| {
-            src.err(at, format!("unknown operation {f:?} for {}; allowed: {}", Pr::NAME, op_names.join(", ")))
+            src.err(
+                at,
+                format!(
+                    "unknown operation {f:?} for {}; allowed: {}",
+                    Pr::NAME,
+                    op_names.join(", ")
+                ),
+            )
         })
     };
     let clients = *w.clients.get_or_insert(n as u64);
     let keys = *w.keys.get_or_insert(u32::from(Pr::keyed()));
+    if keys > MAX_KEYS {
+        return Err(src.err(
+            &p(&["workload", "keys"]),
+            format!("at most {MAX_KEYS} keys, got {keys}"),
+        ));
+    }
     let mix_raw = w.mix.get_or_insert_with(|| {
         ops.iter()
             .filter(|o| o.weight > 0)
@@ -235,31 +279,55 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
     for (i, m) in mix_raw.iter_mut().enumerate() {
         let at = p(&["workload", "mix"]).i(i);
         let f = find_op(&m.f, &at.clone().k("f"))?;
-        let default = ops.iter().find(|o| o.name == f).map(|o| o.value.clone()).unwrap_or(ValueGen::Null);
+        let default = ops
+            .iter()
+            .find(|o| o.name == f)
+            .map(|o| o.value.clone())
+            .unwrap_or(ValueGen::Null);
         let value = match &m.value {
             Some(v) => value_gen(v, src, &at.clone().k("value"))?,
             None => default,
         };
         m.value = Some(value_gen_json(&value));
-        mix.push(MixEntry { f, weight: m.weight, value });
+        mix.push(MixEntry {
+            f,
+            weight: m.weight,
+            value,
+        });
     }
     if w.ops > 0 {
         if clients == 0 {
-            return Err(src.err(&p(&["workload", "clients"]), "generated operations need at least one client"));
+            return Err(src.err(
+                &p(&["workload", "clients"]),
+                "generated operations need at least one client",
+            ));
         }
         if mix.iter().all(|m| m.weight == 0) {
-            return Err(src.err(&p(&["workload", "mix"]), "generated operations need a mix with some positive weight"));
+            return Err(src.err(
+                &p(&["workload", "mix"]),
+                "generated operations need a mix with some positive weight",
+            ));
         }
     }
     let rate = match w.rate {
-        RawRate::Closed { think_ms } => Rate::Closed { think_us: think_ms * MS },
+        RawRate::Closed { think_ms } => Rate::Closed {
+            think_us: think_ms * MS,
+        },
         RawRate::Open { interval_ms: 0 } => {
-            return Err(src.err(&p(&["workload", "rate", "interval_ms"]), "must be at least 1"))
+            return Err(src.err(
+                &p(&["workload", "rate", "interval_ms"]),
+                "must be at least 1",
+            ))
         }
-        RawRate::Open { interval_ms } => Rate::Open { interval_us: interval_ms * MS },
+        RawRate::Open { interval_ms } => Rate::Open {
+            interval_us: interval_ms * MS,
+        },
     };
     if w.timeout_ms == 0 {
-        return Err(src.err(&p(&["workload", "timeout_ms"]), "must be at least 1 (operations without a reply become info after it)"));
+        return Err(src.err(
+            &p(&["workload", "timeout_ms"]),
+            "must be at least 1 (operations without a reply become info after it)",
+        ));
     }
     let mut script = Vec::new();
     for (i, s) in w.script.iter().enumerate() {
@@ -272,7 +340,10 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         }
         if let (Some(k), true) = (s.key, keys > 0) {
             if k >= keys {
-                return Err(src.err(&at.k("key"), format!("key {k} is outside 0..{keys} (workload.keys)")));
+                return Err(src.err(
+                    &at.k("key"),
+                    format!("key {k} is outside 0..{keys} (workload.keys)"),
+                ));
             }
         }
         script.push(ScriptOp {
@@ -321,7 +392,10 @@ fn faults(raw: &[RawFault], n: usize, src: &Src) -> R<Vec<ScheduledFault>> {
                     })?;
                     for &x in &m {
                         if std::mem::replace(&mut seen[x], true) {
-                            return Err(src.err(&at.clone().k("groups").i(g), format!("node {x} is in two groups")));
+                            return Err(src.err(
+                                &at.clone().k("groups").i(g),
+                                format!("node {x} is in two groups"),
+                            ));
                         }
                     }
                     gs.push(m);
@@ -335,39 +409,70 @@ fn faults(raw: &[RawFault], n: usize, src: &Src) -> R<Vec<ScheduledFault>> {
             RawFault::Heal { .. } => Fault::Heal,
             RawFault::Crash { node, .. } => {
                 chk(*node, "node")?;
-                Fault::Crash { node: *node as usize }
+                Fault::Crash {
+                    node: *node as usize,
+                }
             }
             RawFault::Restart { node, .. } => {
                 chk(*node, "node")?;
-                Fault::Restart { node: *node as usize }
+                Fault::Restart {
+                    node: *node as usize,
+                }
             }
-            RawFault::ClockSkew { node, offset_ms, .. } => {
+            RawFault::ClockSkew {
+                node, offset_ms, ..
+            } => {
                 chk(*node, "node")?;
-                Fault::ClockSkew { node: *node as usize, offset_us: ms_signed(*offset_ms) }
+                Fault::ClockSkew {
+                    node: *node as usize,
+                    offset_us: ms_signed(*offset_ms),
+                }
             }
-            RawFault::ClockDrift { node, drift_ppm, .. } => {
+            RawFault::ClockDrift {
+                node, drift_ppm, ..
+            } => {
                 chk(*node, "node")?;
                 if *drift_ppm <= -1_000_000 {
-                    return Err(src.err(&at.k("drift_ppm"), "must be above -1000000 (a clock cannot stop or run backwards)"));
+                    return Err(src.err(
+                        &at.k("drift_ppm"),
+                        "must be above -1000000 (a clock cannot stop or run backwards)",
+                    ));
                 }
-                Fault::ClockDrift { node: *node as usize, drift_ppm: *drift_ppm }
+                Fault::ClockDrift {
+                    node: *node as usize,
+                    drift_ppm: *drift_ppm,
+                }
             }
             RawFault::ClockJump { node, delta_ms, .. } => {
                 chk(*node, "node")?;
-                Fault::ClockJump { node: *node as usize, delta_us: ms_signed(*delta_ms) }
+                Fault::ClockJump {
+                    node: *node as usize,
+                    delta_us: ms_signed(*delta_ms),
+                }
             }
             RawFault::LinkError { from, to, .. } => {
                 chk(*from, "from")?;
                 chk(*to, "to")?;
-                Fault::LinkError { from: *from as usize, to: *to as usize }
+                Fault::LinkError {
+                    from: *from as usize,
+                    to: *to as usize,
+                }
             }
-            RawFault::Loss { drop, duplicate, for_ms, .. } => Fault::Loss {
+            RawFault::Loss {
+                drop,
+                duplicate,
+                for_ms,
+                ..
+            } => Fault::Loss {
                 drop: prob(*drop, src, &at.clone().k("drop"))?,
                 duplicate: prob(*duplicate, src, &at.clone().k("duplicate"))?,
                 for_us: for_ms * MS,
             },
         };
-        out.push(ScheduledFault { at: f.at_ms() * MS, fault });
+        out.push(ScheduledFault {
+            at: f.at_ms() * MS,
+            fault,
+        });
     }
     // A stable sort keeps same-time faults in file order.
     out.sort_by_key(|f| f.at);
@@ -376,7 +481,13 @@ fn faults(raw: &[RawFault], n: usize, src: &Src) -> R<Vec<ScheduledFault>> {
 
 fn node(x: u64, n: usize, src: &Src, at: &P) -> R<()> {
     if x as usize >= n || x >= MAX_NODES {
-        return Err(src.err(at, format!("node id {x} is out of range; this scenario has nodes 0..{}", n - 1)));
+        return Err(src.err(
+            at,
+            format!(
+                "node id {x} is out of range; this scenario has nodes 0..{}",
+                n - 1
+            ),
+        ));
     }
     Ok(())
 }
@@ -386,7 +497,12 @@ fn ms_signed(ms: i64) -> i64 {
 }
 
 fn prob(x: f64, src: &Src, at: &P) -> R<Prob> {
-    Prob::from_f64(x).ok_or_else(|| src.err(at, format!("probability {x} is out of range; allowed: a number from 0 to 1")))
+    Prob::from_f64(x).ok_or_else(|| {
+        src.err(
+            at,
+            format!("probability {x} is out of range; allowed: a number from 0 to 1"),
+        )
+    })
 }
 
 fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
@@ -397,19 +513,40 @@ fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
             if min_ms > max_ms {
                 return bad("min_ms must not exceed max_ms");
             }
-            Latency::Uniform { min_us: min_ms * MS, max_us: max_ms * MS }
+            Latency::Uniform {
+                min_us: min_ms * MS,
+                max_us: max_ms * MS,
+            }
         }
-        RawLatency::Exponential { min_ms, mean_ms, max_ms } => {
+        RawLatency::Exponential {
+            min_ms,
+            mean_ms,
+            max_ms,
+        } => {
             if min_ms > max_ms {
                 return bad("min_ms must not exceed max_ms");
             }
-            Latency::Exponential { min_us: min_ms * MS, mean_us: mean_ms * MS, max_us: max_ms * MS }
+            Latency::Exponential {
+                min_us: min_ms * MS,
+                mean_us: mean_ms * MS,
+                max_us: max_ms * MS,
+            }
         }
-        RawLatency::Normal { mean_ms, sd_ms, min_ms, max_ms } => {
+        RawLatency::Normal {
+            mean_ms,
+            sd_ms,
+            min_ms,
+            max_ms,
+        } => {
             if min_ms > max_ms {
                 return bad("min_ms must not exceed max_ms");
             }
-            Latency::Normal { mean_us: mean_ms * MS, sd_us: sd_ms * MS, min_us: min_ms * MS, max_us: max_ms * MS }
+            Latency::Normal {
+                mean_us: mean_ms * MS,
+                sd_us: sd_ms * MS,
+                min_us: min_ms * MS,
+                max_us: max_ms * MS,
+            }
         }
     })
 }
@@ -438,15 +575,24 @@ fn value(v: &serde_json::Value, src: &Src, at: &P) -> R<Value> {
 
 fn value_gen(v: &serde_json::Value, src: &Src, at: &P) -> R<ValueGen> {
     use serde_json::Value as J;
-    const ALLOWED: &str = "allowed: \"unique\", \"null\", {\"min\": A, \"max\": B} or {\"const\": VALUE}";
+    const ALLOWED: &str =
+        "allowed: \"unique\", \"null\", {\"min\": A, \"max\": B} or {\"const\": VALUE}";
     match v {
         J::String(s) if s == "unique" => Ok(ValueGen::Unique),
         J::String(s) if s == "null" => Ok(ValueGen::Null),
         J::Null => Ok(ValueGen::Null),
-        J::Object(o) if o.len() == 1 && o.contains_key("const") => Ok(ValueGen::Const(value(&o["const"], src, &at.clone().k("const"))?)),
+        J::Object(o) if o.len() == 1 && o.contains_key("const") => Ok(ValueGen::Const(value(
+            &o["const"],
+            src,
+            &at.clone().k("const"),
+        )?)),
         J::Object(o) if o.len() == 2 && o.contains_key("min") && o.contains_key("max") => {
-            let min = o["min"].as_i64().ok_or_else(|| src.err(&at.clone().k("min"), "must be an integer"))?;
-            let max = o["max"].as_i64().ok_or_else(|| src.err(&at.clone().k("max"), "must be an integer"))?;
+            let min = o["min"]
+                .as_i64()
+                .ok_or_else(|| src.err(&at.clone().k("min"), "must be an integer"))?;
+            let max = o["max"]
+                .as_i64()
+                .ok_or_else(|| src.err(&at.clone().k("max"), "must be an integer"))?;
             if min > max {
                 return Err(src.err(at, "min must not exceed max"));
             }

@@ -1,0 +1,13 @@
+//! The dsim library behind the `dsim` command: scenario files, the runner
+//! that plays one scenario at one seed and judges it, and the reports.
+//!
+//! ```no_run
+//! let sc = dsim::scenario::load(std::path::Path::new("scenarios/lww-split-brain-faithful.json"))?;
+//! let report = dsim::runner::run(&sc, dsim::runner::RunOptions { seed: 7, trace: None, keep_history: false });
+//! println!("{}", dsim::report::human(&sc, &report));
+//! # Ok::<(), dsim::scenario::ScenarioError>(())
+//! ```
+
+pub mod report;
+pub mod runner;
+pub mod scenario;
