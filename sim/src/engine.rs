@@ -248,9 +248,16 @@ impl<N: Node> Sim<N> {
         }
         self.maybe_final_heal();
         let reason = loop {
-            let Some(time) = self.queue.peek_time() else {
+            let Some((time, ev)) = self.queue.pop() else {
                 break StopReason::Quiescent;
             };
+            // The timeout of a request that already completed is no event:
+            // it neither moves time nor keeps a finished run alive.
+            if let Ev::Timeout { req } = ev {
+                if self.clients.in_flight(req).is_none() {
+                    continue;
+                }
+            }
             if let Some(h) = self.final_heal_at {
                 if time > h + self.cfg.quiet_us {
                     self.now = h + self.cfg.quiet_us;
@@ -264,9 +271,6 @@ impl<N: Node> Sim<N> {
             if self.stats.events >= self.cfg.max_events {
                 break StopReason::EventLimit;
             }
-            let Some((time, ev)) = self.queue.pop() else {
-                break StopReason::Quiescent;
-            };
             self.now = time;
             self.stats.events += 1;
             // Only client and fault events can finish the workload or the

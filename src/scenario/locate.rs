@@ -56,29 +56,41 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The members of the object starting at `pos`: (key, value start, value end).
+fn members(b: &[u8], pos: usize) -> Option<Vec<(String, usize, usize)>> {
+    if b.get(pos) != Some(&b'{') {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, pos + 1);
+    while i < b.len() && b[i] == b'"' {
+        let end = skip_string(b, i)?;
+        let key: String = serde_json::from_slice(&b[i..end]).ok()?;
+        i = skip_ws(b, end);
+        if b.get(i) != Some(&b':') {
+            return Some(out);
+        }
+        let start = skip_ws(b, i + 1);
+        let Some(stop) = skip_value(b, start) else {
+            out.push((key, start, b.len()));
+            return Some(out);
+        };
+        out.push((key, start, stop));
+        i = skip_ws(b, stop);
+        if b.get(i) == Some(&b',') {
+            i = skip_ws(b, i + 1);
+        }
+    }
+    Some(out)
+}
+
 /// Position of the child `seg` of the value starting at `pos`.
 fn find_child(b: &[u8], pos: usize, seg: &Seg) -> Option<usize> {
     match (b.get(pos)?, seg) {
-        (b'{', Seg::Key(want)) => {
-            let mut i = skip_ws(b, pos + 1);
-            while i < b.len() && b[i] == b'"' {
-                let end = skip_string(b, i)?;
-                let key: String = serde_json::from_slice(&b[i..end]).ok()?;
-                i = skip_ws(b, end);
-                if b.get(i) != Some(&b':') {
-                    return None;
-                }
-                i = skip_ws(b, i + 1);
-                if &key == want {
-                    return Some(i);
-                }
-                i = skip_ws(b, skip_value(b, i)?);
-                if b.get(i) == Some(&b',') {
-                    i = skip_ws(b, i + 1);
-                }
-            }
-            None
-        }
+        (b'{', Seg::Key(want)) => members(b, pos)?
+            .into_iter()
+            .find(|(k, _, _)| k == want)
+            .map(|(_, start, _)| start),
         (b'[', Seg::Index(want)) => {
             let mut i = skip_ws(b, pos + 1);
             let mut n = 0;
@@ -96,6 +108,54 @@ fn find_child(b: &[u8], pos: usize, seg: &Seg) -> Option<usize> {
         }
         _ => None,
     }
+}
+
+/// The member of the object at `path` whose value holds the 1-based
+/// (`line`, `col`) position (serde reports a position just past the bad
+/// value). Used to name the field when serde could not (tagged enums).
+pub fn member_at(src: &str, path: &[Seg], line: usize, col: usize) -> Option<String> {
+    let b = src.as_bytes();
+    let mut pos = skip_ws(b, 0);
+    for seg in path {
+        pos = find_child(b, pos, seg)?;
+    }
+    let offset = offset_of(src, line, col)?;
+    members(b, pos)?
+        .into_iter()
+        .find(|(_, start, end)| *start < offset && offset <= *end + 1)
+        .map(|(k, _, _)| k)
+}
+
+fn offset_of(src: &str, line: usize, col: usize) -> Option<usize> {
+    let start: usize = src
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let text = src.get(start..)?;
+    let within: usize = text
+        .chars()
+        .take(col.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    Some(start + within)
+}
+
+/// Parses a path as serde_path_to_error renders it (`faults[0].groups[1]`).
+pub fn parse_path(s: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in s.split('.') {
+        let (name, rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            out.push(Seg::Key(name.to_string()));
+        }
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse() {
+                out.push(Seg::Index(i));
+            }
+        }
+    }
+    out
 }
 
 fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
@@ -164,13 +224,27 @@ mod tests {
         );
         assert_eq!(
             locate(src, &[k("faults"), Seg::Index(0), k("node")]),
-            (4, 25)
+            (4, 24)
         );
         // Missing members point at the deepest existing parent.
         assert_eq!(locate(src, &[k("faults"), Seg::Index(1), k("zzz")]), (5, 5));
         assert_eq!(
             render(&[k("faults"), Seg::Index(1), k("node")]),
             "faults[1].node"
+        );
+    }
+
+    #[test]
+    fn names_the_member_at_a_position() {
+        let src = "{\"faults\": [{\"kind\": \"heal\", \"at_ms\": -5}]}";
+        // serde_json reports the column just past `-5`.
+        let col = src.find("-5").unwrap() + 3;
+        let path = parse_path("faults[0]");
+        assert_eq!(path, vec![k("faults"), Seg::Index(0)]);
+        assert_eq!(member_at(src, &path, 1, col).as_deref(), Some("at_ms"));
+        assert_eq!(
+            parse_path("a.b[2][3]"),
+            vec![k("a"), k("b"), Seg::Index(2), Seg::Index(3)]
         );
     }
 }

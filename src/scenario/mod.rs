@@ -100,8 +100,20 @@ pub fn parse(src: &str, file: &str, stem: &str) -> Result<Scenario, ScenarioErro
 fn parse_raw(src: &str, file: &str) -> Result<RawScenario, ScenarioError> {
     let mut de = serde_json::Deserializer::from_str(src);
     let raw: RawScenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
+        let mut field = e.path().to_string();
         let inner = e.into_inner();
+        if field == "?" || field == "." {
+            field.clear();
+        } else if !inner.is_syntax() && !inner.is_eof() {
+            // Inside tagged enums serde loses the last step of the path;
+            // recover it from where the error was found.
+            let path = locate::parse_path(&field);
+            if let Some(member) = locate::member_at(src, &path, inner.line(), inner.column()) {
+                if !field.ends_with(&format!(".{member}")) {
+                    field = format!("{field}.{member}");
+                }
+            }
+        }
         serde_error(file, &field, &inner)
     })?;
     de.end().map_err(|e| serde_error(file, "", &e))?;

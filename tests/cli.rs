@@ -1,0 +1,319 @@
+//! The command-line contract, through the built binary: exit codes, one
+//! clear located error for bad scenario files, the JSON report's shape, and
+//! that the printed replay command reproduces the run.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn dsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dsim binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A scratch file unique to this test process and `name`.
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write scratch file");
+    p
+}
+
+const GOOD: &str = r#"{
+  "protocol": "lww",
+  "nodes": 3,
+  "workload": { "ops": 20 },
+  "faults": [ { "at_ms": 50, "kind": "crash", "node": 2 } ]
+}"#;
+
+/// Runs a broken scenario and returns its one stderr line.
+fn bad(name: &str, contents: &str) -> String {
+    let p = scratch(name, contents);
+    let out = dsim(&["run", p.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{name}: exit code; stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{name}: one line, got:\n{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        err.contains(name),
+        "{name}: the message names the file: {err}"
+    );
+    err
+}
+
+#[test]
+fn malformed_json_names_line_and_column() {
+    let err = bad(
+        "malformed.json",
+        "{\n  \"protocol\": \"lww\",\n  \"nodes\": 3,,\n}",
+    );
+    assert!(err.contains("malformed.json:3:14: malformed JSON"), "{err}");
+}
+
+#[test]
+fn unknown_field_is_an_error_that_lists_the_allowed_ones() {
+    let err = bad(
+        "unknown.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3,\n \"workload\": {\"opz\": 3}}",
+    );
+    assert!(err.contains("unknown.json:2:"), "{err}");
+    assert!(err.contains("workload.opz"), "{err}");
+    assert!(
+        err.contains("unknown field `opz`") && err.contains("`ops`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let err = bad("type.json", "{\"protocol\": \"lww\", \"nodes\": \"three\"}");
+    assert!(
+        err.contains("type.json:1:") && err.contains("nodes:"),
+        "{err}"
+    );
+    assert!(err.contains("expected a non-negative integer"), "{err}");
+}
+
+#[test]
+fn node_id_out_of_range_is_located_after_parsing() {
+    let err = bad(
+        "range.json",
+        "{\n \"protocol\": \"lww\",\n \"nodes\": 3,\n \"faults\": [\n  {\"at_ms\": 5, \"kind\": \"crash\", \"node\": 7}\n ]\n}",
+    );
+    assert!(err.contains("range.json:5:"), "{err}");
+    assert!(
+        err.contains("faults[0].node: node id 7 is out of range; this scenario has nodes 0..2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn negative_time_is_refused() {
+    let err = bad(
+        "negative.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"faults\": [{\"kind\": \"heal\", \"at_ms\": -5}]}",
+    );
+    assert!(err.contains("faults[0].at_ms"), "{err}");
+    assert!(err.contains("expected a non-negative integer"), "{err}");
+}
+
+#[test]
+fn semantic_errors_say_what_is_allowed() {
+    let err = bad("proto.json", "{\"protocol\": \"raft\", \"nodes\": 3}");
+    assert!(
+        err.contains("unknown protocol \"raft\"; allowed: lww"),
+        "{err}"
+    );
+    let err = bad(
+        "op.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"workload\": {\"mix\": [{\"f\": \"incr\"}]}}",
+    );
+    assert!(
+        err.contains("workload.mix[0].f: unknown operation \"incr\" for lww; allowed: write, read"),
+        "{err}"
+    );
+    let err = bad(
+        "prob.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"network\": {\"drop\": 1.5}}",
+    );
+    assert!(
+        err.contains("network.drop: probability 1.5 is out of range"),
+        "{err}"
+    );
+    let err = bad("expect.json", "{\"protocol\": \"lww\", \"nodes\": 3, \"checks\": [\"convergence\"], \"expect\": {\"bogus\": \"pass\"}}");
+    assert!(err.contains("expect.bogus"), "{err}");
+    let err = bad(
+        "params.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"params\": {\"targt\": \"self\"}}",
+    );
+    assert!(
+        err.contains("params") && err.contains("unknown field `targt`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_and_bad_usage_exit_2() {
+    let out = dsim(&["run", "no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no/such/file.json: cannot read scenario file"));
+    assert_eq!(dsim(&["run"]).status.code(), Some(2));
+    assert_eq!(dsim(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        dsim(&["run", "scenarios/lww-benign.json", "--seed", "x"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn exit_codes_follow_expectations() {
+    // As expected: a violation the scenario expects.
+    let out = dsim(&["run", "scenarios/lww-split-brain-faithful.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // The same run, told to expect convergence, is not as expected.
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/lww-split-brain-faithful.json"
+    ))
+    .unwrap();
+    let flipped = src.replace(
+        "\"convergence\": \"violation\"",
+        "\"convergence\": \"pass\"",
+    );
+    assert_ne!(src, flipped);
+    let p = scratch("flipped.json", &flipped);
+    let out = dsim(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(report.contains("NOT as expected: convergence"), "{report}");
+}
+
+#[test]
+fn human_report_shows_evidence_fingerprint_and_replay() {
+    let out = dsim(&["run", "scenarios/lww-split-brain-faithful.json"]);
+    let r = text(&out.stdout);
+    assert!(
+        r.contains("convergence  VIOLATION (expected): replicas disagree"),
+        "{r}"
+    );
+    assert!(
+        r.contains("key 0: n0="),
+        "the differing key and each node's value: {r}"
+    );
+    assert!(r.contains("groups that agree: {"), "{r}");
+    assert!(r.contains("fingerprint  "), "{r}");
+    assert!(
+        r.contains("replay       dsim run scenarios/lww-split-brain-faithful.json --seed 7"),
+        "{r}"
+    );
+}
+
+#[test]
+fn json_report_has_the_documented_fields_and_replays() {
+    let out = dsim(&[
+        "run",
+        "scenarios/lww-split-brain-faithful.json",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for k in [
+        "scenario",
+        "seed",
+        "trace_fingerprint",
+        "events",
+        "checks",
+        "as_expected",
+    ] {
+        assert!(v.get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(v["seed"], 11);
+    assert_eq!(v["checks"]["convergence"], "violation");
+    assert_eq!(v["as_expected"], true);
+    // The printed replay command gives the same fingerprint.
+    let replay = v["replay"].as_str().unwrap();
+    let args: Vec<&str> = replay
+        .split_whitespace()
+        .skip(1)
+        .chain(["--json"])
+        .collect();
+    let again: serde_json::Value = serde_json::from_slice(&dsim(&args).stdout).unwrap();
+    assert_eq!(again["trace_fingerprint"], v["trace_fingerprint"]);
+    // Another seed is another run.
+    let other: serde_json::Value = serde_json::from_slice(
+        &dsim(&[
+            "run",
+            "scenarios/lww-split-brain-faithful.json",
+            "--seed",
+            "12",
+            "--json",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_ne!(other["trace_fingerprint"], v["trace_fingerprint"]);
+}
+
+#[test]
+fn printed_scenario_is_complete_and_runs_the_same() {
+    let p = scratch("good.json", GOOD);
+    let out = dsim(&["run", p.to_str().unwrap(), "--print-scenario"]);
+    assert_eq!(out.status.code(), Some(0));
+    let eff: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(eff["variant"], "faithful", "default variant filled in");
+    assert_eq!(
+        eff["workload"]["clients"], 3,
+        "clients default to one per node"
+    );
+    assert_eq!(eff["params"]["target"], "round-robin");
+    assert_eq!(eff["workload"]["mix"][0]["f"], "write");
+    assert_eq!(eff["checks"][0], "convergence");
+    let q = scratch("effective.json", &text(&out.stdout));
+    let a: serde_json::Value =
+        serde_json::from_slice(&dsim(&["run", p.to_str().unwrap(), "--json"]).stdout).unwrap();
+    let b: serde_json::Value =
+        serde_json::from_slice(&dsim(&["run", q.to_str().unwrap(), "--json"]).stdout).unwrap();
+    assert_eq!(a["trace_fingerprint"], b["trace_fingerprint"]);
+}
+
+#[test]
+fn history_file_is_in_the_checker_format() {
+    let h = scratch("history.jsonl", "");
+    let out = dsim(&[
+        "run",
+        "scenarios/lww-origin-blindness-faithful.json",
+        "--history",
+        h.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&h)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 8, "4 operations, invoke + ok each");
+    assert_eq!(lines[0]["type"], "invoke");
+    assert_eq!(lines[0]["f"], "write");
+    assert_eq!(lines[0]["key"], "0");
+    assert_eq!(lines[0]["value"], 1);
+    // n0's read misses its own write (origin blindness); n1's sees it.
+    let reads: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["f"] == "read" && l["type"] == "ok")
+        .collect();
+    assert_eq!(reads.len(), 3);
+    assert!(reads.iter().any(|r| r["value"].is_null()));
+    assert!(reads.iter().any(|r| r["value"] == 1));
+}
+
+#[test]
+fn list_shows_protocols_and_bundled_scenarios() {
+    let out = dsim(&["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
+    assert!(
+        t.contains("lww") && t.contains("variant  faithful") && t.contains("variant  intended"),
+        "{t}"
+    );
+    assert!(t.contains("lww-split-brain-faithful"), "{t}");
+    assert!(
+        !t.contains("INVALID"),
+        "every bundled scenario validates:\n{t}"
+    );
+}
