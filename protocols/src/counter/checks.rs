@@ -322,6 +322,8 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
     let now = run.now();
     let mut bad = Vec::new();
     let mut phases = 0;
+    let mut undecided = 0;
+    let mut too_late = 0;
     for (i, n) in run.nodes().iter().enumerate() {
         for p in n.phases() {
             phases += 1;
@@ -329,7 +331,20 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
             let late = match p.end {
                 PhaseEnd::Crash => false,
                 PhaseEnd::Work(t) => t > deadline,
-                PhaseEnd::Open => run.is_up(i) && now >= deadline,
+                PhaseEnd::Open if !run.is_up(i) => false,
+                PhaseEnd::Open => {
+                    // A phase begun after the heal and cut off by the end of
+                    // the run cannot be judged, and says nothing about the
+                    // heal; one begun before it means the run was too short.
+                    if now < deadline {
+                        if p.entered > heal {
+                            too_late += 1;
+                        } else {
+                            undecided += 1;
+                        }
+                    }
+                    now >= deadline
+                }
             };
             if late {
                 let end = match p.end {
@@ -351,8 +366,19 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
             }
         }
     }
+    if bad.is_empty() && undecided > 0 {
+        return CheckResult::unknown(format!(
+            "{undecided} sync phase(s) still open when the run ended, before their deadline; run longer than {} after the final heal",
+            ms(deadline_us)
+        ));
+    }
     if bad.is_empty() {
-        return CheckResult::pass(format!("{phases} sync phase(s), each back to work in time"));
+        let note = if too_late > 0 {
+            format!(" ({too_late} begun too close to the end to judge)")
+        } else {
+            String::new()
+        };
+        return CheckResult::pass(format!("{phases} sync phase(s), each back to work in time{note}"));
     }
     let n = bad.len();
     bad.truncate(SHOWN);

@@ -627,7 +627,10 @@ impl Node for Counter {
                     self.receive(ctx, from, body);
                 }
             }
-            Msg::Ack { session, seq } => self.tcp.on_ack(from, session, seq),
+            Msg::Ack { session, seq } => {
+                let retry = self.params.tcp_retry_ms;
+                self.tcp.on_ack(ctx, retry, from, session, seq);
+            }
         }
     }
 

@@ -10,13 +10,15 @@
 //! `tcp_attempts` sends have been made. A connection per message means no
 //! order between messages, so there is none here either.
 //!
-//! One bound the original does not have: a message of the same kind (and
-//! variable) as one still unacknowledged to the same peer replaces it. The
-//! original would keep a thread per message; under the start_sync re-flood
-//! with three or more nodes that grows exponentially until the machine
-//! saturates, which a simulator cannot run. Coalescing keeps the storm at a
-//! few messages in flight per kind and link: still unbounded traffic over
-//! time, as the seed describes, but at a rate the simulator can afford.
+//! One bound the original does not have: while a message of some kind (and
+//! variable) to a peer is unacknowledged, a newer one of the same kind to
+//! the same peer waits, and a still newer one replaces it in the wait. The
+//! original keeps a thread per message; under the start_sync re-flood with
+//! three or more nodes their number grows exponentially until the machine
+//! saturates, which a simulator cannot run. With the bound the storm keeps
+//! one message of each kind in flight per link: traffic that never stops,
+//! as the seed describes, at a rate the simulator can afford. It only ever
+//! makes the original look better than it is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,12 +54,15 @@ pub(super) struct Tcp {
     session: u64,
     next_seq: u64,
     out: BTreeMap<NodeId, BTreeMap<u64, Pending>>,
+    /// The frame in flight per (peer, kind).
     by_kind: BTreeMap<(NodeId, Kind), u64>,
+    /// The newest message per (peer, kind) waiting for that frame's ack.
+    waiting: BTreeMap<(NodeId, Kind), Body>,
     armed: BTreeSet<NodeId>,
     inbound: BTreeMap<(NodeId, u64), Inbound>,
     /// Frames abandoned after `tcp_attempts` sends.
     pub gave_up: u64,
-    /// Frames replaced by a newer one of the same kind before delivery.
+    /// Messages replaced by a newer one of the same kind while waiting.
     pub coalesced: u64,
 }
 
@@ -82,16 +87,26 @@ impl Tcp {
             .unwrap_or(self.next_seq)
     }
 
-    /// Sends `body` to `to` reliably.
+    /// Sends `body` to `to` reliably (see the module notes on waiting).
     pub fn send(&mut self, ctx: &mut Ctx<'_, Counter>, retry_ms: u64, to: NodeId, body: Body) {
         let kind = body.kind();
-        if let Some(old) = self.by_kind.remove(&(to, kind)) {
-            if let Some(m) = self.out.get_mut(&to) {
-                if m.remove(&old).is_some() {
-                    self.coalesced += 1;
-                }
+        if self.by_kind.contains_key(&(to, kind)) {
+            if self.waiting.insert((to, kind), body).is_some() {
+                self.coalesced += 1;
             }
+            return;
         }
+        self.transmit(ctx, retry_ms, to, kind, body);
+    }
+
+    fn transmit(
+        &mut self,
+        ctx: &mut Ctx<'_, Counter>,
+        retry_ms: u64,
+        to: NodeId,
+        kind: Kind,
+        body: Body,
+    ) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let pending = Pending {
@@ -117,15 +132,38 @@ impl Tcp {
         }
     }
 
+    /// The frame in flight for (to, kind) is done with: send what waits.
+    fn release(
+        &mut self,
+        ctx: &mut Ctx<'_, Counter>,
+        retry_ms: u64,
+        to: NodeId,
+        kind: Kind,
+        seq: u64,
+    ) {
+        if self.by_kind.get(&(to, kind)) != Some(&seq) {
+            return;
+        }
+        self.by_kind.remove(&(to, kind));
+        if let Some(body) = self.waiting.remove(&(to, kind)) {
+            self.transmit(ctx, retry_ms, to, kind, body);
+        }
+    }
+
     /// The peer acknowledged frame `seq` of our `session`.
-    pub fn on_ack(&mut self, from: NodeId, session: u64, seq: u64) {
+    pub fn on_ack(
+        &mut self,
+        ctx: &mut Ctx<'_, Counter>,
+        retry_ms: u64,
+        from: NodeId,
+        session: u64,
+        seq: u64,
+    ) {
         if session != self.session {
             return;
         }
         if let Some(p) = self.out.get_mut(&from).and_then(|m| m.remove(&seq)) {
-            if self.by_kind.get(&(from, p.kind)) == Some(&seq) {
-                self.by_kind.remove(&(from, p.kind));
-            }
+            self.release(ctx, retry_ms, from, p.kind, seq);
         }
     }
 
@@ -184,16 +222,18 @@ impl Tcp {
                 },
             );
         }
+        let mut gone = Vec::new();
         for seq in dead {
             if let Some(p) = out.remove(&seq) {
-                self.gave_up += 1;
-                if self.by_kind.get(&(to, p.kind)) == Some(&seq) {
-                    self.by_kind.remove(&(to, p.kind));
-                }
+                gone.push((p.kind, seq));
             }
         }
-        if !out.is_empty() {
-            self.armed.insert(to);
+        let more = !out.is_empty();
+        self.gave_up += gone.len() as u64;
+        for (kind, seq) in gone {
+            self.release(ctx, retry_ms, to, kind, seq);
+        }
+        if more && self.armed.insert(to) {
             ctx.set_timer(Timer::Resend(to), retry_ms * MS);
         }
     }
