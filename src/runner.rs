@@ -54,6 +54,8 @@ pub struct RunReport {
     pub stats: Stats,
     /// Client operations invoked.
     pub ops: u64,
+    /// Facts the protocol points out about this run (e.g. links that died).
+    pub notes: Vec<String>,
     /// Check verdicts, in the scenario's order.
     pub checks: Vec<CheckOutcome>,
     /// True when every check is as expected.
@@ -139,11 +141,8 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         end_us: sim.now(),
         final_heal_us: sim.final_heal_at(),
         stats: sim.stats().clone(),
-        ops: sim
-            .history()
-            .iter()
-            .filter(|h| h.kind == sim::EventKind::Invoke)
-            .count() as u64,
+        ops: sim.stats().ops,
+        notes: P::notes(&sim),
         as_expected: checks.iter().all(|c| c.as_expected),
         checks,
         history: if opts.keep_history {

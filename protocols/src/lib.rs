@@ -86,6 +86,12 @@ pub trait Protocol: sim::Node + Sized + 'static {
     }
     /// Node `id` of a cluster of `nodes`, in `variant` (one of [`Protocol::variants`]).
     fn new(id: NodeId, nodes: usize, variant: &str, params: &Self::Params) -> Self;
+    /// Facts about a finished run that explain its outcome (links that died,
+    /// phases that never ended, …), shown above the checks.
+    fn notes(run: &Sim<Self>) -> Vec<String> {
+        let _ = run;
+        Vec::new()
+    }
     /// Runs protocol check `name` (one of [`Protocol::checks`]) on a finished run.
     fn check(name: &str, _run: &Sim<Self>) -> CheckResult {
         CheckResult::unknown(format!("{} has no check named {name}", Self::NAME))

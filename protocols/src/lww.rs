@@ -116,8 +116,10 @@ pub struct Lww {
     /// Entries stored per key, duplicates included (the original keeps a list).
     entries: u64,
     next_target: usize,
-    /// Faithful: peers whose outbound link died.
-    dead: Vec<bool>,
+    /// Faithful: when each peer's outbound link died, if it did.
+    dead: Vec<Option<Time>>,
+    /// Faithful: messages never sent because their link was dead, per peer.
+    unsent: Vec<u64>,
     /// Intended: messages waiting to be resent, per peer.
     retry: Vec<Vec<Msg>>,
 }
@@ -144,10 +146,28 @@ impl Lww {
     }
 
     fn push(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
-        if to != ctx.id() && self.dead[to] {
+        if to != ctx.id() && self.dead[to].is_some() {
+            self.unsent[to] += 1;
             return;
         }
         ctx.send(to, msg);
+    }
+
+    /// Lines naming each dead outbound link of this node (`n` is its id).
+    pub fn dead_links(&self, n: NodeId) -> Vec<String> {
+        self.dead
+            .iter()
+            .enumerate()
+            .filter_map(|(to, d)| {
+                d.map(|at| {
+                    format!(
+                        "link n{n} -> n{to} died at {} ms (local clock) after a connection error and was never reopened; {} later message(s) to n{to} were never sent",
+                        at / MS,
+                        self.unsent[to]
+                    )
+                })
+            })
+            .collect()
     }
 
     /// How many entries this replica has stored (duplicates included).
@@ -161,7 +181,8 @@ impl Node for Lww {
     type Timer = Timer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.dead = vec![false; ctx.nodes()];
+        self.dead = vec![None; ctx.nodes()];
+        self.unsent = vec![0; ctx.nodes()];
         self.retry = vec![Vec::new(); ctx.nodes()];
         self.next_target = ctx.id();
     }
@@ -250,7 +271,11 @@ impl Node for Lww {
 
     fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
         match self.mode {
-            Mode::Faithful => self.dead[to] = true,
+            Mode::Faithful => {
+                if self.dead[to].is_none() {
+                    self.dead[to] = Some(ctx.now());
+                }
+            }
             Mode::Intended => {
                 if self.retry[to].is_empty() {
                     ctx.set_timer(Timer::Retry(to), self.params.retry_ms * MS);
@@ -322,6 +347,14 @@ impl Protocol for Lww {
         Some("kv")
     }
 
+    fn notes(run: &sim::Sim<Self>) -> Vec<String> {
+        run.nodes()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.dead_links(i))
+            .collect()
+    }
+
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
         Lww {
             mode: if variant == "intended" {
@@ -333,7 +366,8 @@ impl Protocol for Lww {
             store: Vec::new(),
             entries: 0,
             next_target: 0,
-            dead: vec![false; nodes],
+            dead: vec![None; nodes],
+            unsent: vec![0; nodes],
             retry: vec![Vec::new(); nodes],
         }
     }
