@@ -162,3 +162,9 @@ fn history_restart_isolates_faithful_and_breaks_intended_trails() {
         &[],
     );
 }
+
+#[test]
+fn bank_dead_link_stays_dead_faithful_only() {
+    sweep("bank-dead-link.json", &["convergence", "balance-correct"], &[]);
+    sweep("bank-dead-link-intended.json", &[], &[]);
+}

@@ -392,6 +392,7 @@ pub(crate) mod testkit {
             quiet_us: 2_000 * MS,
             max_time_us: 3_600_000 * MS,
             max_events: 1_000_000,
+            record_history: true,
         }
     }
 }

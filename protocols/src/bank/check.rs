@@ -1,7 +1,7 @@
 //! The bank checks: they read what clients observed (the history) and what
 //! the replicas hold at the end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use sim::{EventKind, HistoryEvent, NodeId, Sim, Time, Value};
 
@@ -149,44 +149,60 @@ fn all_events(run: &Sim<Bank>) -> BTreeMap<u32, BTreeMap<u64, &Event>> {
     out
 }
 
-/// "#201 (withdraw 80 by process 1 via n1 at 250ms)".
-fn describe(id: u64, obs: &Observed, run: &Sim<Bank>) -> String {
-    if let Some(w) = obs.writes.iter().find(|w| w.id == Some(id)) {
-        return format!(
-            "#{id} ({} {} by process {} via n{} at {})",
-            w.dir.name(),
-            w.amount,
-            w.process,
-            w.node,
-            fmt_ms(w.invoked)
-        );
-    }
-    let e = run
-        .nodes()
-        .iter()
-        .flat_map(|n| n.accounts().values())
-        .flat_map(|a| a.events())
-        .find(|e| e.id == id);
-    e.map_or_else(
-        || format!("#{id}"),
-        |e| format!("#{id} ({} {})", e.dir.name(), e.amount),
-    )
+/// What clients observed and what the replicas hold, indexed by event id.
+struct Facts<'a> {
+    obs: Observed,
+    /// Event id → index in `obs.writes`.
+    writes: BTreeMap<u64, usize>,
+    /// Event id → a copy some replica holds.
+    events: BTreeMap<u64, &'a Event>,
 }
 
-/// An amount by event id, from the history or else from any replica.
-fn amount(id: u64, obs: &Observed, run: &Sim<Bank>) -> Option<i64> {
-    obs.writes
-        .iter()
-        .find(|w| w.id == Some(id))
-        .map(|w| w.amount)
-        .or_else(|| {
-            let mut events = run
-                .nodes()
-                .iter()
-                .flat_map(|n| n.accounts().values())
-                .flat_map(|a| a.events());
-            events.find(|e| e.id == id).map(|e| e.amount)
-        })
+impl<'a> Facts<'a> {
+    fn new(run: &'a Sim<Bank>) -> Self {
+        let obs = observe(run.history());
+        let writes = obs
+            .writes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((w.id?, i)))
+            .collect();
+        let events = all_events(run).into_values().flatten().collect();
+        Facts {
+            obs,
+            writes,
+            events,
+        }
+    }
+
+    fn write(&self, id: u64) -> Option<&Write> {
+        self.writes.get(&id).map(|&i| &self.obs.writes[i])
+    }
+
+    /// "#201 (withdraw 80 by process 1 via n1 at 250ms)".
+    fn describe(&self, id: u64) -> String {
+        if let Some(w) = self.write(id) {
+            return format!(
+                "#{id} ({} {} by process {} via n{} at {})",
+                w.dir.name(),
+                w.amount,
+                w.process,
+                w.node,
+                fmt_ms(w.invoked)
+            );
+        }
+        self.events.get(&id).map_or_else(
+            || format!("#{id}"),
+            |e| format!("#{id} ({} {})", e.dir.name(), e.amount),
+        )
+    }
+
+    /// An amount by event id, from the history or else from any replica.
+    fn amount(&self, id: u64) -> Option<i64> {
+        self.write(id)
+            .map(|w| w.amount)
+            .or_else(|| self.events.get(&id).map(|e| e.amount))
+    }
 }
 
 fn cap(mut evidence: Vec<String>) -> Vec<String> {
@@ -230,7 +246,8 @@ pub(super) fn balance_non_negative(run: &Sim<Bank>) -> CheckResult {
 /// Withdrawals clients saw honoured total no more than the deposits that
 /// were acknowledged or may have happened.
 pub(super) fn withdrawals_covered(run: &Sim<Bank>) -> CheckResult {
-    let obs = observe(run.history());
+    let facts = Facts::new(run);
+    let obs = &facts.obs;
     // The first read that saw each withdrawal honoured, per account.
     let mut seen: BTreeMap<u32, BTreeMap<u64, &Read>> = BTreeMap::new();
     for r in &obs.reads {
@@ -243,7 +260,7 @@ pub(super) fn withdrawals_covered(run: &Sim<Bank>) -> CheckResult {
     for (key, honoured) in &seen {
         let withdrawn: i128 = honoured
             .keys()
-            .filter_map(|&id| amount(id, &obs, run))
+            .filter_map(|&id| facts.amount(id))
             .map(i128::from)
             .sum();
         let deposited: i128 = obs
@@ -263,7 +280,7 @@ pub(super) fn withdrawals_covered(run: &Sim<Bank>) -> CheckResult {
         for (&id, r) in honoured {
             evidence.push(format!(
                 "  {} first seen honoured by {}",
-                describe(id, &obs, run),
+                facts.describe(id),
                 r.describe()
             ));
         }
@@ -275,7 +292,7 @@ pub(super) fn withdrawals_covered(run: &Sim<Bank>) -> CheckResult {
         );
     }
     let n: usize = seen.values().map(BTreeMap::len).sum();
-    malformed(&obs).unwrap_or_else(|| {
+    malformed(obs).unwrap_or_else(|| {
         CheckResult::pass(format!(
             "the {n} withdrawal(s) clients saw honoured are covered by deposits"
         ))
@@ -292,74 +309,96 @@ fn describe_cancel(s: &Step) -> String {
     }
 }
 
+/// Each live replica's final decision per (account, withdrawal id).
+type Finals = BTreeMap<(u32, u64), Vec<(NodeId, Step)>>;
+
+fn finals(run: &Sim<Bank>) -> Finals {
+    let mut out = Finals::new();
+    for (i, n) in run
+        .nodes()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| run.is_up(*i))
+    {
+        for &k in n.accounts().keys() {
+            for s in n
+                .replay(k)
+                .steps
+                .into_iter()
+                .filter(|s| s.dir == Dir::Withdraw)
+            {
+                out.entry((k, s.id)).or_default().push((i, s));
+            }
+        }
+    }
+    out
+}
+
 /// No withdrawal a client saw honoured is cancelled by a later read (one
 /// invoked after that read completed) or in a live replica's final state.
 pub(super) fn decision_revoked(run: &Sim<Bank>) -> CheckResult {
-    let obs = observe(run.history());
+    let facts = Facts::new(run);
+    let obs = &facts.obs;
     let done = completed(run);
-    let finals: Vec<(NodeId, BTreeMap<u32, Replay>)> = (0..run.nodes().len())
-        .filter(|&i| done && run.is_up(i))
-        .map(|i| {
-            let n = &run.nodes()[i];
-            (i, n.accounts().keys().map(|&k| (k, n.replay(k))).collect())
-        })
-        .collect();
-    let mut reported = BTreeSet::new();
-    let mut evidence = Vec::new();
-    for r in &obs.reads {
-        for &id in &r.honoured {
-            if reported.contains(&(r.key, id)) {
-                continue;
-            }
-            let later = obs
-                .reads
-                .iter()
-                .find(|l| l.key == r.key && l.invoked > r.completed && l.cancelled.contains(&id));
-            let cancelled_by = match later {
-                Some(l) => format!(
-                    "cancelled by {}{}",
-                    l.describe(),
-                    final_fate(&finals, r.key, id)
-                ),
-                None => {
-                    let mut at = Vec::new();
-                    for (i, replays) in &finals {
-                        let step = replays
-                            .get(&r.key)
-                            .and_then(|rp| rp.steps.iter().find(|s| s.id == id));
-                        if let Some(s) = step.filter(|s| s.cancelled.is_some()) {
-                            at.push(format!("n{i} ({})", describe_cancel(s)));
-                        }
-                    }
-                    if at.is_empty() {
-                        continue;
-                    }
+    let finals = if done { finals(run) } else { Finals::new() };
+    // The first read that saw each withdrawal honoured. Reads are in
+    // completion order, so every read that completed before `l` was
+    // invoked is already here when `l` is looked at.
+    let mut first: BTreeMap<(u32, u64), &Read> = BTreeMap::new();
+    let mut revoked: BTreeMap<(u32, u64), String> = BTreeMap::new();
+    for l in &obs.reads {
+        for &id in &l.cancelled {
+            let k = (l.key, id);
+            if let Some(r) = first.get(&k).filter(|r| l.invoked > r.completed) {
+                revoked.entry(k).or_insert_with(|| {
+                    let fate = final_fate(finals.get(&k));
                     format!(
-                        "cancelled in the final state of {} at {}",
-                        at.join(", "),
-                        fmt_ms(run.now())
+                        "honoured in {}; cancelled by {}{fate}",
+                        r.describe(),
+                        l.describe()
                     )
-                }
-            };
-            reported.insert((r.key, id));
-            evidence.push(format!(
-                "key {}: withdrawal {} honoured in {}; {cancelled_by}",
-                r.key,
-                describe(id, &obs, run),
-                r.describe()
-            ));
+                });
+            }
+        }
+        for &id in &l.honoured {
+            first.entry((l.key, id)).or_insert(l);
         }
     }
-    if !evidence.is_empty() {
+    for (k, r) in &first {
+        let cancelled_at: Vec<String> = finals
+            .get(k)
+            .into_iter()
+            .flatten()
+            .filter(|(_, s)| s.cancelled.is_some())
+            .map(|(i, s)| format!("n{i} ({})", describe_cancel(s)))
+            .collect();
+        if !cancelled_at.is_empty() {
+            revoked.entry(*k).or_insert_with(|| {
+                format!(
+                    "honoured in {}; cancelled in the final state of {} at {}",
+                    r.describe(),
+                    cancelled_at.join(", "),
+                    fmt_ms(run.now())
+                )
+            });
+        }
+    }
+    if !revoked.is_empty() {
+        let evidence = revoked
+            .iter()
+            .map(|((key, id), what)| {
+                format!("key {key}: withdrawal {} {what}", facts.describe(*id))
+            })
+            .collect();
         return CheckResult::violation(
             format!(
                 "{} withdrawal(s) a client saw honoured were cancelled later",
-                evidence.len()
+                revoked.len()
             ),
             cap(evidence),
         );
     }
-    if let Some(u) = malformed(&obs) {
+    if let Some(u) = malformed(obs) {
         return u;
     }
     if !done {
@@ -374,16 +413,12 @@ pub(super) fn decision_revoked(run: &Sim<Bank>) -> CheckResult {
 }
 
 /// "; in the final state: cancelled on n0 n1, honoured on n2".
-fn final_fate(finals: &[(NodeId, BTreeMap<u32, Replay>)], key: u32, id: u64) -> String {
+fn final_fate(steps: Option<&Vec<(NodeId, Step)>>) -> String {
     let (mut cancelled, mut honoured) = (Vec::new(), Vec::new());
-    for (i, replays) in finals {
-        let step = replays
-            .get(&key)
-            .and_then(|rp| rp.steps.iter().find(|s| s.id == id));
-        match step {
-            Some(s) if s.cancelled.is_some() => cancelled.push(format!("n{i}")),
-            Some(_) => honoured.push(format!("n{i}")),
-            None => {}
+    for (i, s) in steps.into_iter().flatten() {
+        match s.cancelled {
+            Some(_) => cancelled.push(format!("n{i}")),
+            None => honoured.push(format!("n{i}")),
         }
     }
     let mut parts = Vec::new();
@@ -433,7 +468,8 @@ pub(super) fn balance_correct(run: &Sim<Bank>) -> CheckResult {
     if !completed(run) {
         return CheckResult::unknown("the run stopped before its quiet period ended");
     }
-    let obs = observe(run.history());
+    let facts = Facts::new(run);
+    let obs = &facts.obs;
     let events = all_events(run);
     let mut evidence = Vec::new();
     let mut wrong = 0;

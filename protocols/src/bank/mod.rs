@@ -32,6 +32,7 @@
 //! replicas' final events.
 
 mod check;
+mod replay;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,7 @@ use crate::ecm::{Links, OnError, Stamped, Target, TsHeap};
 use crate::{CheckResult, CheckSpec, OpSpec, Protocol, Variant};
 
 pub use crate::ecm::Timer;
+pub use replay::{Cancel, Reason, Replay, Step};
 
 /// Parameters of the `params` object in a scenario.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -116,34 +118,6 @@ pub enum Msg {
     },
 }
 
-/// Why a replay skipped a withdrawal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// The running balance was zero or less.
-    BelowZero,
-    /// The running balance was positive but short.
-    NotLargeEnough,
-}
-
-impl Reason {
-    /// The original's wording.
-    pub fn text(self) -> &'static str {
-        match self {
-            Reason::BelowZero => "below 0",
-            Reason::NotLargeEnough => "not large enough",
-        }
-    }
-}
-
-/// A cancelled withdrawal's reason and the event blamed for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cancel {
-    /// Why.
-    pub reason: Reason,
-    /// The id of the last earlier-replayed event whose balance fell short.
-    pub cause: Option<u64>,
-}
-
 /// One stored event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
@@ -164,98 +138,6 @@ pub struct Event {
     pub cancelled: Option<Cancel>,
     /// Local ids of events accepted while this one was the newest.
     pub children: Vec<u64>,
-}
-
-/// What one replay decided for one event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Step {
-    /// The event's id.
-    pub id: u64,
-    /// Deposit or withdrawal.
-    pub dir: Dir,
-    /// Amount.
-    pub amount: i64,
-    /// Timestamp.
-    pub ts: Time,
-    /// `None` when applied; the cancellation otherwise.
-    pub cancelled: Option<Cancel>,
-    /// The running balance after this event.
-    pub balance: i64,
-}
-
-/// The outcome of replaying an account's events in some order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Replay {
-    /// The final balance.
-    pub balance: i64,
-    /// Every event, in replay order.
-    pub steps: Vec<Step>,
-}
-
-impl Replay {
-    /// Replays `events` in the order given, by the original's rules.
-    pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
-        let mut r = Replay::default();
-        for e in events {
-            let cancelled = match e.dir {
-                Dir::Deposit => {
-                    r.balance = r.balance.saturating_add(e.amount);
-                    None
-                }
-                Dir::Withdraw if r.balance >= e.amount => {
-                    r.balance = r.balance.saturating_sub(e.amount);
-                    None
-                }
-                Dir::Withdraw if r.balance <= 0 => Some(Cancel {
-                    reason: Reason::BelowZero,
-                    cause: None,
-                }),
-                Dir::Withdraw => Some(Cancel {
-                    reason: Reason::NotLargeEnough,
-                    cause: r
-                        .steps
-                        .iter()
-                        .rev()
-                        .find(|s| s.balance < e.amount)
-                        .map(|s| s.id),
-                }),
-            };
-            r.steps.push(Step {
-                id: e.id,
-                dir: e.dir,
-                amount: e.amount,
-                ts: e.ts,
-                cancelled,
-                balance: r.balance,
-            });
-        }
-        r
-    }
-
-    /// Replays `events` oldest first, ties by id: the intended semantics.
-    pub fn oldest_first<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
-        let mut v: Vec<&Event> = events.into_iter().collect();
-        v.sort_by_key(|e| (e.ts, e.id));
-        Replay::of(v)
-    }
-
-    /// Ids of withdrawals this replay honoured.
-    pub fn honoured(&self) -> Vec<u64> {
-        self.withdrawals(false)
-    }
-
-    /// Ids of withdrawals this replay cancelled.
-    pub fn cancelled(&self) -> Vec<u64> {
-        self.withdrawals(true)
-    }
-
-    fn withdrawals(&self, cancelled: bool) -> Vec<u64> {
-        self.steps
-            .iter()
-            .filter(|s| s.dir == Dir::Withdraw && s.cancelled.is_some() == cancelled)
-            .map(|s| s.id)
-            .collect()
-    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -599,6 +481,14 @@ impl Protocol for Bank {
             "decision-revoked",
             "balance-correct",
         ]
+    }
+
+    fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
+        // A zero pause would resend into a partition forever at one instant.
+        if params.retry_ms == 0 {
+            return Err("retry_ms must be at least 1".into());
+        }
+        Ok(())
     }
 
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {

@@ -283,3 +283,32 @@ fn a_late_old_withdrawal_flips_an_honoured_one() {
     assert!(r.evidence[0].contains("#200 (withdraw 80"), "{r:?}");
     assert!(r.evidence[0].contains("at 2000ms"), "{r:?}");
 }
+
+#[test]
+fn a_revocation_no_read_saw_is_found_in_the_final_state() {
+    // ECM-10 without the read after the heal: only the final state shows
+    // that the 80 client 0 saw honoured is cancelled.
+    let script = vec![
+        op(0, 0, 0, "deposit", W(100)),
+        op(200, 1, 1, "withdraw", W(50)),
+        op(300, 0, 0, "withdraw", W(80)),
+        op(400, 0, 0, "balance", Value::Null),
+    ];
+    let faults = vec![
+        fault(
+            100,
+            Fault::Partition {
+                groups: vec![vec![0], vec![1]],
+            },
+        ),
+        fault(1000, Fault::Heal),
+    ];
+    let sim = run("intended", 2, script, faults);
+    expect(&sim, &["decision-revoked"]);
+    let r = Bank::check("decision-revoked", &sim);
+    assert!(
+        r.evidence[0]
+            .contains("cancelled in the final state of n0 (not large enough, blamed on #101), n1"),
+        "{r:?}"
+    );
+}

@@ -109,6 +109,7 @@ pub(super) fn trail_integrity(run: &Sim<History>) -> CheckResult {
     let mut evidence = Vec::new();
     for i in live(run) {
         for (k, log) in run.nodes()[i].logs() {
+            let gaps = chain_gaps(log);
             for h in log.hashes() {
                 let Some(e) = log.get(h) else { continue };
                 checked += 1;
@@ -123,7 +124,7 @@ pub(super) fn trail_integrity(run: &Sim<History>) -> CheckResult {
                         "n{i} key {k}: {} does not recompute{why}",
                         describe(e)
                     ));
-                } else if let Some(gap) = chain_gap(log, e) {
+                } else if let Some(Some(gap)) = gaps.get(&h) {
                     broken += 1;
                     evidence.push(format!(
                         "n{i} key {k}: the chain from {} {gap}",
@@ -146,23 +147,37 @@ pub(super) fn trail_integrity(run: &Sim<History>) -> CheckResult {
     )
 }
 
-/// Where the chain from `e` stops short of a first write, if it does.
-pub(super) fn chain_gap(log: &KeyLog, e: &Entry) -> Option<String> {
-    let mut cur = e.link?;
-    // A chain visits each distinct hash at most once unless it loops.
-    for _ in 0..=log.hashes().count() {
-        let Some(p) = log.get(cur) else {
-            return Some(format!(
-                "breaks at h={}: this replica holds no such entry",
-                short(cur)
-            ));
+/// For every hash `log` holds, where its chain stops short of a first
+/// write (`None`: it reaches one). Each hash is walked once, so long
+/// chains cost linear time.
+pub(super) fn chain_gaps(log: &KeyLog) -> BTreeMap<u64, Option<String>> {
+    let mut memo: BTreeMap<u64, Option<String>> = BTreeMap::new();
+    for start in log.hashes() {
+        let mut path = BTreeSet::new();
+        let mut cur = start;
+        let verdict = loop {
+            if let Some(v) = memo.get(&cur) {
+                break v.clone();
+            }
+            if !path.insert(cur) {
+                break Some("loops without reaching a first write".to_string());
+            }
+            let Some(e) = log.get(cur) else {
+                break Some(format!(
+                    "breaks at h={}: this replica holds no such entry",
+                    short(cur)
+                ));
+            };
+            match e.link {
+                None => break None,
+                Some(next) => cur = next,
+            }
         };
-        match p.link {
-            None => return None,
-            Some(next) => cur = next,
+        for h in path {
+            memo.insert(h, verdict.clone());
         }
     }
-    Some("loops without reaching a first write".to_string())
+    memo
 }
 
 /// Every entry chains to the version it replaced at its accepting node.

@@ -426,6 +426,14 @@ impl Protocol for History {
         ]
     }
 
+    fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
+        // A zero pause would resend into a partition forever at one instant.
+        if params.retry_ms == 0 {
+            return Err("retry_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
         let (mode, on_error) = if variant == "intended" {
             (Mode::Intended, OnError::Retry)
