@@ -754,6 +754,11 @@ impl<N: Node> Sim<N> {
         self.now
     }
 
+    /// Why the run stopped (`None` before it ran).
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
+    }
+
     /// When the final heal happened, if it did.
     pub fn final_heal_at(&self) -> Option<Time> {
         self.final_heal_at

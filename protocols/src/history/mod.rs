@@ -408,6 +408,14 @@ impl Protocol for History {
         ]
     }
 
+    fn notes(run: &sim::Sim<Self>) -> Vec<String> {
+        run.nodes()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.links.notes(i))
+            .collect()
+    }
+
     fn model() -> Option<&'static str> {
         // Clients see a register per key, exactly as with lww.
         Some("kv")
