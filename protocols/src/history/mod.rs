@@ -408,6 +408,12 @@ impl Protocol for History {
         ]
     }
 
+    const RECORDS_PROVENANCE: bool = true;
+
+    fn provenance_dot(run: &sim::Sim<Self>, key: u32) -> Option<String> {
+        Some(check::trail_dot(run.nodes(), key))
+    }
+
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
         run.nodes()
             .iter()
