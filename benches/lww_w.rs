@@ -33,6 +33,7 @@ fn main() {
                 seed: sc.sim.seed,
                 trace: None,
                 keep_history: false,
+                trail_key: None,
             },
         );
         let secs = t.elapsed().as_secs_f64();

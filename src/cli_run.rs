@@ -24,6 +24,13 @@ pub struct RunArgs {
     /// Write the client history (the format `dsim check` reads) to FILE.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+    /// Write the provenance graph of a key (see --trail-key) as Graphviz DOT
+    /// to FILE (protocols that record provenance: history).
+    #[arg(long, value_name = "FILE")]
+    pub trail: Option<PathBuf>,
+    /// The key --trail draws.
+    #[arg(long, value_name = "KEY", default_value_t = 0, requires = "trail")]
+    pub trail_key: u32,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -50,6 +57,16 @@ pub fn run(args: &RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let seed = args.seed.unwrap_or(sc.sim.seed);
+    if args.trail.is_some() {
+        let able = runner::provenance_protocols();
+        if !able.contains(&sc.protocol) {
+            return bad_input(format!(
+                "--trail: protocol {} records no provenance; protocols that do: {}",
+                sc.protocol,
+                able.join(", ")
+            ));
+        }
+    }
     let trace: Option<Box<dyn Write>> = match &args.trace {
         Some(p) => match create(p, "trace") {
             Ok(w) => Some(Box::new(w)),
@@ -73,8 +90,14 @@ pub fn run(args: &RunArgs) -> ExitCode {
             seed,
             trace,
             keep_history: history_out.is_some(),
+            trail_key: args.trail.as_ref().map(|_| args.trail_key),
         },
     );
+    if let (Some(p), Some(dot)) = (&args.trail, &rep.trail_dot) {
+        if let Err(e) = std::fs::write(p, dot) {
+            return bad_input(format!("cannot write trail file {}: {e}", p.display()));
+        }
+    }
     if let Some(w) = history_out.as_mut() {
         let done = report::write_history(w, &rep.history).and_then(|_| w.flush());
         if let Err(e) = done {

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! let sc = dsim::scenario::load(std::path::Path::new("scenarios/lww-split-brain-faithful.json"))?;
-//! let report = dsim::runner::run(&sc, dsim::runner::RunOptions { seed: 7, trace: None, keep_history: false });
+//! let report = dsim::runner::run(&sc, dsim::runner::RunOptions { seed: 7, trace: None, keep_history: false, trail_key: None });
 //! println!("{}", dsim::report::human(&sc, &report));
 //! # Ok::<(), dsim::scenario::ScenarioError>(())
 //! ```

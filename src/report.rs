@@ -132,6 +132,12 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         r.stop.name(),
         ms(r.end_us)
     );
+    if !r.notes.is_empty() {
+        let _ = writeln!(o, "\nnotes");
+        for n in &r.notes {
+            let _ = writeln!(o, "  {n}");
+        }
+    }
     let _ = writeln!(o, "\nchecks");
     let width = r.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for ch in &r.checks {
@@ -249,6 +255,7 @@ pub fn json(sc: &Scenario, r: &RunReport) -> serde_json::Value {
         "sim_time_us": r.end_us,
         "checks": checks,
         "details": details,
+        "notes": r.notes,
         "as_expected": r.as_expected,
         "replay": replay_command(sc, r.seed),
     })

@@ -16,6 +16,8 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn Write>>,
     /// Keep the client history in the report.
     pub keep_history: bool,
+    /// Draw the provenance graph of this key (protocols that record one).
+    pub trail_key: Option<u32>,
 }
 
 /// One check's verdict set against the scenario's expectation.
@@ -54,12 +56,16 @@ pub struct RunReport {
     pub stats: Stats,
     /// Client operations invoked.
     pub ops: u64,
+    /// Facts the protocol points out about this run (e.g. links that died).
+    pub notes: Vec<String>,
     /// Check verdicts, in the scenario's order.
     pub checks: Vec<CheckOutcome>,
     /// True when every check is as expected.
     pub as_expected: bool,
     /// The client history (when asked to keep it).
     pub history: Vec<HistoryEvent>,
+    /// The provenance graph asked for with `trail_key`, as Graphviz DOT.
+    pub trail_dot: Option<String>,
     /// A trace write error, if the trace could not be written.
     pub trace_error: Option<String>,
 }
@@ -139,11 +145,8 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         end_us: sim.now(),
         final_heal_us: sim.final_heal_at(),
         stats: sim.stats().clone(),
-        ops: sim
-            .history()
-            .iter()
-            .filter(|h| h.kind == sim::EventKind::Invoke)
-            .count() as u64,
+        ops: sim.stats().ops,
+        notes: P::notes(&sim),
         as_expected: checks.iter().all(|c| c.as_expected),
         checks,
         history: if opts.keep_history {
@@ -151,8 +154,25 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         } else {
             Vec::new()
         },
+        trail_dot: opts.trail_key.and_then(|k| P::provenance_dot(&sim, k)),
         trace_error,
     }
+}
+
+/// The protocols that can draw a provenance graph (`--trail`).
+pub fn provenance_protocols() -> Vec<&'static str> {
+    struct Records;
+    impl Visitor for Records {
+        type Out = bool;
+        fn visit<P: Protocol>(self) -> bool {
+            P::RECORDS_PROVENANCE
+        }
+    }
+    protocols::NAMES
+        .iter()
+        .copied()
+        .filter(|n| protocols::visit(n, Records) == Some(true))
+        .collect()
 }
 
 fn run_check<P: Protocol>(name: &str, sim: &Sim<P>, stop: StopReason) -> CheckResult {

@@ -317,3 +317,30 @@ fn list_shows_protocols_and_bundled_scenarios() {
         "every bundled scenario validates:\n{t}"
     );
 }
+
+#[test]
+fn trail_writes_the_provenance_graph_or_refuses() {
+    let dot = scratch("trail.dot", "");
+    let out = dsim(&[
+        "run",
+        "scenarios/history-provenance.json",
+        "--trail",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let g = std::fs::read_to_string(&dot).unwrap();
+    assert!(g.starts_with("digraph"), "{g}");
+    assert!(
+        g.contains("\"replaced\"") || g.contains("label=\"replaced\""),
+        "the faithful trail's bug shows as replaced edges: {g}"
+    );
+    let out = dsim(&[
+        "run",
+        "scenarios/lww-benign.json",
+        "--trail",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr)
+        .contains("protocol lww records no provenance; protocols that do: history"));
+}

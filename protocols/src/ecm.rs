@@ -57,7 +57,10 @@ pub enum OnError {
 pub struct Links<M> {
     on_error: OnError,
     retry_us: Time,
-    dead: Vec<bool>,
+    /// When each link died (local clock), if it did.
+    dead: Vec<Option<Time>>,
+    /// Messages never sent because their link was dead.
+    unsent: Vec<u64>,
     retry: Vec<Vec<M>>,
 }
 
@@ -67,29 +70,60 @@ impl<M: Clone> Links<M> {
         Links {
             on_error,
             retry_us,
-            dead: vec![false; nodes],
+            dead: vec![None; nodes],
+            unsent: vec![0; nodes],
             retry: vec![Vec::new(); nodes],
         }
     }
 
     /// Fresh links, as a (re)started process opens them.
     pub fn reset(&mut self, nodes: usize) {
-        self.dead = vec![false; nodes];
+        self.dead = vec![None; nodes];
+        self.unsent = vec![0; nodes];
         self.retry = vec![Vec::new(); nodes];
     }
 
     /// Sends `msg` unless the link to `to` has died. The link to oneself
-    /// never dies.
+    /// never dies. While earlier messages wait to be resent, a new one
+    /// queues behind them, so a retried link stays first-in first-out.
     pub fn send<N: Node<Msg = M, Timer = Timer>>(
         &mut self,
         ctx: &mut Ctx<'_, N>,
         to: NodeId,
         msg: M,
     ) {
-        if to != ctx.id() && self.dead.get(to).copied().unwrap_or(true) {
-            return;
+        if to != ctx.id() {
+            match self.dead.get(to) {
+                Some(None) => {}
+                Some(Some(_)) => {
+                    self.unsent[to] += 1;
+                    return;
+                }
+                None => return,
+            }
+            if let Some(queue) = self.retry.get_mut(to).filter(|q| !q.is_empty()) {
+                queue.push(msg);
+                return;
+            }
         }
         ctx.send(to, msg);
+    }
+
+    /// One line per dead link of node `me`, for run notes.
+    pub fn notes(&self, me: NodeId) -> Vec<String> {
+        self.dead
+            .iter()
+            .enumerate()
+            .filter_map(|(to, d)| {
+                d.map(|at| {
+                    format!(
+                        "link n{me} -> n{to} died at {} (n{me}'s clock) after a connection error and was never reopened; {} later message(s) to n{to} were never sent",
+                        fmt_ms(at),
+                        self.unsent[to]
+                    )
+                })
+            })
+            .collect()
     }
 
     /// The link to `to` reported that `msg` was not delivered.
@@ -103,7 +137,11 @@ impl<M: Clone> Links<M> {
             return;
         };
         match self.on_error {
-            OnError::Die => self.dead[to] = true,
+            OnError::Die => {
+                if self.dead[to].is_none() {
+                    self.dead[to] = Some(ctx.now());
+                }
+            }
             OnError::Retry => {
                 if queue.is_empty() {
                     ctx.set_timer(Timer::Retry(to), self.retry_us);
@@ -243,8 +281,7 @@ impl<T: Stamped + Clone> TsHeap<T> {
 /// True when a finished run reached its planned end (not a time or event
 /// limit), so end-state checks apply.
 pub fn completed<N: Node>(run: &Sim<N>) -> bool {
-    let cfg = run.config();
-    run.now() < cfg.max_time_us && run.stats().events < cfg.max_events
+    run.stop_reason().is_some_and(|r| r.completed())
 }
 
 /// A time in microseconds as milliseconds for reports: `1200ms`, `3.5ms`.

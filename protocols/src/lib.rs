@@ -86,6 +86,20 @@ pub trait Protocol: sim::Node + Sized + 'static {
     }
     /// Node `id` of a cluster of `nodes`, in `variant` (one of [`Protocol::variants`]).
     fn new(id: NodeId, nodes: usize, variant: &str, params: &Self::Params) -> Self;
+    /// Facts about a finished run that explain its outcome (links that died,
+    /// phases that never ended, …), shown above the checks.
+    fn notes(run: &Sim<Self>) -> Vec<String> {
+        let _ = run;
+        Vec::new()
+    }
+    /// True when [`Protocol::provenance_dot`] draws something.
+    const RECORDS_PROVENANCE: bool = false;
+    /// The provenance graph of `key` as Graphviz DOT, for protocols that
+    /// record where values came from (`None`: this protocol does not).
+    fn provenance_dot(run: &Sim<Self>, key: u32) -> Option<String> {
+        let _ = (run, key);
+        None
+    }
     /// Runs protocol check `name` (one of [`Protocol::checks`]) on a finished run.
     fn check(name: &str, _run: &Sim<Self>) -> CheckResult {
         CheckResult::unknown(format!("{} has no check named {name}", Self::NAME))

@@ -22,21 +22,8 @@
 use serde::{Deserialize, Serialize};
 use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen, MS};
 
+use crate::ecm::{Links, OnError, Target, Timer};
 use crate::{OpSpec, Protocol, Variant};
-
-/// Which node an origin pushes a write to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Target {
-    /// Every node in turn, the origin included (the original load generator).
-    #[default]
-    RoundRobin,
-    /// The origin itself.
-    #[serde(rename = "self")]
-    Itself,
-    /// The next node by id.
-    Next,
-}
 
 /// Parameters of the `params` object in a scenario.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,13 +72,6 @@ pub enum Msg {
     },
 }
 
-/// Timer tags.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum Timer {
-    /// Intended variant: resend what failed to reach this peer.
-    Retry(NodeId),
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Faithful,
@@ -116,10 +96,9 @@ pub struct Lww {
     /// Entries stored per key, duplicates included (the original keeps a list).
     entries: u64,
     next_target: usize,
-    /// Faithful: peers whose outbound link died.
-    dead: Vec<bool>,
-    /// Intended: messages waiting to be resent, per peer.
-    retry: Vec<Vec<Msg>>,
+    /// Outbound links: faithful ones die at their first error, intended
+    /// ones resend.
+    links: Links<Msg>,
 }
 
 impl Lww {
@@ -143,13 +122,6 @@ impl Lww {
         }
     }
 
-    fn push(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
-        if to != ctx.id() && self.dead[to] {
-            return;
-        }
-        ctx.send(to, msg);
-    }
-
     /// How many entries this replica has stored (duplicates included).
     pub fn entries(&self) -> u64 {
         self.entries
@@ -161,8 +133,8 @@ impl Node for Lww {
     type Timer = Timer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        self.dead = vec![false; ctx.nodes()];
-        self.retry = vec![Vec::new(); ctx.nodes()];
+        // A (re)started process opens fresh links to every peer.
+        self.links.reset(ctx.nodes());
         self.next_target = ctx.id();
     }
 
@@ -171,18 +143,13 @@ impl Node for Lww {
         match r.f {
             "write" => {
                 let value = r.value.as_int().unwrap_or(0);
-                let to = match self.params.target {
-                    Target::Itself => ctx.id(),
-                    Target::Next => (ctx.id() + 1) % ctx.nodes(),
-                    Target::RoundRobin => {
-                        let t = self.next_target % ctx.nodes();
-                        self.next_target = t + 1;
-                        t
-                    }
-                };
+                let to = self
+                    .params
+                    .target
+                    .pick(ctx.id(), ctx.nodes(), &mut self.next_target);
                 let ts = ctx.now();
                 let origin = ctx.id();
-                self.push(
+                self.links.send(
                     ctx,
                     to,
                     Msg::Set {
@@ -226,7 +193,7 @@ impl Node for Lww {
                         Mode::Intended => peer != me,
                     };
                     if relay {
-                        self.push(
+                        self.links.send(
                             ctx,
                             peer,
                             Msg::Sync {
@@ -249,22 +216,12 @@ impl Node for Lww {
     }
 
     fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
-        match self.mode {
-            Mode::Faithful => self.dead[to] = true,
-            Mode::Intended => {
-                if self.retry[to].is_empty() {
-                    ctx.set_timer(Timer::Retry(to), self.params.retry_ms * MS);
-                }
-                self.retry[to].push(msg);
-            }
-        }
+        self.links.on_error(ctx, to, msg);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
         let Timer::Retry(to) = timer;
-        for msg in std::mem::take(&mut self.retry[to]) {
-            ctx.send(to, msg);
-        }
+        self.links.on_retry(ctx, to);
     }
 
     fn on_crash(&mut self) {
@@ -272,7 +229,7 @@ impl Node for Lww {
         self.store.clear();
         self.entries = 0;
         self.next_target = 0;
-        self.retry.iter_mut().for_each(Vec::clear);
+        self.links.clear();
     }
 
     fn digest(&self) -> Digest {
@@ -322,19 +279,31 @@ impl Protocol for Lww {
         Some("kv")
     }
 
+    fn notes(run: &sim::Sim<Self>) -> Vec<String> {
+        run.nodes()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.links.notes(i))
+            .collect()
+    }
+
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
+        let mode = if variant == "intended" {
+            Mode::Intended
+        } else {
+            Mode::Faithful
+        };
+        let on_error = match mode {
+            Mode::Faithful => OnError::Die,
+            Mode::Intended => OnError::Retry,
+        };
         Lww {
-            mode: if variant == "intended" {
-                Mode::Intended
-            } else {
-                Mode::Faithful
-            },
+            mode,
             params: params.clone(),
             store: Vec::new(),
             entries: 0,
             next_target: 0,
-            dead: vec![false; nodes],
-            retry: vec![Vec::new(); nodes],
+            links: Links::new(nodes, on_error, params.retry_ms * MS),
         }
     }
 }

@@ -100,6 +100,8 @@ pub struct Stats {
     pub link_errors: u64,
     /// Timers fired.
     pub timers: u64,
+    /// Client operations invoked.
+    pub ops: u64,
 }
 
 enum Ev<M, T> {
@@ -492,6 +494,7 @@ impl<N: Node> Sim<N> {
         let Some((req, node, lat)) = self.clients.try_invoke(client, self.now) else {
             return;
         };
+        self.stats.ops += 1;
         let r = &self.clients.in_flight(req).expect("just invoked").request;
         self.trace
             .rec(self.now, "invoke")
@@ -749,6 +752,11 @@ impl<N: Node> Sim<N> {
     /// Simulated time now (at the end: when the run stopped).
     pub fn now(&self) -> Time {
         self.now
+    }
+
+    /// Why the run stopped (`None` before it ran).
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.stop
     }
 
     /// When the final heal happened, if it did.

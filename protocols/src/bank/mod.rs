@@ -463,6 +463,14 @@ impl Protocol for Bank {
         false
     }
 
+    fn notes(run: &sim::Sim<Self>) -> Vec<String> {
+        run.nodes()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.links.notes(i))
+            .collect()
+    }
+
     fn model() -> Option<&'static str> {
         // The checker's bank model expects withdrawals to answer true/false
         // and reads to return a bare integer; this node does neither.

@@ -408,6 +408,20 @@ impl Protocol for History {
         ]
     }
 
+    const RECORDS_PROVENANCE: bool = true;
+
+    fn provenance_dot(run: &sim::Sim<Self>, key: u32) -> Option<String> {
+        Some(check::trail_dot(run.nodes(), key))
+    }
+
+    fn notes(run: &sim::Sim<Self>) -> Vec<String> {
+        run.nodes()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| n.links.notes(i))
+            .collect()
+    }
+
     fn model() -> Option<&'static str> {
         // Clients see a register per key, exactly as with lww.
         Some("kv")
