@@ -209,7 +209,7 @@ fn bounds(run: &Sim<Counter>) -> CheckResult {
     if n > SHOWN {
         bad.push(format!("… and {} more", n - SHOWN));
     }
-    bad.push(hints(run));
+    bad.extend(hints(run));
     CheckResult::violation(
         format!("{n} of {reads} read(s) outside the possible sums ({above} above: something counted that never happened or twice)"),
         bad,
@@ -258,7 +258,7 @@ fn final_values(run: &Sim<Counter>) -> CheckResult {
     }
     let n = bad.len();
     bad.truncate(SHOWN);
-    bad.push(hints(run));
+    bad.extend(hints(run));
     CheckResult::violation(
         format!("{n} replica value(s) are not a possible sum of the adds"),
         bad,
@@ -378,11 +378,13 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
         } else {
             String::new()
         };
-        return CheckResult::pass(format!("{phases} sync phase(s), each back to work in time{note}"));
+        return CheckResult::pass(format!(
+            "{phases} sync phase(s), each back to work in time{note}"
+        ));
     }
     let n = bad.len();
     bad.truncate(SHOWN);
-    bad.push(hints(run));
+    bad.extend(hints(run));
     CheckResult::violation(
         format!(
             "{n} sync phase(s) never completed within {} after the final heal (at {})",
@@ -432,7 +434,7 @@ fn budget(run: &Sim<Counter>) -> CheckResult {
 }
 
 /// One line with each node's notable counters, to point at the cause.
-fn hints(run: &Sim<Counter>) -> String {
+fn hints(run: &Sim<Counter>) -> Vec<String> {
     let parts: Vec<String> = run
         .nodes()
         .iter()
@@ -452,5 +454,9 @@ fn hints(run: &Sim<Counter>) -> String {
             .to_lowercase()
         })
         .collect();
-    format!("node counters: {}", parts.join("; "))
+    let mut out = vec![format!("node counters: {}", parts.join("; "))];
+    for (i, n) in run.nodes().iter().enumerate() {
+        out.extend(n.stats().notes.iter().map(|note| format!("n{i} {note}")));
+    }
+    out
 }

@@ -304,6 +304,91 @@ pub struct Phase {
     pub end: PhaseEnd,
 }
 
+/// A moment worth showing in a check's evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// A variable_update for an op already held was counted again.
+    DoubleCounted {
+        /// Local time (µs).
+        at: Time,
+        /// The op's origin.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Its nonce.
+        nonce: u64,
+        /// Its delta.
+        delta: i64,
+    },
+    /// A variable_update named a nonce already held for another op (the
+    /// sender restarted its nonces): the slot is overwritten and the delta
+    /// added on top.
+    NonceReused {
+        /// Local time (µs).
+        at: Time,
+        /// The op's origin.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Its nonce.
+        nonce: u64,
+        /// The delta held before.
+        old: i64,
+        /// The delta received.
+        new: i64,
+    },
+    /// A ready phase reset with no stop_sync received from anyone.
+    VacuousReset {
+        /// Local time (µs).
+        at: Time,
+    },
+    /// Some variables reset while others still disagreed.
+    PartialReset {
+        /// Local time (µs).
+        at: Time,
+        /// Variables reset.
+        reset: usize,
+        /// Variables that did not match.
+        waiting: usize,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |t: Time| format!("{}.{} ms", t / MS, (t % MS) / 100);
+        match *self {
+            Note::DoubleCounted {
+                at,
+                from,
+                var,
+                nonce,
+                delta,
+            } => write!(
+                f,
+                "at {} counted n{from}'s op (key {var}, nonce {nonce}, {delta:+}) a second time",
+                ms(at)
+            ),
+            Note::NonceReused { at, from, var, nonce, old, new } => write!(
+                f,
+                "at {} got n{from}'s key {var} nonce {nonce} ({new:+}) while holding {old:+} there: overwritten, {new:+} added on top",
+                ms(at)
+            ),
+            Note::VacuousReset { at } => {
+                write!(f, "at {} reset with no stop_sync from any peer", ms(at))
+            }
+            Note::PartialReset { at, reset, waiting } => write!(
+                f,
+                "at {} reset {reset} variable(s) while {waiting} still disagreed",
+                ms(at)
+            ),
+        }
+    }
+}
+
+/// How many notes a node keeps.
+const NOTES_KEPT: usize = 8;
+
 /// Things a node counts for the checks' evidence; they survive crashes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NodeStats {
@@ -313,7 +398,7 @@ pub struct NodeStats {
     pub resets: u64,
     /// Ready phases that ended with no stop_sync received from anyone.
     pub vacuous_agreements: u64,
-    /// variable_update applied on top of an op already held (counted twice).
+    /// variable_update applied on top of an op already held at that nonce.
     pub double_counted: u64,
     /// Messages dropped for being over `max_message_bytes`.
     pub oversize_dropped: u64,
@@ -321,6 +406,16 @@ pub struct NodeStats {
     pub unanswered_requests: u64,
     /// nonce_send dropped (no op map for the sender yet).
     pub nonce_sends_dropped: u64,
+    /// The first few notable moments.
+    pub notes: Vec<Note>,
+}
+
+impl NodeStats {
+    fn note(&mut self, n: Note) {
+        if self.notes.len() < NOTES_KEPT {
+            self.notes.push(n);
+        }
+    }
 }
 
 /// One python-crdt node.
@@ -507,7 +602,15 @@ impl Counter {
         c.recompute();
     }
 
-    fn on_update(&mut self, from: NodeId, var: Var, delta: i64, nonce: u64, epoch: Option<u64>) {
+    fn on_update(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        var: Var,
+        delta: i64,
+        nonce: u64,
+        epoch: Option<u64>,
+    ) {
         if let Some(e) = epoch {
             if e < self.epoch {
                 return; // Already folded into the baseline by an agreed reset.
@@ -520,11 +623,29 @@ impl Counter {
         let faithful = self.faithful();
         let c = self.vars.entry(var).or_default();
         let ops = c.peer_ops.entry(from).or_default();
-        if ops.contains_key(&nonce) {
+        if let Some(&old) = ops.get(&nonce) {
             if !faithful {
                 return;
             }
             self.stats.double_counted += 1;
+            self.stats.note(if old == delta {
+                Note::DoubleCounted {
+                    at: now,
+                    from,
+                    var,
+                    nonce,
+                    delta,
+                }
+            } else {
+                Note::NonceReused {
+                    at: now,
+                    from,
+                    var,
+                    nonce,
+                    old,
+                    new: delta,
+                }
+            });
         }
         ops.insert(nonce, delta);
         c.value = c.value.saturating_add(delta);
@@ -552,7 +673,7 @@ impl Counter {
                 operation,
                 nonce,
                 epoch,
-            } => self.on_update(from, variable_name, operation, nonce, epoch),
+            } => self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch),
             Body::SyncData {
                 variable_name,
                 history,

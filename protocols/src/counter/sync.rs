@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sim::{Ctx, NodeId, Reply, RequestId, Value};
 
-use super::{Body, Counter, Status, Step, Var};
+use super::{Body, Counter, Note, Status, Step, Var};
 
 /// An empty op map, for peers with nothing to fetch.
 static EMPTY: BTreeMap<u64, i64> = BTreeMap::new();
@@ -290,22 +290,28 @@ impl Counter {
 
     fn vote_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
         let vacuous = self.peer_final_values.is_empty();
-        let mut all = true;
         let votes = &self.peer_final_values;
+        let (mut reset, mut waiting) = (0, 0);
         for (var, c) in self.vars.iter_mut() {
             // Every stop_sync ever received votes, stale ones included; with
             // none at all the test passes vacuously. Each variable resets on
             // its own as soon as it matches.
             if votes.values().all(|(_, d)| d.get(var) == Some(&c.value)) {
                 c.reset();
-                self.stats.resets += 1;
+                reset += 1;
             } else {
-                all = false;
+                waiting += 1;
             }
         }
-        if all {
+        self.stats.resets += reset as u64;
+        let at = ctx.now();
+        if reset > 0 && waiting > 0 {
+            self.stats.note(Note::PartialReset { at, reset, waiting });
+        }
+        if waiting == 0 {
             if vacuous {
                 self.stats.vacuous_agreements += 1;
+                self.stats.note(Note::VacuousReset { at });
             }
             self.back_to_work(ctx);
         }
@@ -390,7 +396,7 @@ impl Counter {
         }
         self.back_to_work(ctx);
         for (from, var, nonce, delta, e) in std::mem::take(&mut self.future) {
-            self.on_update(from, var, delta, nonce, Some(e));
+            self.on_update(ctx.now(), from, var, delta, nonce, Some(e));
         }
     }
 
