@@ -46,11 +46,32 @@ pub(super) fn run(name: &str, run: &Sim<Counter>) -> CheckResult {
     }
 }
 
-/// The runner does not hand the stop reason to protocol checks; a run that
-/// stopped before both limits reached its planned end.
+/// True when the run reached its planned end, so end-state checks apply.
 fn completed(run: &Sim<Counter>) -> bool {
-    let cfg = run.config();
-    run.stats().events < cfg.max_events && run.now() < cfg.max_time_us
+    run.stop_reason().is_some_and(|r| r.completed())
+}
+
+/// What explains a run: where each node ended, how often it flooded
+/// start_sync, and the first notable moments it recorded.
+pub(super) fn notes(run: &Sim<Counter>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, n) in run.nodes().iter().enumerate() {
+        let s = n.stats();
+        let open = n.phases().last().filter(|p| p.end == PhaseEnd::Open);
+        let phase = match open {
+            Some(p) => format!("out of work since {}", ms(p.entered)),
+            None => "in work".to_string(),
+        };
+        out.push(format!(
+            "n{i} ends {:?} ({phase}) after {} sync phase(s); it sent {} start_sync and reset {} variable(s)",
+            n.status(),
+            n.phases().len(),
+            s.start_sync_sent,
+            s.resets
+        ).to_lowercase());
+        out.extend(s.notes.iter().take(3).map(|note| format!("n{i} {note}")));
+    }
+    out
 }
 
 fn ms(t: Time) -> String {

@@ -899,4 +899,8 @@ impl Protocol for Counter {
     fn check(name: &str, run: &Sim<Self>) -> CheckResult {
         checks::run(name, run)
     }
+
+    fn notes(run: &Sim<Self>) -> Vec<String> {
+        checks::notes(run)
+    }
 }
