@@ -344,3 +344,23 @@ fn trail_writes_the_provenance_graph_or_refuses() {
     assert!(text(&out.stderr)
         .contains("protocol lww records no provenance; protocols that do: history"));
 }
+
+#[test]
+fn readme_example_and_quick_start_stay_true() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README has a JSON scenario example");
+    let p = scratch("readme-example.json", block);
+    let out = dsim(&["run", p.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["checks"]["convergence"], "violation");
+    assert!(readme.contains("cargo test --workspace"));
+    let showcase = "scenarios/lww-split-brain-faithful.json";
+    assert!(readme.contains(&format!("cargo run --release -- run {showcase}")));
+    assert_eq!(dsim(&["run", showcase]).status.code(), Some(0));
+}

@@ -246,19 +246,19 @@ impl ser::Serializer for &mut StableHasher {
         self.word(len.map_or(u64::MAX, |l| l as u64));
         Ok(self)
     }
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Self, Never> {
-        self.serialize_seq(Some(len))
+    // A struct's fields are fixed by its type: no length, no end marker.
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Never> {
+        Ok(self)
     }
     fn serialize_struct_variant(
         self,
         _: &'static str,
         i: u32,
         _: &'static str,
-        len: usize,
+        _: usize,
     ) -> Result<Self, Never> {
-        self.word(T_VARIANT);
-        self.word(u64::from(i));
-        self.serialize_seq(Some(len))
+        self.word(T_VARIANT ^ (u64::from(i) << 8));
+        Ok(self)
     }
 }
 
@@ -310,7 +310,6 @@ impl ser::SerializeStruct for &mut StableHasher {
         v.serialize(&mut **self)
     }
     fn end(self) -> Result<(), Never> {
-        self.word(T_END);
         Ok(())
     }
 }
@@ -326,7 +325,6 @@ impl ser::SerializeStructVariant for &mut StableHasher {
         v.serialize(&mut **self)
     }
     fn end(self) -> Result<(), Never> {
-        self.word(T_END);
         Ok(())
     }
 }
