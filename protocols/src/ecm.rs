@@ -35,6 +35,74 @@ impl Target {
     }
 }
 
+/// Parameters of the `params` object shared by the mesh protocols.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Where origins push writes.
+    pub target: Target,
+    /// Intended variant: pause before retrying after a link error.
+    pub retry_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            target: Target::RoundRobin,
+            retry_ms: 100,
+        }
+    }
+}
+
+impl Params {
+    /// Checks what the types cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        // A zero pause would resend into a partition forever at one instant.
+        if self.retry_ms == 0 {
+            return Err("retry_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Outbound links for `nodes` peers that behave as `mode` does.
+    pub fn links<M: Clone>(&self, nodes: usize, mode: Mode) -> Links<M> {
+        let on_error = match mode {
+            Mode::Faithful => OnError::Die,
+            Mode::Intended => OnError::Retry,
+        };
+        Links::new(nodes, on_error, self.retry_ms.saturating_mul(sim::MS))
+    }
+}
+
+/// The two variants every mesh protocol has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// As the original code behaves.
+    Faithful,
+    /// As its authors meant it.
+    Intended,
+}
+
+impl Mode {
+    /// The mode a variant name selects (validated names only reach here).
+    pub fn of(variant: &str) -> Mode {
+        if variant == "intended" {
+            Mode::Intended
+        } else {
+            Mode::Faithful
+        }
+    }
+}
+
+/// Run notes of a mesh: every dead link of every node.
+pub fn link_notes<N: Node, M: Clone>(run: &Sim<N>, links: impl Fn(&N) -> &Links<M>) -> Vec<String> {
+    run.nodes()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| links(n).notes(i))
+        .collect()
+}
+
 /// Timer tags of the mesh nodes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Timer {

@@ -19,30 +19,12 @@
 //!   is retried after a pause until the message gets through, and ties are
 //!   broken by one total order (timestamp, origin, value) on every node.
 
-use serde::{Deserialize, Serialize};
-use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen, MS};
+use serde::Serialize;
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen};
 
-use crate::ecm::{Links, OnError, Target, Timer};
+pub use crate::ecm::Params;
+use crate::ecm::{Links, Mode, Timer};
 use crate::{OpSpec, Protocol, Variant};
-
-/// Parameters of the `params` object in a scenario.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    /// Where origins push writes.
-    pub target: Target,
-    /// Intended variant: pause before retrying after a link error.
-    pub retry_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            target: Target::RoundRobin,
-            retry_ms: 100,
-        }
-    }
-}
 
 /// Wire messages.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -70,12 +52,6 @@ pub enum Msg {
         /// The node the client wrote through.
         origin: NodeId,
     },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Faithful,
-    Intended,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,31 +255,23 @@ impl Protocol for Lww {
         Some("kv")
     }
 
+    fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
+        params.validate()
+    }
+
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
-        run.nodes()
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| n.links.notes(i))
-            .collect()
+        crate::ecm::link_notes(run, |n| &n.links)
     }
 
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
-        let mode = if variant == "intended" {
-            Mode::Intended
-        } else {
-            Mode::Faithful
-        };
-        let on_error = match mode {
-            Mode::Faithful => OnError::Die,
-            Mode::Intended => OnError::Retry,
-        };
+        let mode = Mode::of(variant);
         Lww {
             mode,
             params: params.clone(),
             store: Vec::new(),
             entries: 0,
             next_target: 0,
-            links: Links::new(nodes, on_error, params.retry_ms * MS),
+            links: params.links(nodes, mode),
         }
     }
 }

@@ -36,33 +36,15 @@ mod replay;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value, ValueGen, MS};
+use serde::Serialize;
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value, ValueGen};
 
-use crate::ecm::{Links, OnError, Stamped, Target, TsHeap};
+pub use crate::ecm::Params;
+use crate::ecm::{Links, Mode, Stamped, TsHeap};
 use crate::{CheckResult, CheckSpec, OpSpec, Protocol, Variant};
 
 pub use crate::ecm::Timer;
 pub use replay::{Cancel, Reason, Replay, Step};
-
-/// Parameters of the `params` object in a scenario.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {
-    /// Where origins push events.
-    pub target: Target,
-    /// Intended variant: pause before retrying after a link error.
-    pub retry_ms: u64,
-}
-
-impl Default for Params {
-    fn default() -> Self {
-        Params {
-            target: Target::RoundRobin,
-            retry_ms: 100,
-        }
-    }
-}
 
 /// Which way money moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -179,12 +161,6 @@ impl Account {
         let idx = self.heap.root()?.idx;
         self.events.get_mut(idx)
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Faithful,
-    Intended,
 }
 
 /// One replica of the bank mesh.
@@ -464,11 +440,7 @@ impl Protocol for Bank {
     }
 
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
-        run.nodes()
-            .iter()
-            .enumerate()
-            .flat_map(|(i, n)| n.links.notes(i))
-            .collect()
+        crate::ecm::link_notes(run, |n| &n.links)
     }
 
     fn model() -> Option<&'static str> {
@@ -492,25 +464,17 @@ impl Protocol for Bank {
     }
 
     fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
-        // A zero pause would resend into a partition forever at one instant.
-        if params.retry_ms == 0 {
-            return Err("retry_ms must be at least 1".into());
-        }
-        Ok(())
+        params.validate()
     }
 
     fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
-        let (mode, on_error) = if variant == "intended" {
-            (Mode::Intended, OnError::Retry)
-        } else {
-            (Mode::Faithful, OnError::Die)
-        };
+        let mode = Mode::of(variant);
         Bank {
             mode,
             params: params.clone(),
             accounts: BTreeMap::new(),
             next_target: 0,
-            links: Links::new(nodes, on_error, params.retry_ms.saturating_mul(MS)),
+            links: params.links(nodes, mode),
             local_counter: 0,
             issued: 0,
         }

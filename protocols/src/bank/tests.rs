@@ -1,6 +1,7 @@
 use super::*;
 use crate::check::convergence;
 use crate::ecm::testkit::{config, fault, op};
+use crate::ecm::Target;
 use crate::Status;
 use sim::{Effect, Fault, Harness, ScheduledFault, ScriptOp};
 
