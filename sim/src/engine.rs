@@ -774,3 +774,7 @@ impl<N: Node> Sim<N> {
         self.trace.finish()
     }
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;
