@@ -45,14 +45,14 @@ pub fn scenario_dir() -> PathBuf {
 
 /// Runs `dsim list`.
 pub fn run() -> ExitCode {
-    println!("protocols");
+    let mut o = String::from("protocols\n");
     for name in protocols::NAMES {
         if let Some(text) = protocols::visit(name, Describe) {
-            print!("{text}");
+            o += &text;
         }
     }
     let dir = scenario_dir();
-    println!("\nscenarios ({})", dir.display());
+    o += &format!("\nscenarios ({})\n", dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -66,19 +66,20 @@ pub fn run() -> ExitCode {
                     .iter()
                     .map(|c| format!("{c}={}", dsim::report::expect_name(sc.expectation(c))))
                     .collect();
-                println!(
-                    "  {:36} {} ({}) expects {}",
+                o += &format!(
+                    "  {:36} {} ({}) expects {}\n",
                     sc.name,
                     sc.protocol,
                     sc.variant,
                     expect.join(" ")
                 );
                 if !sc.description.is_empty() {
-                    println!("  {:36} {}", "", sc.description);
+                    o += &format!("  {:36} {}\n", "", sc.description);
                 }
             }
-            Err(e) => println!("  {:36} INVALID: {e}", f.display()),
+            Err(e) => o += &format!("  {:36} INVALID: {e}\n", f.display()),
         }
     }
+    crate::out(&o);
     ExitCode::SUCCESS
 }

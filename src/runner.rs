@@ -175,9 +175,18 @@ pub fn provenance_protocols() -> Vec<&'static str> {
         .collect()
 }
 
+/// Search steps the linearizability check may take per run.
+fn checker_budget() -> u64 {
+    checker::DEFAULT_BUDGET
+}
+
 fn run_check<P: Protocol>(name: &str, sim: &Sim<P>, stop: StopReason) -> CheckResult {
     match name {
         "convergence" => check::convergence(sim, stop.completed()),
+        "linearizability" => match P::model() {
+            Some(model) => check::linearizability(sim, model, checker_budget()),
+            None => CheckResult::unknown(format!("{} declares no model to check against", P::NAME)),
+        },
         other => P::check(other, sim),
     }
 }

@@ -187,9 +187,18 @@ fn exit_codes_follow_expectations() {
 fn human_report_shows_evidence_fingerprint_and_replay() {
     let out = dsim(&["run", "scenarios/lww-split-brain-faithful.json"]);
     let r = text(&out.stdout);
+    let line = |name: &str, what: &str| {
+        r.lines()
+            .any(|l| l.trim_start().starts_with(name) && l.contains(what))
+    };
     assert!(
-        r.contains("convergence  VIOLATION (expected): replicas disagree"),
+        line("convergence ", "VIOLATION (expected): replicas disagree"),
         "{r}"
+    );
+    assert!(line("linearizability ", "VIOLATION (expected)"), "{r}");
+    assert!(
+        r.contains("notes\n  link n"),
+        "the notes name the dead links: {r}"
     );
     assert!(
         r.contains("key 0: n0="),

@@ -4,72 +4,9 @@
 //! scenario edited to expect something else is caught too. Where a verdict
 //! depends on the seed, the test counts how often the violation shows up.
 
-use std::collections::BTreeMap;
-use std::process::Command;
+mod common;
 
-use serde_json::Value;
-
-/// The further seeds every scenario runs on.
-const SEEDS: std::ops::Range<u64> = 1000..1050;
-
-/// One `dsim run --json`: the exit code and the parsed report.
-fn run(file: &str, seed: Option<u64>) -> (i32, Value) {
-    let path = format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dsim"));
-    cmd.args(["run", &path, "--json"]);
-    if let Some(s) = seed {
-        cmd.args(["--seed", &s.to_string()]);
-    }
-    let out = cmd.output().expect("the dsim binary runs");
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{file} seed {seed:?}: no JSON report ({e})\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
-}
-
-/// Runs `file` on its own seed and on [`SEEDS`]; every check must pass
-/// except `violations` (always a violation) and `any` (either; counted).
-/// Returns how many runs found a violation, per `any` check.
-fn sweep(file: &str, violations: &[&str], any: &[&str]) -> BTreeMap<String, usize> {
-    let mut counts: BTreeMap<String, usize> = any.iter().map(|c| (c.to_string(), 0)).collect();
-    let seeds = std::iter::once(None).chain(SEEDS.map(Some));
-    for seed in seeds {
-        let (code, report) = run(file, seed);
-        let replay = report["replay"].as_str().unwrap_or("?");
-        assert_eq!(
-            code, 0,
-            "{file}: not as expected; replay with `{replay}`\n{report:#}"
-        );
-        assert_eq!(report["as_expected"], true, "{file}: `{replay}`");
-        let checks = report["checks"].as_object().expect("checks object");
-        for (name, status) in checks {
-            let status = status.as_str().unwrap_or("?");
-            if let Some(n) = counts.get_mut(name) {
-                assert_ne!(status, "unknown", "{file} {name}: `{replay}`");
-                *n += usize::from(status == "violation");
-            } else {
-                let want = if violations.contains(&name.as_str()) {
-                    "violation"
-                } else {
-                    "pass"
-                };
-                assert_eq!(
-                    status, want,
-                    "{file} {name}: `{replay}`\n{:#}",
-                    report["details"][name]
-                );
-            }
-        }
-        for v in violations {
-            assert!(checks.contains_key(*v), "{file} does not run {v}");
-        }
-    }
-    counts
-}
+use common::*;
 
 #[test]
 fn bank_overdraft_split_brain_revokes_a_withdrawal() {
@@ -165,6 +102,10 @@ fn history_restart_isolates_faithful_and_breaks_intended_trails() {
 
 #[test]
 fn bank_dead_link_stays_dead_faithful_only() {
-    sweep("bank-dead-link.json", &["convergence", "balance-correct"], &[]);
+    sweep(
+        "bank-dead-link.json",
+        &["convergence", "balance-correct"],
+        &[],
+    );
     sweep("bank-dead-link-intended.json", &[], &[]);
 }

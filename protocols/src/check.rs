@@ -153,3 +153,76 @@ fn agreement_groups(live: &[(usize, sim::Digest)]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Linearizability of the run's client history against the checker model
+/// `model` (keys checked independently), within `budget` search steps. On a
+/// violation the evidence is the checker's witness: a minimal set of
+/// operations of one key, as a timeline per process and in words.
+pub fn linearizability<N: Node>(run: &Sim<N>, model: &str, budget: u64) -> CheckResult {
+    let model = match checker::model::by_name(model, None) {
+        Ok(m) => m,
+        Err(e) => return CheckResult::unknown(format!("no checker model: {e}")),
+    };
+    let history = match to_checker_history(run.history()) {
+        Ok(h) => h,
+        Err(e) => return CheckResult::unknown(format!("the run's history is malformed: {e}")),
+    };
+    let report = match checker::check(&history, &model, budget) {
+        Ok(r) => r,
+        Err(e) => {
+            return CheckResult::unknown(format!(
+                "an operation does not fit the {} model: {e}",
+                model.name()
+            ))
+        }
+    };
+    let ops = report.ops;
+    match report.verdict {
+        checker::Verdict::Linearizable => CheckResult::pass(format!(
+            "{ops} operation(s) on {} key(s) are linearizable ({} model)",
+            report.keys.len(),
+            model.name()
+        )),
+        checker::Verdict::Unknown => CheckResult::unknown(format!(
+            "the search spent its budget of {budget} steps on {ops} operation(s) without a verdict"
+        )),
+        checker::Verdict::NotLinearizable => {
+            let (summary, evidence) = match &report.witness {
+                Some(w) => (
+                    w.explanation.clone(),
+                    w.render_text().lines().map(str::to_string).collect(),
+                ),
+                None => ("no linearization exists".to_string(), Vec::new()),
+            };
+            let key = report
+                .key
+                .as_deref()
+                .map_or(String::new(), |k| format!(" (key {k})"));
+            CheckResult::violation(format!("not linearizable{key}: {summary}"), evidence)
+        }
+    }
+}
+
+/// The engine's history in the checker's form (keys as decimal strings).
+pub fn to_checker_history(
+    events: &[sim::HistoryEvent],
+) -> Result<checker::History, checker::HistoryError> {
+    let mut h = checker::History::new();
+    for e in events {
+        let value = serde_json::to_value(&e.value).unwrap_or(serde_json::Value::Null);
+        let key = e.key.map(|k| k.to_string());
+        match e.kind {
+            sim::EventKind::Invoke => h.invoke(e.process, e.f, key, value, e.time)?,
+            sim::EventKind::Ok => {
+                h.complete(e.process, checker::CompletionKind::Ok, value, e.time)?
+            }
+            sim::EventKind::Fail => {
+                h.complete(e.process, checker::CompletionKind::Fail, value, e.time)?
+            }
+            sim::EventKind::Info => {
+                h.complete(e.process, checker::CompletionKind::Info, value, e.time)?
+            }
+        };
+    }
+    Ok(h)
+}
