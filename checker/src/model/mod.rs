@@ -58,13 +58,24 @@ pub trait Spec: Send + Sync + 'static {
         false
     }
 
-    /// Explains in words why `witness` (a minimal violation, taken from the
-    /// operations `history` of the same key) cannot be linearized, or `None`
-    /// to fall back to a generic sentence.
-    fn explain(&self, witness: &[Operation], history: &[&Operation]) -> Option<String> {
-        let _ = (witness, history);
+    /// Explains in words why the operations `history` of one key cannot be
+    /// linearized, given `suspects` (indices into `history` of a small set
+    /// that cannot), or `None` to fall back to a generic sentence. The
+    /// explanation's claims must hold in the whole of `history`, and the
+    /// operations it cites must by themselves fail to linearize.
+    fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
+        let _ = (history, suspects);
         None
     }
+}
+
+/// A model's account of a violation: a sentence, and the operations it cites.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The violation in words, e.g. "read of x by process 3 returned 1, but ...".
+    pub text: String,
+    /// Indices (into the key's operations) of the operations the sentence cites.
+    pub ops: Vec<usize>,
 }
 
 /// An operation whose shape does not fit the model.
