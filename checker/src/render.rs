@@ -20,8 +20,8 @@ pub(crate) fn render(witness: &Witness) -> String {
     };
     let _ = writeln!(
         out,
-        "{key}: these {} operations cannot be linearized{}:",
-        witness.ops.len(),
+        "{key}: {} cannot be linearized{}:",
+        crate::witness::these(witness.ops.len()),
         if witness.minimal { " (a minimal set)" } else { "" }
     );
     out.push('\n');

@@ -248,11 +248,12 @@ fn generic_explanation(
         ", whatever the key's other operations did,"
     };
     let mut text = format!(
-        "No order of these {count} operations{whatever} respects real time (an operation \
+        "No order of {}{whatever} respects real time (an operation \
          that returned before another was invoked comes first) and gives every operation \
-         the result it returned"
+         the result it returned",
+        these(count)
     );
-    if minimal {
+    if minimal && count > 1 {
         text.push_str("; with any one of them of unknown outcome, an order exists");
     }
     text.push('.');
@@ -264,4 +265,12 @@ fn generic_explanation(
         ));
     }
     text
+}
+
+/// "this operation" or "these N operations".
+pub(crate) fn these(count: usize) -> String {
+    match count {
+        1 => "this operation".to_string(),
+        n => format!("these {n} operations"),
+    }
 }
