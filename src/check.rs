@@ -60,8 +60,14 @@ fn run_checked(args: &CheckArgs) -> Result<ExitCode, String> {
     let report = check(&history, &model, args.budget)
         .map_err(|e| format!("{}: {} (model {})", at(e.line), e.error, e.model))?;
     if args.json {
-        let out = JsonReport { history: path.to_string(), report: &report };
-        println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+        let out = JsonReport {
+            history: path.to_string(),
+            report: &report,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&out).map_err(|e| e.to_string())?
+        );
     } else {
         print!("{}", human(&report, args.budget));
     }

@@ -90,8 +90,11 @@ impl<S: Spec> Prober<'_, S> {
     /// Whether `kept` fails with every other operation of `prefix` weakened:
     /// then it fails whatever those did. Capped, so `false` may mean "unknown".
     fn fails_whatever_others(&mut self, kept: &[Pick], prefix: &[Pick]) -> bool {
-        let others: Vec<Pick> =
-            prefix.iter().filter(|p| !kept.iter().any(|k| k.0 == p.0)).copied().collect();
+        let others: Vec<Pick> = prefix
+            .iter()
+            .filter(|p| !kept.iter().any(|k| k.0 == p.0))
+            .copied()
+            .collect();
         self.still_fails(kept, &others, SINGLE_STEPS) == Some(true)
     }
 
@@ -117,11 +120,20 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
     // The same operations as if they had not returned (yet).
     let unreturned: Vec<Operation> = ops
         .iter()
-        .map(|op| Operation { completion: None, ..(*op).clone() })
+        .map(|op| Operation {
+            completion: None,
+            ..(*op).clone()
+        })
         .collect();
     let open = prepare_all(spec, &unreturned.iter().collect::<Vec<_>>())?;
     let droppable = open.iter().map(|t| spec.read_only(&t.op)).collect();
-    let mut prober = Prober { spec, known: &known, open: &open, droppable, remaining: budget };
+    let mut prober = Prober {
+        spec,
+        known: &known,
+        open: &open,
+        droppable,
+        remaining: budget,
+    };
     let all: Vec<Pick> = (0..ops.len()).map(|i| (i, false)).collect();
     let prefix = shortest_failing_prefix(&mut prober, &known).unwrap_or(all);
     let (mut picks, mut minimal) = shrink(&mut prober, prefix.clone());
@@ -139,17 +151,34 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
         }
         None => {
             let alone = !prober.fails_whatever_others(&picks, &prefix);
-            let culprit = prefix.iter().filter(|p| !p.1).filter_map(|&(i, _)| ops[i].completion.as_ref());
-            let last_line = culprit.filter_map(|c| Some((c.time, c.line?))).max().map(|(_, l)| l);
+            let culprit = prefix
+                .iter()
+                .filter(|p| !p.1)
+                .filter_map(|&(i, _)| ops[i].completion.as_ref());
+            let last_line = culprit
+                .filter_map(|c| Some((c.time, c.line?)))
+                .max()
+                .map(|(_, l)| l);
             generic_explanation(picks.len(), minimal, alone, last_line)
         }
     };
     let witness_ops: Vec<Operation> = picks
         .iter()
-        .map(|&(i, cut)| if cut { unreturned[i].clone() } else { ops[i].clone() })
+        .map(|&(i, cut)| {
+            if cut {
+                unreturned[i].clone()
+            } else {
+                ops[i].clone()
+            }
+        })
         .collect();
     let key = ops.first().and_then(|op| op.key.clone());
-    Some(Witness { key, ops: witness_ops, explanation, minimal })
+    Some(Witness {
+        key,
+        ops: witness_ops,
+        explanation,
+        minimal,
+    })
 }
 
 /// True if giving any one of `picks` an unknown outcome lets them be ordered.
@@ -172,8 +201,11 @@ fn shortest_failing_prefix<S: Spec>(
     prober: &mut Prober<'_, S>,
     known: &[Timed<S::Op>],
 ) -> Option<Vec<Pick>> {
-    let mut returns: Vec<(u64, usize)> =
-        known.iter().enumerate().filter_map(|(i, t)| Some((t.ret?, i))).collect();
+    let mut returns: Vec<(u64, usize)> = known
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.ret?, i)))
+        .collect();
     returns.sort_unstable();
     let cut = |at: (u64, usize)| -> Vec<Pick> {
         known
@@ -211,7 +243,11 @@ fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pic
         let mut start = 0;
         while start < picks.len() {
             let end = (start + chunk).min(picks.len());
-            let rest: Vec<Pick> = picks[..start].iter().chain(&picks[end..]).copied().collect();
+            let rest: Vec<Pick> = picks[..start]
+                .iter()
+                .chain(&picks[end..])
+                .copied()
+                .collect();
             // Single deletions decide minimality, so they get more steps.
             let cap = if chunk > 1 { PROBE_STEPS } else { SINGLE_STEPS };
             match prober.still_fails(&rest, &picks[start..end], cap) {
@@ -258,7 +294,9 @@ fn generic_explanation(
     }
     text.push('.');
     if alone {
-        let upto = last_line.map(|l| format!(" up to line {l}")).unwrap_or_default();
+        let upto = last_line
+            .map(|l| format!(" up to line {l}"))
+            .unwrap_or_default();
         text.push_str(&format!(
             " Other operations of the key are involved too: its history{upto} already has \
              no valid order."

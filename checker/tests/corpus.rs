@@ -22,13 +22,23 @@ fn every_corpus_file_gives_its_manifest_verdict() {
         let name = entry["file"].as_str().unwrap();
         let text = std::fs::read_to_string(corpus_dir().join(name)).unwrap();
         let history = History::parse_jsonl(&text).unwrap();
-        assert_eq!(history.operations().len() as u64, entry["ops"].as_u64().unwrap(), "{name}");
-        let model = model::by_name(entry["model"].as_str().unwrap(), Some(&entry["initial_value"]))
-            .unwrap();
+        assert_eq!(
+            history.operations().len() as u64,
+            entry["ops"].as_u64().unwrap(),
+            "{name}"
+        );
+        let model = model::by_name(
+            entry["model"].as_str().unwrap(),
+            Some(&entry["initial_value"]),
+        )
+        .unwrap();
         let report = check(&history, &model, DEFAULT_BUDGET).unwrap();
         let expected = entry["expected"].as_str().unwrap();
         if report.verdict.as_str() != expected {
-            wrong.push(format!("{name}: expected {expected}, got {}", report.verdict));
+            wrong.push(format!(
+                "{name}: expected {expected}, got {}",
+                report.verdict
+            ));
         }
         if report.verdict == Verdict::NotLinearizable {
             // The witness is a failing sub-history of the violating key.
@@ -37,7 +47,11 @@ fn every_corpus_file_gives_its_manifest_verdict() {
             assert!(witness.ops.iter().all(|op| op.key == report.key), "{name}");
             let sub = History::from_ops(witness.ops.clone()).unwrap();
             let again = check(&sub, &model, DEFAULT_BUDGET).unwrap();
-            assert_eq!(again.verdict, Verdict::NotLinearizable, "{name}: witness linearizable");
+            assert_eq!(
+                again.verdict,
+                Verdict::NotLinearizable,
+                "{name}: witness linearizable"
+            );
             witnesses += 1;
             minimal += usize::from(witness.minimal);
         }
@@ -46,5 +60,8 @@ fn every_corpus_file_gives_its_manifest_verdict() {
     assert_eq!(witnesses, 41 + 3);
     // Most witnesses are proven minimal; the rest ran a probe out of steps
     // or are a model's proof citing more than a minimal set.
-    assert!(minimal * 2 > witnesses, "only {minimal} of {witnesses} witnesses minimal");
+    assert!(
+        minimal * 2 > witnesses,
+        "only {minimal} of {witnesses} witnesses minimal"
+    );
 }

@@ -66,11 +66,17 @@ impl Kind {
             (Kind::Register | Kind::Kv, 0) => ("read", Value::Null),
             (Kind::Register | Kind::Kv, 1) => ("write", small(rng)),
             (Kind::Register | Kind::Kv, _) => {
-                let old = if rng.chance(25) { Value::Null } else { small(rng) };
+                let old = if rng.chance(25) {
+                    Value::Null
+                } else {
+                    small(rng)
+                };
                 ("cas", json!([old, small(rng)]))
             }
             (Kind::Append, 0) => ("get", Value::Null),
-            (Kind::Append, 1) if rng.chance(30) => ("put", json!(["a", "b"][rng.below(2) as usize])),
+            (Kind::Append, 1) if rng.chance(30) => {
+                ("put", json!(["a", "b"][rng.below(2) as usize]))
+            }
             (Kind::Append, _) => ("append", json!(["x", "y", "z"][rng.below(3) as usize])),
             (Kind::Counter, 0) => ("read", Value::Null),
             (Kind::Counter, _) => ("add", json!(rng.below(5) as i64 - 1)),
@@ -195,8 +201,24 @@ fn generate(kind: Kind, rng: &mut Rng) -> History {
             processes[slot] = next_process;
             next_process += 1;
         }
-        let completion = ending.map(|kind| Completion { kind, value: Value::Null, time: ret, line: None });
-        ops.push((Operation { process, f: f.to_string(), key, value, time: call, completion, line: None }, ret));
+        let completion = ending.map(|kind| Completion {
+            kind,
+            value: Value::Null,
+            time: ret,
+            line: None,
+        });
+        ops.push((
+            Operation {
+                process,
+                f: f.to_string(),
+                key,
+                value,
+                time: call,
+                completion,
+                line: None,
+            },
+            ret,
+        ));
     }
     // Effect points: a random moment inside each interval (unknown or
     // unfinished operations maybe never); outputs follow from that order.
@@ -216,7 +238,10 @@ fn generate(kind: Kind, rng: &mut Rng) -> History {
     let mut states: BTreeMap<Option<String>, Value> = BTreeMap::new();
     for &(_, i) in &effects {
         let op = &mut ops[i].0;
-        let state = states.get(&op.key).cloned().unwrap_or_else(|| kind.initial());
+        let state = states
+            .get(&op.key)
+            .cloned()
+            .unwrap_or_else(|| kind.initial());
         let out = output(kind, &state, &op.f, &op.value);
         if let Some(next) = apply(kind, &state, &op.f, &op.value, None) {
             states.insert(op.key.clone(), next);
@@ -231,7 +256,11 @@ fn generate(kind: Kind, rng: &mut Rng) -> History {
         // Perturb one ok output to a plausible wrong one.
         let i = rng.below(ops.len() as u64) as usize;
         let op = &mut ops[i].0;
-        if let Some(c) = op.completion.as_mut().filter(|c| c.kind == CompletionKind::Ok) {
+        if let Some(c) = op
+            .completion
+            .as_mut()
+            .filter(|c| c.kind == CompletionKind::Ok)
+        {
             c.value = match op.f.as_str() {
                 "read" => json!(rng.below(3)),
                 "get" => json!(["", "x", "y", "xy", "a", "ax"][rng.below(6) as usize]),
@@ -253,8 +282,17 @@ fn cross_check(kind: Kind, seed: u64, count: usize) -> (usize, usize) {
         let history = generate(kind, &mut rng);
         let expected = oracle(kind, history.operations());
         let report = check(&history, &model, 1_000_000).unwrap();
-        let want = if expected { Verdict::Linearizable } else { Verdict::NotLinearizable };
-        assert_eq!(report.verdict, want, "{kind:?} history {n}:\n{}", history.to_jsonl());
+        let want = if expected {
+            Verdict::Linearizable
+        } else {
+            Verdict::NotLinearizable
+        };
+        assert_eq!(
+            report.verdict,
+            want,
+            "{kind:?} history {n}:\n{}",
+            history.to_jsonl()
+        );
         if expected {
             tally.0 += 1;
         } else {

@@ -40,7 +40,11 @@ impl CasRegister {
     /// A register starting at `initial` (null if `None`).
     pub(crate) fn new(initial: Option<&Value>, keyed: bool) -> CasRegister {
         let initial = initial.cloned().unwrap_or(Value::Null);
-        CasRegister { initial_atom: Atom::from_json(&initial), initial, keyed }
+        CasRegister {
+            initial_atom: Atom::from_json(&initial),
+            initial,
+            keyed,
+        }
     }
 }
 
@@ -62,7 +66,10 @@ impl Spec for CasRegister {
 
     fn prepare(&self, op: &Operation) -> Result<RegisterOp, ShapeError> {
         if let (false, Some(key)) = (self.keyed, &op.key) {
-            return Err(ShapeError::KeyNotAllowed { key: key.clone(), instead: Some("kv") });
+            return Err(ShapeError::KeyNotAllowed {
+                key: key.clone(),
+                instead: Some("kv"),
+            });
         }
         match op.f.as_str() {
             "read" => {
@@ -78,7 +85,11 @@ impl Spec for CasRegister {
                     cas_pair(&op.value).ok_or_else(|| bad_input(op, "a pair [old, new]"))?;
                 echo_output(op)?;
                 let known = op.output().is_some();
-                Ok(RegisterOp::Cas { old: Atom::from_json(old), new: Atom::from_json(new), known })
+                Ok(RegisterOp::Cas {
+                    old: Atom::from_json(old),
+                    new: Atom::from_json(new),
+                    known,
+                })
             }
             _ => Err(unknown(op, FUNCTIONS)),
         }
@@ -102,7 +113,9 @@ impl Spec for CasRegister {
     }
 
     fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
-        suspects.iter().find_map(|&r| self.explain_read(history, r, suspects))
+        suspects
+            .iter()
+            .find_map(|&r| self.explain_read(history, r, suspects))
     }
 }
 
@@ -184,10 +197,14 @@ impl CasRegister {
         let candidates = || suspects.iter().copied().chain(0..history.len());
         let fits = |o: &usize| {
             let op = history[*o];
-            let (Some(end), Some(seen)) = (op.end_time(), observed(op)) else { return false };
+            let (Some(end), Some(seen)) = (op.end_time(), observed(op)) else {
+                return false;
+            };
             end < read.time
                 && seen != value
-                && writers.iter().all(|&w| history[w].end_time().is_some_and(|e| e < op.time))
+                && writers
+                    .iter()
+                    .all(|&w| history[w].end_time().is_some_and(|e| e < op.time))
         };
         let o = candidates()
             .filter(|o| history[*o].f != "read")
