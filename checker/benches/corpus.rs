@@ -19,7 +19,10 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let mut total = Duration::ZERO;
     let mut slowest = (Duration::ZERO, String::new());
-    println!("{:<22} {:>6} {:>18} {:>10} {:>10}", "file", "ops", "verdict", "steps", "ms");
+    println!(
+        "{:<22} {:>6} {:>18} {:>10} {:>10}",
+        "file", "ops", "verdict", "steps", "ms"
+    );
     for entry in manifest["files"].as_array().expect("files") {
         let name = entry["file"].as_str().expect("file name");
         if filter.as_deref().is_some_and(|f| !name.contains(f)) {

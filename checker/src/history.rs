@@ -150,8 +150,14 @@ impl fmt::Display for HistoryErrorKind {
                 // noise; keep its message and column.
                 let text = e.to_string();
                 let message = text.split(" at line ").next().unwrap_or(&text);
-                write!(out, "{message} (column {}); an event looks like ", e.column())?;
-                out.write_str(r#"{"process":0,"type":"invoke","f":"write","key":"x","value":3,"time":1000}"#)
+                write!(
+                    out,
+                    "{message} (column {}); an event looks like ",
+                    e.column()
+                )?;
+                out.write_str(
+                    r#"{"process":0,"type":"invoke","f":"write","key":"x","value":3,"time":1000}"#,
+                )
             }
             HistoryErrorKind::UnknownType(t) => {
                 write!(out, "unknown type {t:?}; allowed: invoke, ok, fail, info")
@@ -160,10 +166,19 @@ impl fmt::Display for HistoryErrorKind {
                 write!(out, "key {k} is neither a string nor an integer")
             }
             HistoryErrorKind::NoInvocation { process } => {
-                write!(out, "completion for process {process}, which has no operation in flight")
+                write!(
+                    out,
+                    "completion for process {process}, which has no operation in flight"
+                )
             }
-            HistoryErrorKind::Busy { process, since_line } => {
-                write!(out, "process {process} invokes an operation while another is in flight")?;
+            HistoryErrorKind::Busy {
+                process,
+                since_line,
+            } => {
+                write!(
+                    out,
+                    "process {process} invokes an operation while another is in flight"
+                )?;
                 match since_line {
                     Some(line) => write!(out, " (invoked on line {line})"),
                     None => Ok(()),
@@ -174,7 +189,11 @@ impl fmt::Display for HistoryErrorKind {
                 "process {process} is reused after an info completion; an info operation \
                  stays in flight to the end of the history, so use a new process id"
             ),
-            HistoryErrorKind::Mismatch { field, invoked, completed } => write!(
+            HistoryErrorKind::Mismatch {
+                field,
+                invoked,
+                completed,
+            } => write!(
                 out,
                 "completion has {field} {completed} but its invocation has {field} {invoked}"
             ),
@@ -293,7 +312,14 @@ impl History {
             let op = &ops[i];
             if phase == 0 {
                 let f = op.f.clone();
-                history.invoke_at(op.process, f, op.key.clone(), op.value.clone(), op.time, op.line)?;
+                history.invoke_at(
+                    op.process,
+                    f,
+                    op.key.clone(),
+                    op.value.clone(),
+                    op.time,
+                    op.line,
+                )?;
             } else if let Some(c) = &op.completion {
                 history.complete_at(op.process, c.kind, c.value.clone(), c.time, c.line)?;
             }
@@ -328,7 +354,8 @@ impl History {
             match kind {
                 None => history.invoke_at(raw.process, raw.f, key, raw.value, raw.time, line)?,
                 Some(kind) => {
-                    let index = history.complete_at(raw.process, kind, raw.value, raw.time, line)?;
+                    let index =
+                        history.complete_at(raw.process, kind, raw.value, raw.time, line)?;
                     history.check_echo(index, &raw.f, key.as_deref(), line)?
                 }
             };
@@ -379,13 +406,24 @@ impl History {
         let error = |kind| HistoryError { line, kind };
         if let Some(&busy) = self.in_flight.get(&process) {
             let since_line = self.ops[busy].line;
-            return Err(error(HistoryErrorKind::Busy { process, since_line }));
+            return Err(error(HistoryErrorKind::Busy {
+                process,
+                since_line,
+            }));
         }
         if self.retired.contains(&process) {
             return Err(error(HistoryErrorKind::Retired { process }));
         }
         let index = self.ops.len();
-        self.ops.push(Operation { process, f, key, value, time, completion: None, line });
+        self.ops.push(Operation {
+            process,
+            f,
+            key,
+            value,
+            time,
+            completion: None,
+            line,
+        });
         self.in_flight.insert(process, index);
         self.events.push(Event::Invoke(index));
         Ok(index)
@@ -405,9 +443,17 @@ impl History {
         };
         let op = &mut self.ops[index];
         if time < op.time {
-            return Err(error(HistoryErrorKind::TimeTravel { invoked: op.time, completed: time }));
+            return Err(error(HistoryErrorKind::TimeTravel {
+                invoked: op.time,
+                completed: time,
+            }));
         }
-        op.completion = Some(Completion { kind, value, time, line });
+        op.completion = Some(Completion {
+            kind,
+            value,
+            time,
+            line,
+        });
         if kind == CompletionKind::Info {
             self.retired.insert(process);
         }
@@ -436,7 +482,11 @@ impl History {
             None => Ok(index),
             Some((field, invoked, completed)) => Err(HistoryError {
                 line,
-                kind: HistoryErrorKind::Mismatch { field, invoked, completed },
+                kind: HistoryErrorKind::Mismatch {
+                    field,
+                    invoked,
+                    completed,
+                },
             }),
         }
     }

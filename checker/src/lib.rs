@@ -54,5 +54,5 @@ mod witness;
 
 pub use history::{Completion, CompletionKind, History, HistoryError, Operation};
 pub use linearizability::{check, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET};
-pub use model::{Model, ModelError, ShapeError, Spec};
+pub use model::{Explanation, Model, ModelError, ShapeError, Spec};
 pub use witness::Witness;

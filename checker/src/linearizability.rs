@@ -153,8 +153,10 @@ fn check_keys<S: Spec>(
     keys: &[(Option<&str>, Vec<&Operation>)],
     budget: u64,
 ) -> (Vec<KeyReport>, Option<Witness>) {
-    let prepared: Vec<Vec<Timed<S::Op>>> =
-        keys.iter().map(|(_, ops)| prepare_all(spec, ops).unwrap_or_default()).collect();
+    let prepared: Vec<Vec<Timed<S::Op>>> = keys
+        .iter()
+        .map(|(_, ops)| prepare_all(spec, ops).unwrap_or_default())
+        .collect();
     let refs: Vec<Vec<&Timed<S::Op>>> = prepared.iter().map(|p| p.iter().collect()).collect();
     let mut searches: Vec<Box<dyn Resumable + '_>> =
         refs.iter().map(|ops| search::start(spec, ops)).collect();
@@ -185,7 +187,9 @@ fn check_keys<S: Spec>(
                 Outcome::Unknown => None,
             };
         }
-        let found = reports.iter().any(|r| r.verdict == Some(Verdict::NotLinearizable));
+        let found = reports
+            .iter()
+            .any(|r| r.verdict == Some(Verdict::NotLinearizable));
         if found || reports.iter().all(|r| r.verdict.is_some()) {
             break;
         }
@@ -243,7 +247,11 @@ pub(crate) fn prepare_all<S: Spec>(spec: &S, ops: &[&Operation]) -> Option<Vec<T
     ops.iter()
         .map(|op| {
             let prepared = spec.prepare(op).ok()?;
-            Some(Timed { op: prepared, call: op.time, ret: op.end_time() })
+            Some(Timed {
+                op: prepared,
+                call: op.time,
+                ret: op.end_time(),
+            })
         })
         .collect()
 }

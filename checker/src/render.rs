@@ -20,9 +20,13 @@ pub(crate) fn render(witness: &Witness) -> String {
     };
     let _ = writeln!(
         out,
-        "{key}: these {} operations cannot be linearized{}:",
-        witness.ops.len(),
-        if witness.minimal { " (a minimal set)" } else { "" }
+        "{key}: {} cannot be linearized{}:",
+        crate::witness::these(witness.ops.len()),
+        if witness.minimal {
+            " (a minimal set)"
+        } else {
+            ""
+        }
     );
     out.push('\n');
     out.push_str(&timeline(&witness.ops));
@@ -115,7 +119,9 @@ fn short(value: &Value) -> String {
         return text;
     }
     let head: String = chars[..VALUE_WIDTH / 2 - 1].iter().collect();
-    let tail: String = chars[chars.len() - (VALUE_WIDTH / 2 - 1)..].iter().collect();
+    let tail: String = chars[chars.len() - (VALUE_WIDTH / 2 - 1)..]
+        .iter()
+        .collect();
     format!("{head}..{tail}")
 }
 

@@ -162,7 +162,11 @@ fn twins<O: PartialEq>(ops: &[&Timed<O>]) -> Vec<Option<usize>> {
     open.sort_by_key(|&i| (ops[i].call, i));
     let mut twin = vec![None; ops.len()];
     for (k, &i) in open.iter().enumerate() {
-        twin[i] = open[..k].iter().rev().copied().find(|&j| ops[j].op == ops[i].op);
+        twin[i] = open[..k]
+            .iter()
+            .rev()
+            .copied()
+            .find(|&j| ops[j].op == ops[i].op);
     }
     twin
 }
@@ -285,7 +289,11 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
                 // A legal read-only operation was placed without choice
                 // (see below): trying others in its place is pointless, so
                 // keep undoing, by standing on its (pending) return.
-                entry = if self.read_only[i] { self.ret_of[i] } else { self.next[call] };
+                entry = if self.read_only[i] {
+                    self.ret_of[i]
+                } else {
+                    self.next[call]
+                };
                 continue;
             }
             let i = self.op_of[entry];

@@ -1,12 +1,33 @@
-//! Witnesses: a smallest set of operations of one key that cannot be
-//! linearized, found by cutting the history at the first return that makes
-//! it impossible and then deleting operations while the rest still fails.
+//! Witnesses: a small set of operations of one key that cannot be
+//! linearized, found by cutting the history at the first return after
+//! which no order exists, then deleting chunks of operations, then single
+//! ones, while the rest still fails (delta debugging).
+//!
+//! Plain deletion can mislead: deleting the write a read read from makes
+//! the read "impossible" on its own, a violation the history does not
+//! have. So a deletion is kept only if the rest also fails with the
+//! deleted operations weakened instead: outcome unknown and interval open
+//! to the end, so each may have taken effect at any moment after its
+//! invocation, or not at all. A weakened read-only operation changes
+//! nothing and is simply left out. This guards each deletion, not every
+//! combination: weakening all deleted operations at once would make the
+//! witness a proof on its own, but searching such a set is exponential in
+//! its size. So when the model can explain the violation (a stale read, an
+//! impossible value), its explanation, whose claims are checked against the
+//! key's whole history, and the operations it cites replace the search's
+//! set; otherwise the witness says it fails "taken on its own".
 
 use crate::history::Operation;
 use crate::linearizability::prepare_all;
 use crate::model::Spec;
 use crate::search::{search, Outcome, Timed};
 use serde::Serialize;
+
+/// Steps one minimization probe may take. A probe that runs out counts as
+/// "still linearizable", so the chunk is kept and smaller ones are tried.
+const PROBE_STEPS: u64 = 20_000;
+/// Steps a probe deleting a single operation may take.
+const SINGLE_STEPS: u64 = 200_000;
 
 /// A violation a person can read: operations of one key that cannot be
 /// linearized, and why.
@@ -19,8 +40,9 @@ pub struct Witness {
     pub ops: Vec<Operation>,
     /// Why they cannot be linearized, in words.
     pub explanation: String,
-    /// True if removing any one operation leaves a linearizable set (false
-    /// only when the budget ran out while minimizing).
+    /// True if each operation is needed: giving any one of them an unknown
+    /// outcome (or leaving it out) lets the others be ordered. False only
+    /// when a probe ran out of steps while minimizing.
     pub minimal: bool,
 }
 
@@ -32,7 +54,8 @@ impl Witness {
 }
 
 /// An operation chosen for a candidate set: its index, and whether it is
-/// cut (its return lies after the cut, so its output is treated as unknown).
+/// open (its return lies after the cut, or it is weakened), so its output
+/// is treated as unknown.
 type Pick = (usize, bool);
 
 /// Runs searches on candidate sets within one shared step budget.
@@ -40,33 +63,51 @@ struct Prober<'a, S: Spec> {
     spec: &'a S,
     known: &'a [Timed<S::Op>],
     open: &'a [Timed<S::Op>],
+    /// Operations whose weakened form is read-only, so can be left out.
+    droppable: Vec<bool>,
     remaining: u64,
-    /// False once any search ran out of budget: minimality is then not proven.
-    conclusive: bool,
 }
 
 impl<S: Spec> Prober<'_, S> {
-    fn illegal(&mut self, picks: &[Pick]) -> bool {
+    /// Whether exactly `picks` fail: `None` if the probe ran out of steps.
+    fn illegal(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
         if picks.is_empty() {
-            return false;
-        }
-        if self.remaining == 0 {
-            self.conclusive = false;
-            return false;
+            return Some(false);
         }
         let refs: Vec<&Timed<S::Op>> = picks
             .iter()
-            .map(|&(i, cut)| if cut { &self.open[i] } else { &self.known[i] })
+            .map(|&(i, open)| if open { &self.open[i] } else { &self.known[i] })
             .collect();
-        let (outcome, steps) = search(self.spec, &refs, self.remaining);
+        let (outcome, steps) = search(self.spec, &refs, self.remaining.min(cap));
         self.remaining = self.remaining.saturating_sub(steps);
         match outcome {
-            Outcome::Illegal => true,
-            Outcome::Linearizable => false,
-            Outcome::Unknown => {
-                self.conclusive = false;
-                false
-            }
+            Outcome::Illegal => Some(true),
+            Outcome::Linearizable => Some(false),
+            Outcome::Unknown => None,
+        }
+    }
+
+    /// Whether `kept` fails with every other operation of `prefix` weakened:
+    /// then it fails whatever those did. Capped, so `false` may mean "unknown".
+    fn fails_whatever_others(&mut self, kept: &[Pick], prefix: &[Pick]) -> bool {
+        let others: Vec<Pick> = prefix
+            .iter()
+            .filter(|p| !kept.iter().any(|k| k.0 == p.0))
+            .copied()
+            .collect();
+        self.still_fails(kept, &others, SINGLE_STEPS) == Some(true)
+    }
+
+    /// Whether `rest` fails both as it is and with `deleted` added back weakened.
+    fn still_fails(&mut self, rest: &[Pick], deleted: &[Pick], cap: u64) -> Option<bool> {
+        if self.illegal(rest, cap)? {
+            let mut guarded = rest.to_vec();
+            let weak = deleted.iter().filter(|&&(i, _)| !self.droppable[i]);
+            guarded.extend(weak.map(|&(i, _)| (i, true)));
+            guarded.sort_unstable();
+            self.illegal(&guarded, cap)
+        } else {
+            Some(false)
         }
     }
 }
@@ -79,25 +120,73 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
     // The same operations as if they had not returned (yet).
     let unreturned: Vec<Operation> = ops
         .iter()
-        .map(|op| Operation { completion: None, ..(*op).clone() })
+        .map(|op| Operation {
+            completion: None,
+            ..(*op).clone()
+        })
         .collect();
     let open = prepare_all(spec, &unreturned.iter().collect::<Vec<_>>())?;
-    let mut prober = Prober { spec, known: &known, open: &open, remaining: budget, conclusive: true };
+    let droppable = open.iter().map(|t| spec.read_only(&t.op)).collect();
+    let mut prober = Prober {
+        spec,
+        known: &known,
+        open: &open,
+        droppable,
+        remaining: budget,
+    };
     let all: Vec<Pick> = (0..ops.len()).map(|i| (i, false)).collect();
-    let start = shortest_failing_prefix(&mut prober, &known).unwrap_or(all);
-    let picks = shrink(&mut prober, start);
+    let prefix = shortest_failing_prefix(&mut prober, &known).unwrap_or(all);
+    let (mut picks, mut minimal) = shrink(&mut prober, prefix.clone());
+    let suspects: Vec<usize> = picks.iter().map(|&(i, _)| i).collect();
+    let explanation = match spec.explain(ops, &suspects) {
+        // The model's proof cites whole operations of the history; they
+        // become the witness if they fail by themselves, as they should.
+        Some(explained) => {
+            let cited: Vec<Pick> = explained.ops.iter().map(|&i| (i, false)).collect();
+            if prober.illegal(&cited, SINGLE_STEPS) == Some(true) {
+                minimal = each_needed(&mut prober, &cited);
+                picks = cited;
+            }
+            explained.text
+        }
+        None => {
+            let alone = !prober.fails_whatever_others(&picks, &prefix);
+            let culprit = prefix
+                .iter()
+                .filter(|p| !p.1)
+                .filter_map(|&(i, _)| ops[i].completion.as_ref());
+            let last_line = culprit
+                .filter_map(|c| Some((c.time, c.line?)))
+                .max()
+                .map(|(_, l)| l);
+            generic_explanation(picks.len(), minimal, alone, last_line)
+        }
+    };
     let witness_ops: Vec<Operation> = picks
         .iter()
-        .map(|&(i, cut)| if cut { unreturned[i].clone() } else { ops[i].clone() })
+        .map(|&(i, cut)| {
+            if cut {
+                unreturned[i].clone()
+            } else {
+                ops[i].clone()
+            }
+        })
         .collect();
-    let explanation = spec
-        .explain(&witness_ops, ops)
-        .unwrap_or_else(|| generic_explanation(witness_ops.len(), prober.conclusive));
+    let key = ops.first().and_then(|op| op.key.clone());
     Some(Witness {
-        key: ops.first().and_then(|op| op.key.clone()),
+        key,
         ops: witness_ops,
         explanation,
-        minimal: prober.conclusive,
+        minimal,
+    })
+}
+
+/// True if giving any one of `picks` an unknown outcome lets them be ordered.
+fn each_needed<S: Spec>(prober: &mut Prober<'_, S>, picks: &[Pick]) -> bool {
+    (0..picks.len()).all(|k| {
+        let mut weakened = picks.to_vec();
+        weakened[k].1 = true;
+        prober.illegal(&weakened, SINGLE_STEPS) == Some(false)
     })
 }
 
@@ -112,8 +201,11 @@ fn shortest_failing_prefix<S: Spec>(
     prober: &mut Prober<'_, S>,
     known: &[Timed<S::Op>],
 ) -> Option<Vec<Pick>> {
-    let mut returns: Vec<(u64, usize)> =
-        known.iter().enumerate().filter_map(|(i, t)| Some((t.ret?, i))).collect();
+    let mut returns: Vec<(u64, usize)> = known
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.ret?, i)))
+        .collect();
     returns.sort_unstable();
     let cut = |at: (u64, usize)| -> Vec<Pick> {
         known
@@ -124,13 +216,13 @@ fn shortest_failing_prefix<S: Spec>(
             .collect()
     };
     let last = *returns.last()?;
-    if !prober.illegal(&cut(last)) {
+    if prober.illegal(&cut(last), u64::MAX) != Some(true) {
         return None;
     }
     let (mut low, mut high) = (0, returns.len() - 1);
     while low < high {
         let middle = (low + high) / 2;
-        if prober.illegal(&cut(returns[middle])) {
+        if prober.illegal(&cut(returns[middle]), u64::MAX) == Some(true) {
             high = middle;
         } else {
             low = middle + 1;
@@ -140,39 +232,83 @@ fn shortest_failing_prefix<S: Spec>(
 }
 
 /// Deletes chunks of operations, then single ones, while the rest still
-/// fails, until no single deletion keeps it failing (delta debugging).
-fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> Vec<Pick> {
+/// fails (see the module documentation), until no single deletion does.
+/// Returns the operations left and whether every single deletion was
+/// decided within the probe's steps.
+fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pick>, bool) {
     let mut chunk = (picks.len() / 2).max(1);
     loop {
         let mut removed = false;
+        let mut decided = true;
         let mut start = 0;
         while start < picks.len() {
             let end = (start + chunk).min(picks.len());
-            let rest: Vec<Pick> = picks[..start].iter().chain(&picks[end..]).copied().collect();
-            if prober.illegal(&rest) {
-                picks = rest;
-                removed = true;
-            } else {
-                start = end;
+            let rest: Vec<Pick> = picks[..start]
+                .iter()
+                .chain(&picks[end..])
+                .copied()
+                .collect();
+            // Single deletions decide minimality, so they get more steps.
+            let cap = if chunk > 1 { PROBE_STEPS } else { SINGLE_STEPS };
+            match prober.still_fails(&rest, &picks[start..end], cap) {
+                Some(true) => {
+                    picks = rest;
+                    removed = true;
+                }
+                verdict => {
+                    decided &= verdict.is_some();
+                    start = end;
+                }
             }
         }
         if chunk > 1 {
             chunk /= 2;
         } else if !removed || prober.remaining == 0 {
-            return picks;
+            return (picks, decided && prober.remaining > 0);
         }
     }
 }
 
-fn generic_explanation(count: usize, minimal: bool) -> String {
+/// The sentence for a violation the model does not explain. `alone` says
+/// the operations were only shown to fail taken on their own; then the
+/// key's other operations (up to `last_line`) are part of the story.
+fn generic_explanation(
+    count: usize,
+    minimal: bool,
+    alone: bool,
+    last_line: Option<usize>,
+) -> String {
+    let whatever = if alone {
+        ", taken on their own,"
+    } else {
+        ", whatever the key's other operations did,"
+    };
     let mut text = format!(
-        "No order of these {count} operations respects real time (an operation that \
-         returned before another was invoked comes first) and gives every operation the \
-         result it returned"
+        "No order of {}{whatever} respects real time (an operation \
+         that returned before another was invoked comes first) and gives every operation \
+         the result it returned",
+        these(count)
     );
-    if minimal {
-        text.push_str("; without any one of them, such an order exists");
+    if minimal && count > 1 {
+        text.push_str("; with any one of them of unknown outcome, an order exists");
     }
     text.push('.');
+    if alone {
+        let upto = last_line
+            .map(|l| format!(" up to line {l}"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            " Other operations of the key are involved too: its history{upto} already has \
+             no valid order."
+        ));
+    }
     text
+}
+
+/// "this operation" or "these N operations".
+pub(crate) fn these(count: usize) -> String {
+    match count {
+        1 => "this operation".to_string(),
+        n => format!("these {n} operations"),
+    }
 }

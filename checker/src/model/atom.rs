@@ -62,6 +62,9 @@ mod tests {
         let a = serde_json::from_str::<Value>(r#"{"a":1,"b":[2,{"c":3,"d":4}]}"#).unwrap();
         let b = serde_json::from_str::<Value>(r#"{"b":[2,{"d":4,"c":3}],"a":1}"#).unwrap();
         assert_eq!(Atom::from_json(&a), Atom::from_json(&b));
-        assert_ne!(Atom::from_json(&json!([1, 2])), Atom::from_json(&json!([2, 1])));
+        assert_ne!(
+            Atom::from_json(&json!([1, 2])),
+            Atom::from_json(&json!([2, 1]))
+        );
     }
 }

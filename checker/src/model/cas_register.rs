@@ -7,7 +7,7 @@
 //! defaults to `null`. The `kv` model is this register, once per key.
 
 use super::shape::{bad_input, echo_output, no_input, unknown};
-use super::{Atom, Model, Registration, ShapeError, Spec};
+use super::{Atom, Explanation, Model, Registration, ShapeError, Spec};
 use crate::history::Operation;
 use serde_json::Value;
 
@@ -40,7 +40,11 @@ impl CasRegister {
     /// A register starting at `initial` (null if `None`).
     pub(crate) fn new(initial: Option<&Value>, keyed: bool) -> CasRegister {
         let initial = initial.cloned().unwrap_or(Value::Null);
-        CasRegister { initial_atom: Atom::from_json(&initial), initial, keyed }
+        CasRegister {
+            initial_atom: Atom::from_json(&initial),
+            initial,
+            keyed,
+        }
     }
 }
 
@@ -62,7 +66,10 @@ impl Spec for CasRegister {
 
     fn prepare(&self, op: &Operation) -> Result<RegisterOp, ShapeError> {
         if let (false, Some(key)) = (self.keyed, &op.key) {
-            return Err(ShapeError::KeyNotAllowed { key: key.clone(), instead: Some("kv") });
+            return Err(ShapeError::KeyNotAllowed {
+                key: key.clone(),
+                instead: Some("kv"),
+            });
         }
         match op.f.as_str() {
             "read" => {
@@ -78,7 +85,11 @@ impl Spec for CasRegister {
                     cas_pair(&op.value).ok_or_else(|| bad_input(op, "a pair [old, new]"))?;
                 echo_output(op)?;
                 let known = op.output().is_some();
-                Ok(RegisterOp::Cas { old: Atom::from_json(old), new: Atom::from_json(new), known })
+                Ok(RegisterOp::Cas {
+                    old: Atom::from_json(old),
+                    new: Atom::from_json(new),
+                    known,
+                })
             }
             _ => Err(unknown(op, FUNCTIONS)),
         }
@@ -101,11 +112,10 @@ impl Spec for CasRegister {
         matches!(op, RegisterOp::Read(_))
     }
 
-    fn explain(&self, witness: &[Operation], history: &[&Operation]) -> Option<String> {
-        witness.iter().filter(|op| op.f == "read").find_map(|read| {
-            let value = read.output()?;
-            self.explain_read(read, value, witness, history)
-        })
+    fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
+        suspects
+            .iter()
+            .find_map(|&r| self.explain_read(history, r, suspects))
     }
 }
 
@@ -118,7 +128,15 @@ fn sets(op: &Operation) -> Option<&Value> {
     }
 }
 
-/// "write x=2", "cas x 1->2", "write 2" (no key).
+/// The value an `ok` operation shows the register held: what it wrote, or what it read.
+fn observed(op: &Operation) -> Option<&Value> {
+    match op.f.as_str() {
+        "read" => op.output(),
+        _ => op.output().and(sets(op)),
+    }
+}
+
+/// "write x=2", "cas x 1->2", "read x" (or "write 2" without a key).
 fn phrase(op: &Operation) -> String {
     let key = op.key.as_deref().map(|k| format!("{k}="));
     match (op.f.as_str(), cas_pair(&op.value)) {
@@ -126,47 +144,73 @@ fn phrase(op: &Operation) -> String {
             Some(k) => format!("cas {k} {old}->{new}"),
             None => format!("cas {old}->{new}"),
         },
+        ("read", _) => match &op.key {
+            Some(k) => format!("read of {k} returning {}", show(op.output())),
+            None => format!("read returning {}", show(op.output())),
+        },
         _ => format!("{} {}{}", op.f, key.unwrap_or_default(), op.value),
     }
 }
 
+fn show(value: Option<&Value>) -> String {
+    value.map_or("?".to_string(), Value::to_string)
+}
+
 impl CasRegister {
-    /// Proves a read wrong in words, if it read a value that was impossible
-    /// or stale; every claim is checked against the key's whole history, so
-    /// the sentence is a proof, not a guess.
+    /// Proves the read `history[r]` wrong in words, if it read a value that
+    /// was impossible or stale; every claim is checked against the key's
+    /// whole history, so the sentence is a proof, not a guess.
     fn explain_read(
         &self,
-        read: &Operation,
-        value: &Value,
-        witness: &[Operation],
         history: &[&Operation],
-    ) -> Option<String> {
+        r: usize,
+        suspects: &[usize],
+    ) -> Option<Explanation> {
+        let read = history[r];
+        let value = read.output().filter(|_| read.f == "read")?;
         let read_end = read.end_time()?;
         let subject = match &read.key {
             Some(k) => format!("read of {k} by process {}", read.process),
             None => format!("read by process {}", read.process),
         };
         // Writers that could come before the read in some order.
-        let writers: Vec<&&Operation> = history
-            .iter()
-            .filter(|op| !op.failed() && op.time <= read_end && sets(op) == Some(value))
+        let writers: Vec<usize> = (0..history.len())
+            .filter(|&w| {
+                let op = history[w];
+                !op.failed() && op.time <= read_end && sets(op) == Some(value)
+            })
             .collect();
         let is_initial = *value == self.initial;
         if writers.is_empty() && !is_initial {
-            return Some(format!(
+            let text = format!(
                 "{subject} returned {value}, but nothing could have written {value} by the \
                  time the read returned: no write or cas of {value} began before then, and \
                  the initial value is {}.",
                 self.initial
-            ));
+            );
+            return Some(Explanation { text, ops: vec![r] });
         }
-        // An overwrite that completed before the read began, after every writer of the value.
-        let overwrite = witness.iter().chain(history.iter().copied()).find(|o| {
-            let (Some(end), Some(set)) = (o.end_time(), sets(o)) else { return false };
+        // An operation that showed another value (by writing or reading
+        // it), completed before the read began, and began after every
+        // writer of the read's value had completed. Suspects first.
+        // Writes are preferred: a read needs its own writers cited too.
+        let candidates = || suspects.iter().copied().chain(0..history.len());
+        let fits = |o: &usize| {
+            let op = history[*o];
+            let (Some(end), Some(seen)) = (op.end_time(), observed(op)) else {
+                return false;
+            };
             end < read.time
-                && set != value
-                && writers.iter().all(|w| w.end_time().is_some_and(|e| e < o.time))
-        })?;
+                && seen != value
+                && writers
+                    .iter()
+                    .all(|&w| history[w].end_time().is_some_and(|e| e < op.time))
+        };
+        let o = candidates()
+            .filter(|o| history[*o].f != "read")
+            .find(fits)
+            .or_else(|| candidates().find(fits))?;
+        let overwrite = history[o];
         let returned = if is_initial {
             format!("{value}, the initial value")
         } else {
@@ -179,8 +223,10 @@ impl CasRegister {
             overwrite.process
         );
         if !writers.is_empty() {
-            let names: Vec<String> =
-                writers.iter().map(|w| format!("{} by process {}", phrase(w), w.process)).collect();
+            let names: Vec<String> = writers
+                .iter()
+                .map(|&w| format!("{} by process {}", phrase(history[w]), history[w].process))
+                .collect();
             text.push_str(&format!(
                 ": every write of {value} ({}) completed before {} began",
                 names.join(", "),
@@ -188,6 +234,19 @@ impl CasRegister {
             ));
         }
         text.push('.');
-        Some(text)
+        let mut ops = writers;
+        ops.extend([o, r]);
+        if overwrite.f == "read" {
+            // Whatever wrote the value the other read saw, before it returned.
+            let seen = observed(overwrite);
+            let end = overwrite.end_time();
+            ops.extend((0..history.len()).filter(|&w| {
+                let op = history[w];
+                !op.failed() && sets(op) == seen && end.is_some_and(|e| op.time <= e)
+            }));
+        }
+        ops.sort_unstable();
+        ops.dedup();
+        Some(Explanation { text, ops })
     }
 }

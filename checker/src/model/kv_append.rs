@@ -26,10 +26,19 @@ fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
             let (model, expected, found) = ("kv-append", "a string", other.clone());
-            return Err(ModelError::BadInitial { model, expected, found });
+            return Err(ModelError::BadInitial {
+                model,
+                expected,
+                found,
+            });
         }
     };
-    Ok(Model::new("kv-append", KvAppend { initial: Text::new(initial) }))
+    Ok(Model::new(
+        "kv-append",
+        KvAppend {
+            initial: Text::new(initial),
+        },
+    ))
 }
 
 /// Multiplier of the polynomial string hash.
@@ -46,12 +55,16 @@ struct Text {
 
 impl Text {
     fn new(text: &str) -> Text {
-        Text { hash: poly_hash(text), text: Arc::from(text) }
+        Text {
+            hash: poly_hash(text),
+            text: Arc::from(text),
+        }
     }
 }
 
 fn poly_hash(text: &str) -> u64 {
-    text.bytes().fold(0, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
+    text.bytes()
+        .fold(0, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
 }
 
 impl PartialEq for Text {
@@ -79,7 +92,11 @@ struct Suffix {
 impl Suffix {
     fn new(text: &str) -> Suffix {
         let shift = (0..text.len()).fold(1u64, |p, _| p.wrapping_mul(BASE));
-        Suffix { text: Box::from(text), hash: poly_hash(text), shift }
+        Suffix {
+            text: Box::from(text),
+            hash: poly_hash(text),
+            shift,
+        }
     }
 }
 
@@ -144,8 +161,14 @@ impl Spec for KvAppend {
                 let mut next = String::with_capacity(state.text.len() + suffix.text.len());
                 next.push_str(&state.text);
                 next.push_str(&suffix.text);
-                let hash = state.hash.wrapping_mul(suffix.shift).wrapping_add(suffix.hash);
-                Some(Text { hash, text: Arc::from(next) })
+                let hash = state
+                    .hash
+                    .wrapping_mul(suffix.shift)
+                    .wrapping_add(suffix.hash);
+                Some(Text {
+                    hash,
+                    text: Arc::from(next),
+                })
             }
         }
     }

@@ -58,13 +58,24 @@ pub trait Spec: Send + Sync + 'static {
         false
     }
 
-    /// Explains in words why `witness` (a minimal violation, taken from the
-    /// operations `history` of the same key) cannot be linearized, or `None`
-    /// to fall back to a generic sentence.
-    fn explain(&self, witness: &[Operation], history: &[&Operation]) -> Option<String> {
-        let _ = (witness, history);
+    /// Explains in words why the operations `history` of one key cannot be
+    /// linearized, given `suspects` (indices into `history` of a small set
+    /// that cannot), or `None` to fall back to a generic sentence. The
+    /// explanation's claims must hold in the whole of `history`, and the
+    /// operations it cites must by themselves fail to linearize.
+    fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
+        let _ = (history, suspects);
         None
     }
+}
+
+/// A model's account of a violation: a sentence, and the operations it cites.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The violation in words, e.g. "read of x by process 3 returned 1, but ...".
+    pub text: String,
+    /// Indices (into the key's operations) of the operations the sentence cites.
+    pub ops: Vec<usize>,
 }
 
 /// An operation whose shape does not fit the model.
@@ -108,7 +119,11 @@ impl fmt::Display for ShapeError {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ShapeError::UnknownFunction { f, allowed } => {
-                write!(out, "unknown function {f:?}; allowed: {}", allowed.join(", "))
+                write!(
+                    out,
+                    "unknown function {f:?}; allowed: {}",
+                    allowed.join(", ")
+                )
             }
             ShapeError::BadInput { f, expected, found } => {
                 write!(out, "{f} takes {expected} as its value, not {found}")
@@ -117,7 +132,10 @@ impl fmt::Display for ShapeError {
                 write!(out, "an ok {f} returns {expected}, not {found}")
             }
             ShapeError::KeyNotAllowed { key, instead } => {
-                write!(out, "this model has no keys, but the operation has key {key:?}")?;
+                write!(
+                    out,
+                    "this model has no keys, but the operation has key {key:?}"
+                )?;
                 match instead {
                     Some(model) => write!(out, "; use --model {model} for keyed histories"),
                     None => Ok(()),
@@ -155,8 +173,15 @@ impl fmt::Display for ModelError {
                 let names: Vec<&str> = list().iter().map(|r| r.name).collect();
                 write!(out, "unknown model {name:?}; allowed: {}", names.join(", "))
             }
-            ModelError::BadInitial { model, expected, found } => {
-                write!(out, "the initial value of {model} must be {expected}, not {found}")
+            ModelError::BadInitial {
+                model,
+                expected,
+                found,
+            } => {
+                write!(
+                    out,
+                    "the initial value of {model} must be {expected}, not {found}"
+                )
             }
         }
     }
@@ -181,13 +206,19 @@ impl Registration {
         description: &'static str,
         build: fn(Option<&Value>) -> Result<Model, ModelError>,
     ) -> Registration {
-        Registration { name, description, build }
+        Registration {
+            name,
+            description,
+            build,
+        }
     }
 }
 
 impl fmt::Debug for Registration {
     fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        out.debug_struct("Registration").field("name", &self.name).finish()
+        out.debug_struct("Registration")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -210,7 +241,9 @@ pub fn list() -> &'static [Registration] {
 pub fn by_name(name: &str, initial: Option<&Value>) -> Result<Model, ModelError> {
     match REGISTRY.iter().find(|r| r.name == name) {
         Some(registration) => (registration.build)(initial),
-        None => Err(ModelError::Unknown { name: name.to_string() }),
+        None => Err(ModelError::Unknown {
+            name: name.to_string(),
+        }),
     }
 }
 
@@ -223,7 +256,10 @@ pub struct Model {
 impl Model {
     /// Wraps a specification under a name (the registry does this for its models).
     pub fn new<S: Spec>(name: &'static str, spec: S) -> Model {
-        Model { name, spec: Box::new(spec) }
+        Model {
+            name,
+            spec: Box::new(spec),
+        }
     }
 
     /// The model's name.
@@ -269,16 +305,27 @@ pub(crate) mod shape {
 
     /// A wrong-input error for `op`.
     pub fn bad_input(op: &Operation, expected: &'static str) -> ShapeError {
-        ShapeError::BadInput { f: op.f.clone(), expected, found: op.value.clone() }
+        ShapeError::BadInput {
+            f: op.f.clone(),
+            expected,
+            found: op.value.clone(),
+        }
     }
 
     /// A wrong-output error for `op`.
     pub fn bad_output(op: &Operation, found: &Value, expected: &'static str) -> ShapeError {
-        ShapeError::BadOutput { f: op.f.clone(), expected, found: found.clone() }
+        ShapeError::BadOutput {
+            f: op.f.clone(),
+            expected,
+            found: found.clone(),
+        }
     }
 
     /// An unknown-function error for `op`.
     pub fn unknown(op: &Operation, allowed: &'static [&'static str]) -> ShapeError {
-        ShapeError::UnknownFunction { f: op.f.clone(), allowed }
+        ShapeError::UnknownFunction {
+            f: op.f.clone(),
+            allowed,
+        }
     }
 }

@@ -1,0 +1,181 @@
+//! Work-mode traffic: local adds, hellos and peer discovery, variable
+//! updates and sync_data, and the dispatch of every application message.
+
+use std::collections::BTreeMap;
+
+use sim::{Ctx, NodeId, Reply, Request, Time, Value};
+
+use super::{Body, Counter, Msg, Note, Status, Var};
+
+impl Counter {
+    pub(super) fn on_add(&mut self, ctx: &mut Ctx<'_, Self>, r: &Request, var: Var) {
+        if self.status != Status::Work {
+            // The original prints "wait for the full sync" and does nothing.
+            ctx.reply(r.id, Reply::Fail(Value::Null));
+            return;
+        }
+        let delta = r.value.as_int().unwrap_or(0);
+        let epoch = self.epoch_tag();
+        let c = self.vars.entry(var).or_default();
+        let nonce = c.next_nonce;
+        c.next_nonce += 1;
+        c.own_ops.insert(nonce, delta);
+        c.value = c.value.saturating_add(delta);
+        ctx.broadcast(Msg::Udp {
+            body: Body::VariableUpdate {
+                variable_name: var,
+                operation: delta,
+                nonce,
+                epoch,
+            },
+        });
+        ctx.reply(r.id, Reply::Ok(r.value.clone()));
+    }
+
+    fn on_hello(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, status: Status, session: u64) {
+        let restarted = !self.faithful()
+            && self
+                .sessions
+                .insert(from, session)
+                .is_some_and(|s| s != session);
+        if self.peers.contains_key(&from) && !restarted {
+            return;
+        }
+        let vars: Vec<Var> = self.vars.keys().copied().collect();
+        for var in vars {
+            let body = self.sync_data(var);
+            self.tcp(ctx, from, body);
+            // As coded, the peer is recorded inside this loop: a node with
+            // no variables never records a peer from its hello.
+            self.peers.insert(from, status);
+        }
+        if !self.faithful() {
+            self.peers.insert(from, status);
+        }
+        self.tcp(
+            ctx,
+            from,
+            Body::HelloReceived {
+                status: self.status,
+            },
+        );
+        if status == Status::Work && self.status != Status::Work {
+            let body = self.start_sync_body();
+            self.tcp(ctx, from, body);
+        }
+    }
+
+    pub(super) fn sync_data(&self, var: Var) -> Body {
+        let c = self.vars.get(&var).cloned().unwrap_or_default();
+        Body::SyncData {
+            variable_name: var,
+            history: c.own_ops,
+            previous_value: c.baseline,
+            epoch: self.epoch_tag(),
+        }
+    }
+
+    fn on_sync_data(
+        &mut self,
+        from: NodeId,
+        var: Var,
+        history: BTreeMap<u64, i64>,
+        base: i64,
+        epoch: Option<u64>,
+    ) {
+        if let Some(e) = epoch {
+            if e < self.epoch {
+                return; // From before a reset this node already made.
+            }
+            // A newer epoch: this node joined or restarted after a reset.
+            self.epoch = e;
+        }
+        let c = self.vars.entry(var).or_default();
+        // Whichever baseline arrived last wins: there is no rule (§2.8).
+        c.baseline = base;
+        c.peer_ops.insert(from, history);
+        c.recompute();
+    }
+
+    pub(super) fn on_update(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        var: Var,
+        delta: i64,
+        nonce: u64,
+        epoch: Option<u64>,
+    ) {
+        if let Some(e) = epoch {
+            if e < self.epoch {
+                return; // Already folded into the baseline by an agreed reset.
+            }
+            if e > self.epoch {
+                self.future.push((from, var, nonce, delta, e));
+                return;
+            }
+        }
+        let faithful = self.faithful();
+        let c = self.vars.entry(var).or_default();
+        let ops = c.peer_ops.entry(from).or_default();
+        if let Some(&old) = ops.get(&nonce) {
+            if !faithful {
+                return;
+            }
+            self.stats.double_counted += 1;
+            self.stats.note(if old == delta {
+                Note::DoubleCounted {
+                    at: now,
+                    from,
+                    var,
+                    nonce,
+                    delta,
+                }
+            } else {
+                Note::NonceReused {
+                    at: now,
+                    from,
+                    var,
+                    nonce,
+                    old,
+                    new: delta,
+                }
+            });
+        }
+        ops.insert(nonce, delta);
+        c.value = c.value.saturating_add(delta);
+    }
+
+    pub(super) fn receive(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, body: Body) {
+        if self.faithful() && body.encoded_len() > self.params.max_message_bytes {
+            // Python reads 8192 bytes, gets a truncated fragment, fails to parse.
+            self.stats.oversize_dropped += 1;
+            return;
+        }
+        match body {
+            Body::Hello { status, session } => self.on_hello(ctx, from, status, session),
+            Body::HelloReceived { status } => {
+                self.peers.insert(from, status);
+            }
+            Body::Status { status, epoch } => {
+                self.peers.insert(from, status);
+                if let Some(e) = epoch {
+                    self.peer_epochs.insert(from, e);
+                }
+            }
+            Body::VariableUpdate {
+                variable_name,
+                operation,
+                nonce,
+                epoch,
+            } => self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch),
+            Body::SyncData {
+                variable_name,
+                history,
+                previous_value,
+                epoch,
+            } => self.on_sync_data(from, variable_name, history, previous_value, epoch),
+            other => self.receive_sync(ctx, from, other),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Wire messages and timer tags.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sim::NodeId;
+
+use super::{Status, Var};
+
+/// Application messages (JSON objects whose discriminator is `msg_type`).
+/// `epoch` and `round` exist only in the intended variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "msg_type", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Body {
+    /// UDP, every `hello_ms`: I exist, in this status.
+    Hello { status: Status, session: u64 },
+    /// TCP, reply to a first hello.
+    HelloReceived { status: Status },
+    /// TCP, every `status_ms` and on transitions.
+    Status {
+        status: Status,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    /// UDP, a local add.
+    VariableUpdate {
+        variable_name: Var,
+        operation: i64,
+        nonce: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    /// UDP every `sync_data_ms`, TCP to a new peer: my own ops and baseline.
+    SyncData {
+        variable_name: Var,
+        history: BTreeMap<u64, i64>,
+        previous_value: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    /// TCP: enter the full sync; my next nonce per variable.
+    StartSync {
+        variable_max_nonce_dict: BTreeMap<Var, u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        round: Option<u64>,
+    },
+    /// TCP: send me your next nonces.
+    SyncMismatchRequest,
+    /// TCP: my next nonce per variable (no status change).
+    SyncMismatchData {
+        variable_max_nonce_dict: BTreeMap<Var, u64>,
+    },
+    /// TCP: send me these ops of yours.
+    NonceRequest {
+        variable_name: Var,
+        nonce_number_list: Vec<u64>,
+    },
+    /// TCP: the ops asked for.
+    NonceSend {
+        variable_name: Var,
+        nonce_dict: BTreeMap<u64, i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    /// TCP, on entering ready: my value per variable.
+    StopSync {
+        variable_value_dict: BTreeMap<Var, i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        round: Option<u64>,
+    },
+}
+
+impl Body {
+    /// The coalescing kind: the message type, plus the variable for the
+    /// per-variable ones.
+    pub(super) fn kind(&self) -> (&'static str, Option<Var>) {
+        match self {
+            Body::Hello { .. } => ("hello", None),
+            Body::HelloReceived { .. } => ("hello_received", None),
+            Body::Status { .. } => ("status", None),
+            Body::VariableUpdate { variable_name, .. } => ("variable_update", Some(*variable_name)),
+            Body::SyncData { variable_name, .. } => ("sync_data", Some(*variable_name)),
+            Body::StartSync { .. } => ("start_sync", None),
+            Body::SyncMismatchRequest => ("sync_mismatch_request", None),
+            Body::SyncMismatchData { .. } => ("sync_mismatch_data", None),
+            Body::NonceRequest { variable_name, .. } => ("nonce_request", Some(*variable_name)),
+            Body::NonceSend { variable_name, .. } => ("nonce_send", Some(*variable_name)),
+            Body::StopSync { .. } => ("stop_sync", None),
+        }
+    }
+
+    /// The length of this message's JSON encoding, for the 8 KiB cliff.
+    /// Only messages that grow with the op log can cross it, so the rest are
+    /// not encoded at all.
+    pub(super) fn encoded_len(&self) -> usize {
+        match self {
+            Body::SyncData { .. }
+            | Body::NonceRequest { .. }
+            | Body::NonceSend { .. }
+            | Body::StartSync { .. }
+            | Body::SyncMismatchData { .. }
+            | Body::StopSync { .. } => serde_json::to_vec(self).map_or(0, |v| v.len()),
+            _ => 0,
+        }
+    }
+}
+
+/// Wire messages: a datagram, a TCP frame, or a TCP acknowledgement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "via", rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Msg {
+    /// Unreliable, unordered, may be duplicated.
+    Udp { body: Body },
+    /// Reliable: acknowledged, resent, deduplicated (see [`tcp`]).
+    Tcp {
+        session: u64,
+        seq: u64,
+        floor: u64,
+        body: Body,
+    },
+    /// Acknowledges frame `seq` of the receiver's `session`.
+    Ack { session: u64, seq: u64 },
+}
+
+/// Timer tags.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Timer {
+    /// Broadcast hello.
+    Hello,
+    /// One pass of the status loop (and of the full-sync machine).
+    Loop,
+    /// Broadcast sync_data.
+    SyncData,
+    /// Resend unacknowledged TCP messages to this peer.
+    Resend(NodeId),
+}

@@ -1,0 +1,143 @@
+//! What a node records for the checks and the run's notes: its sync
+//! phases, counters, and the first few notable moments. All of it survives
+//! a crash; none of it affects the run.
+
+use serde::Serialize;
+use sim::{NodeId, Time, MS};
+
+use super::Var;
+
+/// How a sync phase ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseEnd {
+    /// Still in sync or ready.
+    Open,
+    /// Back to work at this local time (µs).
+    Work(Time),
+    /// The node crashed during it.
+    Crash,
+}
+
+/// One stretch of time a node spent out of work mode (sync or ready).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Phase {
+    /// When it left work, on its own clock (µs).
+    pub entered: Time,
+    /// How it ended.
+    pub end: PhaseEnd,
+}
+
+/// A moment worth showing in a check's evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Note {
+    /// A variable_update for an op already held was counted again.
+    DoubleCounted {
+        /// Local time (µs).
+        at: Time,
+        /// The op's origin.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Its nonce.
+        nonce: u64,
+        /// Its delta.
+        delta: i64,
+    },
+    /// A variable_update named a nonce already held for another op (the
+    /// sender restarted its nonces): the slot is overwritten and the delta
+    /// added on top.
+    NonceReused {
+        /// Local time (µs).
+        at: Time,
+        /// The op's origin.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Its nonce.
+        nonce: u64,
+        /// The delta held before.
+        old: i64,
+        /// The delta received.
+        new: i64,
+    },
+    /// A ready phase reset with no stop_sync received from anyone.
+    VacuousReset {
+        /// Local time (µs).
+        at: Time,
+    },
+    /// Some variables reset while others still disagreed.
+    PartialReset {
+        /// Local time (µs).
+        at: Time,
+        /// Variables reset.
+        reset: usize,
+        /// Variables that did not match.
+        waiting: usize,
+    },
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |t: Time| format!("{}.{} ms", t / MS, (t % MS) / 100);
+        match *self {
+            Note::DoubleCounted {
+                at,
+                from,
+                var,
+                nonce,
+                delta,
+            } => write!(
+                f,
+                "at {} counted n{from}'s op (key {var}, nonce {nonce}, {delta:+}) a second time",
+                ms(at)
+            ),
+            Note::NonceReused { at, from, var, nonce, old, new } => write!(
+                f,
+                "at {} got n{from}'s key {var} nonce {nonce} ({new:+}) while holding {old:+} there: overwritten, {new:+} added on top",
+                ms(at)
+            ),
+            Note::VacuousReset { at } => {
+                write!(f, "at {} reset with no stop_sync from any peer", ms(at))
+            }
+            Note::PartialReset { at, reset, waiting } => write!(
+                f,
+                "at {} reset {reset} variable(s) while {waiting} still disagreed",
+                ms(at)
+            ),
+        }
+    }
+}
+
+/// How many notes a node keeps.
+const NOTES_KEPT: usize = 8;
+
+/// Things a node counts for the checks' evidence; they survive crashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    /// start_sync messages sent.
+    pub start_sync_sent: u64,
+    /// Variable resets.
+    pub resets: u64,
+    /// Ready phases that ended with no stop_sync received from anyone.
+    pub vacuous_agreements: u64,
+    /// variable_update applied on top of an op already held at that nonce.
+    pub double_counted: u64,
+    /// Messages dropped for being over `max_message_bytes`.
+    pub oversize_dropped: u64,
+    /// nonce_request left unanswered (an unknown nonce).
+    pub unanswered_requests: u64,
+    /// nonce_send dropped (no op map for the sender yet).
+    pub nonce_sends_dropped: u64,
+    /// The first few notable moments.
+    pub notes: Vec<Note>,
+}
+
+impl NodeStats {
+    pub(super) fn note(&mut self, n: Note) {
+        if self.notes.len() < NOTES_KEPT {
+            self.notes.push(n);
+        }
+    }
+}
