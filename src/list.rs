@@ -51,6 +51,10 @@ pub fn run() -> ExitCode {
             o += &text;
         }
     }
+    o += "\nmodels (dsim check --model M; the linearizability check)\n";
+    for m in checker::model::list() {
+        o += &format!("  {:14} {}\n", m.name, m.description);
+    }
     let dir = scenario_dir();
     o += &format!("\nscenarios ({})\n", dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

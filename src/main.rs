@@ -4,6 +4,7 @@
 //! 1 = a check disagreed with the scenario's expectation, 2 = bad input or
 //! usage (the message names the problem).
 
+mod check;
 mod cli_run;
 mod list;
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Cmd {
     /// Run a scenario file and check the run.
     Run(cli_run::RunArgs),
+    /// Check a history file for linearizability against a model.
+    Check(check::CheckArgs),
     /// List protocols, their variants and checks, and the bundled scenarios.
     List,
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run(args) => cli_run::run(&args),
+        Cmd::Check(args) => check::run(&args),
         Cmd::List => list::run(),
     }
 }

@@ -321,6 +321,12 @@ fn list_shows_protocols_and_bundled_scenarios() {
         "{t}"
     );
     assert!(t.contains("lww-split-brain-faithful"), "{t}");
+    for model in ["cas-register", "kv", "kv-append", "counter", "bank"] {
+        assert!(
+            t.contains(&format!("  {model} ")),
+            "model {model} listed: {t}"
+        );
+    }
     assert!(
         !t.contains("INVALID"),
         "every bundled scenario validates:\n{t}"
