@@ -8,6 +8,8 @@ use crate::witness::{self, Witness};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// A generous default step budget: the whole corpus needs a small fraction of it.
 pub const DEFAULT_BUDGET: u64 = 10_000_000;
@@ -158,7 +160,7 @@ fn check_keys<S: Spec>(
         .map(|(_, ops)| prepare_all(spec, ops).unwrap_or_default())
         .collect();
     let refs: Vec<Vec<&Timed<S::Op>>> = prepared.iter().map(|p| p.iter().collect()).collect();
-    let mut searches: Vec<Box<dyn Resumable + '_>> =
+    let mut searches: Vec<Box<dyn Resumable + Send + '_>> =
         refs.iter().map(|ops| search::start(spec, ops)).collect();
     let mut reports: Vec<KeyReport> = keys
         .iter()
@@ -172,20 +174,32 @@ fn check_keys<S: Spec>(
     let mut remaining = budget;
     let mut target = FIRST_ROUND;
     loop {
-        for (report, search) in reports.iter_mut().zip(searches.iter_mut()) {
-            if report.verdict.is_some() {
-                continue;
+        // Allowances are fixed in key order before the round runs, so that
+        // they do not depend on which key finishes first: the rounds, and
+        // so the report, are the same however keys are spread over threads.
+        let mut jobs: Vec<(usize, u64)> = Vec::new();
+        for (k, report) in reports.iter().enumerate() {
+            if report.verdict.is_none() {
+                let allowance = target.saturating_sub(report.steps).min(remaining);
+                remaining -= allowance;
+                jobs.push((k, allowance));
             }
-            let allowance = target.saturating_sub(search.steps()).min(remaining);
-            let outcome = search.resume(allowance);
-            remaining -= search.steps() - report.steps;
-            report.steps = search.steps();
-            report.verdict = match outcome {
+        }
+        let outcomes = run_round(&mut searches, &jobs, target > FIRST_ROUND);
+        for (&(k, allowance), outcome) in jobs.iter().zip(outcomes) {
+            let used = searches[k].steps() - reports[k].steps;
+            remaining += allowance - used;
+            reports[k].steps = searches[k].steps();
+            reports[k].verdict = match outcome {
                 Outcome::Linearizable => Some(Verdict::Linearizable),
                 Outcome::Illegal => Some(Verdict::NotLinearizable),
-                Outcome::Unknown if remaining == 0 => Some(Verdict::Unknown),
                 Outcome::Unknown => None,
             };
+        }
+        if remaining == 0 {
+            for report in reports.iter_mut().filter(|r| r.verdict.is_none()) {
+                report.verdict = Some(Verdict::Unknown);
+            }
         }
         let found = reports
             .iter()
@@ -201,6 +215,53 @@ fn check_keys<S: Spec>(
         .position(|r| r.verdict == Some(Verdict::NotLinearizable))
         .and_then(|k| witness::find(spec, &keys[k].1, budget));
     (reports, witness)
+}
+
+/// Resumes the searches named by `jobs` (index, allowance); returns their
+/// outcomes in job order. Keys are independent, so when `parallel` (after
+/// the first round, which most histories never get past) they run on up to
+/// one thread per core.
+fn run_round(
+    searches: &mut [Box<dyn Resumable + Send + '_>],
+    jobs: &[(usize, u64)],
+    parallel: bool,
+) -> Vec<Outcome> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if parallel { cores.min(jobs.len()) } else { 1 };
+    let mut chosen: Vec<(&mut Box<dyn Resumable + Send + '_>, u64, Outcome)> = Vec::new();
+    let mut wanted = jobs.iter().peekable();
+    for (k, search) in searches.iter_mut().enumerate() {
+        if let Some(&(_, allowance)) = wanted.next_if(|job| job.0 == k) {
+            chosen.push((search, allowance, Outcome::Unknown));
+        }
+    }
+    if threads <= 1 {
+        for (search, allowance, outcome) in &mut chosen {
+            *outcome = search.resume(*allowance);
+        }
+    } else {
+        let cells: Vec<Mutex<_>> = chosen.into_iter().map(Mutex::new).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while let Some(cell) = cells.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        // Each cell is taken by exactly one thread; a poisoned
+                        // lock can only follow a panic, which propagates anyway.
+                        if let Ok(mut job) = cell.lock() {
+                            let (search, allowance, outcome) = &mut *job;
+                            *outcome = search.resume(*allowance);
+                        }
+                    }
+                });
+            }
+        });
+        chosen = cells
+            .into_iter()
+            .filter_map(|cell| cell.into_inner().ok())
+            .collect();
+    }
+    chosen.into_iter().map(|(_, _, outcome)| outcome).collect()
 }
 
 /// Not linearizable if any key is; else unknown if any key is (or was left

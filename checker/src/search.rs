@@ -54,7 +54,7 @@ pub(crate) trait Resumable {
 pub(crate) fn start<'a, S: Spec>(
     spec: &'a S,
     ops: &'a [&'a Timed<S::Op>],
-) -> Box<dyn Resumable + 'a> {
+) -> Box<dyn Resumable + Send + 'a> {
     // Sets of up to 1024 operations live inline in the cache entries,
     // because a heap allocation per entry would dominate the search's time;
     // the smallest size that fits keeps hashing cheap.

@@ -25,9 +25,9 @@ use serde::Serialize;
 
 /// Steps one minimization probe may take. A probe that runs out counts as
 /// "still linearizable", so the chunk is kept and smaller ones are tried.
-const PROBE_STEPS: u64 = 20_000;
+const PROBE_STEPS: u64 = 5_000;
 /// Steps a probe deleting a single operation may take.
-const SINGLE_STEPS: u64 = 200_000;
+const SINGLE_STEPS: u64 = 50_000;
 
 /// A violation a person can read: operations of one key that cannot be
 /// linearized, and why.
@@ -136,30 +136,28 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
     };
     let all: Vec<Pick> = (0..ops.len()).map(|i| (i, false)).collect();
     let prefix = shortest_failing_prefix(&mut prober, &known).unwrap_or(all);
-    let (mut picks, mut minimal) = shrink(&mut prober, prefix.clone());
-    let suspects: Vec<usize> = picks.iter().map(|&(i, _)| i).collect();
-    let explanation = match spec.explain(ops, &suspects) {
-        // The model's proof cites whole operations of the history; they
-        // become the witness if they fail by themselves, as they should.
-        Some(explained) => {
-            let cited: Vec<Pick> = explained.ops.iter().map(|&i| (i, false)).collect();
-            if prober.illegal(&cited, SINGLE_STEPS) == Some(true) {
-                minimal = each_needed(&mut prober, &cited);
-                picks = cited;
-            }
-            explained.text
-        }
+    // Suspects for the model's proof: the operation whose return made the
+    // prefix fail first, then the others, latest first.
+    let mut suspects: Vec<usize> = prefix.iter().rev().map(|&(i, _)| i).collect();
+    let culprit = prefix
+        .iter()
+        .filter(|p| !p.1)
+        .max_by_key(|&&(i, _)| (known[i].ret, i));
+    if let Some(&(c, _)) = culprit {
+        suspects.retain(|&i| i != c);
+        suspects.insert(0, c);
+    }
+    let (picks, explanation, minimal) = match proof(&mut prober, ops, &suspects) {
+        Some(found) => found,
         None => {
-            let alone = !prober.fails_whatever_others(&picks, &prefix);
-            let culprit = prefix
-                .iter()
-                .filter(|p| !p.1)
-                .filter_map(|&(i, _)| ops[i].completion.as_ref());
-            let last_line = culprit
-                .filter_map(|c| Some((c.time, c.line?)))
-                .max()
-                .map(|(_, l)| l);
-            generic_explanation(picks.len(), minimal, alone, last_line)
+            let (core, minimal) = shrink(&mut prober, prefix.clone());
+            let core_suspects: Vec<usize> = core.iter().map(|&(i, _)| i).collect();
+            proof(&mut prober, ops, &core_suspects).unwrap_or_else(|| {
+                let alone = !prober.fails_whatever_others(&core, &prefix);
+                let line = culprit.and_then(|&(c, _)| ops[c].completion.as_ref()?.line);
+                let text = generic_explanation(core.len(), minimal, alone, line);
+                (core, text, minimal)
+            })
         }
     };
     let witness_ops: Vec<Operation> = picks
@@ -179,6 +177,23 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
         explanation,
         minimal,
     })
+}
+
+/// The model's explanation for `suspects`, with the operations it cites as
+/// the witness, if they fail by themselves (as a proof's operations should);
+/// and whether each is needed.
+fn proof<S: Spec>(
+    prober: &mut Prober<'_, S>,
+    ops: &[&Operation],
+    suspects: &[usize],
+) -> Option<(Vec<Pick>, String, bool)> {
+    let explained = prober.spec.explain(ops, suspects)?;
+    let cited: Vec<Pick> = explained.ops.iter().map(|&i| (i, false)).collect();
+    if prober.illegal(&cited, SINGLE_STEPS) != Some(true) {
+        return None;
+    }
+    let minimal = each_needed(prober, &cited);
+    Some((cited, explained.text, minimal))
 }
 
 /// True if giving any one of `picks` an unknown outcome lets them be ordered.

@@ -44,32 +44,84 @@ fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
 /// Multiplier of the polynomial string hash.
 const BASE: u64 = 0x100_0000_01b3;
 
-/// A string with its polynomial hash, h(s) = sum of s[i] * BASE^(len-1-i)
-/// (wrapping). The search hashes states on every step; keeping the hash
-/// means an append updates it in O(suffix) instead of rehashing the string.
+/// A string with its length and polynomial hash, h(s) = sum of s[i] *
+/// BASE^(len-1-i) (wrapping), kept as a chain of pieces. The search makes a
+/// new state on every append step, most of which its cache then finds it
+/// has seen: a chain makes an append one small allocation instead of a copy
+/// of the whole string, and the kept hash makes most comparisons O(1) (equal
+/// hashes are confirmed byte by byte).
 #[derive(Clone, Debug)]
 struct Text {
     hash: u64,
-    text: Arc<str>,
+    len: usize,
+    piece: Arc<Piece>,
+}
+
+/// The last piece of a text, and the text before it.
+#[derive(Debug)]
+struct Piece {
+    bytes: Arc<[u8]>,
+    before: Option<Text>,
 }
 
 impl Text {
     fn new(text: &str) -> Text {
+        let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
         Text {
-            hash: poly_hash(text),
-            text: Arc::from(text),
+            hash: poly_hash(&bytes),
+            len: bytes.len(),
+            piece: Arc::new(Piece {
+                bytes,
+                before: None,
+            }),
+        }
+    }
+
+    fn append(&self, suffix: &Suffix) -> Text {
+        Text {
+            hash: self
+                .hash
+                .wrapping_mul(suffix.shift)
+                .wrapping_add(suffix.hash),
+            len: self.len + suffix.bytes.len(),
+            piece: Arc::new(Piece {
+                bytes: suffix.bytes.clone(),
+                before: Some(self.clone()),
+            }),
+        }
+    }
+
+    /// The bytes, last first.
+    fn bytes_backwards(&self) -> impl Iterator<Item = u8> + '_ {
+        let pieces =
+            std::iter::successors(Some(&*self.piece), |p| p.before.as_ref().map(|t| &*t.piece));
+        pieces.flat_map(|p| p.bytes.iter().rev().copied())
+    }
+}
+
+impl Drop for Piece {
+    /// Drops a long chain in a loop, not by recursion (which could
+    /// overflow the stack on a key with very many appends).
+    fn drop(&mut self) {
+        let mut next = self.before.take();
+        while let Some(text) = next {
+            next = Arc::into_inner(text.piece).and_then(|mut piece| piece.before.take());
         }
     }
 }
 
-fn poly_hash(text: &str) -> u64 {
-    text.bytes()
-        .fold(0, |h, b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
+fn poly_hash(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0, |h, &b| h.wrapping_mul(BASE).wrapping_add(u64::from(b)))
 }
 
 impl PartialEq for Text {
     fn eq(&self, other: &Text) -> bool {
-        self.hash == other.hash && self.text == other.text
+        self.hash == other.hash
+            && self.len == other.len
+            && (Arc::ptr_eq(&self.piece, &other.piece)
+                || self.bytes_backwards().eq(other.bytes_backwards()))
     }
 }
 
@@ -84,7 +136,7 @@ impl Hash for Text {
 /// A suffix to append, with its hash and BASE^len, to extend a hash.
 #[derive(Debug, PartialEq)]
 struct Suffix {
-    text: Box<str>,
+    bytes: Arc<[u8]>,
     hash: u64,
     shift: u64,
 }
@@ -92,9 +144,10 @@ struct Suffix {
 impl Suffix {
     fn new(text: &str) -> Suffix {
         let shift = (0..text.len()).fold(1u64, |p, _| p.wrapping_mul(BASE));
+        let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
         Suffix {
-            text: Box::from(text),
-            hash: poly_hash(text),
+            hash: poly_hash(&bytes),
+            bytes,
             shift,
         }
     }
@@ -157,19 +210,37 @@ impl Spec for KvAppend {
             AppendOp::Get(Some(text)) => (state == text).then(|| state.clone()),
             AppendOp::Get(None) => Some(state.clone()),
             AppendOp::Put(text) => Some(text.clone()),
-            AppendOp::Append(suffix) => {
-                let mut next = String::with_capacity(state.text.len() + suffix.text.len());
-                next.push_str(&state.text);
-                next.push_str(&suffix.text);
-                let hash = state
-                    .hash
-                    .wrapping_mul(suffix.shift)
-                    .wrapping_add(suffix.hash);
-                Some(Text {
-                    hash,
-                    text: Arc::from(next),
-                })
-            }
+            AppendOp::Append(suffix) => Some(state.append(suffix)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chained_and_flat_texts_agree() {
+        let chained = Text::new("ab")
+            .append(&Suffix::new(""))
+            .append(&Suffix::new("cde"));
+        let flat = Text::new("abcde");
+        assert_eq!(chained.hash, flat.hash);
+        assert_eq!(chained, flat);
+        assert_ne!(chained, Text::new("abcdf"));
+        assert_ne!(Text::new("a").append(&Suffix::new("bc")), Text::new("ab"));
+        let backwards: Vec<u8> = chained.bytes_backwards().collect();
+        assert_eq!(backwards, b"edcba");
+    }
+
+    #[test]
+    fn a_long_chain_drops_without_recursion() {
+        let suffix = Suffix::new("x");
+        let mut text = Text::new("");
+        for _ in 0..200_000 {
+            text = text.append(&suffix);
+        }
+        assert_eq!(text.len, 200_000);
+        drop(text);
     }
 }
