@@ -55,7 +55,7 @@ fn violation_exits_1_with_a_witness_and_explanation() {
     assert!(text.starts_with("NOT linearizable\n"), "{text}");
     assert!(text.contains("|- read -> 4 -|"), "{text}");
     assert!(
-        text.contains("read by process 10 returned 4, but cas 3->1 by process 14"),
+        text.contains("read by process 10 returned 4, but write 2 by process 14 completed"),
         "{text}"
     );
 }
