@@ -45,6 +45,8 @@
 //! assert_eq!(history.to_jsonl().lines().count(), 2);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod history;
 mod linearizability;
 pub mod model;
