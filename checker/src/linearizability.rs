@@ -11,8 +11,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-/// A generous default step budget: the whole corpus needs a small fraction of it.
-pub const DEFAULT_BUDGET: u64 = 10_000_000;
+/// The default step budget: the largest corpus history needs about 0.75M
+/// steps. The search's cache keeps up to one entry (about 50-100 bytes) per
+/// step, so the budget also bounds memory, here to a few hundred megabytes.
+pub const DEFAULT_BUDGET: u64 = 5_000_000;
 
 /// The answer for a history or for one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
