@@ -230,3 +230,52 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod lanes {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// Pops must come out in strictly increasing (time, seq) whatever mix of
+    /// lanes, near and far times, and pops the events arrive in.
+    #[test]
+    fn pops_are_sorted_under_mixed_lanes_and_spreads() {
+        for seed in 0..20 {
+            let mut r = Rng::derive(seed, "queue-lanes");
+            let mut q = Queue::default();
+            let (mut now, mut mono, mut seq) = (0u64, 0u64, 0u64);
+            let mut pushed = Vec::new();
+            let mut popped = Vec::new();
+            for _ in 0..3000 {
+                match r.below(6) {
+                    0 | 1 => {
+                        let spread = [1, 10, 1_000, 1 << 40][r.below(4) as usize];
+                        seq += 1;
+                        let t = now + r.below(spread);
+                        q.push(t, seq);
+                        pushed.push((t, seq));
+                    }
+                    2 => {
+                        seq += 1;
+                        mono = mono.max(now) + r.below(300);
+                        q.push_monotone(mono, seq);
+                        pushed.push((mono, seq));
+                    }
+                    _ => {
+                        if let Some((t, s)) = q.pop() {
+                            assert!(t >= now);
+                            now = t;
+                            popped.push((t, s));
+                        }
+                    }
+                }
+            }
+            while let Some(x) = q.pop() {
+                popped.push(x);
+            }
+            assert!(popped.windows(2).all(|w| w[0] < w[1]), "seed {seed}: out of order");
+            pushed.sort();
+            assert_eq!(popped, pushed, "seed {seed}: every event exactly once");
+        }
+    }
+}
