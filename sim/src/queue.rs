@@ -273,7 +273,10 @@ mod lanes {
             while let Some(x) = q.pop() {
                 popped.push(x);
             }
-            assert!(popped.windows(2).all(|w| w[0] < w[1]), "seed {seed}: out of order");
+            assert!(
+                popped.windows(2).all(|w| w[0] < w[1]),
+                "seed {seed}: out of order"
+            );
             pushed.sort();
             assert_eq!(popped, pushed, "seed {seed}: every event exactly once");
         }
