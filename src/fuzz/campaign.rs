@@ -58,7 +58,8 @@ impl Seeds {
     }
 }
 
-/// A check whose verdict the scenario did not expect.
+/// A check whose verdict the scenario did not expect (or, when hunting,
+/// any violation).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Unexpected {
     /// Check name.
@@ -125,8 +126,9 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Runs `sc` at `seed` (its `fuzz` block expanded) and judges it.
-pub fn run_seed(sc: &Scenario, seed: u64) -> SeedOutcome {
+/// Runs `sc` at `seed` (its `fuzz` block expanded) and judges it. With
+/// `hunt`, every violation counts as a failure, even an expected one.
+pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
     let mut out = SeedOutcome {
         seed,
         unexpected: Vec::new(),
@@ -155,7 +157,7 @@ pub fn run_seed(sc: &Scenario, seed: u64) -> SeedOutcome {
             out.unexpected = rep
                 .checks
                 .iter()
-                .filter(|c| !c.as_expected)
+                .filter(|c| !c.as_expected || (hunt && c.result.status == Status::Violation))
                 .map(|c| Unexpected {
                     check: c.name.clone(),
                     status: c.result.status,

@@ -2,7 +2,8 @@
 //! that were not as the scenario expects by what failed, and (with `--out`)
 //! shrink the first of each group into a scenario file that replays it.
 //!
-//! Exit codes: 0 every seed as expected, 1 some seed was not, 2 bad input.
+//! Exit codes: 0 every seed as expected, 1 some seed was not (with
+//! `--hunt`: or showed any violation), 2 bad input.
 //! Standard output does not depend on `--jobs`; timing goes to standard
 //! error, and the progress bar too (only on a terminal, never with `--json`).
 
@@ -45,6 +46,10 @@ pub struct FuzzArgs {
     /// With --out: runs each shrink may spend.
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub shrink_runs: u64,
+    /// Count every violation as a failure, even one the scenario expects
+    /// (to shrink a known bug to its smallest run).
+    #[arg(long)]
+    pub hunt: bool,
     /// One JSON object per failing seed, then a summary line.
     #[arg(long)]
     pub json: bool,
@@ -142,7 +147,7 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
     );
     let started = Instant::now();
     let deadline = args.time_budget.map(|s| started + Duration::from_secs(s));
-    let (ran, failed) = run_seeds(&sc, seeds, jobs, deadline, !args.json);
+    let (ran, failed) = run_seeds(&sc, seeds, jobs, deadline, args);
     let elapsed = started.elapsed();
     let saved = match &args.out {
         Some(dir) if args.shrink > 0 => {
@@ -167,6 +172,7 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
         seeds,
         sharded: args.shard.is_some(),
         time_budget: args.time_budget,
+        hunt: args.hunt,
     };
     if args.json {
         output::json(&ctx, &found);
@@ -193,9 +199,9 @@ fn run_seeds(
     seeds: Seeds,
     jobs: usize,
     deadline: Option<Instant>,
-    show_progress: bool,
+    args: &FuzzArgs,
 ) -> (u64, BTreeMap<u64, SeedOutcome>) {
-    let bar = (show_progress && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(seeds.len());
         if let Ok(style) = ProgressStyle::with_template(
             "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {per_sec}  {msg}",
@@ -210,7 +216,7 @@ fn run_seeds(
         seeds.len(),
         jobs,
         deadline,
-        |i| campaign::run_seed(sc, seeds.nth(i)),
+        |i| campaign::run_seed(sc, seeds.nth(i), args.hunt),
         |_, o| {
             if !o.as_expected() {
                 failed.insert(o.seed, o);

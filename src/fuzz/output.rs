@@ -28,6 +28,8 @@ pub struct Context<'a> {
     pub sharded: bool,
     /// `--time-budget`, if given.
     pub time_budget: Option<u64>,
+    /// `--hunt`: every violation counts.
+    pub hunt: bool,
 }
 
 fn groups(failed: &BTreeMap<u64, SeedOutcome>) -> BTreeMap<String, Vec<&SeedOutcome>> {
@@ -89,9 +91,14 @@ pub fn human(ctx: &Context, f: &Findings) {
     if f.failed.is_empty() {
         let _ = writeln!(o, "result       every seed as expected");
     } else {
+        let what = if ctx.hunt {
+            "with a violation or NOT as expected"
+        } else {
+            "NOT as expected"
+        };
         let _ = writeln!(
             o,
-            "result       {} of {} seeds NOT as expected, in {} group(s)",
+            "result       {} of {} seeds {what}, in {} group(s)",
             f.failed.len(),
             f.ran,
             g.len()
@@ -189,6 +196,7 @@ pub fn json(ctx: &Context, f: &Findings) {
         "failed": f.failed.len(),
         "groups": groups,
         "shrunk": f.saved.values().filter(|s| s.error.is_none()).map(|s| &s.file).collect::<Vec<_>>(),
+        "hunt": ctx.hunt,
         "as_expected": f.failed.is_empty(),
     }});
     let _ = writeln!(o, "{summary}");

@@ -176,20 +176,28 @@ fn size_text(s: &Size) -> String {
 }
 
 fn describe(sc: &Scenario, pick: &Pick, s: &shrink::Shrunk) -> String {
+    let status = pick.target.status.name();
+    let expected = expect_name(pick.expected);
+    let found = if pick.expected == Expect::Violation && pick.target.status == Status::Violation {
+        format!(
+            "check {} reported a violation, as the scenario expects (dsim fuzz --hunt)",
+            pick.target.check
+        )
+    } else {
+        format!(
+            "check {} reported {status} where the scenario expects {expected}",
+            pick.target.check
+        )
+    };
     format!(
-        "Found by dsim fuzz in {} at seed {}: check {} reported {} where the scenario \
-         expects {} ({}). Shrunk in {} runs from {} to {}. expect pins what the failing \
-         run found, so dsim run exits 0 while the failure reproduces and 1 once it is gone; \
-         set it to {} to keep this file as a regression test after the fix.",
+        "Found by dsim fuzz in {} at seed {}: {found}: {}. Shrunk in {} runs from {} to {}. \
+         expect pins what the failing run found, so dsim run exits 0 while it reproduces \
+         and 1 once it is gone.",
         sc.path,
         pick.seed,
-        pick.target.check,
-        pick.target.status.name(),
-        expect_name(pick.expected),
         pick.summary.trim_end_matches('.'),
         s.runs,
         size_text(&s.before),
         size_text(&s.after),
-        expect_name(pick.expected),
     )
 }
