@@ -278,3 +278,34 @@ fn regression_corpus_replays() {
         );
     }
 }
+
+#[test]
+fn hunt_counts_expected_violations_and_shrinks_them() {
+    let known = "scenarios/bank-overdraft-split-brain.json";
+    let out = dsim(&["fuzz", known, "--seeds", "0..5", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "the violations are expected");
+    let dir = scratch("hunt");
+    let out = dsim(&[
+        "fuzz",
+        known,
+        "--seeds",
+        "0..5",
+        "--hunt",
+        "--json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let (failures, summary) = lines(&out);
+    assert_eq!(summary["hunt"], true);
+    assert_eq!(failures.len(), 5);
+    let f = &failures[0];
+    assert!(f["group"]
+        .as_str()
+        .unwrap()
+        .contains("withdrawals-covered: violation (expected violation)"));
+    let file = f["shrunk"]["file"].as_str().unwrap();
+    let after = f["shrunk"]["after"]["ops"].as_u64().unwrap();
+    assert!(after < f["ops"].as_u64().unwrap(), "{f}");
+    assert_eq!(dsim(&["run", file]).status.code(), Some(0));
+}

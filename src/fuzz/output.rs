@@ -167,6 +167,10 @@ pub fn json(ctx: &Context, f: &Findings) {
             "trace_fingerprint": fingerprint(s.fingerprint),
             "replay": replay_command(sc, s.seed),
         });
+        if let Some(f) = sc.effective.fuzz.as_ref().filter(|f| f.swarm) {
+            // What the swarm draw left on for this seed.
+            line["swarm"] = json!(super::gen::expand(f, sc.sim.nodes, s.seed).plan);
+        }
         if let Some(p) = &s.panic {
             line["panic"] = json!(p);
         }
