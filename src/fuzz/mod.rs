@@ -13,6 +13,7 @@ pub mod cli;
 pub mod file;
 pub mod gen;
 pub mod output;
+pub mod reduce;
 pub mod save;
 pub mod shrink;
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::fuzz::reduce::{shorten, without_node};
 
 fn raw(json: &str) -> RawScenario {
     crate::scenario::parse(json, "t.json", "t")
