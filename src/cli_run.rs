@@ -57,6 +57,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let seed = args.seed.unwrap_or(sc.sim.seed);
+    // A `fuzz` block becomes this seed's fault schedule (as in `dsim fuzz`).
+    let sc = match dsim::fuzz::at_seed(&sc, seed) {
+        Ok(sc) => sc,
+        Err(e) => return bad_input(e),
+    };
     if args.trail.is_some() {
         let able = runner::provenance_protocols();
         if !able.contains(&sc.protocol) {

@@ -8,6 +8,7 @@
 //! # Ok::<(), dsim::scenario::ScenarioError>(())
 //! ```
 
+pub mod fuzz;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -25,6 +25,8 @@ struct Cli {
 enum Cmd {
     /// Run a scenario file and check the run.
     Run(cli_run::RunArgs),
+    /// Run many seeds of a scenario in parallel; shrink failures into scenario files.
+    Fuzz(dsim::fuzz::cli::FuzzArgs),
     /// Check a history file for linearizability against a model.
     Check(check::CheckArgs),
     /// List protocols, their variants and checks, and the bundled scenarios.
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run(args) => cli_run::run(&args),
+        Cmd::Fuzz(args) => dsim::fuzz::cli::run(&args),
         Cmd::Check(args) => check::run(&args),
         Cmd::List => list::run(),
     }

@@ -38,6 +38,9 @@ pub struct RawScenario {
     pub checks: Option<Vec<String>>,
     #[serde(default)]
     pub expect: BTreeMap<String, Expect>,
+    /// Fault generators expanded per seed (see `dsim::fuzz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzz: Option<RawFuzz>,
 }
 
 fn empty_object() -> serde_json::Value {
@@ -293,6 +296,209 @@ impl Default for RawRun {
             final_heal: true,
             max_time_ms: 3_600_000,
             max_events: 50_000_000,
+        }
+    }
+}
+
+/// The `fuzz` block: fault generators that expand, for each seed, into a
+/// concrete schedule appended to `faults`. Ranges are `[min, max]`, inclusive.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawFuzz {
+    /// No generated fault starts before this.
+    #[serde(default)]
+    pub from_ms: u64,
+    /// No episode starts at or after this (its heal, restart or later flaps may).
+    pub until_ms: u64,
+    /// Each seed first draws which generators are on and how often they strike.
+    #[serde(default)]
+    pub swarm: bool,
+    /// Partition episodes: cut, wait, heal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<RawFuzzPartitions>,
+    /// Some partition episodes flap: cut and heal again and again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping: Option<RawFuzzFlapping>,
+    /// One node at a time crashes and restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_restart: Option<RawFuzzCrash>,
+    /// Clock skews, jumps and drifts on random nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<RawFuzzClock>,
+    /// Bursts of loss and duplication on every link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_bursts: Option<RawFuzzLoss>,
+}
+
+/// The shapes a generated partition can take.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionKind {
+    /// Nodes `0..n/2` against the rest.
+    Halves,
+    /// A random half against the other half.
+    RandomHalves,
+    /// A random minority against the majority.
+    MajorityMinority,
+    /// One random node against the rest.
+    IsolateOne,
+    /// Two random halves that both still reach one bridge node.
+    Bridge,
+    /// Every node sees a majority around it on a random ring, no two the same.
+    MajoritiesRing,
+    /// One random side stops hearing the other (one direction only).
+    OneWay,
+}
+
+impl PartitionKind {
+    /// Every kind, in catalogue order.
+    pub const ALL: [PartitionKind; 7] = [
+        PartitionKind::Halves,
+        PartitionKind::RandomHalves,
+        PartitionKind::MajorityMinority,
+        PartitionKind::IsolateOne,
+        PartitionKind::Bridge,
+        PartitionKind::MajoritiesRing,
+        PartitionKind::OneWay,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionKind::Halves => "halves",
+            PartitionKind::RandomHalves => "random-halves",
+            PartitionKind::MajorityMinority => "majority-minority",
+            PartitionKind::IsolateOne => "isolate-one",
+            PartitionKind::Bridge => "bridge",
+            PartitionKind::MajoritiesRing => "majorities-ring",
+            PartitionKind::OneWay => "one-way",
+        }
+    }
+
+    /// The fewest nodes for which this kind cuts anything.
+    pub fn min_nodes(self) -> usize {
+        match self {
+            PartitionKind::Bridge => 3,
+            PartitionKind::MajoritiesRing => 4,
+            _ => 2,
+        }
+    }
+}
+
+/// `fuzz.partitions`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzPartitions {
+    /// Kinds drawn from (default: every kind this node count allows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<Vec<PartitionKind>>,
+    /// Calm time before each episode.
+    pub interval_ms: [u64; 2],
+    /// How long each episode lasts.
+    pub duration_ms: [u64; 2],
+}
+
+impl Default for RawFuzzPartitions {
+    fn default() -> Self {
+        RawFuzzPartitions {
+            kinds: None,
+            interval_ms: [100, 1000],
+            duration_ms: [50, 500],
+        }
+    }
+}
+
+/// `fuzz.flapping`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzFlapping {
+    /// Chance that a partition episode flaps.
+    pub probability: f64,
+    /// How long each cut (and each heal between cuts) lasts.
+    pub period_ms: [u64; 2],
+}
+
+impl Default for RawFuzzFlapping {
+    fn default() -> Self {
+        RawFuzzFlapping {
+            probability: 0.5,
+            period_ms: [10, 100],
+        }
+    }
+}
+
+/// `fuzz.crash_restart`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzCrash {
+    /// Nodes that may crash (default: every node not down at start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<u64>>,
+    /// Time between a restart and the next crash.
+    pub interval_ms: [u64; 2],
+    /// How long a crashed node stays down.
+    pub down_ms: [u64; 2],
+}
+
+impl Default for RawFuzzCrash {
+    fn default() -> Self {
+        RawFuzzCrash {
+            nodes: None,
+            interval_ms: [200, 2000],
+            down_ms: [50, 1000],
+        }
+    }
+}
+
+/// `fuzz.clock`: each event picks a node and one of the configured changes.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzClock {
+    /// Time between clock events.
+    pub interval_ms: [u64; 2],
+    /// Set a node's offset from true time (`clock_skew`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skew_ms: Option<[i64; 2]>,
+    /// Step a node's clock (`clock_jump`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jump_ms: Option<[i64; 2]>,
+    /// Set a node's drift (`clock_drift`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_ppm: Option<[i64; 2]>,
+}
+
+impl Default for RawFuzzClock {
+    fn default() -> Self {
+        RawFuzzClock {
+            interval_ms: [200, 2000],
+            skew_ms: None,
+            jump_ms: None,
+            drift_ppm: None,
+        }
+    }
+}
+
+/// `fuzz.loss_bursts`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzLoss {
+    /// Calm time before each burst.
+    pub interval_ms: [u64; 2],
+    /// How long each burst lasts.
+    pub duration_ms: [u64; 2],
+    /// Chance each message is lost during a burst.
+    pub drop: [f64; 2],
+    /// Chance each message is duplicated during a burst.
+    pub duplicate: [f64; 2],
+}
+
+impl Default for RawFuzzLoss {
+    fn default() -> Self {
+        RawFuzzLoss {
+            interval_ms: [200, 2000],
+            duration_ms: [50, 300],
+            drop: [0.1, 0.5],
+            duplicate: [0.0, 0.0],
         }
     }
 }

@@ -168,6 +168,15 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     for (i, &d) in raw.down_at_start.iter().enumerate() {
         node(d, n, src, &p(&["down_at_start"]).i(i))?;
     }
+    if let Some(f) = raw.fuzz.as_mut() {
+        crate::fuzz::check::validate(f, n, &raw.down_at_start).map_err(|e| {
+            let at = e.path.iter().fold(p(&["fuzz"]), |at, s| match s {
+                crate::fuzz::check::Step::Key(k) => at.k(k),
+                crate::fuzz::check::Step::Index(i) => at.i(*i),
+            });
+            src.err(&at, e.message)
+        })?;
+    }
     let workload = workload::<Pr>(&mut raw, n, src)?;
     let faults = faults(&raw.faults, n, src)?;
     let checks = checks::<Pr>(&mut raw, src)?;

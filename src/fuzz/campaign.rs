@@ -1,0 +1,267 @@
+//! A fuzz campaign: the seeds of a range (or of one shard of it), each run
+//! once and single-threaded, spread over worker threads. Workers take seeds
+//! in order from a shared counter and send outcomes back over a channel;
+//! callers key results by seed, so what they print does not depend on the
+//! number of workers or on which finished first.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use protocols::Status;
+use serde::Serialize;
+
+use crate::runner::{self, RunOptions};
+use crate::scenario::{Expect, Scenario};
+
+/// The seeds a campaign runs: `start..end`, keeping those with
+/// `seed % shards == shard` (round-robin sharding, so every shard gets the
+/// same mix of low and high seeds and shards finish together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seeds {
+    /// First seed of the range.
+    pub start: u64,
+    /// One past the last.
+    pub end: u64,
+    /// This shard's index, `0..shards`.
+    pub shard: u64,
+    /// How many shards split the range.
+    pub shards: u64,
+}
+
+impl Seeds {
+    /// The first seed of this shard.
+    fn first(&self) -> u64 {
+        let offset = (self.shard + self.shards - self.start % self.shards) % self.shards;
+        self.start.saturating_add(offset)
+    }
+
+    /// How many seeds this shard runs.
+    pub fn len(&self) -> u64 {
+        let first = self.first();
+        if first >= self.end {
+            0
+        } else {
+            (self.end - 1 - first) / self.shards + 1
+        }
+    }
+
+    /// True when the shard holds no seed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`-th seed of this shard.
+    pub fn nth(&self, i: u64) -> u64 {
+        self.first() + i * self.shards
+    }
+}
+
+/// A check whose verdict the scenario did not expect (or, when hunting,
+/// any violation).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unexpected {
+    /// Check name.
+    pub check: String,
+    /// What it found.
+    pub status: Status,
+    /// What the scenario expects.
+    pub expected: Expect,
+    /// Its one-line summary.
+    pub summary: String,
+}
+
+/// What one seed did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Checks not as expected, in the scenario's order.
+    pub unexpected: Vec<Unexpected>,
+    /// The panic message, if the run panicked (a bug in dsim or a protocol).
+    pub panic: Option<String>,
+    /// Events processed.
+    pub events: u64,
+    /// Client operations invoked.
+    pub ops: u64,
+    /// Faults in the schedule (fixed and generated).
+    pub faults: usize,
+    /// Trace fingerprint.
+    pub fingerprint: u64,
+}
+
+impl SeedOutcome {
+    /// True when every check was as the scenario expects.
+    pub fn as_expected(&self) -> bool {
+        self.panic.is_none() && self.unexpected.is_empty()
+    }
+
+    /// The failure group this seed belongs to, e.g.
+    /// `convergence: violation (expected pass)`; checks joined by `; `.
+    pub fn group(&self) -> String {
+        if self.panic.is_some() {
+            return "panic".into();
+        }
+        self.unexpected
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}: {} (expected {})",
+                    u.check,
+                    u.status.name(),
+                    crate::report::expect_name(u.expected)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+/// Runs `sc` at `seed` (its `fuzz` block expanded) and judges it. With
+/// `hunt`, every violation counts as a failure, even an expected one.
+pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
+    let mut out = SeedOutcome {
+        seed,
+        unexpected: Vec::new(),
+        panic: None,
+        events: 0,
+        ops: 0,
+        faults: 0,
+        fingerprint: 0,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let sc = super::at_seed(sc, seed).map_err(|e| e.to_string())?;
+        let opts = RunOptions {
+            seed,
+            trace: None,
+            keep_history: false,
+            trail_key: None,
+        };
+        Ok::<_, String>((sc.sim.faults.len(), runner::run(&sc, opts)))
+    }));
+    match result {
+        Ok(Ok((faults, rep))) => {
+            out.faults = faults;
+            out.events = rep.stats.events;
+            out.ops = rep.ops;
+            out.fingerprint = rep.fingerprint;
+            out.unexpected = rep
+                .checks
+                .iter()
+                .filter(|c| !c.as_expected || (hunt && c.result.status == Status::Violation))
+                .map(|c| Unexpected {
+                    check: c.name.clone(),
+                    status: c.result.status,
+                    expected: c.expected,
+                    summary: c.result.summary.clone(),
+                })
+                .collect();
+        }
+        Ok(Err(e)) => out.panic = Some(e),
+        Err(p) => out.panic = Some(panic_text(p.as_ref())),
+    }
+    out
+}
+
+/// Runs `work(0)`, `work(1)`, … `work(count - 1)` on `jobs` threads and
+/// hands each result to `done` on the calling thread as it arrives. After
+/// `deadline`, no new item starts; items are taken in order, so the ones
+/// that ran are always `0..k`. Returns `k`.
+pub fn parallel<R: Send>(
+    count: u64,
+    jobs: usize,
+    deadline: Option<Instant>,
+    work: impl Fn(u64) -> R + Sync,
+    mut done: impl FnMut(u64, R),
+) -> u64 {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel();
+    let mut ran = 0;
+    std::thread::scope(|s| {
+        let threads = (jobs.max(1) as u64).min(count.max(1));
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, work) = (&next, &work);
+            s.spawn(move || loop {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed) as u64;
+                if i >= count || tx.send((i, work(i))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            ran += 1;
+            done(i, r);
+        }
+    });
+    ran
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_split_a_range_round_robin_without_gaps_or_overlaps() {
+        for (start, end) in [(0, 100), (3, 17), (5, 6), (10, 10), (7, 8)] {
+            for shards in 1..6 {
+                let mut all: Vec<u64> = (0..shards)
+                    .flat_map(|shard| {
+                        let s = Seeds {
+                            start,
+                            end,
+                            shard,
+                            shards,
+                        };
+                        (0..s.len()).map(move |i| s.nth(i))
+                    })
+                    .collect();
+                for shard in 0..shards {
+                    let s = Seeds {
+                        start,
+                        end,
+                        shard,
+                        shards,
+                    };
+                    assert!((0..s.len()).all(|i| s.nth(i) % shards == shard));
+                }
+                all.sort_unstable();
+                assert_eq!(
+                    all,
+                    (start..end).collect::<Vec<_>>(),
+                    "{start}..{end} / {shards}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_runs_every_item_once_whatever_the_job_count() {
+        for jobs in [1, 2, 7] {
+            let mut seen = Vec::new();
+            let ran = parallel(50, jobs, None, |i| i * i, |i, r| seen.push((i, r)));
+            seen.sort_unstable();
+            assert_eq!(ran, 50);
+            assert_eq!(seen, (0..50).map(|i| (i, i * i)).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn a_past_deadline_starts_nothing() {
+        let ran = parallel(10, 2, Some(Instant::now()), |i| i, |_, _| {});
+        assert_eq!(ran, 0);
+    }
+}

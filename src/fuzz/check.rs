@@ -1,0 +1,249 @@
+//! Validation of a scenario's `fuzz` block: ranges in order, intervals that
+//! let time advance, kinds the node count allows, and a bound on how many
+//! faults a seed may generate. Defaults that depend on the scenario (the
+//! partition kinds, the nodes that may crash, the clock changes) are filled
+//! in here so that `--print-scenario` shows them.
+
+use crate::scenario::raw::{PartitionKind, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzPartitions};
+
+/// The most faults one seed's expansion may hold.
+pub const MAX_FAULTS: u64 = 100_000;
+
+/// One step of a field path under `fuzz`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// An object member.
+    Key(&'static str),
+    /// An array element.
+    Index(usize),
+}
+
+/// A problem in the `fuzz` block: where (below `fuzz`) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The path below `fuzz`.
+    pub path: Vec<Step>,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+type R = Result<(), FieldError>;
+
+fn err(path: &[Step], message: impl Into<String>) -> FieldError {
+    FieldError {
+        path: path.to_vec(),
+        message: message.into(),
+    }
+}
+
+use Step::{Index, Key};
+
+/// Checks `f` for a scenario of `nodes` nodes and fills its defaults.
+pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
+    if f.until_ms <= f.from_ms {
+        return Err(err(
+            &[Key("until_ms")],
+            format!(
+                "must be after from_ms ({}): generated faults start in from_ms..until_ms",
+                f.from_ms
+            ),
+        ));
+    }
+    let span = f.until_ms - f.from_ms;
+    let mut total = 0u64;
+    if let Some(p) = f.partitions.as_mut() {
+        total += partitions(p, nodes, span)?;
+    }
+    if let Some(fl) = &f.flapping {
+        let at = [Key("flapping")];
+        let Some(p) = &f.partitions else {
+            return Err(err(
+                &at,
+                "flapping makes partition episodes flap; add a fuzz.partitions block",
+            ));
+        };
+        prob(fl.probability, &[Key("flapping"), Key("probability")])?;
+        range(fl.period_ms, &[Key("flapping"), Key("period_ms")], 1)?;
+        // A flapping episode cuts once per two periods of its duration.
+        total = total.saturating_mul(p.duration_ms[1] / (2 * fl.period_ms[0]) + 1);
+    }
+    if let Some(c) = f.crash_restart.as_mut() {
+        total += crash(c, nodes, down_at_start, span)?;
+    }
+    if let Some(c) = f.clock.as_mut() {
+        total += clock(c, span)?;
+    }
+    if let Some(l) = &f.loss_bursts {
+        let at = |k| [Key("loss_bursts"), Key(k)];
+        range(l.interval_ms, &at("interval_ms"), 1)?;
+        range(l.duration_ms, &at("duration_ms"), 1)?;
+        prob_range(l.drop, &at("drop"))?;
+        prob_range(l.duplicate, &at("duplicate"))?;
+        total += episodes(span, l.interval_ms[0] + l.duration_ms[0]);
+    }
+    if total > MAX_FAULTS {
+        return Err(err(
+            &[],
+            format!(
+                "could generate up to {total} faults per seed; at most {MAX_FAULTS}: \
+                 raise the smallest interval_ms, duration_ms or period_ms, or narrow from_ms..until_ms"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Episodes that fit in `span` when each takes at least `each` ms.
+fn episodes(span: u64, each: u64) -> u64 {
+    span / each.max(1) + 1
+}
+
+fn partitions(p: &mut RawFuzzPartitions, nodes: usize, span: u64) -> Result<u64, FieldError> {
+    let at = Key("partitions");
+    if nodes < 2 {
+        return Err(err(
+            &[at],
+            format!("partitions need at least 2 nodes; this scenario has {nodes}"),
+        ));
+    }
+    let allowed: Vec<&str> = PartitionKind::ALL.iter().map(|k| k.name()).collect();
+    let kinds = p.kinds.get_or_insert_with(|| {
+        PartitionKind::ALL
+            .into_iter()
+            .filter(|k| k.min_nodes() <= nodes)
+            .collect()
+    });
+    if kinds.is_empty() {
+        return Err(err(
+            &[at, Key("kinds")],
+            format!(
+                "must list at least one kind; allowed: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    for (i, k) in kinds.iter().enumerate() {
+        let here = [at, Key("kinds"), Index(i)];
+        if k.min_nodes() > nodes {
+            return Err(err(
+                &here,
+                format!(
+                    "kind {} needs at least {} nodes; this scenario has {nodes}",
+                    k.name(),
+                    k.min_nodes()
+                ),
+            ));
+        }
+        if kinds[..i].contains(k) {
+            return Err(err(&here, format!("kind {} is listed twice", k.name())));
+        }
+    }
+    range(p.interval_ms, &[at, Key("interval_ms")], 1)?;
+    range(p.duration_ms, &[at, Key("duration_ms")], 1)?;
+    // A majorities ring cuts with one fault per node, plus the heal.
+    let per_episode = nodes as u64 + 1;
+    Ok(episodes(span, p.interval_ms[0] + p.duration_ms[0]).saturating_mul(per_episode))
+}
+
+fn crash(c: &mut RawFuzzCrash, nodes: usize, down: &[u64], span: u64) -> Result<u64, FieldError> {
+    let at = Key("crash_restart");
+    let list = c
+        .nodes
+        .get_or_insert_with(|| (0..nodes as u64).filter(|x| !down.contains(x)).collect());
+    if list.is_empty() {
+        return Err(err(
+            &[at, Key("nodes")],
+            "no node may crash: list at least one node that is not down at start",
+        ));
+    }
+    for (i, &x) in list.iter().enumerate() {
+        let here = [at, Key("nodes"), Index(i)];
+        if x as usize >= nodes {
+            return Err(err(
+                &here,
+                format!(
+                    "node id {x} is out of range; this scenario has nodes 0..{}",
+                    nodes - 1
+                ),
+            ));
+        }
+        if list[..i].contains(&x) {
+            return Err(err(&here, format!("node {x} is listed twice")));
+        }
+    }
+    range(c.interval_ms, &[at, Key("interval_ms")], 1)?;
+    range(c.down_ms, &[at, Key("down_ms")], 1)?;
+    Ok(2 * episodes(span, c.interval_ms[0] + c.down_ms[0]))
+}
+
+fn clock(c: &mut RawFuzzClock, span: u64) -> Result<u64, FieldError> {
+    let at = |k| [Key("clock"), Key(k)];
+    if c.skew_ms.is_none() && c.jump_ms.is_none() && c.drift_ppm.is_none() {
+        c.skew_ms = Some([-1000, 1000]);
+        c.jump_ms = Some([-1000, 1000]);
+    }
+    range(c.interval_ms, &at("interval_ms"), 1)?;
+    for (r, k) in [
+        (c.skew_ms, "skew_ms"),
+        (c.jump_ms, "jump_ms"),
+        (c.drift_ppm, "drift_ppm"),
+    ] {
+        if let Some([lo, hi]) = r {
+            if lo > hi {
+                return Err(err(
+                    &at(k),
+                    format!("[min, max] needs min <= max, got [{lo}, {hi}]"),
+                ));
+            }
+        }
+    }
+    if let Some([lo, _]) = c.drift_ppm {
+        if lo <= -1_000_000 {
+            return Err(err(
+                &at("drift_ppm"),
+                "must stay above -1000000 (a clock cannot stop or run backwards)",
+            ));
+        }
+    }
+    Ok(episodes(span, c.interval_ms[0]))
+}
+
+fn range(r: [u64; 2], at: &[Step], min: u64) -> R {
+    let [lo, hi] = r;
+    if lo > hi {
+        return Err(err(
+            at,
+            format!("[min, max] needs min <= max, got [{lo}, {hi}]"),
+        ));
+    }
+    if lo < min {
+        return Err(err(
+            at,
+            format!("the smallest value must be at least {min} ms, got [{lo}, {hi}]"),
+        ));
+    }
+    Ok(())
+}
+
+fn prob(x: f64, at: &[Step]) -> R {
+    if (0.0..=1.0).contains(&x) {
+        Ok(())
+    } else {
+        Err(err(
+            at,
+            format!("probability {x} is out of range; allowed: a number from 0 to 1"),
+        ))
+    }
+}
+
+fn prob_range(r: [f64; 2], at: &[Step]) -> R {
+    prob(r[0], at)?;
+    prob(r[1], at)?;
+    if r[0] > r[1] {
+        return Err(err(
+            at,
+            format!("[min, max] needs min <= max, got [{}, {}]", r[0], r[1]),
+        ));
+    }
+    Ok(())
+}

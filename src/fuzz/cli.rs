@@ -1,0 +1,259 @@
+//! `dsim fuzz SCENARIO`: run a range of seeds in parallel, group the seeds
+//! that were not as the scenario expects by what failed, and (with `--out`)
+//! shrink the first of each group into a scenario file that replays it.
+//!
+//! Exit codes: 0 every seed as expected, 1 some seed was not (with
+//! `--hunt`: or showed any violation), 2 bad input.
+//! Standard output does not depend on `--jobs`; timing goes to standard
+//! error, and the progress bar too (only on a terminal, never with `--json`).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::campaign::{self, SeedOutcome, Seeds};
+use super::output;
+use super::save::{self, Saved};
+use crate::scenario::{self, Scenario};
+
+/// Arguments of `dsim fuzz`.
+#[derive(clap::Args, Debug)]
+pub struct FuzzArgs {
+    /// The scenario file (JSON); its `fuzz` block, if any, draws each seed's faults.
+    pub scenario: PathBuf,
+    /// Seeds to run: A..B (B excluded), or one seed N.
+    #[arg(long, value_name = "A..B", default_value = "0..1000", value_parser = parse_seeds)]
+    pub seeds: SeedRange,
+    /// Worker threads (default: every core); each run stays single-threaded.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Run only the seeds with seed % N == I (shards interleave).
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+    /// Start no new seed after SECS seconds of wall time.
+    #[arg(long, value_name = "SECS")]
+    pub time_budget: Option<u64>,
+    /// Shrink failures and write them as scenario files into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// With --out: how many failing seeds of each group to shrink.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub shrink: u64,
+    /// With --out: runs each shrink may spend.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub shrink_runs: u64,
+    /// Count every violation as a failure, even one the scenario expects
+    /// (to shrink a known bug to its smallest run).
+    #[arg(long)]
+    pub hunt: bool,
+    /// One JSON object per failing seed, then a summary line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A `--seeds` range, `start..end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed.
+    pub start: u64,
+    /// One past the last.
+    pub end: u64,
+}
+
+/// A `--shard I/N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: u64,
+    /// How many shards.
+    pub count: u64,
+}
+
+/// Parses `A..B` (A < B) or a single seed `N`.
+pub fn parse_seeds(s: &str) -> Result<SeedRange, String> {
+    let bad =
+        || format!("expected A..B with whole numbers A < B (B excluded) or one seed N, got {s:?}");
+    let num = |x: &str| x.trim().parse::<u64>().map_err(|_| bad());
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (start, end) = (num(a)?, num(b)?);
+            if start >= end {
+                return Err(format!(
+                    "{s:?} holds no seed; expected A..B with A < B (B excluded)"
+                ));
+            }
+            Ok(SeedRange { start, end })
+        }
+        None => {
+            let n = num(s)?;
+            Ok(SeedRange {
+                start: n,
+                end: n.checked_add(1).ok_or_else(bad)?,
+            })
+        }
+    }
+}
+
+/// Parses `I/N` with N ≥ 1 and I < N.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad =
+        || format!("expected I/N with whole numbers, N at least 1 and I from 0 to N-1, got {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let index: u64 = i.trim().parse().map_err(|_| bad())?;
+    let count: u64 = n.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+/// What a campaign found, in seed order.
+pub struct Findings {
+    /// Seeds planned for this shard.
+    pub planned: u64,
+    /// Seeds run (all of them unless the time budget ran out).
+    pub ran: u64,
+    /// The seeds that were not as expected, by seed.
+    pub failed: BTreeMap<u64, SeedOutcome>,
+    /// Shrunk failures, by seed.
+    pub saved: BTreeMap<u64, Saved>,
+}
+
+/// Runs `dsim fuzz`.
+pub fn run(args: &FuzzArgs) -> ExitCode {
+    let sc = match scenario::load(&args.scenario) {
+        Ok(sc) => sc,
+        Err(e) => return bad_input(e),
+    };
+    if let Some(dir) = &args.out {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return bad_input(format!("--out: cannot create {}: {e}", dir.display()));
+        }
+    }
+    let shard = args.shard.unwrap_or(Shard { index: 0, count: 1 });
+    let seeds = Seeds {
+        start: args.seeds.start,
+        end: args.seeds.end,
+        shard: shard.index,
+        shards: shard.count,
+    };
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let started = Instant::now();
+    let deadline = args.time_budget.map(|s| started + Duration::from_secs(s));
+    let (ran, failed) = run_seeds(&sc, seeds, jobs, deadline, args);
+    let elapsed = started.elapsed();
+    let saved = match &args.out {
+        Some(dir) if args.shrink > 0 => {
+            let picks = save::picks(&failed, args.shrink);
+            save::shrink_all(&sc, &picks, dir, jobs, args.shrink_runs)
+        }
+        _ => BTreeMap::new(),
+    };
+    let found = Findings {
+        planned: seeds.len(),
+        ran,
+        failed,
+        saved,
+    };
+    let rate = ran as f64 / elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "dsim fuzz: {ran} seeds in {:.2} s ({rate:.0} seeds/s, {jobs} jobs)",
+        elapsed.as_secs_f64()
+    );
+    let ctx = output::Context {
+        sc: &sc,
+        seeds,
+        sharded: args.shard.is_some(),
+        time_budget: args.time_budget,
+        hunt: args.hunt,
+    };
+    if args.json {
+        output::json(&ctx, &found);
+    } else {
+        output::human(&ctx, &found);
+    }
+    if found
+        .saved
+        .values()
+        .any(|s| s.error.is_some() && s.io_error)
+    {
+        return ExitCode::from(2);
+    }
+    if found.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs every seed; returns how many ran and the failures by seed.
+fn run_seeds(
+    sc: &Scenario,
+    seeds: Seeds,
+    jobs: usize,
+    deadline: Option<Instant>,
+    args: &FuzzArgs,
+) -> (u64, BTreeMap<u64, SeedOutcome>) {
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(seeds.len());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {per_sec}  {msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message("0 failures");
+        bar
+    });
+    let mut failed = BTreeMap::new();
+    let ran = campaign::parallel(
+        seeds.len(),
+        jobs,
+        deadline,
+        |i| campaign::run_seed(sc, seeds.nth(i), args.hunt),
+        |_, o| {
+            if !o.as_expected() {
+                failed.insert(o.seed, o);
+            }
+            if let Some(b) = &bar {
+                b.inc(1);
+                b.set_message(format!("{} failures", failed.len()));
+            }
+        },
+    );
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    (ran, failed)
+}
+
+fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_ranges_and_shards_parse_or_say_what_is_allowed() {
+        assert_eq!(parse_seeds("3..10"), Ok(SeedRange { start: 3, end: 10 }));
+        assert_eq!(parse_seeds("7"), Ok(SeedRange { start: 7, end: 8 }));
+        for bad in ["", "x", "1..", "..5", "5..5", "9..2", "-1..3", "1...3"] {
+            let e = parse_seeds(bad).unwrap_err();
+            assert!(e.contains("A..B"), "{bad}: {e}");
+        }
+        assert_eq!(parse_shard("3/8"), Ok(Shard { index: 3, count: 8 }));
+        for bad in ["8/8", "1/0", "3", "a/b", "-1/2"] {
+            let e = parse_shard(bad).unwrap_err();
+            assert!(e.contains("I/N"), "{bad}: {e}");
+        }
+    }
+}

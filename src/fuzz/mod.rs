@@ -1,0 +1,55 @@
+//! Fuzzing: fault generators a scenario asks for in its `fuzz` block, the
+//! campaign that runs many seeds in parallel, and the shrinker that reduces
+//! a failing run to a small scenario file that replays it.
+//!
+//! A scenario with a `fuzz` block is a family of runs: for each seed,
+//! [`gen::expand`] draws a concrete fault schedule that [`at_seed`] appends
+//! to the fixed one. `dsim run FILE --seed N` and `dsim fuzz FILE` both go
+//! through [`at_seed`], so a failing fuzz seed replays exactly.
+
+pub mod campaign;
+pub mod check;
+pub mod cli;
+pub mod file;
+pub mod gen;
+pub mod output;
+pub mod reduce;
+pub mod save;
+pub mod shrink;
+
+use crate::scenario::{self, Scenario, ScenarioError};
+
+/// The scenario as it runs at `seed`: the `fuzz` block expanded into faults
+/// appended to the fixed schedule and validated again; without a `fuzz`
+/// block, the scenario itself. The result has no `fuzz` block, so calling
+/// this twice does not add faults twice.
+pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
+    let Some(f) = &sc.effective.fuzz else {
+        return Ok(sc.clone());
+    };
+    let mut raw = sc.effective.clone();
+    raw.fuzz = None;
+    raw.faults.extend(gen::expand(f, sc.sim.nodes, seed).faults);
+    // Stable, as validation sorts: same-time faults keep their order.
+    raw.faults.sort_by_key(scenario::raw::RawFault::at_ms);
+    let text = serde_json::to_string(&raw).map_err(|e| ScenarioError {
+        file: sc.path.clone(),
+        line: 0,
+        col: 0,
+        field: "fuzz".into(),
+        message: format!("cannot expand the fuzz block: {e}"),
+    })?;
+    scenario::parse(&text, &sc.path, &sc.name)
+}
+
+/// Writes `text` to standard output; a reader that closed the pipe early
+/// (`dsim fuzz … | head`) is not an error, the exit code still tells.
+pub(crate) fn emit(text: &str) {
+    use std::io::Write;
+    let mut so = std::io::stdout().lock();
+    if let Err(e) = so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Shrunk failures written as scenario files: which failing seeds to
+//! shrink, shrinking them in parallel, and the file each one becomes.
+//!
+//! A written file runs only the failing check and `expect`s what the
+//! failing run found, so `dsim run FILE` exits 0 while the failure
+//! reproduces and 1 once it is gone (see docs/fuzzing.md).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use protocols::Status;
+use serde::Serialize;
+
+use super::campaign::{self, SeedOutcome};
+use super::file::scenario_text;
+use super::shrink::{self, Size, Target};
+use crate::report::expect_name;
+use crate::scenario::{self, Expect, Scenario};
+
+/// A failing seed chosen for shrinking.
+#[derive(Clone, Debug)]
+pub struct Pick {
+    /// The seed.
+    pub seed: u64,
+    /// The check to keep failing, and how.
+    pub target: Target,
+    /// What the scenario expected of it.
+    pub expected: Expect,
+    /// The check's summary in the failing run.
+    pub summary: String,
+}
+
+/// What became of one shrink.
+#[derive(Clone, Debug, Serialize)]
+pub struct Saved {
+    /// The seed.
+    pub seed: u64,
+    /// The file written (or that would have been).
+    pub file: String,
+    /// The failing run's size.
+    pub before: Option<Size>,
+    /// The written scenario's size.
+    pub after: Option<Size>,
+    /// Runs the shrink spent.
+    pub runs: u64,
+    /// Why nothing was written.
+    pub error: Option<String>,
+    /// True when the error is a file-system error (then `dsim fuzz` exits 2).
+    #[serde(skip)]
+    pub io_error: bool,
+}
+
+/// The first `per_group` seeds of each failure group whose failing check
+/// gave a verdict a scenario can expect (not a panic, not unknown).
+pub fn picks(failed: &BTreeMap<u64, SeedOutcome>, per_group: u64) -> Vec<Pick> {
+    let mut taken: BTreeMap<String, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for o in failed.values() {
+        let Some(u) = o.unexpected.first().filter(|_| o.panic.is_none()) else {
+            continue;
+        };
+        if u.status == Status::Unknown {
+            continue;
+        }
+        let n = taken.entry(o.group()).or_insert(0);
+        if *n < per_group {
+            *n += 1;
+            out.push(Pick {
+                seed: o.seed,
+                target: Target {
+                    check: u.check.clone(),
+                    status: u.status,
+                },
+                expected: u.expected,
+                summary: u.summary.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Shrinks every pick (in parallel, each one sequential and deterministic)
+/// and writes the results into `dir`.
+pub fn shrink_all(
+    sc: &Scenario,
+    picks: &[Pick],
+    dir: &Path,
+    jobs: usize,
+    budget: u64,
+) -> BTreeMap<u64, Saved> {
+    let mut out = BTreeMap::new();
+    campaign::parallel(
+        picks.len() as u64,
+        jobs,
+        None,
+        |i| save_one(sc, &picks[i as usize], dir, budget),
+        |_, s| {
+            out.insert(s.seed, s);
+        },
+    );
+    out
+}
+
+/// A file name from a scenario name: letters, digits, `.`, `_`, `-`.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
+    let name = format!("{}-seed{}", file_stem(&sc.name), pick.seed);
+    let file = dir.join(format!("{name}.json"));
+    let mut saved = Saved {
+        seed: pick.seed,
+        file: file.display().to_string(),
+        before: None,
+        after: None,
+        runs: 0,
+        error: None,
+        io_error: false,
+    };
+    let shrunk = super::at_seed(sc, pick.seed)
+        .map_err(|e| e.to_string())
+        .and_then(|expanded| shrink::shrink(&expanded, pick.seed, &pick.target, budget));
+    let mut shrunk = match shrunk {
+        Ok(s) => s,
+        Err(e) => {
+            saved.error = Some(e);
+            return saved;
+        }
+    };
+    saved.runs = shrunk.runs;
+    saved.before = Some(shrunk.before);
+    saved.after = Some(shrunk.after);
+    shrunk.raw.name = Some(name);
+    shrunk.raw.description = describe(sc, pick, &shrunk);
+    // The file as written must replay the failure; the compact form leaves
+    // defaults out, so check it, and fall back to the full form.
+    let compact = scenario_text(&shrunk.raw);
+    let full = serde_json::to_string_pretty(&shrunk.raw).unwrap_or_default() + "\n";
+    let Some(text) = [compact, full]
+        .into_iter()
+        .find(|t| replays(t, &saved.file, pick))
+    else {
+        saved.error = Some("the shrunk scenario did not reproduce the failure".into());
+        return saved;
+    };
+    if let Err(e) = std::fs::write(&file, text) {
+        saved.error = Some(format!("cannot write {}: {e}", file.display()));
+        saved.io_error = true;
+    }
+    saved
+}
+
+/// True when scenario text `text` (to be saved as `file`) fails as `pick` did.
+fn replays(text: &str, file: &str, pick: &Pick) -> bool {
+    let Ok(sc) = scenario::parse(text, file, "shrunk") else {
+        return false;
+    };
+    shrink::run_raw(&sc.effective, file, sc.sim.seed, false)
+        .is_some_and(|rep| shrink::reproduces(&rep, &pick.target))
+}
+
+fn size_text(s: &Size) -> String {
+    format!(
+        "{} faults, {} operations, {} events, {} nodes",
+        s.faults, s.ops, s.events, s.nodes
+    )
+}
+
+fn describe(sc: &Scenario, pick: &Pick, s: &shrink::Shrunk) -> String {
+    let status = pick.target.status.name();
+    let expected = expect_name(pick.expected);
+    let found = if pick.expected == Expect::Violation && pick.target.status == Status::Violation {
+        format!(
+            "check {} reported a violation, as the scenario expects (dsim fuzz --hunt)",
+            pick.target.check
+        )
+    } else {
+        format!(
+            "check {} reported {status} where the scenario expects {expected}",
+            pick.target.check
+        )
+    };
+    format!(
+        "Found by dsim fuzz in {} at seed {}: {found}: {}. Shrunk in {} runs from {} to {}. \
+         expect pins what the failing run found, so dsim run exits 0 while it reproduces \
+         and 1 once it is gone.",
+        sc.path,
+        pick.seed,
+        pick.summary.trim_end_matches('.'),
+        s.runs,
+        size_text(&s.before),
+        size_text(&s.after),
+    )
+}

@@ -1,0 +1,311 @@
+//! `dsim fuzz` through the built binary: it finds the split brain, shrinks
+//! it into a file that `dsim run` replays, gives the same answers whatever
+//! `--jobs` and however the range is sharded, refuses bad input with exit 2,
+//! and the committed regression corpus still replays.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const LWW: &str = "scenarios/fuzz-lww-split-brain.json";
+const BANK: &str = "scenarios/fuzz-bank-overdraft.json";
+
+fn dsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .expect("the dsim binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dsim-fuzz-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// The JSON lines of a `--json` run: the failures, then the summary.
+fn lines(out: &Output) -> (Vec<Value>, Value) {
+    let mut v: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let summary = v.pop().expect("a summary line")["summary"].clone();
+    assert!(summary.is_object(), "last line is the summary");
+    (v, summary)
+}
+
+#[test]
+fn finds_the_split_brain_and_the_shrunk_file_replays_it() {
+    let dir = scratch("lww");
+    let out = dsim(&[
+        "fuzz",
+        LWW,
+        "--seeds",
+        "0..40",
+        "--json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let (failures, summary) = lines(&out);
+    assert_eq!(summary["ran"], 40);
+    assert!(!failures.is_empty(), "some of 40 seeds split the brain");
+    let first = &failures[0];
+    assert_eq!(first["group"], "convergence: violation (expected pass)");
+    let seed = first["seed"].as_u64().unwrap();
+    assert_eq!(
+        first["replay"],
+        format!("dsim run {LWW} --seed {seed}"),
+        "each failure names its replay command"
+    );
+    // The replay command reproduces the very run the fuzzer saw.
+    let replay = dsim(&["run", LWW, "--seed", &seed.to_string(), "--json"]);
+    assert_eq!(replay.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(r["trace_fingerprint"], first["trace_fingerprint"]);
+    assert_eq!(r["checks"]["convergence"], "violation");
+    // The shrunk file: small, explicit, and it replays the same violation.
+    let shrunk = &first["shrunk"];
+    assert!(shrunk["error"].is_null(), "{shrunk}");
+    let file = shrunk["file"].as_str().unwrap();
+    assert!(file.ends_with(&format!("fuzz-lww-split-brain-seed{seed}.json")));
+    let after = &shrunk["after"];
+    assert!(after["faults"].as_u64().unwrap() <= 3, "{shrunk}");
+    assert!(after["ops"].as_u64().unwrap() <= 5, "{shrunk}");
+    assert!(after["events"].as_u64() < shrunk["before"]["events"].as_u64());
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    assert!(raw.get("fuzz").is_none());
+    assert_eq!(raw["seed"], seed);
+    assert_eq!(raw["workload"]["ops"], 0, "the workload became a script");
+    assert!(raw["description"].as_str().unwrap().contains("Shrunk in"));
+    let run = dsim(&["run", file, "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let r: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(r["checks"]["convergence"], "violation");
+}
+
+#[test]
+fn answers_do_not_depend_on_jobs() {
+    let (a, b) = (scratch("jobs1"), scratch("jobs2"));
+    let run = |jobs: &str, dir: &Path| {
+        let out = dsim(&[
+            "fuzz",
+            BANK,
+            "--seeds",
+            "0..60",
+            "--jobs",
+            jobs,
+            "--json",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        text(&out.stdout).replace(dir.to_str().unwrap(), "DIR")
+    };
+    let (one, two) = (run("1", &a), run("2", &b));
+    assert_eq!(one, two);
+    let mut files: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let x = std::fs::read(a.join(&f)).unwrap();
+        assert_eq!(x, std::fs::read(b.join(&f)).unwrap(), "{f:?}");
+    }
+    // The human report is the same too (timing goes to standard error).
+    let human = |jobs| text(&dsim(&["fuzz", BANK, "--seeds", "0..30", "--jobs", jobs]).stdout);
+    assert_eq!(human("1"), human("2"));
+}
+
+#[test]
+fn shards_split_the_range_and_merge_by_concatenation() {
+    let seeds = |args: &[&str]| -> Vec<u64> {
+        let mut all = vec!["fuzz", LWW, "--seeds", "10..40", "--json"];
+        all.extend_from_slice(args);
+        let (failures, summary) = lines(&dsim(&all));
+        assert!(summary["ran"].as_u64().unwrap() <= 30);
+        failures
+            .iter()
+            .map(|f| f["seed"].as_u64().unwrap())
+            .collect()
+    };
+    let whole = seeds(&[]);
+    let mut merged: Vec<u64> = (0..3)
+        .flat_map(|i| {
+            let s = seeds(&["--shard", &format!("{i}/3")]);
+            assert!(s.iter().all(|x| x % 3 == i), "shard {i}: {s:?}");
+            s
+        })
+        .collect();
+    merged.sort_unstable();
+    assert_eq!(merged, whole);
+}
+
+#[test]
+fn calm_scenarios_exit_0_and_a_spent_budget_runs_nothing() {
+    let out = dsim(&[
+        "fuzz",
+        "scenarios/lww-benign.json",
+        "--seeds",
+        "0..8",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (failures, summary) = lines(&out);
+    assert!(failures.is_empty());
+    assert_eq!(summary["as_expected"], true);
+    assert_eq!(summary["ran"], 8);
+    let out = dsim(&["fuzz", LWW, "--time-budget", "0", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let (_, summary) = lines(&out);
+    assert_eq!(summary["ran"], 0);
+    assert_eq!(summary["planned"], 1000);
+}
+
+#[test]
+fn bad_input_exits_2_naming_what_is_allowed() {
+    for (args, want) in [
+        (vec!["--seeds", "9..2"], "A..B"),
+        (vec!["--seeds", "x"], "A..B"),
+        (vec!["--shard", "8/8"], "I/N"),
+        (vec!["--jobs", "0"], "--jobs"),
+    ] {
+        let mut all = vec!["fuzz", LWW];
+        all.extend(args.iter().copied());
+        let out = dsim(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = dsim(&["fuzz", "no/such/file.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read scenario file"));
+}
+
+/// Writes a scenario with `fuzz` block `block` and returns `dsim run`'s stderr.
+fn fuzz_block_error(block: &str) -> String {
+    let dir = scratch("bad-block");
+    let p = dir.join("s.json");
+    let src = format!("{{\"protocol\": \"lww\", \"nodes\": 2,\n \"fuzz\": {block}}}");
+    std::fs::write(&p, src).unwrap();
+    let out = dsim(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{block}");
+    text(&out.stderr)
+}
+
+#[test]
+fn fuzz_block_errors_are_located_and_say_what_is_allowed() {
+    let e = fuzz_block_error(r#"{"until_ms": 100, "partitions": {"kinds": ["bridge"]}}"#);
+    assert!(e.contains("s.json:2:"), "{e}");
+    assert!(
+        e.contains("fuzz.partitions.kinds[0]: kind bridge needs at least 3 nodes"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "partitions": {"kinds": ["triangle"]}}"#);
+    assert!(
+        e.contains("unknown variant `triangle`") && e.contains("majorities-ring"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "partitions": {"interval_ms": [0, 5]}}"#);
+    assert!(
+        e.contains("fuzz.partitions.interval_ms: the smallest value must be at least 1 ms"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "flapping": {}}"#);
+    assert!(
+        e.contains("fuzz.flapping: flapping makes partition episodes flap"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "storms": {}}"#);
+    assert!(e.contains("unknown field `storms`"), "{e}");
+    let e = fuzz_block_error(r#"{"from_ms": 50, "until_ms": 50}"#);
+    assert!(
+        e.contains("fuzz.until_ms: must be after from_ms (50)"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100000000, "clock": {"interval_ms": [1, 2]}}"#);
+    assert!(e.contains("faults per seed; at most 100000"), "{e}");
+}
+
+#[test]
+fn print_scenario_shows_the_fuzz_block_with_defaults() {
+    let out = dsim(&["run", BANK, "--print-scenario"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v["fuzz"];
+    assert_eq!(f["swarm"], true);
+    assert_eq!(f["from_ms"], 0);
+    assert_eq!(
+        f["partitions"]["kinds"].as_array().unwrap().len(),
+        6,
+        "no ring on 3 nodes"
+    );
+    assert!(f.get("clock").is_none());
+}
+
+/// Every file in the regression corpus replays as its `expect` says.
+#[test]
+fn regression_corpus_replays() {
+    let dir = Path::new(ROOT).join("tests/fuzz-corpus");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/fuzz-corpus")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    for f in files {
+        let out = dsim(&["run", f.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{} no longer replays as it expects:\n{}",
+            f.display(),
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn hunt_counts_expected_violations_and_shrinks_them() {
+    let known = "scenarios/bank-overdraft-split-brain.json";
+    let out = dsim(&["fuzz", known, "--seeds", "0..5", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "the violations are expected");
+    let dir = scratch("hunt");
+    let out = dsim(&[
+        "fuzz",
+        known,
+        "--seeds",
+        "0..5",
+        "--hunt",
+        "--json",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let (failures, summary) = lines(&out);
+    assert_eq!(summary["hunt"], true);
+    assert_eq!(failures.len(), 5);
+    let f = &failures[0];
+    assert!(f["group"]
+        .as_str()
+        .unwrap()
+        .contains("withdrawals-covered: violation (expected violation)"));
+    let file = f["shrunk"]["file"].as_str().unwrap();
+    let after = f["shrunk"]["after"]["ops"].as_u64().unwrap();
+    assert!(after < f["ops"].as_u64().unwrap(), "{f}");
+    assert_eq!(dsim(&["run", file]).status.code(), Some(0));
+}
