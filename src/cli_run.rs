@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{bad_input, out, REPLAY};
+use crate::{bad_input, REPLAY};
 use dsim::report;
 use dsim::runner::{self, RunOptions};
 use dsim::scenario;
@@ -53,7 +53,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     if args.print_scenario {
         let text = serde_json::to_string_pretty(&sc.effective).expect("scenario serializes");
-        out(&format!("{text}\n"));
+        report::emit(&format!("{text}\n"));
         return ExitCode::SUCCESS;
     }
     let seed = args.seed.unwrap_or(sc.sim.seed);
@@ -110,9 +110,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     }
     if args.json {
-        out(&format!("{}\n", report::json(&sc, &rep)));
+        report::emit(&format!("{}\n", report::json(&sc, &rep)));
     } else {
-        out(&report::human(&sc, &rep));
+        report::emit(&report::human(&sc, &rep));
     }
     if rep.as_expected {
         ExitCode::SUCCESS

@@ -84,6 +84,6 @@ pub fn run() -> ExitCode {
             Err(e) => o += &format!("  {:36} INVALID: {e}\n", f.display()),
         }
     }
-    crate::out(&o);
+    dsim::report::emit(&o);
     ExitCode::SUCCESS
 }

@@ -55,19 +55,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `text` to stdout. When stdout is a pipe that closed early
-/// (`dsim list | head`), the rest is dropped quietly: the exit code still
-/// says what the run found. Any other write error is reported once.
-pub fn out(text: &str) {
-    use std::io::Write;
-    let mut so = std::io::stdout().lock();
-    if let Err(e) = so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
-        }
-    }
-}
-
 /// Prints `error: …` and returns exit code 2.
 pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");

@@ -9,6 +9,19 @@ use sim::{EventKind, HistoryEvent, Latency, Rate};
 use crate::runner::RunReport;
 use crate::scenario::{Expect, Scenario};
 
+/// Writes `text` to stdout. When stdout is a pipe that closed early
+/// (`dsim list | head`), the rest is dropped quietly: the exit code still
+/// says what the run found. Any other write error is reported once.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut so = std::io::stdout().lock();
+    if let Err(e) = so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to stdout: {e}");
+        }
+    }
+}
+
 /// The command that replays this run.
 pub fn replay_command(sc: &Scenario, seed: u64) -> String {
     format!("dsim run {} --seed {seed}", shell_quote(&sc.path))

@@ -90,7 +90,9 @@ pub fn matches(expect: Expect, status: Status) -> bool {
     }
 }
 
-/// Runs `sc` with `opts`.
+/// Runs `sc` with `opts`, as written: a scenario with a `fuzz` block runs
+/// only its fixed schedule here. To run what `dsim run --seed N` runs, pass
+/// [`crate::fuzz::at_seed`]`(sc, N)` instead.
 pub fn run(sc: &Scenario, opts: RunOptions) -> RunReport {
     protocols::visit(sc.protocol, RunOne { sc, opts })
         .expect("a validated scenario names a known protocol")

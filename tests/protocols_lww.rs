@@ -48,3 +48,41 @@ fn split_brain_intended_converges_but_is_not_linearizable() {
 fn benign_run_converges() {
     sweep("lww-benign.json", &[], &[]);
 }
+
+/// The control for the split brain: the same scenario with its faults
+/// removed converges on every seed, so the partition (and the dead links it
+/// leaves) is what breaks convergence, not origin blindness or timestamp
+/// ties.
+#[test]
+fn split_brain_faithful_converges_without_the_partition() {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/lww-split-brain-faithful.json"
+    ))
+    .unwrap();
+    let mut sc: serde_json::Value = serde_json::from_str(&src).unwrap();
+    sc["faults"] = serde_json::json!([]);
+    sc["checks"] = serde_json::json!(["convergence"]);
+    sc["expect"] = serde_json::json!({});
+    let dir = std::env::temp_dir().join(format!("dsim-lww-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("no-partition.json");
+    std::fs::write(&path, sc.to_string()).unwrap();
+    for seed in std::iter::once(7).chain(SEEDS) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsim"))
+            .args([
+                "run",
+                path.to_str().unwrap(),
+                "--seed",
+                &seed.to_string(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v["checks"]["convergence"], "pass",
+            "seed {seed}: diverged without any fault"
+        );
+    }
+}

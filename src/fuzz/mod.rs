@@ -41,15 +41,3 @@ pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
     })?;
     scenario::parse(&text, &sc.path, &sc.name)
 }
-
-/// Writes `text` to standard output; a reader that closed the pipe early
-/// (`dsim fuzz … | head`) is not an error, the exit code still tells.
-pub(crate) fn emit(text: &str) {
-    use std::io::Write;
-    let mut so = std::io::stdout().lock();
-    if let Err(e) = so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to stdout: {e}");
-        }
-    }
-}

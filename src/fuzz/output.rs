@@ -128,7 +128,7 @@ pub fn human(ctx: &Context, f: &Findings) {
             saved_text(&mut o, s);
         }
     }
-    crate::fuzz::emit(&o);
+    crate::report::emit(&o);
 }
 
 fn saved_text(o: &mut String, s: &Saved) {
@@ -204,5 +204,5 @@ pub fn json(ctx: &Context, f: &Findings) {
         "as_expected": f.failed.is_empty(),
     }});
     let _ = writeln!(o, "{summary}");
-    crate::fuzz::emit(&o);
+    crate::report::emit(&o);
 }
