@@ -40,7 +40,7 @@ impl StableHasher {
     /// works on the word and its position off the chain. The position makes
     /// equal words count differently wherever they stand (a plain rotate–xor
     /// would let words 64 places apart swap unseen); `finish` mixes it all.
-    #[inline]
+    #[inline(always)]
     pub fn word(&mut self, x: u64) {
         self.n = self.n.wrapping_add(1);
         self.h = self.h.rotate_left(23) ^ (x ^ self.n.wrapping_mul(MUL2)).wrapping_mul(MUL);

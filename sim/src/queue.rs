@@ -24,12 +24,14 @@ struct Key {
 
 impl Ord for Key {
     // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    #[inline(always)]
     fn cmp(&self, o: &Self) -> Ordering {
         (o.time, o.seq).cmp(&(self.time, self.seq))
     }
 }
 
 impl PartialOrd for Key {
+    #[inline(always)]
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
@@ -62,7 +64,7 @@ impl<E> Default for Queue<E> {
 
 impl<E> Queue<E> {
     /// Schedules `ev` at `time`; among equal times, earlier pushes come first.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: Time, ev: E) {
         self.seq += 1;
         if time == self.now {

@@ -35,7 +35,7 @@ impl Trace {
     }
 
     /// Starts a record of kind `ev` at time `t`.
-    #[inline]
+    #[inline(always)]
     pub fn rec(&mut self, t: Time, ev: &'static str) -> Rec<'_> {
         self.records += 1;
         self.fp.word(t);
@@ -71,7 +71,7 @@ impl Trace {
 
 /// An event name as one word: its first eight bytes and its length. Event
 /// names are a small fixed set chosen by the engine, all distinct this way.
-#[inline]
+#[inline(always)]
 fn tag_word(name: &str) -> u64 {
     let b = name.as_bytes();
     let mut w = [0u8; 8];
@@ -86,13 +86,13 @@ pub struct Rec<'a> {
 }
 
 impl Rec<'_> {
-    #[inline]
+    #[inline(always)]
     fn writing(&self) -> bool {
         self.trace.out.is_some()
     }
 
     /// An unsigned integer field.
-    #[inline]
+    #[inline(always)]
     pub fn u(self, name: &str, v: u64) -> Self {
         self.trace.fp.word(v);
         if self.writing() {
@@ -111,7 +111,7 @@ impl Rec<'_> {
     }
 
     /// A short string field (a name from the program, not user data).
-    #[inline]
+    #[inline(always)]
     pub fn s(self, name: &str, v: &str) -> Self {
         self.trace.fp.bytes(v.as_bytes());
         if self.writing() {
@@ -135,7 +135,7 @@ impl Rec<'_> {
     }
 
     /// Ends the record (writes the line, when writing).
-    #[inline]
+    #[inline(always)]
     pub fn end(self) {
         let t = self.trace;
         if let Some(out) = t.out.as_mut() {
