@@ -191,6 +191,8 @@ struct Search<'a, S: Spec, B> {
     /// Which operations are linearized (the bitset, but cheap to test).
     done: Vec<bool>,
     /// Configurations (linearized set, state) already explored or being explored.
+    /// Only asked "is this in?": never iterated, so its order cannot reach a
+    /// verdict, and a hash set is the fastest answer.
     cache: HashSet<(B, S::State), BuildHasherDefault<FxHasher>>,
     linearized: B,
     state: S::State,
