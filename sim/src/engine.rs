@@ -594,6 +594,13 @@ impl<N: Node> Sim<N> {
             .u("to", to as u64)
             .v("msg", &msg);
         let inc = self.incarnation[to];
+        let deliver = |msg| Ev::Deliver {
+            mid,
+            from,
+            to,
+            inc,
+            msg,
+        };
         match fate {
             Fate::Lost => {
                 rec.s("fate", "lost").end();
@@ -601,40 +608,13 @@ impl<N: Node> Sim<N> {
             }
             Fate::Deliver(at) => {
                 rec.u("at", at).end();
-                self.push(
-                    at,
-                    Ev::Deliver {
-                        mid,
-                        from,
-                        to,
-                        inc,
-                        msg,
-                    },
-                );
+                self.push(at, deliver(msg));
             }
             Fate::Twice(at, again) => {
                 rec.u("at", at).u("again", again).end();
                 self.stats.duplicated += 1;
-                self.push(
-                    at,
-                    Ev::Deliver {
-                        mid,
-                        from,
-                        to,
-                        inc,
-                        msg: msg.clone(),
-                    },
-                );
-                self.push(
-                    again,
-                    Ev::Deliver {
-                        mid,
-                        from,
-                        to,
-                        inc,
-                        msg,
-                    },
-                );
+                self.push(at, deliver(msg.clone()));
+                self.push(again, deliver(msg));
             }
         }
     }
