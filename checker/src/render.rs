@@ -127,7 +127,12 @@ fn short(value: &Value) -> String {
 
 /// One line per operation: full values, times, and where it is in the file.
 fn describe(op: &Operation) -> String {
-    let mut text = format!("{} {}", op.f, op.value);
+    // A null input (a read's) says nothing: show the call alone.
+    let mut text = if op.value.is_null() {
+        op.f.clone()
+    } else {
+        format!("{} {}", op.f, op.value)
+    };
     let ending = match &op.completion {
         Some(c) if c.kind == CompletionKind::Ok => {
             format!("invoked at {}, returned {} at {}", op.time, c.value, c.time)
@@ -162,4 +167,24 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use crate::History;
+
+    #[test]
+    fn reads_show_no_input_writes_do() {
+        let h = History::parse_jsonl(
+            "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"value\":1,\"time\":1}\n\
+             {\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"value\":1,\"time\":2}\n\
+             {\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":3}\n\
+             {\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":1,\"time\":4}\n",
+        )
+        .unwrap();
+        let ops = h.operations();
+        assert!(describe(&ops[0]).starts_with("write 1: invoked at 1, returned 1 at 2"));
+        assert!(describe(&ops[1]).starts_with("read: invoked at 3, returned 1 at 4"));
+    }
 }
