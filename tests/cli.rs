@@ -377,5 +377,26 @@ fn readme_example_and_quick_start_stay_true() {
     assert!(readme.contains("cargo test --workspace"));
     let showcase = "scenarios/lww-split-brain-faithful.json";
     assert!(readme.contains(&format!("cargo run --release -- run {showcase}")));
-    assert_eq!(dsim(&["run", showcase]).status.code(), Some(0));
+    let out = dsim(&["run", showcase]);
+    assert_eq!(out.status.code(), Some(0));
+    // The output the README quotes is the output users get.
+    let shown = text(&out.stdout);
+    let quoted = |prefix: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("README quotes a `{prefix}` line"))
+            .to_string()
+    };
+    for prefix in ["fingerprint  ", "replay       "] {
+        let line = quoted(prefix);
+        assert!(
+            shown.lines().any(|l| l == line),
+            "README says `{line}`, dsim prints:\n{shown}"
+        );
+    }
+    assert!(
+        shown.contains("groups that agree: {n0,n1} {n2,n3,n4}"),
+        "{shown}"
+    );
 }
