@@ -1,6 +1,6 @@
 //! Check results, and the generic checks every protocol can ask for.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use sim::{Node, Sim};
@@ -88,14 +88,9 @@ pub fn convergence<N: Node>(run: &Sim<N>, completed: bool) -> CheckResult {
             live.len()
         ));
     }
-    let mut keys: BTreeMap<&String, ()> = BTreeMap::new();
-    for (_, d) in &live {
-        for k in d.keys() {
-            keys.insert(k, ());
-        }
-    }
+    let keys: BTreeSet<&String> = live.iter().flat_map(|(_, d)| d.keys()).collect();
     let mut differing = Vec::new();
-    for k in keys.keys() {
+    for k in &keys {
         let vals: Vec<Option<&String>> = live.iter().map(|(_, d)| d.get(*k)).collect();
         if vals.windows(2).any(|w| w[0] != w[1]) {
             differing.push((*k, vals));

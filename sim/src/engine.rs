@@ -393,11 +393,11 @@ impl<N: Node> Sim<N> {
             }
             Ev::LossEnd => {
                 self.trace.rec(self.now, "loss_end").end();
-                self.restore_links();
+                self.net.restore_loss();
             }
             Ev::FinalHeal => {
                 self.trace.rec(self.now, "final_heal").end();
-                self.restore_links();
+                self.net.restore_loss();
                 self.heal();
             }
         }
@@ -684,23 +684,6 @@ impl<N: Node> Sim<N> {
                     msg: h.msg,
                 },
             );
-        }
-    }
-
-    fn restore_links(&mut self) {
-        let n = self.cfg.nodes;
-        let mut net = Network::new(n, self.cfg.link.clone(), self.cfg.partition_mode);
-        for (from, to, link) in &self.cfg.links {
-            net.set_link(*from, *to, link.clone());
-        }
-        for a in 0..n {
-            for b in 0..n {
-                let l = net.link(a, b).clone();
-                let cur = self.net.link(a, b);
-                if cur.drop != l.drop || cur.duplicate != l.duplicate {
-                    self.net.set_link(a, b, l);
-                }
-            }
         }
     }
 

@@ -133,6 +133,8 @@ pub struct Network {
     cut: Vec<Cut>,
     /// Links whose next message fails with a connection error (injected fault).
     pending_error: Vec<bool>,
+    /// Each link's configured (drop, duplicate), to come back to after a burst.
+    configured_loss: Vec<(Prob, Prob)>,
     /// What happens to messages that meet a partition.
     pub partition_mode: PartitionMode,
 }
@@ -153,10 +155,11 @@ impl Network {
     pub fn new(n: usize, default: Link, partition_mode: PartitionMode) -> Network {
         Network {
             n,
-            links: vec![default; n * n],
+            links: vec![default.clone(); n * n],
             last_delivery: vec![0; n * n],
             cut: vec![Cut::Open; n * n],
             pending_error: vec![false; n * n],
+            configured_loss: vec![(default.drop, default.duplicate); n * n],
             partition_mode,
         }
     }
@@ -166,9 +169,10 @@ impl Network {
         from * self.n + to
     }
 
-    /// Overrides one directed link.
+    /// Overrides one directed link (its configuration, not a passing fault).
     pub fn set_link(&mut self, from: NodeId, to: NodeId, link: Link) {
         let i = self.idx(from, to);
+        self.configured_loss[i] = (link.drop, link.duplicate);
         self.links[i] = link;
     }
 
@@ -180,6 +184,14 @@ impl Network {
     /// Changes loss and duplication on every link (a burst fault).
     pub fn set_loss(&mut self, drop: Prob, duplicate: Prob) {
         for l in &mut self.links {
+            l.drop = drop;
+            l.duplicate = duplicate;
+        }
+    }
+
+    /// Ends any burst: every link's configured loss and duplication again.
+    pub fn restore_loss(&mut self) {
+        for (l, &(drop, duplicate)) in self.links.iter_mut().zip(&self.configured_loss) {
             l.drop = drop;
             l.duplicate = duplicate;
         }
@@ -381,6 +393,26 @@ mod tests {
         assert!(!n.is_partitioned());
         n.cut_one_way(&[0], &[1, 2]);
         assert!(n.is_cut(0, 1) && !n.is_cut(1, 0));
+    }
+
+    #[test]
+    fn a_loss_burst_ends_on_each_links_own_configuration() {
+        let mut n = Network::new(3, link(Latency::Fixed { us: 1 }, true), PartitionMode::Drop);
+        let half = Prob::from_f64(0.5).unwrap();
+        let mut lossy = link(Latency::Fixed { us: 1 }, true);
+        lossy.drop = half;
+        n.set_link(0, 1, lossy);
+        n.set_loss(Prob::from_f64(1.0).unwrap(), half);
+        assert_eq!(n.link(1, 2).drop, Prob::from_f64(1.0).unwrap());
+        n.restore_loss();
+        assert_eq!(
+            (n.link(0, 1).drop, n.link(0, 1).duplicate),
+            (half, Prob::ZERO)
+        );
+        assert_eq!(
+            (n.link(1, 2).drop, n.link(1, 2).duplicate),
+            (Prob::ZERO, Prob::ZERO)
+        );
     }
 
     #[test]
