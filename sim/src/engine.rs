@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::fault::{Fault, ScheduledFault};
 use crate::network::{Fate, Link, Network, PartitionMode};
-use crate::node::{Ctx, Effect, EffectOf, Node, Reply, RequestId};
+use crate::node::{Ctx, Effects, Node, Reply, RequestId};
 use crate::queue::Queue;
 use crate::rng::Rng;
 use crate::trace::Trace;
@@ -176,7 +176,6 @@ pub struct Sim<N: Node> {
     faults_left: usize,
     final_heal_at: Option<Time>,
     trace: Trace,
-    effects: Vec<EffectOf<N>>,
     stats: Stats,
     stop: Option<StopReason>,
 }
@@ -214,7 +213,6 @@ impl<N: Node> Sim<N> {
             faults_left: cfg.faults.len(),
             final_heal_at: None,
             trace: Trace::new(trace_out),
-            effects: Vec::new(),
             stats: Stats {
                 sent_by_node: vec![0; n],
                 ..Stats::default()
@@ -513,51 +511,21 @@ impl<N: Node> Sim<N> {
             .push_monotone(self.now + timeout, Ev::Timeout { req });
     }
 
-    /// Runs one handler of node `id` and applies its effects.
+    /// Runs one handler of node `id`; the engine applies each effect as the
+    /// handler asks for it (see [`Effects`]).
     fn call(&mut self, id: NodeId, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
         let local = self.clocks[id].local(self.now);
-        let mut effects = std::mem::take(&mut self.effects);
+        // The handler borrows its node and its random stream while the engine
+        // is the effect sink: both vectors step out of `self` for the call
+        // (moving a Vec moves three words). Nothing reads them meanwhile.
+        let mut nodes = std::mem::take(&mut self.nodes);
+        let mut rngs = std::mem::take(&mut self.node_rngs);
         {
-            let mut ctx = Ctx::new(
-                id,
-                self.cfg.nodes,
-                local,
-                &mut self.node_rngs[id],
-                &mut effects,
-            );
-            f(&mut self.nodes[id], &mut ctx);
+            let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut rngs[id], self);
+            f(&mut nodes[id], &mut ctx);
         }
-        for e in effects.drain(..) {
-            self.apply(id, e);
-        }
-        self.effects = effects;
-    }
-
-    fn apply(&mut self, id: NodeId, e: EffectOf<N>) {
-        match e {
-            Effect::Send { to, msg } => self.send(id, to, msg),
-            Effect::SetTimer { tag, after } => {
-                self.timer_gen += 1;
-                let gen = self.timer_gen;
-                let at = self.now + self.clocks[id].global_span(after);
-                self.timers[id].insert(tag.clone(), gen);
-                self.push(at, Ev::Timer { node: id, gen, tag });
-            }
-            Effect::CancelTimer { tag } => {
-                self.timers[id].remove(&tag);
-            }
-            Effect::Reply { id: req, reply } => {
-                if self.clients.in_flight(req).is_some() {
-                    self.trace
-                        .rec(self.now, "reply")
-                        .u("req", req)
-                        .v("reply", &reply)
-                        .end();
-                    let lat = self.clients.reply_latency();
-                    self.push(self.now + lat, Ev::Answer { req, reply });
-                }
-            }
-        }
+        self.nodes = nodes;
+        self.node_rngs = rngs;
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
@@ -735,6 +703,39 @@ impl<N: Node> Sim<N> {
     /// Flushes the trace writer, reporting the first write error.
     pub fn finish_trace(&mut self) -> std::io::Result<()> {
         self.trace.finish()
+    }
+}
+
+/// The engine as the sink of handlers' effects: each is applied (traced,
+/// routed, scheduled) the moment the handler asks for it.
+impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
+    #[inline]
+    fn send(&mut self, node: NodeId, to: NodeId, msg: N::Msg) {
+        Sim::send(self, node, to, msg);
+    }
+
+    fn set_timer(&mut self, node: NodeId, tag: N::Timer, after: Time) {
+        self.timer_gen += 1;
+        let gen = self.timer_gen;
+        let at = self.now + self.clocks[node].global_span(after);
+        self.timers[node].insert(tag.clone(), gen);
+        self.push(at, Ev::Timer { node, gen, tag });
+    }
+
+    fn cancel_timer(&mut self, node: NodeId, tag: N::Timer) {
+        self.timers[node].remove(&tag);
+    }
+
+    fn reply(&mut self, _node: NodeId, req: RequestId, reply: Reply) {
+        if self.clients.in_flight(req).is_some() {
+            self.trace
+                .rec(self.now, "reply")
+                .u("req", req)
+                .v("reply", &reply)
+                .end();
+            let lat = self.clients.reply_latency();
+            self.push(self.now + lat, Ev::Answer { req, reply });
+        }
     }
 }
 

@@ -47,6 +47,7 @@ impl StableHasher {
     }
 
     /// Mixes in a byte string and its length.
+    #[inline]
     pub fn bytes(&mut self, b: &[u8]) {
         self.word(b.len() as u64);
         let mut chunks = b.chunks_exact(8);
@@ -64,6 +65,7 @@ impl StableHasher {
     }
 
     /// Mixes in any serializable value, by its serde data model.
+    #[inline]
     pub fn value<T: Serialize + ?Sized>(&mut self, v: &T) {
         // Our serializer never fails.
         let _ = v.serialize(&mut *self);
@@ -136,80 +138,101 @@ impl ser::Serializer for &mut StableHasher {
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
+    #[inline]
+
     fn serialize_bool(self, v: bool) -> Result<(), Never> {
         self.word(T_BOOL);
         self.word(u64::from(v));
         Ok(())
     }
+    #[inline]
     fn serialize_i8(self, v: i8) -> Result<(), Never> {
         self.serialize_i64(i64::from(v))
     }
+    #[inline]
     fn serialize_i16(self, v: i16) -> Result<(), Never> {
         self.serialize_i64(i64::from(v))
     }
+    #[inline]
     fn serialize_i32(self, v: i32) -> Result<(), Never> {
         self.serialize_i64(i64::from(v))
     }
     // Integers are one word each, untagged: a value's type fixes where
     // integers stand, and the hot path (messages of a few integers) halves.
+    #[inline]
     fn serialize_i64(self, v: i64) -> Result<(), Never> {
         self.word(v as u64);
         Ok(())
     }
+    #[inline]
     fn serialize_u8(self, v: u8) -> Result<(), Never> {
         self.serialize_u64(u64::from(v))
     }
+    #[inline]
     fn serialize_u16(self, v: u16) -> Result<(), Never> {
         self.serialize_u64(u64::from(v))
     }
+    #[inline]
     fn serialize_u32(self, v: u32) -> Result<(), Never> {
         self.serialize_u64(u64::from(v))
     }
+    #[inline]
     fn serialize_u64(self, v: u64) -> Result<(), Never> {
         self.word(v);
         Ok(())
     }
+    #[inline]
     fn serialize_f32(self, v: f32) -> Result<(), Never> {
         self.serialize_f64(f64::from(v))
     }
+    #[inline]
     fn serialize_f64(self, v: f64) -> Result<(), Never> {
         self.word(T_FLOAT);
         self.word(v.to_bits());
         Ok(())
     }
+    #[inline]
     fn serialize_char(self, v: char) -> Result<(), Never> {
         self.serialize_u64(u64::from(v))
     }
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<(), Never> {
         self.word(T_STR);
         self.bytes(v.as_bytes());
         Ok(())
     }
+    #[inline]
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Never> {
         self.word(T_STR);
         self.bytes(v);
         Ok(())
     }
+    #[inline]
     fn serialize_none(self) -> Result<(), Never> {
         self.word(T_NONE);
         Ok(())
     }
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Never> {
         self.word(T_SOME);
         v.serialize(self)
     }
+    #[inline]
     fn serialize_unit(self) -> Result<(), Never> {
         self.word(T_UNIT);
         Ok(())
     }
+    #[inline]
     fn serialize_unit_struct(self, _: &'static str) -> Result<(), Never> {
         self.serialize_unit()
     }
+    #[inline]
     fn serialize_unit_variant(self, _: &'static str, i: u32, _: &'static str) -> Result<(), Never> {
         self.word(T_VARIANT);
         self.word(u64::from(i));
         Ok(())
     }
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
@@ -217,6 +240,7 @@ impl ser::Serializer for &mut StableHasher {
     ) -> Result<(), Never> {
         v.serialize(self)
     }
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         _: &'static str,
@@ -228,17 +252,21 @@ impl ser::Serializer for &mut StableHasher {
         self.word(u64::from(i));
         v.serialize(self)
     }
+    #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Self, Never> {
         self.word(T_SEQ);
         self.word(len.map_or(u64::MAX, |l| l as u64));
         Ok(self)
     }
+    #[inline]
     fn serialize_tuple(self, len: usize) -> Result<Self, Never> {
         self.serialize_seq(Some(len))
     }
+    #[inline]
     fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Self, Never> {
         self.serialize_seq(Some(len))
     }
+    #[inline]
     fn serialize_tuple_variant(
         self,
         _: &'static str,
@@ -250,15 +278,18 @@ impl ser::Serializer for &mut StableHasher {
         self.word(u64::from(i));
         self.serialize_seq(Some(len))
     }
+    #[inline]
     fn serialize_map(self, len: Option<usize>) -> Result<Self, Never> {
         self.word(T_MAP);
         self.word(len.map_or(u64::MAX, |l| l as u64));
         Ok(self)
     }
     // A struct's fields are fixed by its type: no length, no end marker.
+    #[inline]
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Never> {
         Ok(self)
     }
+    #[inline]
     fn serialize_struct_variant(
         self,
         _: &'static str,
@@ -276,9 +307,11 @@ macro_rules! compound {
         impl ser::$tr for &mut StableHasher {
             type Ok = ();
             type Error = Never;
+            #[inline]
             fn $m<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Never> {
                 v.serialize(&mut **self)
             }
+            #[inline]
             fn end(self) -> Result<(), Never> {
                 self.word(T_END);
                 Ok(())
@@ -296,12 +329,15 @@ compound!(
 impl ser::SerializeMap for &mut StableHasher {
     type Ok = ();
     type Error = Never;
+    #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Never> {
         k.serialize(&mut **self)
     }
+    #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Never> {
         v.serialize(&mut **self)
     }
+    #[inline]
     fn end(self) -> Result<(), Never> {
         self.word(T_END);
         Ok(())
@@ -311,6 +347,7 @@ impl ser::SerializeMap for &mut StableHasher {
 impl ser::SerializeStruct for &mut StableHasher {
     type Ok = ();
     type Error = Never;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         _: &'static str,
@@ -318,6 +355,7 @@ impl ser::SerializeStruct for &mut StableHasher {
     ) -> Result<(), Never> {
         v.serialize(&mut **self)
     }
+    #[inline]
     fn end(self) -> Result<(), Never> {
         Ok(())
     }
@@ -326,6 +364,7 @@ impl ser::SerializeStruct for &mut StableHasher {
 impl ser::SerializeStructVariant for &mut StableHasher {
     type Ok = ();
     type Error = Never;
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         _: &'static str,
@@ -333,6 +372,7 @@ impl ser::SerializeStructVariant for &mut StableHasher {
     ) -> Result<(), Never> {
         v.serialize(&mut **self)
     }
+    #[inline]
     fn end(self) -> Result<(), Never> {
         Ok(())
     }

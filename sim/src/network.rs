@@ -46,8 +46,19 @@ pub enum Latency {
 
 impl Latency {
     /// Draws one latency.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> Time {
+        match *self {
+            Latency::Fixed { us } => us,
+            Latency::Uniform { min_us, max_us } => rng.range(min_us, max_us),
+            _ => self.sample_float(rng),
+        }
+    }
+
+    /// The distributions drawn through floating point, kept out of line so
+    /// the common integer ones inline into the send path.
+    #[inline(never)]
+    fn sample_float(&self, rng: &mut Rng) -> Time {
         match *self {
             Latency::Fixed { us } => us,
             Latency::Uniform { min_us, max_us } => rng.range(min_us, max_us),
@@ -164,7 +175,7 @@ impl Network {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn idx(&self, from: NodeId, to: NodeId) -> usize {
         from * self.n + to
     }
@@ -177,6 +188,7 @@ impl Network {
     }
 
     /// The link from `from` to `to`.
+    #[inline(always)]
     pub fn link(&self, from: NodeId, to: NodeId) -> &Link {
         &self.links[self.idx(from, to)]
     }
@@ -199,7 +211,7 @@ impl Network {
 
     /// Decides when (and whether) a message sent now arrives. Messages to
     /// oneself are never lost and arrive at once, after what is queued.
-    #[inline]
+    #[inline(always)]
     pub fn route(&mut self, now: Time, from: NodeId, to: NodeId, rng: &mut Rng) -> Fate {
         if from == to {
             return Fate::Deliver(now);
@@ -228,7 +240,7 @@ impl Network {
     }
 
     /// True when a partition separates `from` from `to`.
-    #[inline]
+    #[inline(always)]
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
         self.cut[self.idx(from, to)] == Cut::Cut
     }

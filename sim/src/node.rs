@@ -2,12 +2,14 @@
 //!
 //! A node never touches the network, the clock or the clients directly: each
 //! callback gets a [`Ctx`] that hands out read-only facts (its id, the
-//! cluster size, its own clock, its own random stream) and records effects
-//! (`send`, `broadcast`, `set_timer`, `cancel_timer`, `reply`). The engine
-//! applies the effects after the handler returns, in the order they were
-//! recorded, through one chokepoint where they are traced and where faults
-//! apply. Handlers are therefore plain functions of (state, input) and can be
-//! unit-tested with [`Harness`].
+//! cluster size, its own clock, its own random stream) and takes effects
+//! (`send`, `broadcast`, `set_timer`, `cancel_timer`, `reply`). Each effect
+//! goes, in the order the handler asks for it, to an [`Effects`] sink: in a
+//! run that is the engine, which applies it at once through one chokepoint
+//! where it is traced and where faults apply (nothing the handler can see
+//! changes by that); in a unit test it is a `Vec` of [`Effect`]s. Handlers
+//! are therefore plain functions of (state, input) and can be unit-tested
+//! with [`Harness`].
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -159,13 +161,42 @@ pub enum Effect<M, T> {
 /// The effect type of node `N`.
 pub type EffectOf<N> = Effect<<N as Node>::Msg, <N as Node>::Timer>;
 
+/// Where the effects of node `node`'s handler go, one call per effect, in
+/// the order the handler asked for them. The engine applies them; a `Vec`
+/// records them (for [`Harness`] and unit tests).
+pub trait Effects<M, T> {
+    /// `node` sends `msg` to `to`.
+    fn send(&mut self, node: NodeId, to: NodeId, msg: M);
+    /// `node` sets timer `tag` to fire after `after` µs of its own clock.
+    fn set_timer(&mut self, node: NodeId, tag: T, after: Time);
+    /// `node` cancels timer `tag`.
+    fn cancel_timer(&mut self, node: NodeId, tag: T);
+    /// `node` answers client request `id`.
+    fn reply(&mut self, node: NodeId, id: RequestId, reply: Reply);
+}
+
+impl<M, T> Effects<M, T> for Vec<Effect<M, T>> {
+    fn send(&mut self, _: NodeId, to: NodeId, msg: M) {
+        self.push(Effect::Send { to, msg });
+    }
+    fn set_timer(&mut self, _: NodeId, tag: T, after: Time) {
+        self.push(Effect::SetTimer { tag, after });
+    }
+    fn cancel_timer(&mut self, _: NodeId, tag: T) {
+        self.push(Effect::CancelTimer { tag });
+    }
+    fn reply(&mut self, _: NodeId, id: RequestId, reply: Reply) {
+        self.push(Effect::Reply { id, reply });
+    }
+}
+
 /// What a handler can see and do.
 pub struct Ctx<'a, N: Node + ?Sized> {
     id: NodeId,
     nodes: usize,
     now: Time,
     rng: &'a mut Rng,
-    effects: &'a mut Vec<EffectOf<N>>,
+    effects: &'a mut dyn Effects<N::Msg, N::Timer>,
 }
 
 impl<'a, N: Node + ?Sized> Ctx<'a, N> {
@@ -175,7 +206,7 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
         nodes: usize,
         now: Time,
         rng: &'a mut Rng,
-        effects: &'a mut Vec<EffectOf<N>>,
+        effects: &'a mut dyn Effects<N::Msg, N::Timer>,
     ) -> Self {
         Ctx {
             id,
@@ -219,17 +250,14 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// Sends `msg` to `to` (may be this node itself).
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: N::Msg) {
-        self.effects.push(Effect::Send { to, msg });
+        self.effects.send(self.id, to, msg);
     }
 
     /// Sends `msg` to every other node.
     pub fn broadcast(&mut self, msg: N::Msg) {
         for to in 0..self.nodes {
             if to != self.id {
-                self.effects.push(Effect::Send {
-                    to,
-                    msg: msg.clone(),
-                });
+                self.effects.send(self.id, to, msg.clone());
             }
         }
     }
@@ -237,17 +265,17 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// Fires `tag` after `after` microseconds of this node's clock; replaces
     /// a pending timer with the same tag.
     pub fn set_timer(&mut self, tag: N::Timer, after: Time) {
-        self.effects.push(Effect::SetTimer { tag, after });
+        self.effects.set_timer(self.id, tag, after);
     }
 
     /// Cancels the pending timer `tag`, if any.
     pub fn cancel_timer(&mut self, tag: N::Timer) {
-        self.effects.push(Effect::CancelTimer { tag });
+        self.effects.cancel_timer(self.id, tag);
     }
 
     /// Answers client request `id`.
     pub fn reply(&mut self, id: RequestId, reply: Reply) {
-        self.effects.push(Effect::Reply { id, reply });
+        self.effects.reply(self.id, id, reply);
     }
 }
 

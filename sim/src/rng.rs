@@ -28,7 +28,7 @@ impl Rng {
     }
 
     /// A uniformly random 64-bit word.
-    #[inline]
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
     }
@@ -36,7 +36,7 @@ impl Rng {
     /// A uniform integer in `0..n` (exact: Lemire's nearly divisionless
     /// method, which divides only in the rare case a draw may be rejected).
     /// `n` must be > 0.
-    #[inline]
+    #[inline(always)]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
         let mut m = u128::from(self.next_u64()) * u128::from(n);
@@ -50,7 +50,7 @@ impl Rng {
     }
 
     /// A uniform integer in `lo..=hi`.
-    #[inline]
+    #[inline(always)]
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         debug_assert!(lo <= hi);
         if hi - lo == u64::MAX {
@@ -67,7 +67,7 @@ impl Rng {
     }
 
     /// True with probability `p`. Draws nothing when `p` is 0 or 1.
-    #[inline]
+    #[inline(always)]
     pub fn chance(&mut self, p: Prob) -> bool {
         match p.0 {
             0 => false,

@@ -102,6 +102,7 @@ impl Rec<'_> {
     }
 
     /// A signed integer field.
+    #[inline(always)]
     pub fn i(self, name: &str, v: i64) -> Self {
         self.trace.fp.word(v as u64);
         if self.writing() {
@@ -122,7 +123,7 @@ impl Rec<'_> {
     }
 
     /// Any serializable field (messages, timer tags, values, faults).
-    #[inline]
+    #[inline(always)]
     pub fn v<T: Serialize + ?Sized>(self, name: &str, v: &T) -> Self {
         self.trace.fp.value(v);
         if self.writing() {
