@@ -139,7 +139,6 @@ impl ser::Serializer for &mut StableHasher {
     type SerializeStructVariant = Self;
 
     #[inline]
-
     fn serialize_bool(self, v: bool) -> Result<(), Never> {
         self.word(T_BOOL);
         self.word(u64::from(v));
