@@ -11,7 +11,7 @@
 use serde::ser::{self, Serialize};
 
 /// A fast, stable, non-cryptographic 64-bit hasher over 64-bit words.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct StableHasher {
     h: u64,
     n: u64,

@@ -38,13 +38,19 @@ impl Trace {
     #[inline(always)]
     pub fn rec(&mut self, t: Time, ev: &'static str) -> Rec<'_> {
         self.records += 1;
-        self.fp.word(t);
-        self.fp.word(tag_word(ev));
-        if self.out.is_some() {
+        let mut fp = self.fp;
+        fp.word(t);
+        fp.word(tag_word(ev));
+        let writing = self.out.is_some();
+        if writing {
             self.line.clear();
             let _ = write!(self.line, "{{\"t\":{t},\"ev\":\"{ev}\"");
         }
-        Rec { trace: self }
+        Rec {
+            trace: self,
+            fp,
+            writing,
+        }
     }
 
     /// The fingerprint of everything recorded so far.
@@ -80,73 +86,100 @@ fn tag_word(name: &str) -> u64 {
     u64::from_le_bytes(w) ^ ((b.len() as u64) << 59)
 }
 
-/// A record under construction; fields are added in a fixed order.
+/// A record under construction; fields are added in a fixed order. The
+/// record hashes into its own copy of the fingerprint state, which stays in
+/// registers while the fields are added (the writer's calls cannot touch
+/// it), and hands it back when the record is dropped: `end()`, or any other
+/// way the record goes out of scope, so no record can be left out.
 pub struct Rec<'a> {
     trace: &'a mut Trace,
+    fp: StableHasher,
+    writing: bool,
 }
 
 impl Rec<'_> {
-    #[inline(always)]
-    fn writing(&self) -> bool {
-        self.trace.out.is_some()
-    }
-
     /// An unsigned integer field.
     #[inline(always)]
-    pub fn u(self, name: &str, v: u64) -> Self {
-        self.trace.fp.word(v);
-        if self.writing() {
-            let _ = write!(self.trace.line, ",\"{name}\":{v}");
+    pub fn u(mut self, name: &str, v: u64) -> Self {
+        self.fp.word(v);
+        if self.writing {
+            write_int(&mut self.trace.line, name, v as i128);
         }
         self
     }
 
     /// A signed integer field.
     #[inline(always)]
-    pub fn i(self, name: &str, v: i64) -> Self {
-        self.trace.fp.word(v as u64);
-        if self.writing() {
-            let _ = write!(self.trace.line, ",\"{name}\":{v}");
+    pub fn i(mut self, name: &str, v: i64) -> Self {
+        self.fp.word(v as u64);
+        if self.writing {
+            write_int(&mut self.trace.line, name, v as i128);
         }
         self
     }
 
     /// A short string field (a name from the program, not user data).
     #[inline(always)]
-    pub fn s(self, name: &str, v: &str) -> Self {
-        self.trace.fp.bytes(v.as_bytes());
-        if self.writing() {
-            let _ = write!(self.trace.line, ",\"{name}\":");
-            let _ = serde_json::to_writer(&mut self.trace.line, v);
+    pub fn s(mut self, name: &str, v: &str) -> Self {
+        self.fp.bytes(v.as_bytes());
+        if self.writing {
+            write_json(&mut self.trace.line, name, v);
         }
         self
     }
 
     /// Any serializable field (messages, timer tags, values, faults).
     #[inline(always)]
-    pub fn v<T: Serialize + ?Sized>(self, name: &str, v: &T) -> Self {
-        self.trace.fp.value(v);
-        if self.writing() {
-            let _ = write!(self.trace.line, ",\"{name}\":");
-            if let Err(e) = serde_json::to_writer(&mut self.trace.line, v) {
-                let _ = write!(self.trace.line, "\"<unserializable: {e}>\"");
-            }
+    pub fn v<T: Serialize + ?Sized>(mut self, name: &str, v: &T) -> Self {
+        self.fp.value(v);
+        if self.writing {
+            write_json(&mut self.trace.line, name, v);
         }
         self
     }
 
     /// Ends the record (writes the line, when writing).
     #[inline(always)]
-    pub fn end(self) {
-        let t = self.trace;
-        if let Some(out) = t.out.as_mut() {
-            t.line.extend_from_slice(b"}\n");
-            if t.error.is_none() {
-                if let Err(e) = out.write_all(&t.line) {
-                    t.error = Some(e);
+    pub fn end(self) {}
+}
+
+impl Drop for Rec<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let t = &mut *self.trace;
+        t.fp = self.fp;
+        if self.writing {
+            t.write_line();
+        }
+    }
+}
+
+impl Trace {
+    #[inline(never)]
+    fn write_line(&mut self) {
+        self.line.extend_from_slice(b"}\n");
+        if self.error.is_none() {
+            if let Some(out) = self.out.as_mut() {
+                if let Err(e) = out.write_all(&self.line) {
+                    self.error = Some(e);
                 }
             }
         }
+    }
+}
+
+/// Appends `,"name":v` for an integer field (out of line: only when writing).
+#[inline(never)]
+fn write_int(line: &mut Vec<u8>, name: &str, v: i128) {
+    let _ = write!(line, ",\"{name}\":{v}");
+}
+
+/// Appends `,"name":<json>` (out of line: only when writing).
+#[inline(never)]
+fn write_json<T: Serialize + ?Sized>(line: &mut Vec<u8>, name: &str, v: &T) {
+    let _ = write!(line, ",\"{name}\":");
+    if let Err(e) = serde_json::to_writer(&mut *line, v) {
+        let _ = write!(line, "\"<unserializable: {e}>\"");
     }
 }
 
