@@ -402,7 +402,7 @@ impl<N: Node> Sim<N> {
     }
 
     fn deliver(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
-        let ordered = from != to && self.net.link(from, to).ordered;
+        let ordered = self.net.ordered(from, to);
         let reason = if !self.up[to] {
             Some("down")
         } else if ordered && inc != self.incarnation[to] {
@@ -533,7 +533,7 @@ impl<N: Node> Sim<N> {
         self.stats.sent_by_node[from] += 1;
         let mid = self.stats.sent;
         let n = self.cfg.nodes;
-        if from != to && self.net.link(from, to).ordered {
+        if self.net.ordered(from, to) {
             // A connection breaks once when armed to, and once after each
             // restart of the receiver (the old connection is gone).
             let broke =

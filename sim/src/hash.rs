@@ -14,11 +14,27 @@ use serde::ser::{self, Serialize};
 #[derive(Clone, Copy, Debug)]
 pub struct StableHasher {
     h: u64,
-    n: u64,
+    /// The position of the last word mixed in, times `MUL2` (kept that way
+    /// so each word costs an add instead of a multiply).
+    pos: u64,
 }
 
 const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 const MUL2: u64 = 0xD6E8_FEB8_6659_FD93;
+/// The inverse of `MUL2` modulo 2^64 (it is odd), to recover the word count.
+const MUL2_INV: u64 = inverse(MUL2);
+
+/// The inverse of odd `a` modulo 2^64, by Newton's iteration (each step
+/// doubles the correct low bits: 3 → 6 → … → 96 ≥ 64).
+const fn inverse(a: u64) -> u64 {
+    let mut x = a; // a·a ≡ 1 (mod 8) for odd a: 3 correct bits
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(a.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+}
 
 impl Default for StableHasher {
     fn default() -> Self {
@@ -31,7 +47,7 @@ impl StableHasher {
     pub const fn new() -> StableHasher {
         StableHasher {
             h: 0x243F_6A88_85A3_08D3,
-            n: 0,
+            pos: 0,
         }
     }
 
@@ -42,8 +58,8 @@ impl StableHasher {
     /// would let words 64 places apart swap unseen); `finish` mixes it all.
     #[inline(always)]
     pub fn word(&mut self, x: u64) {
-        self.n = self.n.wrapping_add(1);
-        self.h = self.h.rotate_left(23) ^ (x ^ self.n.wrapping_mul(MUL2)).wrapping_mul(MUL);
+        self.pos = self.pos.wrapping_add(MUL2);
+        self.h = self.h.rotate_left(23) ^ (x ^ self.pos).wrapping_mul(MUL);
     }
 
     /// Mixes in a byte string and its length.
@@ -75,7 +91,8 @@ impl StableHasher {
     pub fn finish(&self) -> u64 {
         let mut s = self.h;
         let first = splitmix64(&mut s);
-        let mut t = self.n ^ first;
+        let words = self.pos.wrapping_mul(MUL2_INV);
+        let mut t = words ^ first;
         splitmix64(&mut t)
     }
 }
@@ -380,6 +397,16 @@ impl ser::SerializeStructVariant for &mut StableHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_position_is_recovered_exactly() {
+        assert_eq!(MUL2.wrapping_mul(MUL2_INV), 1);
+        let mut h = StableHasher::new();
+        for i in 0..1000 {
+            h.word(i);
+        }
+        assert_eq!(h.pos.wrapping_mul(MUL2_INV), 1000);
+    }
     use serde::Serialize;
 
     #[derive(Serialize)]

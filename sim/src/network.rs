@@ -128,24 +128,26 @@ pub enum PartitionMode {
     Hold,
 }
 
-/// Link state between two nodes, as set by faults.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cut {
-    Open,
-    Cut,
+/// One directed link: how it behaves and the state faults and ordering
+/// give it, together so that routing a message touches one place.
+#[derive(Clone, Debug)]
+struct Port {
+    link: Link,
+    /// The configured (drop, duplicate), to come back to after a burst.
+    configured_loss: (Prob, Prob),
+    /// On an ordered link, the latest delivery time given out so far.
+    last_delivery: Time,
+    /// A partition cuts this link.
+    cut: bool,
+    /// The next message fails with a connection error (injected fault).
+    pending_error: bool,
 }
 
 /// All links of a cluster plus the partition state.
 #[derive(Clone, Debug)]
 pub struct Network {
     n: usize,
-    links: Vec<Link>,
-    last_delivery: Vec<Time>,
-    cut: Vec<Cut>,
-    /// Links whose next message fails with a connection error (injected fault).
-    pending_error: Vec<bool>,
-    /// Each link's configured (drop, duplicate), to come back to after a burst.
-    configured_loss: Vec<(Prob, Prob)>,
+    ports: Vec<Port>,
     /// What happens to messages that meet a partition.
     pub partition_mode: PartitionMode,
 }
@@ -164,48 +166,62 @@ pub enum Fate {
 impl Network {
     /// A network of `n` nodes where every link behaves as `default`.
     pub fn new(n: usize, default: Link, partition_mode: PartitionMode) -> Network {
+        let port = Port {
+            configured_loss: (default.drop, default.duplicate),
+            link: default,
+            last_delivery: 0,
+            cut: false,
+            pending_error: false,
+        };
         Network {
             n,
-            links: vec![default.clone(); n * n],
-            last_delivery: vec![0; n * n],
-            cut: vec![Cut::Open; n * n],
-            pending_error: vec![false; n * n],
-            configured_loss: vec![(default.drop, default.duplicate); n * n],
+            ports: vec![port; n * n],
             partition_mode,
         }
     }
 
     #[inline(always)]
-    fn idx(&self, from: NodeId, to: NodeId) -> usize {
-        from * self.n + to
+    fn port(&self, from: NodeId, to: NodeId) -> &Port {
+        &self.ports[from * self.n + to]
+    }
+
+    #[inline(always)]
+    fn port_mut(&mut self, from: NodeId, to: NodeId) -> &mut Port {
+        &mut self.ports[from * self.n + to]
     }
 
     /// Overrides one directed link (its configuration, not a passing fault).
     pub fn set_link(&mut self, from: NodeId, to: NodeId, link: Link) {
-        let i = self.idx(from, to);
-        self.configured_loss[i] = (link.drop, link.duplicate);
-        self.links[i] = link;
+        let p = self.port_mut(from, to);
+        p.configured_loss = (link.drop, link.duplicate);
+        p.link = link;
     }
 
     /// The link from `from` to `to`.
     #[inline(always)]
     pub fn link(&self, from: NodeId, to: NodeId) -> &Link {
-        &self.links[self.idx(from, to)]
+        &self.port(from, to).link
+    }
+
+    /// True when messages from `from` to `to` travel over an ordered
+    /// (TCP-like) connection. A node's messages to itself never do.
+    #[inline(always)]
+    pub fn ordered(&self, from: NodeId, to: NodeId) -> bool {
+        from != to && self.port(from, to).link.ordered
     }
 
     /// Changes loss and duplication on every link (a burst fault).
     pub fn set_loss(&mut self, drop: Prob, duplicate: Prob) {
-        for l in &mut self.links {
-            l.drop = drop;
-            l.duplicate = duplicate;
+        for p in &mut self.ports {
+            p.link.drop = drop;
+            p.link.duplicate = duplicate;
         }
     }
 
     /// Ends any burst: every link's configured loss and duplication again.
     pub fn restore_loss(&mut self) {
-        for (l, &(drop, duplicate)) in self.links.iter_mut().zip(&self.configured_loss) {
-            l.drop = drop;
-            l.duplicate = duplicate;
+        for p in &mut self.ports {
+            (p.link.drop, p.link.duplicate) = p.configured_loss;
         }
     }
 
@@ -216,25 +232,24 @@ impl Network {
         if from == to {
             return Fate::Deliver(now);
         }
-        let i = self.idx(from, to);
-        let link = &self.links[i];
-        if rng.chance(link.drop) {
+        let p = self.port_mut(from, to);
+        if rng.chance(p.link.drop) {
             return Fate::Lost;
         }
-        let mut at = now + link.latency.sample(rng);
-        let twice = rng.chance(link.duplicate);
-        let ordered = link.ordered;
+        let mut at = now + p.link.latency.sample(rng);
+        let twice = rng.chance(p.link.duplicate);
+        let ordered = p.link.ordered;
         if ordered {
-            at = at.max(self.last_delivery[i]);
-            self.last_delivery[i] = at;
+            at = at.max(p.last_delivery);
+            p.last_delivery = at;
         }
         if !twice {
             return Fate::Deliver(at);
         }
-        let mut again = now + self.links[i].latency.sample(rng);
+        let mut again = now + p.link.latency.sample(rng);
         if ordered {
             again = again.max(at);
-            self.last_delivery[i] = again;
+            p.last_delivery = again;
         }
         Fate::Twice(at, again)
     }
@@ -242,7 +257,7 @@ impl Network {
     /// True when a partition separates `from` from `to`.
     #[inline(always)]
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        self.cut[self.idx(from, to)] == Cut::Cut
+        self.port(from, to).cut
     }
 
     /// Cuts every link between different groups; nodes in no group form one
@@ -256,12 +271,7 @@ impl Network {
         }
         for a in 0..self.n {
             for b in 0..self.n {
-                let i = self.idx(a, b);
-                self.cut[i] = if group_of[a] == group_of[b] {
-                    Cut::Open
-                } else {
-                    Cut::Cut
-                };
+                self.port_mut(a, b).cut = group_of[a] != group_of[b];
             }
         }
     }
@@ -271,8 +281,7 @@ impl Network {
         for &a in from {
             for &b in to {
                 if a != b {
-                    let i = self.idx(a, b);
-                    self.cut[i] = Cut::Cut;
+                    self.port_mut(a, b).cut = true;
                 }
             }
         }
@@ -280,24 +289,23 @@ impl Network {
 
     /// Removes every partition.
     pub fn heal(&mut self) {
-        self.cut.iter_mut().for_each(|c| *c = Cut::Open);
+        self.ports.iter_mut().for_each(|p| p.cut = false);
     }
 
     /// True when any link is cut.
     pub fn is_partitioned(&self) -> bool {
-        self.cut.contains(&Cut::Cut)
+        self.ports.iter().any(|p| p.cut)
     }
 
     /// Arms a one-shot connection error on a link.
     pub fn inject_error(&mut self, from: NodeId, to: NodeId) {
-        let i = self.idx(from, to);
-        self.pending_error[i] = true;
+        self.port_mut(from, to).pending_error = true;
     }
 
     /// Takes the armed error of a link, if any.
+    #[inline(always)]
     pub fn take_error(&mut self, from: NodeId, to: NodeId) -> bool {
-        let i = self.idx(from, to);
-        std::mem::take(&mut self.pending_error[i])
+        std::mem::take(&mut self.port_mut(from, to).pending_error)
     }
 }
 
