@@ -175,6 +175,9 @@ pub struct Sim<N: Node> {
     clients: Clients,
     faults_left: usize,
     final_heal_at: Option<Time>,
+    /// No event after this time runs: the time bound, or the end of the
+    /// quiet period once the final heal happened.
+    deadline: Time,
     trace: Trace,
     stats: Stats,
     stop: Option<StopReason>,
@@ -212,6 +215,7 @@ impl<N: Node> Sim<N> {
             clients,
             faults_left: cfg.faults.len(),
             final_heal_at: None,
+            deadline: cfg.max_time_us,
             trace: Trace::new(trace_out),
             stats: Stats {
                 sent_by_node: vec![0; n],
@@ -258,18 +262,9 @@ impl<N: Node> Sim<N> {
                     continue;
                 }
             }
-            if let Some(h) = self.final_heal_at {
-                if time > h + self.cfg.quiet_us {
-                    self.now = h + self.cfg.quiet_us;
-                    break StopReason::QuietPeriodEnded;
-                }
-            }
-            if time > self.cfg.max_time_us {
-                self.now = self.cfg.max_time_us;
-                break StopReason::TimeLimit;
-            }
-            if self.stats.events >= self.cfg.max_events {
-                break StopReason::EventLimit;
+            // One test on the hot path; which bound it was is sorted out once.
+            if time > self.deadline || self.stats.events >= self.cfg.max_events {
+                break self.stop_at(time);
             }
             self.now = time;
             self.stats.events += 1;
@@ -290,6 +285,22 @@ impl<N: Node> Sim<N> {
             .end();
         self.stop = Some(reason);
         reason
+    }
+
+    /// Why the run stops when the next event, at `time`, is past a bound.
+    fn stop_at(&mut self, time: Time) -> StopReason {
+        if let Some(h) = self.final_heal_at {
+            let end = h.saturating_add(self.cfg.quiet_us);
+            if time > end {
+                self.now = end;
+                return StopReason::QuietPeriodEnded;
+            }
+        }
+        if time > self.cfg.max_time_us {
+            self.now = self.cfg.max_time_us;
+            return StopReason::TimeLimit;
+        }
+        StopReason::EventLimit
     }
 
     fn schedule_start(&mut self) {
@@ -325,6 +336,9 @@ impl<N: Node> Sim<N> {
             return;
         }
         self.final_heal_at = Some(self.now);
+        self.deadline = self
+            .deadline
+            .min(self.now.saturating_add(self.cfg.quiet_us));
         self.push(self.now, Ev::FinalHeal);
     }
 
@@ -504,8 +518,8 @@ impl<N: Node> Sim<N> {
             .v("value", &r.value)
             .end();
         self.push(self.now + lat, Ev::Arrive { req });
-        // Every timeout is "now + the same constant", so their times never
-        // decrease: the queue's FIFO lane keeps them without sifting.
+        // Every timeout is "now + the same constant": their times never
+        // decrease, which the queue may use (see `push_monotone`).
         let timeout = self.cfg.workload.timeout_us;
         self.queue
             .push_monotone(self.now + timeout, Ev::Timeout { req });
@@ -524,8 +538,11 @@ impl<N: Node> Sim<N> {
             let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut rngs[id], self);
             f(&mut nodes[id], &mut ctx);
         }
-        self.nodes = nodes;
-        self.node_rngs = rngs;
+        // What is put back is the empty vectors `take` left: they never
+        // allocated, so forgetting them frees nothing (and skips two calls
+        // to Vec's destructor per handler).
+        std::mem::forget(std::mem::replace(&mut self.nodes, nodes));
+        std::mem::forget(std::mem::replace(&mut self.node_rngs, rngs));
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
