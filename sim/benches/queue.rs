@@ -3,9 +3,10 @@
 //! the number waiting stays constant). Run with
 //! `cargo bench -p dsim-sim --bench queue`.
 //!
-//! - `W-like`: as in benchmark W, about 40 events within the next 10 ms
-//!   (deliveries 1–10 ms ahead, some at the current time) and about a
-//!   thousand client timeouts 1 s ahead, pushed by `push_monotone`;
+//! - `W-like`: about 40 events within the next 10 ms (deliveries 1–10 ms
+//!   ahead, some at the current time) and about a thousand events 1 s ahead
+//!   (the engine keeps client timeouts outside the queue now, so this is
+//!   the harder pattern of long timers);
 //! - `far timers`: 1,024 timers 1–5 s ahead;
 //! - `mixed`: half near (1–10 ms), half far (0.1–5 s);
 //! - `minutes`: 1,024 events 1 min–2 h ahead.
@@ -19,9 +20,8 @@ use sim::Time;
 /// About the size of the engine's events.
 type Payload = [u64; 8];
 
-/// A delay after the popped event's time, and whether it is pushed by
-/// `push_monotone`.
-type Step = (Time, bool);
+/// A delay after the popped event's time.
+type Step = Time;
 
 /// A name, how to draw steps, and how many events wait.
 type Pattern = (&'static str, fn(&mut Rng) -> Step, usize);
@@ -32,26 +32,26 @@ const RUNS: usize = 5;
 
 fn w_like(r: &mut Rng) -> Step {
     match r.below(48) {
-        0..=5 => (1_000_000, true),
-        6..=12 => (0, false),
-        _ => (r.range(1_000, 10_000), false),
+        0..=5 => 1_000_000,
+        6..=12 => 0,
+        _ => r.range(1_000, 10_000),
     }
 }
 
 fn far_timers(r: &mut Rng) -> Step {
-    (r.range(1_000_000, 5_000_000), false)
+    r.range(1_000_000, 5_000_000)
 }
 
 fn mixed(r: &mut Rng) -> Step {
     if r.below(2) == 0 {
-        (r.range(1_000, 10_000), false)
+        r.range(1_000, 10_000)
     } else {
-        (r.range(100_000, 5_000_000), false)
+        r.range(100_000, 5_000_000)
     }
 }
 
 fn minutes(r: &mut Rng) -> Step {
-    (r.range(60_000_000, 7_200_000_000), false)
+    r.range(60_000_000, 7_200_000_000)
 }
 
 /// Median nanoseconds per pop + push.
@@ -61,25 +61,15 @@ fn hold(draw: fn(&mut Rng) -> Step, pending: usize) -> f64 {
     let mut times = Vec::new();
     for _ in 0..RUNS {
         let mut q = Queue::<Payload>::default();
-        for (i, &(d, monotone)) in steps[..pending].iter().enumerate() {
-            let ev = [i as u64; 8];
-            if monotone {
-                q.push_monotone(d, ev);
-            } else {
-                q.push(d, ev);
-            }
+        for (i, &d) in steps[..pending].iter().enumerate() {
+            q.push(d, [i as u64; 8]);
         }
         let mut check = 0u64;
         let start = Instant::now();
         for i in 0..OPS {
             let (now, ev) = q.pop().expect("the hold model never runs dry");
             check = check.wrapping_add(now ^ ev[0]);
-            let (d, monotone) = steps[(pending + i) % STEPS];
-            if monotone {
-                q.push_monotone(now + d, ev);
-            } else {
-                q.push(now + d, ev);
-            }
+            q.push(now + steps[(pending + i) % STEPS], ev);
         }
         times.push(start.elapsed().as_secs_f64() * 1e9 / OPS as f64);
         std::hint::black_box(check);

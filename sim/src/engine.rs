@@ -1,6 +1,6 @@
 //! The event loop: one queue ordered by (time, sequence), one run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 
 use serde::Serialize;
@@ -147,6 +147,9 @@ enum Ev<M, T> {
     FinalHeal,
 }
 
+/// The event type of a run over nodes `N`.
+type EvOf<N> = Ev<<N as Node>::Msg, <N as Node>::Timer>;
+
 struct Held<M> {
     mid: u64,
     from: NodeId,
@@ -160,6 +163,8 @@ pub struct Sim<N: Node> {
     cfg: SimConfig,
     now: Time,
     queue: Queue<Ev<N::Msg, N::Timer>>,
+    /// `(time, seq, request)` of client timeouts, in the order they are due.
+    timeouts: VecDeque<(Time, u64, RequestId)>,
     nodes: Vec<N>,
     up: Vec<bool>,
     incarnation: Vec<u32>,
@@ -199,6 +204,7 @@ impl<N: Node> Sim<N> {
         Sim {
             now: 0,
             queue: Queue::default(),
+            timeouts: VecDeque::new(),
             nodes,
             up: vec![true; n],
             incarnation: vec![0; n],
@@ -252,16 +258,9 @@ impl<N: Node> Sim<N> {
         }
         self.maybe_final_heal();
         let reason = loop {
-            let Some((time, ev)) = self.queue.pop() else {
+            let Some((time, ev)) = self.next_event() else {
                 break StopReason::Quiescent;
             };
-            // The timeout of a request that already completed is no event:
-            // it neither moves time nor keeps a finished run alive.
-            if let Ev::Timeout { req } = ev {
-                if self.clients.in_flight(req).is_none() {
-                    continue;
-                }
-            }
             // One test on the hot path; which bound it was is sorted out once.
             if time > self.deadline || self.stats.events >= self.cfg.max_events {
                 break self.stop_at(time);
@@ -285,6 +284,26 @@ impl<N: Node> Sim<N> {
             .end();
         self.stop = Some(reason);
         reason
+    }
+
+    /// The next event by `(time, seq)`: from the queue, or the timeout of
+    /// the oldest request still in flight. The timeout of a request that
+    /// already completed is no event: it neither moves time nor keeps a
+    /// finished run alive, so it is dropped here without ever being queued.
+    #[inline(always)]
+    fn next_event(&mut self) -> Option<(Time, EvOf<N>)> {
+        while let Some(&(time, seq, req)) = self.timeouts.front() {
+            if !self.clients.is_in_flight(req) {
+                self.timeouts.pop_front();
+                continue;
+            }
+            if self.queue.first_is_before(time, seq) {
+                break;
+            }
+            self.timeouts.pop_front();
+            return Some((time, Ev::Timeout { req }));
+        }
+        self.queue.pop()
     }
 
     /// Why the run stops when the next event, at `time`, is past a bound.
@@ -518,11 +537,11 @@ impl<N: Node> Sim<N> {
             .v("value", &r.value)
             .end();
         self.push(self.now + lat, Ev::Arrive { req });
-        // Every timeout is "now + the same constant": their times never
-        // decrease, which the queue may use (see `push_monotone`).
-        let timeout = self.cfg.workload.timeout_us;
-        self.queue
-            .push_monotone(self.now + timeout, Ev::Timeout { req });
+        // Every timeout is "now + the same constant", so they are due in the
+        // order they are set: a FIFO beside the queue, merged by (time, seq).
+        let seq = self.queue.reserve_seq();
+        let at = self.now + self.cfg.workload.timeout_us;
+        self.timeouts.push_back((at, seq, req));
     }
 
     /// Runs one handler of node `id`; the engine applies each effect as the

@@ -269,6 +269,61 @@ fn unanswered_operations_become_info_and_the_process_is_not_reused() {
     );
 }
 
+/// A trace writer the test can read back.
+#[derive(Clone, Default)]
+struct Lines(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_timeout_runs_among_same_time_events_in_the_order_they_were_scheduled() {
+    // At 100 ms three things are due: client 1's scripted read (scheduled
+    // when the run starts), client 0's timeout (set by its invocation at
+    // 0 ms) and node 0's tick (set at 90 ms). They run in that order.
+    let script = vec![op(0, 0, 0, "silent"), op(100, 1, 1, "read")];
+    let lines = Lines::default();
+    let mut sim = Sim::new(
+        config(2, vec![], script),
+        ticking(2),
+        Some(Box::new(lines.clone())),
+    );
+    sim.run();
+    let text = String::from_utf8(lines.0.borrow().clone()).unwrap();
+    let at_100: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"t\":100000,"))
+        .filter_map(|l| {
+            ["\"invoke\"", "\"complete\"", "\"timer\""]
+                .into_iter()
+                .find(|ev| l.contains(&format!("\"ev\":{ev}")))
+        })
+        .collect();
+    assert_eq!(
+        at_100,
+        ["\"invoke\"", "\"complete\"", "\"timer\"", "\"complete\""],
+        "{text}"
+    );
+    // The second completion is the read's; the first is the timeout's.
+    let kinds: Vec<(u64, EventKind)> = sim.history().iter().map(|e| (e.process, e.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (0, EventKind::Invoke),
+            (1, EventKind::Invoke),
+            (0, EventKind::Info),
+            (1, EventKind::Ok)
+        ]
+    );
+}
+
 #[test]
 fn clocks_skew_and_drift_and_timers_follow_local_time() {
     let mut cfg = config(

@@ -9,7 +9,7 @@
 //! # Design
 //!
 //! Simulated time moves on in small steps (latencies of milliseconds) while
-//! some events (timers, client timeouts) wait seconds ahead. Time is cut
+//! some events (timers) wait seconds ahead. Time is cut
 //! into *buckets* of 2^14 microseconds (16.4 ms), and an event is kept
 //! according to its bucket's distance from the bucket of `now`, the time of
 //! the last pop:
@@ -74,6 +74,8 @@ const NIL: u32 = u32::MAX;
 struct Node<E> {
     /// The next node of its slot's circular list, or of the free list.
     next: u32,
+    /// The event's sequence number (for [`Queue::peek_key`]).
+    seq: u64,
     ev: Option<E>,
 }
 
@@ -147,13 +149,15 @@ impl<E> Queue<E> {
         }
     }
 
-    /// Schedules `ev` at `time`, which must not be earlier than the time of
-    /// any event pushed this way before. The same as [`Queue::push`], which
-    /// keeps such events (client timeouts, seconds ahead) in bags, in push
-    /// order without sifting, anyway.
+    /// Takes the next sequence number for an event its owner keeps outside
+    /// the queue (at a time no earlier than the last pop), so that the owner
+    /// can merge it with the queue's events by `(time, seq)` through
+    /// [`Queue::peek_key`]. The engine keeps client timeouts this way: most
+    /// are dead before they are due and are dropped without ever being queued.
     #[inline(always)]
-    pub fn push_monotone(&mut self, time: Time, ev: E) {
-        self.push(time, ev);
+    pub fn reserve_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
     }
 
     /// Removes and returns the earliest event.
@@ -186,12 +190,35 @@ impl<E> Queue<E> {
 
     /// The time of the earliest event.
     pub fn peek_time(&self) -> Option<Time> {
+        self.peek_key().map(|(time, _)| time)
+    }
+
+    /// True when the earliest event comes before `(time, seq)`. Cheap for
+    /// a time past the wheel while the wheel holds events (client timeouts,
+    /// seconds ahead): those come first without looking for them.
+    #[inline(always)]
+    pub fn first_is_before(&self, time: Time, seq: u64) -> bool {
+        if self.in_wheel > 0 && time >> BUCKET_BITS >= self.end {
+            return true;
+        }
+        self.peek_key().is_some_and(|k| k < (time, seq))
+    }
+
+    /// The `(time, seq)` of the earliest event: the event [`Queue::pop`]
+    /// returns next.
+    #[inline]
+    pub fn peek_key(&self) -> Option<(Time, u64)> {
         if self.in_wheel > 0 {
-            Some(self.first_in_wheel().1)
+            let (slot, time) = self.first_in_wheel();
+            let head = self.nodes[self.tails[slot] as usize].next;
+            Some((time, self.nodes[head as usize].seq))
         } else if let Some(bag) = self.first_bag() {
-            self.bags[bag as usize % BAGS].iter().map(|e| e.0).min()
+            self.bags[bag as usize % BAGS]
+                .iter()
+                .map(|&(time, node)| (time, self.nodes[node as usize].seq))
+                .min()
         } else {
-            self.far.peek().map(|r| r.0 .0)
+            self.far.peek().map(|r| (r.0 .0, r.0 .1))
         }
     }
 
@@ -213,6 +240,7 @@ impl<E> Queue<E> {
             assert!(i < NIL as usize, "fewer than 2^32 - 1 events are queued");
             self.nodes.push(Node {
                 next: NIL,
+                seq: self.seq,
                 ev: Some(ev),
             });
             i as u32
@@ -220,6 +248,7 @@ impl<E> Queue<E> {
             let i = self.free;
             let node = &mut self.nodes[i as usize];
             self.free = node.next;
+            node.seq = self.seq;
             node.ev = Some(ev);
             i
         }
@@ -417,8 +446,8 @@ mod tests {
         q.push(5, "a");
         q.push(3, "b");
         q.push(5, "c");
-        q.push_monotone(3, "d");
-        q.push_monotone(5, "e");
+        q.push(3, "d");
+        q.push(5, "e");
         q.push(4, "f");
         assert_eq!(q.pop(), Some((3, "b")));
         q.push(3, "g"); // due now: after everything already due now
@@ -448,7 +477,7 @@ mod tests {
                 1 => {
                     seq += 1;
                     mono = mono.max(now) + r.below(5);
-                    q.push_monotone(mono, seq);
+                    q.push(mono, seq);
                     reference.push((mono, seq));
                 }
                 _ => {
@@ -504,7 +533,7 @@ mod lanes {
                     2 => {
                         seq += 1;
                         mono = mono.max(now) + r.below(300);
-                        q.push_monotone(mono, seq);
+                        q.push(mono, seq);
                         pushed.push((mono, seq));
                     }
                     _ => {
@@ -574,7 +603,7 @@ mod model {
             assert!(time >= self.last_monotone, "test bug: not monotone");
             self.last_monotone = time;
             self.seq += 1;
-            self.q.push_monotone(time, self.seq);
+            self.q.push(time, self.seq);
             self.model.insert((time, self.seq), ());
             self.check();
             self.seq
@@ -605,6 +634,7 @@ mod model {
             assert_eq!(self.q.len(), self.model.len());
             assert_eq!(self.q.is_empty(), self.model.is_empty());
             assert_eq!(self.q.peek_time(), self.model.keys().next().map(|k| k.0));
+            assert_eq!(self.q.peek_key(), self.model.keys().next().copied());
         }
     }
 
@@ -664,6 +694,54 @@ mod model {
                 }
             }
             c.drain();
+        }
+    }
+
+    /// Events kept outside the queue with a reserved sequence number (as
+    /// the engine keeps client timeouts: times that never decrease, most of
+    /// them dropped before they are due) merge with the queue's events in
+    /// exact `(time, seq)` order through `first_is_before`.
+    #[test]
+    fn reserved_events_merge_in_order() {
+        let spread = |r: &mut Rng| SPREADS[r.below(SPREADS.len() as u64) as usize];
+        for seed in 0..200 {
+            let mut r = Rng::derive(seed, "queue-reserved");
+            let mut q: Queue<u64> = Queue::default();
+            let mut lane: std::collections::VecDeque<(Time, u64)> = Default::default();
+            let mut model: BTreeMap<(Time, u64), ()> = BTreeMap::new();
+            let ahead = spread(&mut r);
+            let (mut now, mut lane_last) = (0, 0);
+            for _ in 0..2000 {
+                match r.below(6) {
+                    0 | 1 => {
+                        let t = now + spread(&mut r);
+                        let s = q.seq + 1;
+                        q.push(t, s);
+                        model.insert((t, s), ());
+                    }
+                    2 => {
+                        lane_last = lane_last.max(now + ahead);
+                        let s = q.reserve_seq();
+                        lane.push_back((lane_last, s));
+                        model.insert((lane_last, s), ());
+                    }
+                    3 => {
+                        if let Some(k) = lane.pop_front() {
+                            model.remove(&k); // dropped, as a completed request's timeout
+                        }
+                    }
+                    _ => {
+                        let got = match lane.front() {
+                            Some(&(t, s)) if !q.first_is_before(t, s) => lane.pop_front(),
+                            _ => q.pop(),
+                        };
+                        assert_eq!(got, model.pop_first().map(|(k, ())| k), "seed {seed}");
+                        if let Some((t, _)) = got {
+                            now = t;
+                        }
+                    }
+                }
+            }
         }
     }
 

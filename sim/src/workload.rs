@@ -360,6 +360,14 @@ impl Clients {
         Some((id, node, lat))
     }
 
+    /// True while request `id` has not completed.
+    #[inline]
+    pub fn is_in_flight(&self, id: RequestId) -> bool {
+        id.checked_sub(self.first_request)
+            .and_then(|i| self.in_flight.get(i as usize))
+            .is_some_and(Option::is_some)
+    }
+
     /// The in-flight request `id`, if it has not completed.
     pub fn in_flight(&self, id: RequestId) -> Option<&InFlight> {
         let i = id.checked_sub(self.first_request)?;
