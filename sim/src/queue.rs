@@ -9,10 +9,9 @@
 //! # Design
 //!
 //! Simulated time moves on in small steps (latencies of milliseconds) while
-//! some events (timers) wait seconds ahead. Time is cut
-//! into *buckets* of 2^14 microseconds (16.4 ms), and an event is kept
-//! according to its bucket's distance from the bucket of `now`, the time of
-//! the last pop:
+//! some events (timers) wait seconds ahead. Time is cut into *buckets* of
+//! 2^14 microseconds (16.4 ms), and an event is kept according to its
+//! bucket's distance from the bucket of `now`, the time of the last pop:
 //!
 //! - `now`'s bucket and the next one are in the *wheel*: one slot per
 //!   microsecond, `t` in slot `t % SLOTS`, so each slot stands for exactly
