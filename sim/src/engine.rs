@@ -509,8 +509,8 @@ impl<N: Node> Sim<N> {
             .rec(self.now, "complete")
             .u("req", req)
             .u("process", done.process)
-            .v("type", &done.kind)
-            .v("value", &done.value)
+            .f("type", &done.kind)
+            .f("value", &done.value)
             .end();
         if let Rate::Closed { think_us } = self.cfg.workload.rate {
             if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients
@@ -533,8 +533,8 @@ impl<N: Node> Sim<N> {
             .u("process", self.clients.process_of(client))
             .u("node", node as u64)
             .s("f", r.f)
-            .v("key", &r.key)
-            .v("value", &r.value)
+            .f("key", &r.key)
+            .f("value", &r.value)
             .end();
         self.push(self.now + lat, Ev::Arrive { req });
         // Every timeout is "now + the same constant", so they are due in the
@@ -767,7 +767,7 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
             self.trace
                 .rec(self.now, "reply")
                 .u("req", req)
-                .v("reply", &reply)
+                .f("reply", &reply)
                 .end();
             let lat = self.clients.reply_latency();
             self.push(self.now + lat, Ev::Answer { req, reply });

@@ -97,6 +97,71 @@ impl StableHasher {
     }
 }
 
+/// Values the trace hashes on every client operation, hashed directly:
+/// the same words as [`StableHasher::value`] produces through serde (a test
+/// holds the two paths equal), without the serializer's calls.
+pub trait Fingerprint: Serialize {
+    /// Mixes `self` into `h`.
+    fn fingerprint(&self, h: &mut StableHasher);
+}
+
+impl Fingerprint for crate::node::Value {
+    #[inline(always)]
+    fn fingerprint(&self, h: &mut StableHasher) {
+        use crate::node::Value;
+        // `Value` is untagged: each variant hashes as its content alone.
+        match *self {
+            Value::Int(i) => h.word(i as u64),
+            Value::Null => h.word(T_UNIT),
+            Value::Bool(b) => {
+                h.word(T_BOOL);
+                h.word(u64::from(b));
+            }
+            Value::Str(_) | Value::List(_) => h.value(self),
+        }
+    }
+}
+
+impl Fingerprint for crate::node::Reply {
+    #[inline(always)]
+    fn fingerprint(&self, h: &mut StableHasher) {
+        use crate::node::Reply;
+        h.word(T_VARIANT);
+        match self {
+            Reply::Ok(v) => {
+                h.word(0);
+                v.fingerprint(h);
+            }
+            Reply::Fail(v) => {
+                h.word(1);
+                v.fingerprint(h);
+            }
+            Reply::Info => h.word(2),
+        }
+    }
+}
+
+impl Fingerprint for crate::workload::EventKind {
+    #[inline(always)]
+    fn fingerprint(&self, h: &mut StableHasher) {
+        h.word(T_VARIANT);
+        h.word(*self as u64);
+    }
+}
+
+impl Fingerprint for Option<u32> {
+    #[inline(always)]
+    fn fingerprint(&self, h: &mut StableHasher) {
+        match *self {
+            None => h.word(T_NONE),
+            Some(k) => {
+                h.word(T_SOME);
+                h.word(u64::from(k));
+            }
+        }
+    }
+}
+
 /// One step of SplitMix64: advances `state` and returns a well-mixed word.
 pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -397,6 +462,54 @@ impl ser::SerializeStructVariant for &mut StableHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct path hashes exactly what the serde path does.
+    #[test]
+    fn fingerprint_matches_the_serde_path() {
+        use crate::node::{Reply, Value};
+        use crate::workload::EventKind;
+        fn same<T: Fingerprint>(v: &T) {
+            let (mut a, mut b) = (StableHasher::new(), StableHasher::new());
+            a.word(7);
+            b.word(7);
+            v.fingerprint(&mut a);
+            b.value(v);
+            assert_eq!(
+                a.finish(),
+                b.finish(),
+                "{}",
+                serde_json::to_string(v).unwrap()
+            );
+            assert_eq!(a.pos, b.pos);
+        }
+        let values = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Int(0),
+            Value::Int(-5),
+            Value::Int(i64::MAX),
+            Value::Str("x".into()),
+            Value::List(vec![Value::Int(1), Value::Null]),
+        ];
+        for v in &values {
+            same(v);
+            same(&Reply::Ok(v.clone()));
+            same(&Reply::Fail(v.clone()));
+        }
+        same(&Reply::Info);
+        for k in [
+            EventKind::Invoke,
+            EventKind::Ok,
+            EventKind::Fail,
+            EventKind::Info,
+        ] {
+            same(&k);
+        }
+        for k in [None, Some(0u32), Some(99)] {
+            same(&k);
+        }
+    }
 
     #[test]
     fn the_position_is_recovered_exactly() {
