@@ -27,7 +27,9 @@ impl Target {
             Target::Itself => me,
             Target::Next => (me + 1) % nodes,
             Target::RoundRobin => {
-                let t = *next % nodes;
+                // `next` stays within 0..=nodes, so this is `next % nodes`
+                // without a division on every write.
+                let t = if *next < nodes { *next } else { *next % nodes };
                 *next = t + 1;
                 t
             }

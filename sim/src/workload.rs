@@ -289,8 +289,9 @@ impl Clients {
     /// Queues one generated operation on the next client in turn (open loop);
     /// returns that client.
     pub fn generate_open(&mut self) -> usize {
-        let c = self.next_open_client % self.spec.clients;
-        self.next_open_client += 1;
+        // The next client in turn, wrapping (a compare, not a division).
+        let c = self.next_open_client;
+        self.next_open_client = if c + 1 < self.spec.clients { c + 1 } else { 0 };
         self.generate_for(c);
         c
     }
@@ -322,8 +323,9 @@ impl Clients {
             (Some(n), _) => n,
             (None, NodePolicy::Fixed) => client % self.nodes,
             (None, NodePolicy::RoundRobin) => {
-                let n = c.next_node % self.nodes;
-                c.next_node = (n + 1) % self.nodes;
+                // `next_node` stays below `nodes`: wrap with a compare.
+                let n = c.next_node;
+                c.next_node = if n + 1 < self.nodes { n + 1 } else { 0 };
                 n
             }
             (None, NodePolicy::Random) => self.rng.below(self.nodes as u64) as usize,
