@@ -402,8 +402,9 @@ impl<N: Node> Sim<N> {
             }
             Ev::Tick => {
                 if self.clients.may_generate(self.now) {
-                    let c = self.clients.generate_open();
-                    self.try_invoke(c);
+                    let c = self.clients.next_open_client();
+                    let invoked = self.clients.generate_for(c, self.now);
+                    self.invoked(c, invoked);
                     if let Rate::Open { interval_us } = self.cfg.workload.rate {
                         if self.clients.may_generate(self.now + interval_us) {
                             self.push(self.now + interval_us, Ev::Tick);
@@ -413,8 +414,8 @@ impl<N: Node> Sim<N> {
             }
             Ev::Wake { client } => {
                 if self.clients.may_generate(self.now) {
-                    self.clients.generate_for(client);
-                    self.try_invoke(client);
+                    let invoked = self.clients.generate_for(client, self.now);
+                    self.invoked(client, invoked);
                 }
             }
             Ev::Fault { idx } => {
@@ -522,7 +523,14 @@ impl<N: Node> Sim<N> {
     }
 
     fn try_invoke(&mut self, client: usize) {
-        let Some((req, node, lat)) = self.clients.try_invoke(client, self.now) else {
+        let invoked = self.clients.try_invoke(client, self.now);
+        self.invoked(client, invoked);
+    }
+
+    /// Traces an invocation by `client` (if there was one) and schedules
+    /// its arrival at the node and its timeout.
+    fn invoked(&mut self, client: usize, invoked: Option<(RequestId, NodeId, Time)>) {
+        let Some((req, node, lat)) = invoked else {
             return;
         };
         self.stats.ops += 1;

@@ -280,19 +280,25 @@ impl Clients {
         }
     }
 
-    /// Queues one generated operation on `client` (closed loop).
-    pub fn generate_for(&mut self, client: usize) {
+    /// Generates one operation for `client` and invokes it if the client is
+    /// idle (as [`Clients::try_invoke`] does); otherwise it waits in the
+    /// client's queue. An idle client with nothing queued takes it straight
+    /// away, without a trip through the queue.
+    pub fn generate_for(&mut self, client: usize, now: Time) -> Option<(RequestId, NodeId, Time)> {
         let p = self.plan();
-        self.clients[client].pending.push_back(p);
+        let c = &mut self.clients[client];
+        if c.busy.is_none() && c.pending.is_empty() {
+            return Some(self.invoke(client, p, now));
+        }
+        c.pending.push_back(p);
+        self.try_invoke(client, now)
     }
 
-    /// Queues one generated operation on the next client in turn (open loop);
-    /// returns that client.
-    pub fn generate_open(&mut self) -> usize {
-        // The next client in turn, wrapping (a compare, not a division).
+    /// The next client in turn (open loop).
+    pub fn next_open_client(&mut self) -> usize {
+        // Wrapping with a compare, not a division.
         let c = self.next_open_client;
         self.next_open_client = if c + 1 < self.spec.clients { c + 1 } else { 0 };
-        self.generate_for(c);
         c
     }
 
@@ -319,6 +325,12 @@ impl Clients {
             return None;
         }
         let p = c.pending.pop_front()?;
+        Some(self.invoke(client, p, now))
+    }
+
+    /// Invokes `p` on idle `client`.
+    fn invoke(&mut self, client: usize, p: Planned, now: Time) -> (RequestId, NodeId, Time) {
+        let c = &mut self.clients[client];
         let node = match (p.node, self.spec.node_policy) {
             (Some(n), _) => n,
             (None, NodePolicy::Fixed) => client % self.nodes,
@@ -359,7 +371,7 @@ impl Clients {
             request,
         }));
         let lat = self.spec.latency.sample(&mut self.latency_rng);
-        Some((id, node, lat))
+        (id, node, lat)
     }
 
     /// True while request `id` has not completed.
