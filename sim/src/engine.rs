@@ -346,6 +346,7 @@ impl<N: Node> Sim<N> {
 
     /// Once the clients and the fault schedule are done, heal everything and
     /// start the quiet period.
+    #[inline]
     fn maybe_final_heal(&mut self) {
         if self.final_heal_at.is_some()
             || !self.cfg.final_heal

@@ -238,6 +238,7 @@ impl Clients {
     }
 
     /// True while generated operations remain to be issued at `now`.
+    #[inline]
     pub fn may_generate(&self, now: Time) -> bool {
         self.generated < self.spec.ops
             && !self.spec.mix.is_empty()
@@ -246,6 +247,7 @@ impl Clients {
     }
 
     /// True when every operation has been issued and completed.
+    #[inline]
     pub fn done(&self, now: Time) -> bool {
         self.busy == 0
             && self.scripts_left == 0
@@ -383,12 +385,14 @@ impl Clients {
     }
 
     /// The in-flight request `id`, if it has not completed.
+    #[inline]
     pub fn in_flight(&self, id: RequestId) -> Option<&InFlight> {
         let i = id.checked_sub(self.first_request)?;
         self.in_flight.get(i as usize).and_then(|r| r.as_ref())
     }
 
     /// A latency draw for a reply travelling back to a client.
+    #[inline]
     pub fn reply_latency(&mut self) -> Time {
         self.spec.latency.sample(&mut self.latency_rng)
     }
