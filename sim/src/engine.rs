@@ -12,7 +12,7 @@ use crate::node::{Ctx, Effects, Node, Reply, RequestId};
 use crate::queue::Queue;
 use crate::rng::Rng;
 use crate::trace::Trace;
-use crate::workload::{Clients, HistoryEvent, Rate, WorkloadSpec};
+use crate::workload::{outcome, Clients, HistoryEvent, Rate, WorkloadSpec};
 use crate::{NodeId, Time};
 
 /// Everything the engine needs to run one scenario, validated.
@@ -395,7 +395,7 @@ impl<N: Node> Sim<N> {
                 }
             }
             Ev::Arrive { req } => self.arrive(req),
-            Ev::Answer { req, reply } => self.answer(req, Some(reply)),
+            Ev::Answer { req, reply } => self.answer(req, Some(&reply)),
             Ev::Timeout { req } => self.answer(req, None),
             Ev::Script { idx } => {
                 let c = self.clients.queue_script(idx);
@@ -503,16 +503,17 @@ impl<N: Node> Sim<N> {
         self.call(node, |n, c| n.on_request(c, request));
     }
 
-    fn answer(&mut self, req: RequestId, reply: Option<Reply>) {
-        let Some((client, done)) = self.clients.complete(req, reply, self.now) else {
+    fn answer(&mut self, req: RequestId, reply: Option<&Reply>) {
+        let Some(done) = self.clients.complete(req, reply, self.now) else {
             return;
         };
+        let client = done.client;
         self.trace
             .rec(self.now, "complete")
             .u("req", req)
             .u("process", done.process)
             .f("type", &done.kind)
-            .f("value", &done.value)
+            .f("value", outcome(reply).1)
             .end();
         if let Rate::Closed { think_us } = self.cfg.workload.rate {
             if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients

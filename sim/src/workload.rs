@@ -161,12 +161,23 @@ struct Client {
     next_node: usize,
 }
 
-/// What a completion recorded.
-#[derive(Clone, Debug)]
+/// Who completed an operation, and how.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Completion {
+    pub client: usize,
     pub process: u64,
     pub kind: EventKind,
-    pub value: Value,
+}
+
+/// The kind of completion a reply makes (`None`: a timeout), and its value.
+#[inline]
+pub(crate) fn outcome(reply: Option<&Reply>) -> (EventKind, &Value) {
+    const NULL: &Value = &Value::Null;
+    match reply {
+        Some(Reply::Ok(v)) => (EventKind::Ok, v),
+        Some(Reply::Fail(v)) => (EventKind::Fail, v),
+        Some(Reply::Info) | None => (EventKind::Info, NULL),
+    }
 }
 
 /// A request that has been invoked and not yet completed.
@@ -398,14 +409,14 @@ impl Clients {
     }
 
     /// Completes request `id` with `reply` (or as `info` on a timeout).
-    /// Returns the client and what was recorded, or `None` when the request
-    /// had already completed.
+    /// Returns who completed it and how, or `None` when the request had
+    /// already completed.
     pub fn complete(
         &mut self,
         id: RequestId,
-        reply: Option<Reply>,
+        reply: Option<&Reply>,
         now: Time,
-    ) -> Option<(usize, Completion)> {
+    ) -> Option<Completion> {
         let i = id.checked_sub(self.first_request)?;
         let f = self.in_flight.get_mut(i as usize)?.take()?;
         while let Some(None) = self.in_flight.front() {
@@ -416,11 +427,7 @@ impl Clients {
         let c = &mut self.clients[f.client];
         c.busy = None;
         self.busy -= 1;
-        let (kind, value) = match reply {
-            Some(Reply::Ok(v)) => (EventKind::Ok, v),
-            Some(Reply::Fail(v)) => (EventKind::Fail, v),
-            Some(Reply::Info) | None => (EventKind::Info, Value::Null),
-        };
+        let (kind, value) = outcome(reply);
         let process = c.process;
         if kind == EventKind::Info {
             // A process whose operation's outcome is unknown is never reused.
@@ -437,14 +444,11 @@ impl Clients {
                 node: f.node,
             });
         }
-        Some((
-            f.client,
-            Completion {
-                process,
-                kind,
-                value,
-            },
-        ))
+        Some(Completion {
+            client: f.client,
+            process,
+            kind,
+        })
     }
 
     /// The process id client `c` currently uses.
