@@ -19,7 +19,6 @@ pub struct Trace {
     out: Option<Box<dyn Write>>,
     line: Vec<u8>,
     error: Option<std::io::Error>,
-    records: u64,
 }
 
 impl Trace {
@@ -30,14 +29,12 @@ impl Trace {
             out,
             line: Vec::with_capacity(256),
             error: None,
-            records: 0,
         }
     }
 
     /// Starts a record of kind `ev` at time `t`.
     #[inline(always)]
     pub fn rec(&mut self, t: Time, ev: &'static str) -> Rec<'_> {
-        self.records += 1;
         let mut fp = self.fp;
         fp.word(t);
         fp.word(tag_word(ev));
@@ -56,11 +53,6 @@ impl Trace {
     /// The fingerprint of everything recorded so far.
     pub fn fingerprint(&self) -> u64 {
         self.fp.finish()
-    }
-
-    /// How many records were made.
-    pub fn records(&self) -> u64 {
-        self.records
     }
 
     /// Flushes the writer and returns the first write error, if any.
