@@ -11,7 +11,7 @@
 //!
 //! Transport: UDP messages (hello, variable_update, the periodic sync_data)
 //! go straight onto the scenario's network, which should be unordered; TCP
-//! messages go through [`tcp`], a reliable layer with acknowledgements and
+//! messages go through `tcp`, a reliable layer with acknowledgements and
 //! resends kept inside the node. See that module for the one bound it adds.
 //!
 //! Variants:

@@ -113,7 +113,7 @@ impl Body {
 pub enum Msg {
     /// Unreliable, unordered, may be duplicated.
     Udp { body: Body },
-    /// Reliable: acknowledged, resent, deduplicated (see [`tcp`]).
+    /// Reliable: acknowledged, resent, deduplicated (see the `tcp` module).
     Tcp {
         session: u64,
         seq: u64,
