@@ -12,7 +12,7 @@ use crate::node::{Ctx, Effects, Node, Reply, RequestId};
 use crate::queue::Queue;
 use crate::rng::Rng;
 use crate::trace::Trace;
-use crate::workload::{outcome, Clients, HistoryEvent, Rate, WorkloadSpec};
+use crate::workload::{Clients, HistoryEvent, Rate, WorkloadSpec};
 use crate::{NodeId, Time};
 
 /// Everything the engine needs to run one scenario, validated.
@@ -293,7 +293,7 @@ impl<N: Node> Sim<N> {
     #[inline(always)]
     fn next_event(&mut self) -> Option<(Time, EvOf<N>)> {
         while let Some(&(time, seq, req)) = self.timeouts.front() {
-            if !self.clients.is_in_flight(req) {
+            if self.clients.in_flight(req).is_none() {
                 self.timeouts.pop_front();
                 continue;
             }
@@ -513,7 +513,7 @@ impl<N: Node> Sim<N> {
             .u("req", req)
             .u("process", done.process)
             .f("type", &done.kind)
-            .f("value", outcome(reply).1)
+            .f("value", done.value)
             .end();
         if let Rate::Closed { think_us } = self.cfg.workload.rate {
             if self.clients.may_generate(self.now + think_us) && client < self.cfg.workload.clients

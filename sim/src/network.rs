@@ -60,8 +60,7 @@ impl Latency {
     #[inline(never)]
     fn sample_float(&self, rng: &mut Rng) -> Time {
         match *self {
-            Latency::Fixed { us } => us,
-            Latency::Uniform { min_us, max_us } => rng.range(min_us, max_us),
+            Latency::Fixed { .. } | Latency::Uniform { .. } => self.sample(rng),
             Latency::Exponential {
                 min_us,
                 mean_us,

@@ -161,17 +161,18 @@ struct Client {
     next_node: usize,
 }
 
-/// Who completed an operation, and how.
+/// Who completed an operation, and how (the value is the reply's).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Completion {
+pub(crate) struct Completion<'r> {
     pub client: usize,
     pub process: u64,
     pub kind: EventKind,
+    pub value: &'r Value,
 }
 
 /// The kind of completion a reply makes (`None`: a timeout), and its value.
 #[inline]
-pub(crate) fn outcome(reply: Option<&Reply>) -> (EventKind, &Value) {
+fn outcome(reply: Option<&Reply>) -> (EventKind, &Value) {
     const NULL: &Value = &Value::Null;
     match reply {
         Some(Reply::Ok(v)) => (EventKind::Ok, v),
@@ -387,14 +388,6 @@ impl Clients {
         (id, node, lat)
     }
 
-    /// True while request `id` has not completed.
-    #[inline]
-    pub fn is_in_flight(&self, id: RequestId) -> bool {
-        id.checked_sub(self.first_request)
-            .and_then(|i| self.in_flight.get(i as usize))
-            .is_some_and(Option::is_some)
-    }
-
     /// The in-flight request `id`, if it has not completed.
     #[inline]
     pub fn in_flight(&self, id: RequestId) -> Option<&InFlight> {
@@ -411,12 +404,12 @@ impl Clients {
     /// Completes request `id` with `reply` (or as `info` on a timeout).
     /// Returns who completed it and how, or `None` when the request had
     /// already completed.
-    pub fn complete(
+    pub fn complete<'r>(
         &mut self,
         id: RequestId,
-        reply: Option<&Reply>,
+        reply: Option<&'r Reply>,
         now: Time,
-    ) -> Option<Completion> {
+    ) -> Option<Completion<'r>> {
         let i = id.checked_sub(self.first_request)?;
         let f = self.in_flight.get_mut(i as usize)?.take()?;
         while let Some(None) = self.in_flight.front() {
@@ -448,6 +441,7 @@ impl Clients {
             client: f.client,
             process,
             kind,
+            value,
         })
     }
 
