@@ -105,10 +105,7 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         } else {
             "unordered (UDP-like)"
         },
-        match c.partition_mode {
-            sim::PartitionMode::Drop => "drop",
-            sim::PartitionMode::Hold => "hold",
-        }
+        c.partition_mode.name()
     );
     let w = &c.workload;
     let rate = match w.rate {

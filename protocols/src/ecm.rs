@@ -500,6 +500,7 @@ pub(crate) mod testkit {
             max_time_us: 3_600_000 * MS,
             max_events: 1_000_000,
             record_history: true,
+            ..SimConfig::default()
         }
     }
 }

@@ -406,6 +406,7 @@ mod tests {
         o.now = 5_000_123;
         let fx = o.request(Request {
             id: 3,
+            node: 0,
             f: "write",
             key: Some(2),
             value: Value::Int(9),
@@ -480,6 +481,7 @@ mod tests {
         let mut n = node("faithful", 0);
         let fx = n.request(Request {
             id: 1,
+            node: 0,
             f: "read",
             key: Some(4),
             value: Value::Null,

@@ -1,16 +1,19 @@
 //! The event loop: one queue ordered by (time, sequence), one run.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
+use std::rc::Rc;
 
 use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::fault::{Fault, ScheduledFault};
+use crate::layout::Layout;
 use crate::network::{Fate, Link, Network, PartitionMode};
-use crate::node::{Ctx, Effects, Node, Reply, RequestId};
+use crate::node::{Ctx, Digest, Effects, Node, Reply, RequestId};
 use crate::queue::Queue;
-use crate::rng::Rng;
+use crate::rng::{Prob, Rng};
+use crate::rule::{kind_of, RuleAction, Rules};
 use crate::trace::Trace;
 use crate::workload::{Clients, HistoryEvent, Rate, WorkloadSpec};
 use crate::{NodeId, Time};
@@ -46,6 +49,110 @@ pub struct SimConfig {
     pub max_events: u64,
     /// Record the client history (checks and `--history` need it).
     pub record_history: bool,
+    /// Services that run beside the replicas, by name; their ids follow
+    /// the replicas' (see [`Layout`]).
+    pub services: Vec<String>,
+    /// The protocol brings its own client: each workload client is a
+    /// process (ids after the services) that receives the workload's
+    /// operations and answers them over the simulated network. Otherwise
+    /// the generic client hands operations straight to the replicas.
+    pub protocol_clients: bool,
+    /// Follow each replica's applied position and digest during the run
+    /// (the `replica-agreement` and `monotonic-reads` checks need it).
+    pub track_positions: bool,
+    /// Note the kind of every message sent (a probe run for the fuzzer's
+    /// message rules).
+    pub collect_kinds: bool,
+}
+
+impl Default for SimConfig {
+    /// Three replicas on ordered links of 1–10 ms, the generic client with
+    /// no operations, no faults, a final heal and 5 s of quiet, seed 0: the
+    /// scenario file's defaults.
+    fn default() -> SimConfig {
+        SimConfig {
+            seed: 0,
+            nodes: 3,
+            link: Link::default(),
+            links: Vec::new(),
+            partition_mode: PartitionMode::Drop,
+            clocks: Vec::new(),
+            down_at_start: Vec::new(),
+            workload: WorkloadSpec::default(),
+            faults: Vec::new(),
+            final_heal: true,
+            quiet_us: 5_000 * crate::MS,
+            max_time_us: 3_600_000 * crate::MS,
+            max_events: 50_000_000,
+            record_history: true,
+            services: Vec::new(),
+            protocol_clients: false,
+            track_positions: false,
+            collect_kinds: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Who takes part in a run of this configuration.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            replicas: self.nodes,
+            services: self.services.clone(),
+            clients: if self.protocol_clients {
+                self.workload.client_count()
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// A process that stopped itself ([`Ctx::halt`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Halt {
+    /// The process.
+    pub node: NodeId,
+    /// When (global time).
+    pub at: Time,
+    /// Why, in the protocol's words.
+    pub reason: String,
+}
+
+/// One replica's state at a position, as the agreement tracker saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PositionState {
+    /// The replica.
+    pub node: NodeId,
+    /// When it reached the position (global time).
+    pub at: Time,
+    /// Its digest there.
+    pub digest: Digest,
+}
+
+/// The first position at which two replicas held different states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Divergence {
+    /// The applied position.
+    pub position: u64,
+    /// The first replica seen there.
+    pub first: PositionState,
+    /// A replica that differed from it.
+    pub second: PositionState,
+}
+
+/// What a process is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Running.
+    Up,
+    /// Crashed, waiting for a restart.
+    Down,
+    /// Frozen: what arrives waits for the resume.
+    Paused,
+    /// Stopped itself for good (a restart fault can still start it again).
+    Halted,
 }
 
 /// Why a run ended.
@@ -98,6 +205,12 @@ pub struct Stats {
     pub dropped: u64,
     /// Connection errors reported to senders.
     pub link_errors: u64,
+    /// Messages a rule dropped (also counted in `dropped`).
+    pub rule_dropped: u64,
+    /// Messages from or to a client process (protocol clients only).
+    pub client_messages: u64,
+    /// Events that waited for a paused process.
+    pub parked: u64,
     /// Timers fired.
     pub timers: u64,
     /// Client operations invoked.
@@ -144,6 +257,7 @@ enum Ev<M, T> {
         idx: usize,
     },
     LossEnd,
+    RuleEnd,
     FinalHeal,
 }
 
@@ -161,12 +275,25 @@ struct Held<M> {
 /// One simulation run over nodes of type `N`.
 pub struct Sim<N: Node> {
     cfg: SimConfig,
+    layout: Rc<Layout>,
+    /// `layout.client_base()`, at hand while handlers run.
+    client_base: NodeId,
     now: Time,
     queue: Queue<Ev<N::Msg, N::Timer>>,
     /// `(time, seq, request)` of client timeouts, in the order they are due.
     timeouts: VecDeque<(Time, u64, RequestId)>,
     nodes: Vec<N>,
-    up: Vec<bool>,
+    status: Vec<Status>,
+    /// Events for each paused process, in the order they came due.
+    parked: Vec<Vec<EvOf<N>>>,
+    halts: Vec<Halt>,
+    rules: Rules,
+    loss_burst: bool,
+    /// Since when nothing has disturbed the network: no cut, no pause, no
+    /// loss burst, no message rule in force (`None`: disturbed now).
+    calm_since: Option<Time>,
+    positions: Option<Positions>,
+    kinds: Option<BTreeSet<String>>,
     incarnation: Vec<u32>,
     /// The receiver's incarnation when each ordered connection was made.
     conn: Vec<u32>,
@@ -189,24 +316,53 @@ pub struct Sim<N: Node> {
 }
 
 impl<N: Node> Sim<N> {
-    /// A run of `nodes` (one per id) under `cfg`, tracing to `trace_out` if given.
+    /// A run of `nodes` (one per process: the replicas, then the services,
+    /// then the client processes; see [`SimConfig::layout`]) under `cfg`,
+    /// tracing to `trace_out` if given.
     pub fn new(cfg: SimConfig, nodes: Vec<N>, trace_out: Option<Box<dyn Write>>) -> Sim<N> {
-        assert_eq!(nodes.len(), cfg.nodes, "one node per id");
-        let n = cfg.nodes;
+        let layout = cfg.layout();
+        let n = layout.total();
+        assert_eq!(nodes.len(), n, "one node per process");
         let mut net = Network::new(n, cfg.link.clone(), cfg.partition_mode);
+        net.set_replicas(cfg.nodes);
+        // Client processes reach every other process with the workload's
+        // client latency and no loss, unless a link override says otherwise.
+        let client_link = Link {
+            latency: cfg.workload.latency.clone(),
+            drop: Prob::ZERO,
+            duplicate: Prob::ZERO,
+            ordered: cfg.link.ordered,
+        };
+        for c in layout.client_base()..n {
+            for x in 0..n {
+                if x != c {
+                    net.set_link(c, x, client_link.clone());
+                    net.set_link(x, c, client_link.clone());
+                }
+            }
+        }
         for (from, to, link) in &cfg.links {
             net.set_link(*from, *to, link.clone());
         }
         let mut clocks = cfg.clocks.clone();
         clocks.resize(n, Clock::default());
-        let mut clients = Clients::new(cfg.workload.clone(), n, cfg.seed);
+        let mut clients = Clients::new(cfg.workload.clone(), cfg.nodes, cfg.seed);
         clients.set_recording(cfg.record_history);
         Sim {
+            client_base: layout.client_base(),
+            layout: Rc::new(layout),
             now: 0,
             queue: Queue::default(),
             timeouts: VecDeque::new(),
             nodes,
-            up: vec![true; n],
+            status: vec![Status::Up; n],
+            parked: (0..n).map(|_| Vec::new()).collect(),
+            halts: Vec::new(),
+            rules: Rules::default(),
+            loss_burst: false,
+            calm_since: Some(0),
+            positions: cfg.track_positions.then(|| Positions::new(cfg.nodes)),
+            kinds: cfg.collect_kinds.then(BTreeSet::new),
             incarnation: vec![0; n],
             conn: vec![0; n * n],
             clocks,
@@ -249,10 +405,10 @@ impl<N: Node> Sim<N> {
             .end();
         self.schedule_start();
         for &id in &self.cfg.down_at_start {
-            self.up[id] = false;
+            self.status[id] = Status::Down;
         }
-        for id in 0..self.cfg.nodes {
-            if self.up[id] {
+        for id in 0..self.nodes.len() {
+            if self.status[id] == Status::Up {
                 self.call(id, |n, c| n.on_start(c));
             }
         }
@@ -372,7 +528,9 @@ impl<N: Node> Sim<N> {
                 msg,
             } => self.deliver(mid, from, to, inc, msg),
             Ev::LinkError { from, to, inc, msg } => {
-                if self.up[from] && self.incarnation[from] == inc {
+                if self.status[from] == Status::Paused {
+                    self.park(from, Ev::LinkError { from, to, inc, msg });
+                } else if self.status[from] == Status::Up && self.incarnation[from] == inc {
                     self.trace
                         .rec(self.now, "link_error")
                         .u("from", from as u64)
@@ -384,6 +542,10 @@ impl<N: Node> Sim<N> {
             }
             Ev::Timer { node, gen, tag } => {
                 if self.timers[node].get(&tag) == Some(&gen) {
+                    if self.status[node] == Status::Paused {
+                        self.park(node, Ev::Timer { node, gen, tag });
+                        return;
+                    }
                     self.timers[node].remove(&tag);
                     self.stats.timers += 1;
                     self.trace
@@ -422,24 +584,97 @@ impl<N: Node> Sim<N> {
             Ev::Fault { idx } => {
                 self.faults_left -= 1;
                 let fault = self.cfg.faults[idx].fault.clone();
-                self.apply_fault(&fault);
+                self.apply_fault(idx, &fault);
+                self.update_calm();
             }
             Ev::LossEnd => {
                 self.trace.rec(self.now, "loss_end").end();
                 self.net.restore_loss();
+                self.loss_burst = false;
+                self.update_calm();
+            }
+            Ev::RuleEnd => {
+                self.expire_rules(false);
+                self.update_calm();
             }
             Ev::FinalHeal => {
                 self.trace.rec(self.now, "final_heal").end();
                 self.net.restore_loss();
+                self.loss_burst = false;
+                self.expire_rules(true);
                 self.heal();
+                for id in 0..self.status.len() {
+                    if self.status[id] == Status::Paused {
+                        self.resume(id);
+                    }
+                }
+                self.update_calm();
             }
+        }
+    }
+
+    /// Ends the rules whose time is up (all of them with `all`), traced.
+    fn expire_rules(&mut self, all: bool) {
+        if self.rules.is_empty() {
+            return;
+        }
+        for id in self.rules.expire(self.now, all) {
+            self.trace
+                .rec(self.now, "rule_end")
+                .u("rule", id as u64)
+                .end();
+        }
+    }
+
+    /// Notes whether the network is whole again (or no longer).
+    fn update_calm(&mut self) {
+        let whole = !self.loss_burst
+            && !self.rules.any_live(self.now)
+            && !self.status.contains(&Status::Paused)
+            && !self.net.is_partitioned();
+        if !whole {
+            self.calm_since = None;
+        } else if self.calm_since.is_none() {
+            self.calm_since = Some(self.now);
+        }
+    }
+
+    /// Keeps `ev` for paused process `id` until it resumes.
+    fn park(&mut self, id: NodeId, ev: EvOf<N>) {
+        self.stats.parked += 1;
+        if let Ev::Deliver { mid, .. } = &ev {
+            self.trace.rec(self.now, "park").u("mid", *mid).end();
+        }
+        self.parked[id].push(ev);
+    }
+
+    /// Runs paused process `id` again: what waited for it comes due now,
+    /// in the order it came due before.
+    fn resume(&mut self, id: NodeId) {
+        self.status[id] = Status::Up;
+        for ev in std::mem::take(&mut self.parked[id]) {
+            self.push(self.now, ev);
         }
     }
 
     fn deliver(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
         let ordered = self.net.ordered(from, to);
-        let reason = if !self.up[to] {
-            Some("down")
+        let reason = if self.status[to] != Status::Up {
+            match self.status[to] {
+                Status::Paused => {
+                    let ev = Ev::Deliver {
+                        mid,
+                        from,
+                        to,
+                        inc,
+                        msg,
+                    };
+                    self.park(to, ev);
+                    return;
+                }
+                Status::Halted => Some("halted"),
+                _ => Some("down"),
+            }
         } else if ordered && inc != self.incarnation[to] {
             Some("connection-reset")
         } else if self.net.is_cut(from, to) {
@@ -465,7 +700,10 @@ impl<N: Node> Sim<N> {
                 .u("mid", mid)
                 .s("reason", reason)
                 .end();
-            if ordered {
+            // Maelstrom's receivers discard in silence.
+            let silent =
+                reason == "partition" && self.net.partition_mode == PartitionMode::Receiver;
+            if ordered && !silent {
                 let inc = self.incarnation[from];
                 self.push(self.now, Ev::LinkError { from, to, inc, msg });
             }
@@ -485,9 +723,19 @@ impl<N: Node> Sim<N> {
         let Some(f) = self.clients.in_flight(req) else {
             return;
         };
-        let node = f.node;
+        // The generic client hands the operation to its replica; a
+        // protocol's client process takes it itself.
+        let node = if self.client_base < self.nodes.len() {
+            self.layout.client(f.client)
+        } else {
+            f.node
+        };
+        if self.status[node] == Status::Paused {
+            self.park(node, Ev::Arrive { req });
+            return;
+        }
         let request = f.request.clone();
-        if !self.up[node] {
+        if self.status[node] != Status::Up {
             self.trace
                 .rec(self.now, "request_lost")
                 .u("req", req)
@@ -504,7 +752,11 @@ impl<N: Node> Sim<N> {
     }
 
     fn answer(&mut self, req: RequestId, reply: Option<&Reply>) {
-        let Some(done) = self.clients.complete(req, reply, self.now) else {
+        let position = match &mut self.positions {
+            Some(p) => p.at_reply.remove(&req),
+            None => None,
+        };
+        let Some(done) = self.clients.complete(req, reply, self.now, position) else {
             return;
         };
         let client = done.client;
@@ -546,6 +798,12 @@ impl<N: Node> Sim<N> {
             .f("key", &r.key)
             .f("value", &r.value)
             .end();
+        // A protocol's client process is the one invoking: no latency.
+        let lat = if self.client_base < self.nodes.len() {
+            0
+        } else {
+            lat
+        };
         self.push(self.now + lat, Ev::Arrive { req });
         // Every timeout is "now + the same constant", so they are due in the
         // order they are set: a FIFO beside the queue, merged by (time, seq).
@@ -563,22 +821,49 @@ impl<N: Node> Sim<N> {
         // (moving a Vec moves three words). Nothing reads them meanwhile.
         let mut nodes = std::mem::take(&mut self.nodes);
         let mut rngs = std::mem::take(&mut self.node_rngs);
-        {
-            let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut rngs[id], self);
+        let layout = Rc::clone(&self.layout);
+        let halted = {
+            let mut ctx = Ctx::new(id, &layout, local, &mut rngs[id], self);
             f(&mut nodes[id], &mut ctx);
-        }
+            ctx.halted()
+        };
         // What is put back is the empty vectors `take` left: they never
         // allocated, so forgetting them frees nothing (and skips two calls
         // to Vec's destructor per handler).
         std::mem::forget(std::mem::replace(&mut self.nodes, nodes));
         std::mem::forget(std::mem::replace(&mut self.node_rngs, rngs));
+        if halted {
+            self.nodes[id].on_crash();
+        }
+        if let Some(p) = &mut self.positions {
+            if id < p.last.len() && !halted {
+                p.observe(id, self.now, &self.nodes[id]);
+            }
+        }
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
         self.stats.sent += 1;
         self.stats.sent_by_node[from] += 1;
+        if from >= self.client_base || to >= self.client_base {
+            self.stats.client_messages += 1;
+        }
         let mid = self.stats.sent;
-        let n = self.cfg.nodes;
+        if let Some(kinds) = &mut self.kinds {
+            let json = serde_json::to_value(&msg).unwrap_or_default();
+            if let Some(k) = kind_of(&json).0 {
+                if !kinds.contains(k) {
+                    kinds.insert(k.to_string());
+                }
+            }
+        }
+        // Targeted rules cost one test when there are none.
+        let taken = if self.rules.is_empty() {
+            None
+        } else {
+            self.rules.apply(self.now, from, to, &msg)
+        };
+        let n = self.nodes_len();
         if self.net.ordered(from, to) {
             // A connection breaks once when armed to, and once after each
             // restart of the receiver (the old connection is gone).
@@ -598,6 +883,9 @@ impl<N: Node> Sim<N> {
                 self.push(self.now, Ev::LinkError { from, to, inc, msg });
                 return;
             }
+        }
+        if let Some(t) = taken {
+            return self.send_by_rule(mid, from, to, msg, t.rule, t.action);
         }
         let fate = self.net.route(self.now, from, to, &mut self.net_rng);
         let rec = self
@@ -633,7 +921,90 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    fn apply_fault(&mut self, fault: &Fault) {
+    /// Sends a message a rule took: traced as `send` with the rule's
+    /// number and action, then dropped, duplicated, delayed or held.
+    fn send_by_rule(
+        &mut self,
+        mid: u64,
+        from: NodeId,
+        to: NodeId,
+        msg: N::Msg,
+        rule: usize,
+        action: RuleAction,
+    ) {
+        let inc = self.incarnation[to];
+        let deliver = |msg| Ev::Deliver {
+            mid,
+            from,
+            to,
+            inc,
+            msg,
+        };
+        // The network's own latency, without its loss or duplication: the
+        // rule decides this message's fate.
+        let natural = |this: &mut Self| {
+            let lat = if from == to {
+                0
+            } else {
+                this.net.link(from, to).latency.sample(&mut this.net_rng)
+            };
+            this.now + lat
+        };
+        let ats: Vec<Time> = match action {
+            RuleAction::Drop => Vec::new(),
+            RuleAction::Duplicate { copies } => {
+                (0..=copies as usize).map(|_| natural(self)).collect()
+            }
+            RuleAction::Delay { by_us } => vec![natural(self).saturating_add(by_us)],
+            RuleAction::Hold { until_us } => vec![natural(self).max(until_us)],
+        };
+        let mut rec = self
+            .trace
+            .rec(self.now, "send")
+            .u("mid", mid)
+            .u("from", from as u64)
+            .u("to", to as u64)
+            .v("msg", &msg)
+            .u("rule", rule as u64)
+            .s("fate", action.name());
+        for &at in &ats {
+            rec = rec.u("at", at);
+        }
+        rec.end();
+        if ats.is_empty() {
+            self.stats.dropped += 1;
+            self.stats.rule_dropped += 1;
+        }
+        self.stats.duplicated += ats.len().saturating_sub(1) as u64;
+        let mut last = 0;
+        for (i, at) in ats.iter().enumerate() {
+            // On an ordered link, copies keep their order and hold up what
+            // follows them.
+            let at = if self.net.ordered(from, to) {
+                (*at).max(last)
+            } else {
+                *at
+            };
+            last = at;
+            self.net.hold_line(from, to, at);
+            if i + 1 == ats.len() {
+                self.push(at, deliver(msg));
+                break;
+            }
+            self.push(at, deliver(msg.clone()));
+        }
+        if !self.rules.any_live(self.now) {
+            self.expire_rules(false);
+            self.update_calm();
+        }
+    }
+
+    #[inline(always)]
+    fn nodes_len(&self) -> usize {
+        self.status.len()
+    }
+
+    fn apply_fault(&mut self, idx: usize, fault: &Fault) {
         self.trace.rec(self.now, "fault").v("fault", fault).end();
         match fault {
             Fault::Partition { groups } => self.net.partition(groups),
@@ -641,19 +1012,39 @@ impl<N: Node> Sim<N> {
             Fault::Heal => self.heal(),
             Fault::Crash { node } => {
                 let id = *node;
-                if self.up[id] {
-                    self.up[id] = false;
+                if matches!(self.status[id], Status::Up | Status::Paused) {
+                    self.status[id] = Status::Down;
                     self.incarnation[id] += 1;
                     self.timers[id].clear();
                     self.nodes[id].on_crash();
+                    // What waited for a paused process is lost with it.
+                    for ev in std::mem::take(&mut self.parked[id]) {
+                        self.push(self.now, ev);
+                    }
                 }
             }
             Fault::Restart { node } => {
                 let id = *node;
-                if !self.up[id] {
-                    self.up[id] = true;
+                if matches!(self.status[id], Status::Down | Status::Halted) {
+                    self.status[id] = Status::Up;
                     self.call(id, |n, c| n.on_start(c));
                 }
+            }
+            Fault::Pause { node } => {
+                if self.status[*node] == Status::Up {
+                    self.status[*node] = Status::Paused;
+                }
+            }
+            Fault::Resume { node } => {
+                if self.status[*node] == Status::Paused {
+                    self.resume(*node);
+                }
+            }
+            Fault::Message(rule) => {
+                if let Some(until) = rule.until_us {
+                    self.push(until.max(self.now), Ev::RuleEnd);
+                }
+                self.rules.add(idx, rule.clone());
             }
             Fault::ClockSkew { node, offset_us } => {
                 self.clocks[*node].set_skew(self.now, *offset_us)
@@ -669,7 +1060,8 @@ impl<N: Node> Sim<N> {
                 for_us,
             } => {
                 self.net.set_loss(*drop, *duplicate);
-                self.push(self.now + for_us, Ev::LossEnd);
+                self.loss_burst = true;
+                self.push(self.now.saturating_add(*for_us), Ev::LossEnd);
             }
         }
     }
@@ -706,9 +1098,50 @@ impl<N: Node> Sim<N> {
         &self.nodes
     }
 
-    /// True when node `id` is running.
+    /// True when process `id` is alive: running, or paused.
     pub fn is_up(&self, id: NodeId) -> bool {
-        self.up[id]
+        matches!(self.status[id], Status::Up | Status::Paused)
+    }
+
+    /// What process `id` is doing (at the end: how it ended).
+    pub fn status(&self, id: NodeId) -> Status {
+        self.status[id]
+    }
+
+    /// Who takes part in the run.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The processes that stopped themselves, in order.
+    pub fn halts(&self) -> &[Halt] {
+        &self.halts
+    }
+
+    /// Since when the network has been whole (no cut, pause, loss burst or
+    /// message rule in force), if it is at the end; `Some(0)` for a run no
+    /// such fault touched. Crashes do not count: a node may stay down for
+    /// good.
+    pub fn calm_since(&self) -> Option<Time> {
+        self.calm_since
+    }
+
+    /// The first position at which two replicas' states differed (runs
+    /// with [`SimConfig::track_positions`]).
+    pub fn divergence(&self) -> Option<&Divergence> {
+        self.positions.as_ref().and_then(|p| p.divergence.as_ref())
+    }
+
+    /// How many distinct applied positions the replicas reached (runs with
+    /// [`SimConfig::track_positions`]; `None` otherwise).
+    pub fn positions_seen(&self) -> Option<usize> {
+        self.positions.as_ref().map(|p| p.seen.len())
+    }
+
+    /// The kinds of the messages sent, in order (runs with
+    /// [`SimConfig::collect_kinds`]).
+    pub fn kinds(&self) -> Vec<String> {
+        self.kinds.iter().flatten().cloned().collect()
     }
 
     /// The client history, in order.
@@ -772,15 +1205,99 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
         self.timers[node].remove(&tag);
     }
 
-    fn reply(&mut self, _node: NodeId, req: RequestId, reply: Reply) {
+    fn reply(&mut self, node: NodeId, req: RequestId, reply: Reply) {
         if self.clients.in_flight(req).is_some() {
             self.trace
                 .rec(self.now, "reply")
                 .u("req", req)
                 .f("reply", &reply)
                 .end();
-            let lat = self.clients.reply_latency();
+            // A client process answers its own caller: no trip back.
+            let lat = if node >= self.client_base {
+                0
+            } else {
+                self.clients.reply_latency()
+            };
+            if let Some(p) = &mut self.positions {
+                p.pending.push(req);
+            }
             self.push(self.now + lat, Ev::Answer { req, reply });
+        }
+    }
+
+    fn halt(&mut self, node: NodeId, reason: String) {
+        self.trace
+            .rec(self.now, "halt")
+            .u("node", node as u64)
+            .s("reason", &reason)
+            .end();
+        self.status[node] = Status::Halted;
+        self.incarnation[node] += 1;
+        self.timers[node].clear();
+        self.halts.push(Halt {
+            node,
+            at: self.now,
+            reason,
+        });
+    }
+}
+
+/// Applied positions and digests of the replicas, followed during a run.
+struct Positions {
+    /// Each replica's position after its last handler.
+    last: Vec<Option<u64>>,
+    /// The first state seen at each position.
+    seen: BTreeMap<u64, PositionState>,
+    divergence: Option<Divergence>,
+    /// Requests answered by the handler running now.
+    pending: Vec<RequestId>,
+    /// The answering replica's position, by request.
+    at_reply: BTreeMap<RequestId, u64>,
+}
+
+impl Positions {
+    fn new(replicas: usize) -> Positions {
+        Positions {
+            last: vec![None; replicas],
+            seen: BTreeMap::new(),
+            divergence: None,
+            pending: Vec::new(),
+            at_reply: BTreeMap::new(),
+        }
+    }
+
+    /// After a handler of replica `id`: its position for the replies it
+    /// made, and its state if it reached a new position.
+    fn observe<N: Node>(&mut self, id: NodeId, now: Time, node: &N) {
+        let pos = node.applied();
+        for req in self.pending.drain(..) {
+            if let Some(p) = pos {
+                self.at_reply.insert(req, p);
+            }
+        }
+        if pos == self.last[id] {
+            return;
+        }
+        self.last[id] = pos;
+        let Some(pos) = pos else { return };
+        let here = PositionState {
+            node: id,
+            at: now,
+            digest: node.digest(),
+        };
+        match self.seen.entry(pos) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(here);
+            }
+            std::collections::btree_map::Entry::Occupied(e) => {
+                if e.get().digest != here.digest && self.divergence.is_none() {
+                    self.divergence = Some(Divergence {
+                        position: pos,
+                        first: e.get().clone(),
+                        second: here,
+                    });
+                }
+            }
         }
     }
 }
@@ -788,3 +1305,7 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "engine_fault_tests.rs"]
+mod fault_tests;

@@ -139,6 +139,7 @@ fn config(nodes: usize, faults: Vec<(u64, Fault)>, script: Vec<ScriptOp>) -> Sim
         max_time_us: 10_000 * MS,
         max_events: 1_000_000,
         record_history: true,
+        ..SimConfig::default()
     }
 }
 

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::rng::Prob;
+use crate::rule::MessageRule;
 use crate::{NodeId, Time};
 
 /// One fault. Every fault is an event in the trace.
@@ -29,11 +30,25 @@ pub enum Fault {
         /// The node.
         node: NodeId,
     },
-    /// Start a crashed node again from its durable state.
+    /// Start a crashed (or halted) node again from its durable state.
     Restart {
         /// The node.
         node: NodeId,
     },
+    /// Freeze a process (a GC pause, a suspended VM): it runs no handler;
+    /// messages to it and its timers wait, its clock runs on.
+    Pause {
+        /// The process.
+        node: NodeId,
+    },
+    /// Let a paused process run again: what waited is handled in the order
+    /// it arrived.
+    Resume {
+        /// The process.
+        node: NodeId,
+    },
+    /// Put a targeted message rule in force (see [`crate::rule`]).
+    Message(MessageRule),
     /// Set a node's clock offset from true time.
     ClockSkew {
         /// The node.
@@ -80,8 +95,17 @@ impl Fault {
             Fault::Partition { groups } => groups.iter().flatten().copied().collect(),
             Fault::PartitionOneWay { from, to } => from.iter().chain(to).copied().collect(),
             Fault::Heal | Fault::Loss { .. } => Vec::new(),
+            Fault::Message(r) => r
+                .matches
+                .from
+                .iter()
+                .chain(&r.matches.to)
+                .copied()
+                .collect(),
             Fault::Crash { node }
             | Fault::Restart { node }
+            | Fault::Pause { node }
+            | Fault::Resume { node }
             | Fault::ClockSkew { node, .. }
             | Fault::ClockDrift { node, .. }
             | Fault::ClockJump { node, .. } => vec![*node],

@@ -26,7 +26,7 @@
 //!     fn digest(&self) -> Digest { Digest::new() }
 //! }
 //! let mut h = sim::Harness::new(Echo, 2, 3);
-//! let effects = h.request(Request { id: 9, f: "read", key: None, value: Value::Null });
+//! let effects = h.request(Request { id: 9, node: 2, f: "read", key: None, value: Value::Null });
 //! assert_eq!(effects.len(), 1);
 //! ```
 
@@ -34,19 +34,23 @@ pub mod clock;
 pub mod engine;
 pub mod fault;
 pub mod hash;
+pub mod layout;
 pub mod network;
 pub mod node;
 pub mod queue;
 pub mod rng;
+pub mod rule;
 pub mod trace;
 pub mod workload;
 
 pub use clock::Clock;
-pub use engine::{Sim, SimConfig, Stats, StopReason};
+pub use engine::{Divergence, Halt, PositionState, Sim, SimConfig, Stats, Status, StopReason};
 pub use fault::{Fault, ScheduledFault};
+pub use layout::{Layout, Role};
 pub use network::{Latency, Link, Network, PartitionMode};
 pub use node::{Ctx, Digest, Effect, EffectOf, Harness, Node, Reply, Request, RequestId, Value};
 pub use rng::{Prob, Rng};
+pub use rule::{MessageMatch, MessageRule, RuleAction};
 pub use workload::{
     EventKind, HistoryEvent, MixEntry, NodePolicy, Rate, ScriptOp, ValueGen, WorkloadSpec,
 };

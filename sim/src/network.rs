@@ -116,15 +116,48 @@ pub struct Link {
     pub ordered: bool,
 }
 
+impl Default for Link {
+    /// Uniform 1–10 ms, no loss, ordered: the scenario file's default.
+    fn default() -> Link {
+        Link {
+            latency: Latency::Uniform {
+                min_us: crate::MS,
+                max_us: 10 * crate::MS,
+            },
+            drop: Prob::ZERO,
+            duplicate: Prob::ZERO,
+            ordered: true,
+        }
+    }
+}
+
 /// What happens to messages that meet a partition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartitionMode {
-    /// Lost (on ordered links the sender also sees a connection error).
+    /// Lost when it reaches a receiver cut off from its sender, including
+    /// messages already in flight when the cut began; on ordered links the
+    /// sender also sees a connection error (a TCP connection that dies).
     #[default]
     Drop,
     /// Held back and delivered after the heal.
     Hold,
+    /// Maelstrom's partitions: discarded silently at the receiver when it
+    /// dequeues a message from a source it is cut off from, so messages in
+    /// flight when the cut began are lost, and no link, ordered or not,
+    /// tells the sender.
+    Receiver,
+}
+
+impl PartitionMode {
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionMode::Drop => "drop",
+            PartitionMode::Hold => "hold",
+            PartitionMode::Receiver => "receiver",
+        }
+    }
 }
 
 /// One directed link: how it behaves and the state faults and ordering
@@ -146,6 +179,9 @@ struct Port {
 #[derive(Clone, Debug)]
 pub struct Network {
     n: usize,
+    /// Processes from this id on (services, client processes) are cut by a
+    /// partition only when one of its groups names them.
+    replicas: usize,
     ports: Vec<Port>,
     /// What happens to messages that meet a partition.
     pub partition_mode: PartitionMode,
@@ -174,8 +210,24 @@ impl Network {
         };
         Network {
             n,
+            replicas: n,
             ports: vec![port; n * n],
             partition_mode,
+        }
+    }
+
+    /// Marks processes `replicas..` as services and clients: a partition
+    /// that does not name one leaves it reachable from every side.
+    pub fn set_replicas(&mut self, replicas: usize) {
+        self.replicas = replicas.min(self.n);
+    }
+
+    /// On an ordered link, no later message may arrive before `at` (a
+    /// message held or delayed by a rule holds up the ones behind it).
+    pub fn hold_line(&mut self, from: NodeId, to: NodeId, at: Time) {
+        let p = self.port_mut(from, to);
+        if p.link.ordered {
+            p.last_delivery = p.last_delivery.max(at);
         }
     }
 
@@ -259,10 +311,15 @@ impl Network {
         self.port(from, to).cut
     }
 
-    /// Cuts every link between different groups; nodes in no group form one
-    /// more group together. Replaces any earlier partition.
+    /// Cuts every link between different groups; replicas in no group form
+    /// one more group together, while services and client processes in no
+    /// group stay reachable from every side. Replaces any earlier partition.
     pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
-        let mut group_of = vec![usize::MAX; self.n];
+        const REST: usize = usize::MAX;
+        const FREE: usize = usize::MAX - 1;
+        let mut group_of: Vec<usize> = (0..self.n)
+            .map(|i| if i < self.replicas { REST } else { FREE })
+            .collect();
         for (g, members) in groups.iter().enumerate() {
             for &m in members {
                 group_of[m] = g;
@@ -270,7 +327,8 @@ impl Network {
         }
         for a in 0..self.n {
             for b in 0..self.n {
-                self.port_mut(a, b).cut = group_of[a] != group_of[b];
+                let (ga, gb) = (group_of[a], group_of[b]);
+                self.port_mut(a, b).cut = ga != gb && ga != FREE && gb != FREE;
             }
         }
     }
@@ -412,6 +470,29 @@ mod tests {
         assert!(!n.is_partitioned());
         n.cut_one_way(&[0], &[1, 2]);
         assert!(n.is_cut(0, 1) && !n.is_cut(1, 0));
+    }
+
+    #[test]
+    fn services_and_clients_are_cut_only_when_a_group_names_them() {
+        // Replicas 0..3, a service 3, a client process 4.
+        let mut n = Network::new(
+            5,
+            link(Latency::Fixed { us: 1 }, false),
+            PartitionMode::Drop,
+        );
+        n.set_replicas(3);
+        n.partition(&[vec![0], vec![1]]);
+        assert!(n.is_cut(0, 1) && n.is_cut(0, 2) && !n.is_cut(1, 1));
+        assert!(n.is_cut(1, 2), "replica 2, in no group, is the rest");
+        for r in 0..3 {
+            assert!(!n.is_cut(r, 3) && !n.is_cut(3, r) && !n.is_cut(4, r));
+        }
+        n.partition(&[vec![2], vec![0, 1, 3]]);
+        assert!(n.is_cut(2, 3) && n.is_cut(3, 2) && !n.is_cut(0, 3));
+        assert!(
+            !n.is_cut(4, 2) && !n.is_cut(4, 3),
+            "the unnamed client is free"
+        );
     }
 
     #[test]

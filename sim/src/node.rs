@@ -16,6 +16,7 @@ use std::fmt::Debug;
 
 use serde::{Deserialize, Serialize};
 
+use crate::layout::Layout;
 use crate::rng::Rng;
 use crate::{NodeId, Time};
 
@@ -41,11 +42,20 @@ pub trait Node {
     fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Self::Msg) {
         let _ = (ctx, to, msg);
     }
-    /// The node crashed: drop everything that is not durable. The engine
-    /// calls [`Node::on_start`] when it restarts.
+    /// The node crashed (or halted itself): drop everything that is not
+    /// durable. The engine calls [`Node::on_start`] when it restarts.
     fn on_crash(&mut self);
     /// The replica's visible state, key by key, for the convergence check.
     fn digest(&self) -> Digest;
+    /// The position in the protocol's total order up to which this replica
+    /// has applied (a commit number, the last applied record), when the
+    /// protocol has one. Equal positions on two replicas must mean equal
+    /// prefixes of the same order: the `replica-agreement` check compares
+    /// their digests there, and `monotonic-reads` orders reads by it.
+    /// `None` (the default): the protocol has no such position.
+    fn applied(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A replica's visible state: key → rendered value, in key order.
@@ -102,11 +112,15 @@ impl std::fmt::Display for Value {
 /// Identifies one client operation for its whole life.
 pub type RequestId = u64;
 
-/// A client operation as a node receives it.
+/// A client operation as a node (or a protocol's client process) receives it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Request {
     /// Reply to this id.
     pub id: RequestId,
+    /// The replica the workload's node policy chose for it: the node that
+    /// receives it from the generic client, and where a protocol's client
+    /// process should start.
+    pub node: NodeId,
     /// The operation's name, one of the protocol's declared operations.
     pub f: &'static str,
     /// The key, when the workload uses keys.
@@ -156,6 +170,11 @@ pub enum Effect<M, T> {
         /// The answer.
         reply: Reply,
     },
+    /// Stop for good, as a process that failed an assertion.
+    Halt {
+        /// Why, in the protocol's words.
+        reason: String,
+    },
 }
 
 /// The effect type of node `N`.
@@ -173,6 +192,8 @@ pub trait Effects<M, T> {
     fn cancel_timer(&mut self, node: NodeId, tag: T);
     /// `node` answers client request `id`.
     fn reply(&mut self, node: NodeId, id: RequestId, reply: Reply);
+    /// `node` stops for good (see [`Ctx::halt`]).
+    fn halt(&mut self, node: NodeId, reason: String);
 }
 
 impl<M, T> Effects<M, T> for Vec<Effect<M, T>> {
@@ -188,6 +209,9 @@ impl<M, T> Effects<M, T> for Vec<Effect<M, T>> {
     fn reply(&mut self, _: NodeId, id: RequestId, reply: Reply) {
         self.push(Effect::Reply { id, reply });
     }
+    fn halt(&mut self, _: NodeId, reason: String) {
+        self.push(Effect::Halt { reason });
+    }
 }
 
 /// What a handler can see and do.
@@ -195,25 +219,60 @@ pub struct Ctx<'a, N: Node + ?Sized> {
     id: NodeId,
     nodes: usize,
     now: Time,
+    halted: bool,
+    layout: &'a Layout,
     rng: &'a mut Rng,
     effects: &'a mut dyn Effects<N::Msg, N::Timer>,
 }
 
 impl<'a, N: Node + ?Sized> Ctx<'a, N> {
-    /// A context for one handler call (the engine and [`Harness`] build these).
+    /// A context for one handler call of process `id` (the engine and
+    /// [`Harness`] build these).
     pub fn new(
         id: NodeId,
-        nodes: usize,
+        layout: &'a Layout,
         now: Time,
         rng: &'a mut Rng,
         effects: &'a mut dyn Effects<N::Msg, N::Timer>,
     ) -> Self {
         Ctx {
             id,
-            nodes,
+            nodes: layout.replicas,
             now,
+            halted: false,
+            layout,
             rng,
             effects,
+        }
+    }
+
+    /// Who takes part in the run: replicas, services, client processes.
+    #[inline]
+    pub fn layout(&self) -> &Layout {
+        self.layout
+    }
+
+    /// The id of service `name`, if the scenario runs it.
+    pub fn service(&self, name: &str) -> Option<NodeId> {
+        self.layout.service(name)
+    }
+
+    /// True once this handler called [`Ctx::halt`].
+    #[inline]
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Stops this process for good, as a process does after a failed
+    /// assertion, a panic or an unhandled message: what it did before in
+    /// this handler stands (messages already sent are on the wire), nothing
+    /// it asks for afterwards happens, it loses its volatile state (as in a
+    /// crash), receives nothing more and its timers never fire. The report
+    /// lists the halt with `reason`, and the `no-halts` check fails.
+    pub fn halt(&mut self, reason: impl Into<String>) {
+        if !self.halted {
+            self.halted = true;
+            self.effects.halt(self.id, reason.into());
         }
     }
 
@@ -223,13 +282,14 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
         self.id
     }
 
-    /// How many nodes the cluster has (ids are `0..nodes`).
+    /// How many replicas the cluster has (their ids are `0..nodes`;
+    /// services and client processes come after them).
     #[inline]
     pub fn nodes(&self) -> usize {
         self.nodes
     }
 
-    /// Every other node's id, in order.
+    /// Every other replica's id, in order.
     pub fn peers(&self) -> impl Iterator<Item = NodeId> {
         let me = self.id;
         (0..self.nodes).filter(move |&p| p != me)
@@ -247,17 +307,20 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
         self.rng
     }
 
-    /// Sends `msg` to `to` (may be this node itself).
+    /// Sends `msg` to process `to` (a replica, a service, a client
+    /// process; may be this process itself).
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: N::Msg) {
-        self.effects.send(self.id, to, msg);
+        if !self.halted {
+            self.effects.send(self.id, to, msg);
+        }
     }
 
-    /// Sends `msg` to every other node.
+    /// Sends `msg` to every other replica.
     pub fn broadcast(&mut self, msg: N::Msg) {
         for to in 0..self.nodes {
             if to != self.id {
-                self.effects.send(self.id, to, msg.clone());
+                self.send(to, msg.clone());
             }
         }
     }
@@ -265,17 +328,25 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// Fires `tag` after `after` microseconds of this node's clock; replaces
     /// a pending timer with the same tag.
     pub fn set_timer(&mut self, tag: N::Timer, after: Time) {
-        self.effects.set_timer(self.id, tag, after);
+        if !self.halted {
+            self.effects.set_timer(self.id, tag, after);
+        }
     }
 
     /// Cancels the pending timer `tag`, if any.
     pub fn cancel_timer(&mut self, tag: N::Timer) {
-        self.effects.cancel_timer(self.id, tag);
+        if !self.halted {
+            self.effects.cancel_timer(self.id, tag);
+        }
     }
 
-    /// Answers client request `id`.
+    /// Answers client request `id`. From a replica, the answer travels back
+    /// to the generic client; from a protocol's client process, it
+    /// completes the operation at once.
     pub fn reply(&mut self, id: RequestId, reply: Reply) {
-        self.effects.reply(self.id, id, reply);
+        if !self.halted {
+            self.effects.reply(self.id, id, reply);
+        }
     }
 }
 
@@ -286,8 +357,8 @@ pub struct Harness<N: Node> {
     pub node: N,
     /// Its id.
     pub id: NodeId,
-    /// Cluster size.
-    pub nodes: usize,
+    /// Who takes part (by default: replicas only).
+    pub layout: Layout,
     /// The local clock reading handed to the next call.
     pub now: Time,
     rng: Rng,
@@ -295,12 +366,17 @@ pub struct Harness<N: Node> {
 }
 
 impl<N: Node> Harness<N> {
-    /// Wraps `node` as node `id` of a cluster of `nodes`.
+    /// Wraps `node` as node `id` of a cluster of `nodes` replicas.
     pub fn new(node: N, id: NodeId, nodes: usize) -> Self {
+        Harness::with_layout(node, id, Layout::replicas(nodes))
+    }
+
+    /// Wraps `node` as process `id` of a run laid out as `layout`.
+    pub fn with_layout(node: N, id: NodeId, layout: Layout) -> Self {
         Harness {
             node,
             id,
-            nodes,
+            layout,
             now: 0,
             rng: Rng::derive(0, "harness"),
             effects: Vec::new(),
@@ -310,7 +386,7 @@ impl<N: Node> Harness<N> {
     fn call(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) -> Vec<EffectOf<N>> {
         let mut ctx = Ctx::new(
             self.id,
-            self.nodes,
+            &self.layout,
             self.now,
             &mut self.rng,
             &mut self.effects,

@@ -143,6 +143,39 @@ pub struct HistoryEvent {
     pub time: Time,
     /// The node the operation went to.
     pub node: NodeId,
+    /// On an `ok` completion: the answering replica's applied position
+    /// when it answered (runs that track positions, protocols that have
+    /// them; see `Node::applied`).
+    pub position: Option<u64>,
+}
+
+impl Default for WorkloadSpec {
+    /// No clients and no operations; closed loop without think time, fixed
+    /// nodes, a 1 s timeout, zero client latency.
+    fn default() -> WorkloadSpec {
+        WorkloadSpec {
+            clients: 0,
+            ops: 0,
+            keys: None,
+            mix: Vec::new(),
+            rate: Rate::Closed { think_us: 0 },
+            node_policy: NodePolicy::Fixed,
+            timeout_us: 1_000 * crate::MS,
+            start_us: 0,
+            stop_us: None,
+            script: Vec::new(),
+            latency: Latency::Fixed { us: 0 },
+        }
+    }
+}
+
+impl WorkloadSpec {
+    /// How many clients run: the generated ones, or more if the script
+    /// names a higher client.
+    pub fn client_count(&self) -> usize {
+        let scripted = self.script.iter().map(|s| s.client + 1).max().unwrap_or(0);
+        self.clients.max(scripted)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -214,8 +247,7 @@ pub(crate) struct Clients {
 
 impl Clients {
     pub fn new(spec: WorkloadSpec, nodes: usize, seed: u64) -> Clients {
-        let script_clients = spec.script.iter().map(|s| s.client + 1).max().unwrap_or(0);
-        let n = spec.clients.max(script_clients);
+        let n = spec.client_count();
         let clients = (0..n)
             .map(|c| Client {
                 process: c as u64,
@@ -371,10 +403,12 @@ impl Clients {
                 value: p.value.clone(),
                 time: now,
                 node,
+                position: None,
             });
         }
         let request = Request {
             id,
+            node,
             f: p.f,
             key: p.key,
             value: p.value,
@@ -401,14 +435,15 @@ impl Clients {
         self.spec.latency.sample(&mut self.latency_rng)
     }
 
-    /// Completes request `id` with `reply` (or as `info` on a timeout).
-    /// Returns who completed it and how, or `None` when the request had
-    /// already completed.
+    /// Completes request `id` with `reply` (or as `info` on a timeout),
+    /// answered at applied `position`. Returns who completed it and how,
+    /// or `None` when the request had already completed.
     pub fn complete<'r>(
         &mut self,
         id: RequestId,
         reply: Option<&'r Reply>,
         now: Time,
+        position: Option<u64>,
     ) -> Option<Completion<'r>> {
         let i = id.checked_sub(self.first_request)?;
         let f = self.in_flight.get_mut(i as usize)?.take()?;
@@ -435,6 +470,11 @@ impl Clients {
                 value: value.clone(),
                 time: now,
                 node: f.node,
+                position: if kind == EventKind::Ok {
+                    position
+                } else {
+                    None
+                },
             });
         }
         Some(Completion {

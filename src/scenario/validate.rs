@@ -199,6 +199,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         max_time_us: run.max_time_ms.saturating_mul(MS),
         max_events: run.max_events,
         record_history: true,
+        ..SimConfig::default()
     };
     Ok(Scenario {
         path: src.file.to_string(),

@@ -25,6 +25,7 @@ fn sync(dir: Dir, amount: i64, ts: Time, id: u64) -> Msg {
 fn read(n: &mut Harness<Bank>) -> Value {
     let fx = n.request(Request {
         id: 9,
+        node: 0,
         f: "balance",
         key: None,
         value: Value::Null,
@@ -49,6 +50,7 @@ fn a_withdrawal_is_acknowledged_at_once_with_its_id_whatever_the_balance() {
     o.now = 7_000;
     let fx = o.request(Request {
         id: 4,
+        node: 0,
         f: "withdraw",
         key: None,
         value: Value::Int(500),
@@ -65,6 +67,7 @@ fn a_withdrawal_is_acknowledged_at_once_with_its_id_whatever_the_balance() {
     );
     let fx = o.request(Request {
         id: 5,
+        node: 0,
         f: "deposit",
         key: None,
         value: Value::Str("x".into()),

@@ -54,6 +54,7 @@ fn tcp(seq: u64, body: Body) -> Msg {
 fn req(id: u64, f: &'static str, key: u32, value: Value) -> Request {
     Request {
         id,
+        node: 0,
         f,
         key: Some(key),
         value,

@@ -134,6 +134,7 @@ fn reads_return_the_root_and_equal_timestamps_keep_the_first_arrival() {
     n.message(2, sync(6, 20));
     let fx = n.request(Request {
         id: 1,
+        node: 0,
         f: "read",
         key: Some(0),
         value: Value::Null,
