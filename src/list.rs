@@ -19,17 +19,26 @@ impl Visitor for Describe {
         if let Some(m) = P::model() {
             o += &format!("    model    {m} (for linearizability)\n");
         }
-        o += "    checks   convergence";
-        if P::model().is_some() {
-            o += ", linearizability";
-        }
+        let checks = dsim::scenario::allowed_checks::<P>();
+        o += &format!("    checks   {}\n", checks.join(", "));
+        o += &format!("    default  {}\n", P::default_checks().join(", "));
         for c in P::checks() {
-            o += &format!(", {}", c.name);
+            let replaces = protocols::generic::SPECS.iter().any(|g| g.name == c.name);
+            let note = if replaces {
+                " (replaces the generic check)"
+            } else {
+                ""
+            };
+            o += &format!("      {:24} {}{note}\n", c.name, c.summary);
         }
-        o += &format!("\n    default  {}\n", P::default_checks().join(", "));
-        for c in P::checks() {
-            o += &format!("      {:24} {}\n", c.name, c.summary);
+        for svc in P::services() {
+            o += &format!("    service  {:10} {}\n", svc.name, svc.summary);
         }
+        let modes: Vec<&str> = P::client_modes().iter().map(|m| m.name()).collect();
+        o += &format!(
+            "    clients  {} (workload.client; the first is the default)\n",
+            modes.join(", ")
+        );
         o
     }
 }
@@ -50,6 +59,17 @@ pub fn run() -> ExitCode {
         if let Some(text) = protocols::visit(name, Describe) {
             o += &text;
         }
+    }
+    o += "\ngeneric checks (every protocol; a scenario sets them in check_params)\n";
+    o += &format!(
+        "  {:24} {}\n  {:24} {}\n",
+        "convergence",
+        "after the final heal and the quiet period, every live replica's digest is equal",
+        "linearizability",
+        "the client history is linearizable against the protocol's model (protocols with a model)"
+    );
+    for g in protocols::generic::SPECS {
+        o += &format!("  {:24} {}\n", g.name, g.summary);
     }
     o += "\nmodels (dsim check --model M; the linearizability check)\n";
     for m in checker::model::list() {

@@ -142,6 +142,9 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         r.stop.name(),
         ms(r.end_us)
     );
+    for (name, h) in &r.halts {
+        let _ = writeln!(o, "halted       {name} at {}: {}", ms(h.at), h.reason);
+    }
     if !r.notes.is_empty() {
         let _ = writeln!(o, "\nnotes");
         for n in &r.notes {
@@ -266,6 +269,8 @@ pub fn json(sc: &Scenario, r: &RunReport) -> serde_json::Value {
         "checks": checks,
         "details": details,
         "notes": r.notes,
+        "halts": r.halts.iter().map(|(name, h)| json!({"node": name, "at_us": h.at, "reason": h.reason})).collect::<Vec<_>>(),
+        "calm_since_us": r.calm_since_us,
         "as_expected": r.as_expected,
         "replay": replay_command(sc, r.seed),
     })

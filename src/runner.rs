@@ -58,6 +58,10 @@ pub struct RunReport {
     pub ops: u64,
     /// Facts the protocol points out about this run (e.g. links that died).
     pub notes: Vec<String>,
+    /// Processes that halted themselves, as `(name, halt)`.
+    pub halts: Vec<(String, sim::Halt)>,
+    /// Since when the network was whole at the end (see `Sim::calm_since`).
+    pub calm_since_us: Option<Time>,
     /// Check verdicts, in the scenario's order.
     pub checks: Vec<CheckOutcome>,
     /// True when every check is as expected.
@@ -117,9 +121,22 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
     cfg.seed = opts.seed;
     // Only the convergence check works without the client history.
     cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
-    let nodes = (0..cfg.nodes)
+    let layout = cfg.layout();
+    let mut nodes: Vec<P> = (0..cfg.nodes)
         .map(|id| P::new(id, cfg.nodes, &sc.variant, &params))
         .collect();
+    for (name, knobs) in &sc.services {
+        nodes.push(
+            P::service(name, &layout, &params, knobs)
+                .expect("service knobs were validated when the scenario was loaded"),
+        );
+    }
+    for c in 0..layout.clients {
+        nodes.push(
+            P::client(c, &layout, &sc.variant, &params)
+                .expect("the protocol's client mode was validated"),
+        );
+    }
     let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
     let stop = sim.run();
     let trace_error = sim.finish_trace().err().map(|e| e.to_string());
@@ -127,7 +144,7 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         .checks
         .iter()
         .map(|name| {
-            let result = run_check::<P>(name, &sim, stop);
+            let result = run_check::<P>(name, &sim, stop, &sc.check_params);
             let expected = sc.expectation(name);
             CheckOutcome {
                 name: name.clone(),
@@ -149,6 +166,12 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         stats: sim.stats().clone(),
         ops: sim.stats().ops,
         notes: P::notes(&sim),
+        halts: sim
+            .halts()
+            .iter()
+            .map(|h| (sim.layout().name(h.node), h.clone()))
+            .collect(),
+        calm_since_us: sim.calm_since(),
         as_expected: checks.iter().all(|c| c.as_expected),
         checks,
         history: if opts.keep_history {
@@ -182,13 +205,28 @@ fn checker_budget() -> u64 {
     checker::DEFAULT_BUDGET
 }
 
-fn run_check<P: Protocol>(name: &str, sim: &Sim<P>, stop: StopReason) -> CheckResult {
+fn run_check<P: Protocol>(
+    name: &str,
+    sim: &Sim<P>,
+    stop: StopReason,
+    params: &protocols::CheckParams,
+) -> CheckResult {
     match name {
         "convergence" => check::convergence(sim, stop.completed()),
         "linearizability" => match P::model() {
             Some(model) => check::linearizability(sim, model, checker_budget()),
             None => CheckResult::unknown(format!("{} declares no model to check against", P::NAME)),
         },
-        other => P::check(other, sim),
+        // A protocol's own check replaces a generic one of the same name.
+        other if P::checks().iter().any(|c| c.name == other) => P::check(other, sim),
+        other => {
+            let reads = protocols::read_ops::<P>();
+            let facts = protocols::generic::Facts {
+                reads: &reads,
+                model: P::model(),
+            };
+            protocols::generic::run(other, sim, params, &facts)
+                .unwrap_or_else(|| P::check(other, sim))
+        }
     }
 }

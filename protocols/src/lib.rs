@@ -10,17 +10,20 @@
 use std::fmt::Debug;
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use sim::{NodeId, Sim, ValueGen};
+use serde::{Deserialize, Serialize};
+use sim::{Layout, NodeId, Sim, ValueGen};
 
 pub mod bank;
 pub mod check;
 pub mod counter;
 pub mod ecm;
+pub mod generic;
+mod generic_reads;
 pub mod history;
 pub mod lww;
 
 pub use check::{CheckResult, Status};
+pub use generic::CheckParams;
 
 /// A named variant of a protocol.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +40,9 @@ pub struct Variant {
 pub struct OpSpec {
     /// Name (`f` in histories).
     pub name: &'static str,
+    /// True when the operation only reads (the `monotonic-reads` check
+    /// judges these).
+    pub read: bool,
     /// Weight in the default mix (0: only when asked for).
     pub weight: u32,
     /// How a generated input value is drawn by default.
@@ -50,6 +56,37 @@ pub struct CheckSpec {
     pub name: &'static str,
     /// One line on what it verifies.
     pub summary: &'static str,
+}
+
+/// A service a protocol's world can run beside its replicas.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceSpec {
+    /// Name used in scenario files (and as the process's name).
+    pub name: &'static str,
+    /// One line on what it does, and its knobs.
+    pub summary: &'static str,
+}
+
+/// Which client runs a scenario's operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientMode {
+    /// The engine's generic client: each operation goes straight to a
+    /// replica's `on_request`, and the replica's reply completes it.
+    #[default]
+    Generic,
+    /// The protocol's own client processes (see [`Protocol::client`]).
+    Protocol,
+}
+
+impl ClientMode {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientMode::Generic => "generic",
+            ClientMode::Protocol => "protocol",
+        }
+    }
 }
 
 /// Everything the runner needs to know about a protocol besides its handlers.
@@ -86,6 +123,34 @@ pub trait Protocol: sim::Node + Sized + 'static {
     }
     /// Node `id` of a cluster of `nodes`, in `variant` (one of [`Protocol::variants`]).
     fn new(id: NodeId, nodes: usize, variant: &str, params: &Self::Params) -> Self;
+    /// The services this protocol's world can run (a scenario picks them).
+    fn services() -> &'static [ServiceSpec] {
+        &[]
+    }
+    /// Service `name` (one of [`Protocol::services`]) as its process in
+    /// `layout`, configured by the scenario's `knobs` for it (a JSON object;
+    /// unknown knobs must be refused with a message naming them).
+    fn service(
+        name: &str,
+        layout: &Layout,
+        params: &Self::Params,
+        knobs: &serde_json::Value,
+    ) -> Result<Self, String> {
+        let _ = (layout, params, knobs);
+        Err(format!("{} runs no service named {name}", Self::NAME))
+    }
+    /// The clients this protocol can run its workload with; the first is
+    /// the default.
+    fn client_modes() -> &'static [ClientMode] {
+        &[ClientMode::Generic]
+    }
+    /// The client process of workload client `index` in `layout` (called
+    /// when the scenario runs [`ClientMode::Protocol`]). It receives each
+    /// operation through `on_request` and completes it with `reply`.
+    fn client(index: usize, layout: &Layout, variant: &str, params: &Self::Params) -> Option<Self> {
+        let _ = (index, layout, variant, params);
+        None
+    }
     /// Facts about a finished run that explain its outcome (links that died,
     /// phases that never ended, …), shown above the checks.
     fn notes(run: &Sim<Self>) -> Vec<String> {
@@ -112,6 +177,11 @@ pub trait Visitor {
     type Out;
     /// Called with the protocol named.
     fn visit<P: Protocol>(self) -> Self::Out;
+}
+
+/// The client operations of `P` that only read.
+pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
+    P::ops().iter().filter(|o| o.read).map(|o| o.name).collect()
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.

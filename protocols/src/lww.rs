@@ -240,11 +240,13 @@ impl Protocol for Lww {
         vec![
             OpSpec {
                 name: "write",
+                read: false,
                 weight: 1,
                 value: ValueGen::Unique,
             },
             OpSpec {
                 name: "read",
+                read: true,
                 weight: 1,
                 value: ValueGen::Null,
             },

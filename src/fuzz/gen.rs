@@ -13,8 +13,8 @@ use serde::Serialize;
 use sim::{Prob, Rng};
 
 use crate::scenario::raw::{
-    PartitionKind, RawFault, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzFlapping, RawFuzzLoss,
-    RawFuzzPartitions,
+    NodeRef, PartitionKind, RawFault, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzFlapping,
+    RawFuzzLoss, RawFuzzPartitions,
 };
 
 /// One seed's expansion: what the swarm draw left on, and the faults.
@@ -141,6 +141,11 @@ fn timeline(
     }
 }
 
+/// Replica ids as node references.
+fn refs(ids: &[u64]) -> Vec<NodeRef> {
+    ids.iter().map(|&i| NodeRef::Id(i)).collect()
+}
+
 /// A cut of the network, before it is given a time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cut {
@@ -155,13 +160,13 @@ impl Cut {
         match self {
             Cut::Groups(groups) => out.push(RawFault::Partition {
                 at_ms,
-                groups: groups.clone(),
+                groups: groups.iter().map(|g| refs(g)).collect(),
             }),
             Cut::OneWay(ways) => {
                 out.extend(ways.iter().map(|(from, to)| RawFault::PartitionOneWay {
                     at_ms,
-                    from: from.clone(),
-                    to: to.clone(),
+                    from: refs(from),
+                    to: refs(to),
                 }))
             }
         }
@@ -294,7 +299,11 @@ fn crashes(f: &RawFuzz, c: &RawFuzzCrash, rng: &mut Rng, out: &mut Vec<RawFault>
     timeline(f, c.interval_ms, rng, |rng, t| {
         let node = nodes[rng.below(nodes.len() as u64) as usize];
         let down = rng.range(c.down_ms[0], c.down_ms[1]);
-        out.push(RawFault::Crash { at_ms: t, node });
+        let node = NodeRef::Id(node);
+        out.push(RawFault::Crash {
+            at_ms: t,
+            node: node.clone(),
+        });
         out.push(RawFault::Restart {
             at_ms: t.saturating_add(down),
             node,
@@ -313,7 +322,7 @@ fn clocks(f: &RawFuzz, c: &RawFuzzClock, n: usize, rng: &mut Rng, out: &mut Vec<
         return;
     }
     timeline(f, c.interval_ms, rng, |rng, t| {
-        let node = rng.below(n as u64);
+        let node = NodeRef::Id(rng.below(n as u64));
         let (which, [lo, hi]) = actions[rng.below(actions.len() as u64) as usize];
         let x = rng.range_i64(lo, hi);
         out.push(match which {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::fuzz::reduce::{shorten, without_node};
+use crate::scenario::raw::NodeRef;
 
 fn raw(json: &str) -> RawScenario {
     crate::scenario::parse(json, "t.json", "t")
@@ -28,12 +29,18 @@ fn removing_a_node_strips_it_from_partitions_and_renumbers_the_rest() {
         c.faults[0],
         RawFault::Partition {
             at_ms: 10,
-            groups: vec![vec![0], vec![1, 2, 3]]
+            groups: vec![vec![0.into()], vec![1.into(), 2.into(), 3.into()]]
         }
     );
     // Both one-way cuts lost their only sender.
     assert!(matches!(c.faults[1], RawFault::Heal { at_ms: 30 }));
-    assert_eq!(c.faults[2], RawFault::Crash { at_ms: 40, node: 1 });
+    assert_eq!(
+        c.faults[2],
+        RawFault::Crash {
+            at_ms: 40,
+            node: 1.into()
+        }
+    );
     assert_eq!(c.workload.script[1].node, Some(3), "node 4 is now 3");
     // The result is a valid scenario.
     let text = serde_json::to_string(&c).unwrap();
@@ -57,7 +64,13 @@ fn windows_halve_towards_the_fault_they_end() {
     assert_eq!(c.faults[3], RawFault::Heal { at_ms: 21 });
     // The restart at 50 ends the crash of node 1 at 40.
     let c = shorten(&r, 6).unwrap();
-    assert_eq!(c.faults[6], RawFault::Restart { at_ms: 45, node: 1 });
+    assert_eq!(
+        c.faults[6],
+        RawFault::Restart {
+            at_ms: 45,
+            node: 1.into()
+        }
+    );
     let c = shorten(&r, 5).unwrap();
     assert!(matches!(c.faults[5], RawFault::Loss { for_ms: 4, .. }));
     assert!(shorten(&r, 0).is_none(), "a cut has no window of its own");
@@ -100,4 +113,42 @@ fn shrinking_keeps_the_same_check_failing_the_same_way() {
         status: Status::Violation,
     };
     assert!(shrink(&sc, 1, &wrong, 10).is_err());
+}
+
+#[test]
+fn pauses_and_rules_shrink_and_named_processes_survive_node_removal() {
+    let r = raw(r#"{"protocol": "lww", "nodes": 3, "workload": {"ops": 0},
+  "faults": [
+    {"at_ms": 10, "kind": "pause", "node": "n1"},
+    {"at_ms": 30, "kind": "resume", "node": "n1"},
+    {"at_ms": 5, "kind": "message", "until_ms": 45, "to": [2], "msg": "set", "action": "delay", "delay_ms": 8},
+    {"at_ms": 6, "kind": "message", "until_ms": 46, "from": [0], "action": "drop"}]}"#);
+    // In file order: pause, resume, then the two rules.
+    let c = shorten(&r, 1).unwrap();
+    assert_eq!(
+        c.faults[1],
+        RawFault::Resume {
+            at_ms: 20,
+            node: NodeRef::Name("n1".into())
+        }
+    );
+    let c = shorten(&r, 2).unwrap();
+    let RawFault::Message(m) = &c.faults[2] else {
+        panic!("{:?}", c.faults[2])
+    };
+    assert_eq!(
+        (m.delay_ms, m.until_ms),
+        (Some(4), Some(45)),
+        "the delay halves first"
+    );
+    let c = shorten(&r, 3).unwrap();
+    let RawFault::Message(m) = &c.faults[3] else {
+        panic!()
+    };
+    assert_eq!(m.until_ms, Some(26));
+    // Node 1 ("n1") is paused: it stays; node 2 is a rule's receiver: it
+    // stays; node 0 is a rule's sender.
+    assert!(without_node(&r, 1).is_none());
+    assert!(without_node(&r, 2).is_none());
+    assert!(without_node(&r, 0).is_none());
 }

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-pub use raw::{Expect, RawScenario};
+pub use raw::{Expect, NodeRef, RawScenario};
+pub use validate::allowed_checks;
 
 /// A validated scenario, ready to run.
 #[derive(Clone, Debug)]
@@ -33,6 +34,12 @@ pub struct Scenario {
     pub checks: Vec<String>,
     /// What each check is expected to find (unlisted: pass).
     pub expect: BTreeMap<String, Expect>,
+    /// Settings of the generic checks.
+    pub check_params: protocols::CheckParams,
+    /// Services that run, with their knobs, in id order after the replicas.
+    pub services: Vec<(String, serde_json::Value)>,
+    /// Which client runs the workload.
+    pub client: protocols::ClientMode,
     /// The scenario with every default filled in.
     pub effective: RawScenario,
 }

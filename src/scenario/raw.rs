@@ -24,6 +24,9 @@ pub struct RawScenario {
     pub seed: u64,
     #[serde(default)]
     pub network: RawNetwork,
+    /// Services that run beside the replicas (see `dsim list`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<RawService>,
     #[serde(default)]
     pub clocks: Vec<RawClock>,
     #[serde(default)]
@@ -38,6 +41,9 @@ pub struct RawScenario {
     pub checks: Option<Vec<String>>,
     #[serde(default)]
     pub expect: BTreeMap<String, Expect>,
+    /// Settings of the generic checks.
+    #[serde(default, skip_serializing_if = "is_default_params")]
+    pub check_params: protocols::CheckParams,
     /// Fault generators expanded per seed (see `dsim::fuzz`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuzz: Option<RawFuzz>,
@@ -45,6 +51,86 @@ pub struct RawScenario {
 
 fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
+}
+
+fn is_default_params(p: &protocols::CheckParams) -> bool {
+    *p == protocols::CheckParams::default()
+}
+
+fn is_empty_object(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|o| o.is_empty())
+}
+
+/// A service to run, and its knobs.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub name: String,
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    pub params: serde_json::Value,
+}
+
+/// A process named in a fault or a link: a replica's id (`2`), or a name
+/// (`"n2"`, a service's name such as `"stream"`, a client process `"c0"`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeRef {
+    /// A replica id.
+    Id(u64),
+    /// A name.
+    Name(String),
+}
+
+impl NodeRef {
+    /// The replica id, when this is one.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            NodeRef::Id(i) => Some(*i),
+            NodeRef::Name(_) => None,
+        }
+    }
+}
+
+impl From<u64> for NodeRef {
+    fn from(i: u64) -> NodeRef {
+        NodeRef::Id(i)
+    }
+}
+
+impl std::fmt::Display for NodeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeRef::Id(i) => write!(f, "{i}"),
+            NodeRef::Name(n) => write!(f, "{n:?}"),
+        }
+    }
+}
+
+impl Serialize for NodeRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NodeRef::Id(i) => s.serialize_u64(*i),
+            NodeRef::Name(n) => s.serialize_str(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NodeRef, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NodeRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a replica id (a non-negative integer) or a process name (\"n0\", a service's name, \"c0\")")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeRef, E> {
+                Ok(NodeRef::Id(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeRef, E> {
+                Ok(NodeRef::Name(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a scenario expects of one check.
@@ -114,8 +200,8 @@ impl Default for RawNetwork {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
-    pub from: u64,
-    pub to: u64,
+    pub from: NodeRef,
+    pub to: NodeRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<RawLatency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +240,9 @@ pub struct RawWorkload {
     pub stop_ms: Option<u64>,
     pub latency: RawLatency,
     pub script: Vec<RawScriptOp>,
+    /// Which client runs the operations (default: the protocol's first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<protocols::ClientMode>,
 }
 
 impl Default for RawWorkload {
@@ -170,6 +259,7 @@ impl Default for RawWorkload {
             stop_ms: None,
             latency: RawLatency::Fixed { ms: 0 },
             script: Vec::new(),
+            client: None,
         }
     }
 }
@@ -215,44 +305,54 @@ pub struct RawScriptOp {
 pub enum RawFault {
     Partition {
         at_ms: u64,
-        groups: Vec<Vec<u64>>,
+        groups: Vec<Vec<NodeRef>>,
     },
     PartitionOneWay {
         at_ms: u64,
-        from: Vec<u64>,
-        to: Vec<u64>,
+        from: Vec<NodeRef>,
+        to: Vec<NodeRef>,
     },
     Heal {
         at_ms: u64,
     },
     Crash {
         at_ms: u64,
-        node: u64,
+        node: NodeRef,
     },
     Restart {
         at_ms: u64,
-        node: u64,
+        node: NodeRef,
+    },
+    Pause {
+        at_ms: u64,
+        node: NodeRef,
+    },
+    Resume {
+        at_ms: u64,
+        node: NodeRef,
     },
     ClockSkew {
         at_ms: u64,
-        node: u64,
+        node: NodeRef,
         offset_ms: i64,
     },
     ClockDrift {
         at_ms: u64,
-        node: u64,
+        node: NodeRef,
         drift_ppm: i64,
     },
     ClockJump {
         at_ms: u64,
-        node: u64,
+        node: NodeRef,
         delta_ms: i64,
     },
     LinkError {
         at_ms: u64,
-        from: u64,
-        to: u64,
+        from: NodeRef,
+        to: NodeRef,
     },
+    /// A targeted message rule (see docs/scenario-format.md).
+    Message(RawMessageRule),
     Loss {
         at_ms: u64,
         drop: f64,
@@ -271,6 +371,9 @@ impl RawFault {
             | RawFault::Heal { at_ms }
             | RawFault::Crash { at_ms, .. }
             | RawFault::Restart { at_ms, .. }
+            | RawFault::Pause { at_ms, .. }
+            | RawFault::Resume { at_ms, .. }
+            | RawFault::Message(RawMessageRule { at_ms, .. })
             | RawFault::ClockSkew { at_ms, .. }
             | RawFault::ClockDrift { at_ms, .. }
             | RawFault::ClockJump { at_ms, .. }
@@ -278,6 +381,51 @@ impl RawFault {
             | RawFault::Loss { at_ms, .. } => at_ms,
         }
     }
+}
+
+/// What a message rule does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum RawRuleAction {
+    Drop,
+    Duplicate,
+    Delay,
+    Hold,
+}
+
+/// `{"kind": "message", …}`: a targeted message fault, in force from
+/// `at_ms` to `until_ms` (or the final heal).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessageRule {
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    /// Senders (absent: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<NodeRef>,
+    /// Receivers (absent: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<NodeRef>,
+    /// The message kind (its serialized variant tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    /// One field and the value it must have: `{"op": 7}`.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_: Option<BTreeMap<String, serde_json::Value>>,
+    /// Only the n-th matching message (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence: Option<u64>,
+    pub action: RawRuleAction,
+    /// `duplicate`: extra copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u32>,
+    /// `delay`: added delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// `hold`: earliest delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

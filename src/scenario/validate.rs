@@ -1,15 +1,19 @@
 //! From a raw scenario to a typed one: defaults that depend on the protocol,
 //! range checks, and conversion to microseconds and exact probabilities.
 
-use protocols::{Protocol, Visitor};
+use protocols::{ClientMode, Protocol, Visitor};
 use sim::{
-    Clock, Fault, Latency, Link, MixEntry, Prob, Rate, ScheduledFault, ScriptOp, SimConfig, Value,
-    ValueGen, WorkloadSpec, MS,
+    Clock, Fault, Latency, Layout, Link, MessageMatch, MessageRule, MixEntry, Prob, Rate,
+    RuleAction, ScheduledFault, ScriptOp, SimConfig, Value, ValueGen, WorkloadSpec, MS,
 };
 
 use super::locate::{locate, render, Seg};
+
+#[path = "validate_faults.rs"]
+mod faults;
 use super::raw::*;
 use super::{Scenario, ScenarioError};
+use faults::{faults, proc_ref};
 
 /// The largest cluster a scenario may ask for.
 pub const MAX_NODES: u64 = 256;
@@ -123,18 +127,33 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     // Write the params back with defaults filled, for --print-scenario.
     raw.params = serde_json::to_value(&params).unwrap_or(serde_json::Value::Null);
 
+    let (services, client) = world::<Pr>(&raw, src)?;
+    let layout = Layout {
+        replicas: n,
+        services: services.iter().map(|(s, _)| s.clone()).collect(),
+        clients: 0,
+    };
     let link = Link {
         latency: latency(&raw.network.latency, src, &p(&["network", "latency"]))?,
         drop: prob(raw.network.drop, src, &p(&["network", "drop"]))?,
         duplicate: prob(raw.network.duplicate, src, &p(&["network", "duplicate"]))?,
         ordered: raw.network.ordered,
     };
+    let workload = workload::<Pr>(&mut raw, n, src)?;
+    let layout = Layout {
+        clients: if client == ClientMode::Protocol {
+            workload.client_count()
+        } else {
+            0
+        },
+        ..layout
+    };
     let mut links = Vec::new();
     for (i, l) in raw.network.links.iter().enumerate() {
         let at = p(&["network", "links"]).i(i);
-        node(l.from, n, src, &at.clone().k("from"))?;
-        node(l.to, n, src, &at.clone().k("to"))?;
-        if l.from == l.to {
+        let from = proc_ref(&l.from, &layout, src, &at.clone().k("from"))?;
+        let to = proc_ref(&l.to, &layout, src, &at.clone().k("to"))?;
+        if from == to {
             return Err(src.err(&at.k("to"), "a link joins two different nodes"));
         }
         let mut x = link.clone();
@@ -150,7 +169,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         if let Some(o) = l.ordered {
             x.ordered = o;
         }
-        links.push((l.from as usize, l.to as usize, x));
+        links.push((from, to, x));
     }
     let mut clocks = vec![Clock::default(); n];
     let mut seen = vec![false; n];
@@ -177,9 +196,20 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
             src.err(&at, e.message)
         })?;
     }
-    let workload = workload::<Pr>(&mut raw, n, src)?;
-    let faults = faults(&raw.faults, n, src)?;
+    let faults = faults(&raw.faults, &layout, src)?;
     let checks = checks::<Pr>(&mut raw, src)?;
+    // A protocol's own check replaces the generic one of the same name.
+    let generic: Vec<String> = checks
+        .iter()
+        .filter(|c| !Pr::checks().iter().any(|own| own.name == c.as_str()))
+        .cloned()
+        .collect();
+    raw.check_params
+        .validate(&generic)
+        .map_err(|(field, m)| src.err(&p(&["check_params"]).k(&field), m))?;
+    let track_positions = checks
+        .iter()
+        .any(|c| c == "replica-agreement" || c == "monotonic-reads");
     let run = &raw.run;
     if run.max_time_ms == 0 {
         return Err(src.err(&p(&["run", "max_time_ms"]), "must be at least 1"));
@@ -199,7 +229,10 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         max_time_us: run.max_time_ms.saturating_mul(MS),
         max_events: run.max_events,
         record_history: true,
-        ..SimConfig::default()
+        services: layout.services.clone(),
+        protocol_clients: client == ClientMode::Protocol,
+        track_positions,
+        collect_kinds: false,
     };
     Ok(Scenario {
         path: src.file.to_string(),
@@ -211,16 +244,101 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         sim,
         checks,
         expect: raw.expect.clone(),
+        check_params: raw.check_params.clone(),
+        services,
+        client,
         effective: raw,
     })
 }
 
-fn checks<Pr: Protocol>(raw: &mut RawScenario, src: &Src) -> R<Vec<String>> {
+/// The services a scenario runs (each checked by the protocol, which
+/// builds it once here to validate its knobs) and the client mode.
+fn world<Pr: Protocol>(
+    raw: &RawScenario,
+    src: &Src,
+) -> R<(Vec<(String, serde_json::Value)>, ClientMode)> {
+    let offered: Vec<&str> = Pr::services().iter().map(|s| s.name).collect();
+    let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+    let params: Pr::Params = serde_json::from_value(raw.params.clone()).unwrap_or_default();
+    let names: Vec<String> = raw.services.iter().map(|s| s.name.clone()).collect();
+    let layout = Layout {
+        replicas: raw.nodes as usize,
+        services: names,
+        clients: 0,
+    };
+    for (i, svc) in raw.services.iter().enumerate() {
+        let at = p(&["services"]).i(i);
+        if !offered.contains(&svc.name.as_str()) {
+            let allowed = if offered.is_empty() {
+                format!("{} runs no services", Pr::NAME)
+            } else {
+                format!("allowed: {}", offered.join(", "))
+            };
+            return Err(src.err(
+                &at.k("name"),
+                format!("unknown service {:?}; {allowed}", svc.name),
+            ));
+        }
+        if out.iter().any(|(n, _)| *n == svc.name) {
+            return Err(src.err(
+                &at.k("name"),
+                format!("service {:?} is listed twice", svc.name),
+            ));
+        }
+        let looks_like_id = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+        let name = svc.name.as_str();
+        if looks_like_id(name)
+            || name.strip_prefix('n').is_some_and(looks_like_id)
+            || name.strip_prefix('c').is_some_and(looks_like_id)
+        {
+            return Err(src.err(
+                &at.k("name"),
+                format!("service name {name:?} would read as a replica or a client (n3, c0, 3)"),
+            ));
+        }
+        Pr::service(&svc.name, &layout, &params, &svc.params)
+            .map_err(|m| src.err(&at.k("params"), m))?;
+        out.push((svc.name.clone(), svc.params.clone()));
+    }
+    let modes = Pr::client_modes();
+    let client = match raw.workload.client {
+        None => modes[0],
+        Some(m) if modes.contains(&m) => m,
+        Some(m) => {
+            let allowed: Vec<&str> = modes.iter().map(|m| m.name()).collect();
+            return Err(src.err(
+                &p(&["workload", "client"]),
+                format!(
+                    "{} cannot run the {} client; allowed: {}",
+                    Pr::NAME,
+                    m.name(),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    };
+    Ok((out, client))
+}
+
+/// The checks a scenario of protocol `Pr` may run: convergence,
+/// linearizability when the protocol has a model, its own checks, and the
+/// generic ones (a protocol's own check of the same name replaces it).
+pub fn allowed_checks<Pr: Protocol>() -> Vec<&'static str> {
     let mut allowed: Vec<&str> = vec!["convergence"];
     if Pr::model().is_some() {
         allowed.push("linearizability");
     }
     allowed.extend(Pr::checks().iter().map(|c| c.name));
+    for g in protocols::generic::SPECS {
+        if !allowed.contains(&g.name) {
+            allowed.push(g.name);
+        }
+    }
+    allowed
+}
+
+fn checks<Pr: Protocol>(raw: &mut RawScenario, src: &Src) -> R<Vec<String>> {
+    let allowed = allowed_checks::<Pr>();
     let checks = raw
         .checks
         .get_or_insert_with(|| Pr::default_checks().iter().map(|s| s.to_string()).collect())
@@ -378,115 +496,6 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         script,
         latency: latency(&w.latency, src, &p(&["workload", "latency"]))?,
     })
-}
-
-fn faults(raw: &[RawFault], n: usize, src: &Src) -> R<Vec<ScheduledFault>> {
-    let mut out = Vec::new();
-    for (i, f) in raw.iter().enumerate() {
-        let at = p(&["faults"]).i(i);
-        let chk = |x: u64, field: &str| node(x, n, src, &at.clone().k(field));
-        let ids = |xs: &[u64], field: &str| -> R<Vec<usize>> {
-            for (j, &x) in xs.iter().enumerate() {
-                node(x, n, src, &at.clone().k(field).i(j))?;
-            }
-            Ok(xs.iter().map(|&x| x as usize).collect())
-        };
-        let fault = match f {
-            RawFault::Partition { groups, .. } => {
-                let mut seen = vec![false; n];
-                let mut gs = Vec::new();
-                for (g, members) in groups.iter().enumerate() {
-                    let m = ids(members, "groups").map_err(|mut e| {
-                        e.field = render(&at.clone().k("groups").i(g).0);
-                        e
-                    })?;
-                    for &x in &m {
-                        if std::mem::replace(&mut seen[x], true) {
-                            return Err(src.err(
-                                &at.clone().k("groups").i(g),
-                                format!("node {x} is in two groups"),
-                            ));
-                        }
-                    }
-                    gs.push(m);
-                }
-                Fault::Partition { groups: gs }
-            }
-            RawFault::PartitionOneWay { from, to, .. } => Fault::PartitionOneWay {
-                from: ids(from, "from")?,
-                to: ids(to, "to")?,
-            },
-            RawFault::Heal { .. } => Fault::Heal,
-            RawFault::Crash { node, .. } => {
-                chk(*node, "node")?;
-                Fault::Crash {
-                    node: *node as usize,
-                }
-            }
-            RawFault::Restart { node, .. } => {
-                chk(*node, "node")?;
-                Fault::Restart {
-                    node: *node as usize,
-                }
-            }
-            RawFault::ClockSkew {
-                node, offset_ms, ..
-            } => {
-                chk(*node, "node")?;
-                Fault::ClockSkew {
-                    node: *node as usize,
-                    offset_us: ms_signed(*offset_ms),
-                }
-            }
-            RawFault::ClockDrift {
-                node, drift_ppm, ..
-            } => {
-                chk(*node, "node")?;
-                if *drift_ppm <= -1_000_000 {
-                    return Err(src.err(
-                        &at.k("drift_ppm"),
-                        "must be above -1000000 (a clock cannot stop or run backwards)",
-                    ));
-                }
-                Fault::ClockDrift {
-                    node: *node as usize,
-                    drift_ppm: *drift_ppm,
-                }
-            }
-            RawFault::ClockJump { node, delta_ms, .. } => {
-                chk(*node, "node")?;
-                Fault::ClockJump {
-                    node: *node as usize,
-                    delta_us: ms_signed(*delta_ms),
-                }
-            }
-            RawFault::LinkError { from, to, .. } => {
-                chk(*from, "from")?;
-                chk(*to, "to")?;
-                Fault::LinkError {
-                    from: *from as usize,
-                    to: *to as usize,
-                }
-            }
-            RawFault::Loss {
-                drop,
-                duplicate,
-                for_ms,
-                ..
-            } => Fault::Loss {
-                drop: prob(*drop, src, &at.clone().k("drop"))?,
-                duplicate: prob(*duplicate, src, &at.clone().k("duplicate"))?,
-                for_us: for_ms * MS,
-            },
-        };
-        out.push(ScheduledFault {
-            at: f.at_ms() * MS,
-            fault,
-        });
-    }
-    // A stable sort keeps same-time faults in file order.
-    out.sort_by_key(|f| f.at);
-    Ok(out)
 }
 
 fn node(x: u64, n: usize, src: &Src, at: &P) -> R<()> {

@@ -419,16 +419,19 @@ impl Protocol for Bank {
         vec![
             OpSpec {
                 name: "deposit",
+                read: false,
                 weight: 1,
                 value: amount.clone(),
             },
             OpSpec {
                 name: "withdraw",
+                read: false,
                 weight: 1,
                 value: amount,
             },
             OpSpec {
                 name: "balance",
+                read: true,
                 weight: 1,
                 value: ValueGen::Null,
             },

@@ -396,16 +396,19 @@ impl Protocol for Counter {
         vec![
             OpSpec {
                 name: "add",
+                read: false,
                 weight: 3,
                 value: ValueGen::Range { min: 1, max: 10 },
             },
             OpSpec {
                 name: "read",
+                read: true,
                 weight: 1,
                 value: ValueGen::Null,
             },
             OpSpec {
                 name: "sync",
+                read: false,
                 weight: 0,
                 value: ValueGen::Null,
             },

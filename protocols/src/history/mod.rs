@@ -373,11 +373,13 @@ impl Protocol for History {
         vec![
             OpSpec {
                 name: "write",
+                read: false,
                 weight: 1,
                 value: ValueGen::Unique,
             },
             OpSpec {
                 name: "read",
+                read: true,
                 weight: 1,
                 value: ValueGen::Null,
             },
