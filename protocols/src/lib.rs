@@ -21,6 +21,7 @@ pub mod generic;
 mod generic_reads;
 pub mod history;
 pub mod lww;
+pub mod seqlog;
 
 pub use check::{CheckResult, Status};
 pub use generic::CheckParams;
@@ -127,6 +128,10 @@ pub trait Protocol: sim::Node + Sized + 'static {
     fn services() -> &'static [ServiceSpec] {
         &[]
     }
+    /// The services a scenario runs when it names none (`services` absent).
+    fn default_services() -> &'static [&'static str] {
+        &[]
+    }
     /// Service `name` (one of [`Protocol::services`]) as its process in
     /// `layout`, configured by the scenario's `knobs` for it (a JSON object;
     /// unknown knobs must be refused with a message naming them).
@@ -185,7 +190,7 @@ pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww", "history", "bank", "counter"];
+pub const NAMES: &[&str] = &["lww", "history", "bank", "counter", "seqlog"];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
 pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
@@ -194,6 +199,7 @@ pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
         "history" => v.visit::<history::History>(),
         "bank" => v.visit::<bank::Bank>(),
         "counter" => v.visit::<counter::Counter>(),
+        "seqlog" => v.visit::<seqlog::SeqLog>(),
         _ => return None,
     })
 }

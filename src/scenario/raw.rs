@@ -24,9 +24,10 @@ pub struct RawScenario {
     pub seed: u64,
     #[serde(default)]
     pub network: RawNetwork,
-    /// Services that run beside the replicas (see `dsim list`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<RawService>,
+    /// Services that run beside the replicas (absent: the protocol's
+    /// default ones; see `dsim list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<RawService>>,
     #[serde(default)]
     pub clocks: Vec<RawClock>,
     #[serde(default)]

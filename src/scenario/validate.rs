@@ -127,6 +127,17 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     // Write the params back with defaults filled, for --print-scenario.
     raw.params = serde_json::to_value(&params).unwrap_or(serde_json::Value::Null);
 
+    if raw.services.is_none() && !Pr::default_services().is_empty() {
+        raw.services = Some(
+            Pr::default_services()
+                .iter()
+                .map(|name| RawService {
+                    name: name.to_string(),
+                    params: serde_json::Value::Object(serde_json::Map::new()),
+                })
+                .collect(),
+        );
+    }
     let (services, client) = world::<Pr>(&raw, src)?;
     let layout = Layout {
         replicas: n,
@@ -260,13 +271,14 @@ fn world<Pr: Protocol>(
     let offered: Vec<&str> = Pr::services().iter().map(|s| s.name).collect();
     let mut out: Vec<(String, serde_json::Value)> = Vec::new();
     let params: Pr::Params = serde_json::from_value(raw.params.clone()).unwrap_or_default();
-    let names: Vec<String> = raw.services.iter().map(|s| s.name.clone()).collect();
+    let listed = raw.services.as_deref().unwrap_or_default();
+    let names: Vec<String> = listed.iter().map(|s| s.name.clone()).collect();
     let layout = Layout {
         replicas: raw.nodes as usize,
         services: names,
         clients: 0,
     };
-    for (i, svc) in raw.services.iter().enumerate() {
+    for (i, svc) in listed.iter().enumerate() {
         let at = p(&["services"]).i(i);
         if !offered.contains(&svc.name.as_str()) {
             let allowed = if offered.is_empty() {
