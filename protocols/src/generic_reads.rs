@@ -219,3 +219,124 @@ fn unique_writes(ops: &[Op], facts: &Facts) -> Writes {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(
+        process: u64,
+        kind: EventKind,
+        f: &'static str,
+        value: Value,
+        time: Time,
+    ) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f,
+            key: Some(0),
+            value,
+            time,
+            node: process as usize,
+            position: None,
+        }
+    }
+
+    /// `(process, f, input, output, invoked, completed)` as a history.
+    fn history(ops: &[(u64, &'static str, i64, Option<i64>, Time, Time)]) -> Vec<HistoryEvent> {
+        let mut h = Vec::new();
+        for &(p, f, input, output, start, end) in ops {
+            let v = |x: Option<i64>| x.map_or(Value::Null, Value::Int);
+            let input = if f == "read" {
+                Value::Null
+            } else {
+                Value::Int(input)
+            };
+            h.push(ev(p, EventKind::Invoke, f, input.clone(), start));
+            let out = if f == "read" { v(output) } else { input };
+            h.push(ev(p, EventKind::Ok, f, out, end));
+        }
+        h.sort_by_key(|e| e.time);
+        h
+    }
+
+    const READS: &[&str] = &["read"];
+
+    fn judge(h: &[HistoryEvent], model: &'static str) -> CheckResult {
+        monotonic_reads(
+            h,
+            &Facts {
+                reads: READS,
+                model: Some(model),
+            },
+        )
+    }
+
+    #[test]
+    fn a_register_read_of_an_overwritten_value_after_a_newer_one_goes_back() {
+        // write 1 completes at 20, before write 2 begins at 50; p2 reads
+        // 2 then 1.
+        let ops = [
+            (0, "write", 1, None, 10, 20),
+            (1, "write", 2, None, 50, 60),
+            (2, "read", 0, Some(2), 70, 71),
+            (2, "read", 0, Some(1), 80, 81),
+        ];
+        let r = judge(&history(&ops), "kv");
+        assert_eq!(r.status, crate::Status::Violation, "{r:?}");
+        assert!(r.evidence[0].contains("session p2 went back"), "{r:?}");
+        // Concurrent writes have no order: reading 2 then 1 is allowed.
+        let mut concurrent = ops;
+        concurrent[0].5 = 55;
+        assert_eq!(
+            judge(&history(&concurrent), "kv").status,
+            crate::Status::Pass
+        );
+        // The initial state after a written value goes back too.
+        let null = [
+            (0, "write", 1, None, 10, 20),
+            (2, "read", 0, Some(1), 30, 31),
+            (2, "read", 0, None, 40, 41),
+        ];
+        assert_eq!(
+            judge(&history(&null), "kv").status,
+            crate::Status::Violation
+        );
+    }
+
+    #[test]
+    fn a_growing_counter_must_not_read_less_and_a_shrinking_one_is_not_judged() {
+        let ops = [
+            (0, "add", 5, None, 10, 20),
+            (1, "read", 0, Some(5), 30, 31),
+            (1, "read", 0, Some(3), 40, 41),
+        ];
+        assert_eq!(
+            judge(&history(&ops), "counter").status,
+            crate::Status::Violation
+        );
+        let mut shrinking = ops.to_vec();
+        shrinking.push((0, "add", -2, None, 50, 60));
+        assert_eq!(
+            judge(&history(&shrinking), "counter").status,
+            crate::Status::Unknown
+        );
+    }
+
+    #[test]
+    fn positions_order_reads_across_replicas_and_sessions() {
+        let mut h = history(&[
+            (1, "read", 0, Some(7), 30, 31),
+            (1, "read", 0, Some(7), 40, 41),
+        ]);
+        let mut pos = [9, 4].into_iter();
+        for e in h.iter_mut().filter(|e| e.kind == EventKind::Ok) {
+            e.position = pos.next();
+        }
+        let r = judge(&h, "kv");
+        assert_eq!(r.status, crate::Status::Violation);
+        assert!(r.summary.contains("applied positions"), "{r:?}");
+        assert!(r.evidence[0].contains("at position 4"), "{r:?}");
+    }
+}

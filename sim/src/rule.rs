@@ -31,7 +31,9 @@ pub struct MessageMatch {
     pub from: Vec<NodeId>,
     /// Receivers (empty: any).
     pub to: Vec<NodeId>,
-    /// The message kind (`None`: any).
+    /// The message kind (`None`: any). Serialized as `msg`, as in
+    /// scenario files (`kind` names the fault).
+    #[serde(rename = "msg")]
     pub kind: Option<String>,
     /// A field's dotted path and the value it must have.
     pub field: Option<(String, Json)>,
@@ -39,7 +41,7 @@ pub struct MessageMatch {
 
 /// What a rule does to a message it takes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RuleAction {
     /// Lose it.
     Drop,
