@@ -243,8 +243,11 @@ mod tests {
         }
     }
 
-    /// `(process, f, input, output, invoked, completed)` as a history.
-    fn history(ops: &[(u64, &'static str, i64, Option<i64>, Time, Time)]) -> Vec<HistoryEvent> {
+    /// `(process, f, input, output, invoked, completed)`.
+    type Spec = (u64, &'static str, i64, Option<i64>, Time, Time);
+
+    /// Operations as a history.
+    fn history(ops: &[Spec]) -> Vec<HistoryEvent> {
         let mut h = Vec::new();
         for &(p, f, input, output, start, end) in ops {
             let v = |x: Option<i64>| x.map_or(Value::Null, Value::Int);
