@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
-use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -275,7 +274,7 @@ struct Held<M> {
 /// One simulation run over nodes of type `N`.
 pub struct Sim<N: Node> {
     cfg: SimConfig,
-    layout: Rc<Layout>,
+    layout: Layout,
     /// `layout.client_base()`, at hand while handlers run.
     client_base: NodeId,
     now: Time,
@@ -294,6 +293,14 @@ pub struct Sim<N: Node> {
     calm_since: Option<Time>,
     positions: Option<Positions>,
     kinds: Option<BTreeSet<String>>,
+    /// The handler running now halted its process: what it asks for from
+    /// then on is ignored.
+    halting: bool,
+    /// Something must happen after every handler (a halt to finish, or
+    /// positions to follow): one test on the hot path.
+    after_call: bool,
+    /// A send needs more than routing (rules in force, kinds to note).
+    send_hooks: bool,
     incarnation: Vec<u32>,
     /// The receiver's incarnation when each ordered connection was made.
     conn: Vec<u32>,
@@ -350,7 +357,7 @@ impl<N: Node> Sim<N> {
         clients.set_recording(cfg.record_history);
         Sim {
             client_base: layout.client_base(),
-            layout: Rc::new(layout),
+            layout,
             now: 0,
             queue: Queue::default(),
             timeouts: VecDeque::new(),
@@ -363,6 +370,9 @@ impl<N: Node> Sim<N> {
             calm_since: Some(0),
             positions: cfg.track_positions.then(|| Positions::new(cfg.nodes)),
             kinds: cfg.collect_kinds.then(BTreeSet::new),
+            halting: false,
+            after_call: cfg.track_positions,
+            send_hooks: cfg.collect_kinds,
             incarnation: vec![0; n],
             conn: vec![0; n * n],
             clocks,
@@ -624,6 +634,7 @@ impl<N: Node> Sim<N> {
                 .u("rule", id as u64)
                 .end();
         }
+        self.refresh_send_hooks();
     }
 
     /// Notes whether the network is whole again (or no longer).
@@ -821,47 +832,47 @@ impl<N: Node> Sim<N> {
         // (moving a Vec moves three words). Nothing reads them meanwhile.
         let mut nodes = std::mem::take(&mut self.nodes);
         let mut rngs = std::mem::take(&mut self.node_rngs);
-        let layout = Rc::clone(&self.layout);
-        let halted = {
-            let mut ctx = Ctx::new(id, &layout, local, &mut rngs[id], self);
+        {
+            let mut ctx = Ctx::new(id, self.cfg.nodes, local, &mut rngs[id], self);
             f(&mut nodes[id], &mut ctx);
-            ctx.halted()
-        };
+        }
         // What is put back is the empty vectors `take` left: they never
         // allocated, so forgetting them frees nothing (and skips two calls
         // to Vec's destructor per handler).
         std::mem::forget(std::mem::replace(&mut self.nodes, nodes));
         std::mem::forget(std::mem::replace(&mut self.node_rngs, rngs));
-        if halted {
-            self.nodes[id].on_crash();
+        if self.after_call {
+            self.after_call(id);
         }
-        if let Some(p) = &mut self.positions {
-            if id < p.last.len() && !halted {
+    }
+
+    /// What follows a handler when something must: a halt finished (the
+    /// process loses its volatile state), positions followed.
+    #[cold]
+    #[inline(never)]
+    fn after_call(&mut self, id: NodeId) {
+        if std::mem::take(&mut self.halting) {
+            self.nodes[id].on_crash();
+        } else if let Some(p) = &mut self.positions {
+            if id < p.last.len() {
                 p.observe(id, self.now, &self.nodes[id]);
             }
         }
+        self.after_call = self.positions.is_some();
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg) {
         self.stats.sent += 1;
         self.stats.sent_by_node[from] += 1;
-        if from >= self.client_base || to >= self.client_base {
+        if from.max(to) >= self.client_base {
             self.stats.client_messages += 1;
         }
         let mid = self.stats.sent;
-        if let Some(kinds) = &mut self.kinds {
-            let json = serde_json::to_value(&msg).unwrap_or_default();
-            if let Some(k) = kind_of(&json).0 {
-                if !kinds.contains(k) {
-                    kinds.insert(k.to_string());
-                }
-            }
-        }
-        // Targeted rules cost one test when there are none.
-        let taken = if self.rules.is_empty() {
-            None
+        // Rules and kind collection cost one test when there are none.
+        let taken = if self.send_hooks {
+            self.send_hooks(from, to, &msg)
         } else {
-            self.rules.apply(self.now, from, to, &msg)
+            None
         };
         let n = self.nodes_len();
         if self.net.ordered(from, to) {
@@ -999,6 +1010,31 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// Notes the message's kind (a probe run) and asks the rules in force
+    /// what to do with it.
+    #[cold]
+    #[inline(never)]
+    fn send_hooks(&mut self, from: NodeId, to: NodeId, msg: &N::Msg) -> Option<crate::rule::Taken> {
+        if let Some(kinds) = &mut self.kinds {
+            let json = serde_json::to_value(msg).unwrap_or_default();
+            if let Some(k) = kind_of(&json).0 {
+                if !kinds.contains(k) {
+                    kinds.insert(k.to_string());
+                }
+            }
+        }
+        if self.rules.is_empty() {
+            None
+        } else {
+            self.rules.apply(self.now, from, to, msg)
+        }
+    }
+
+    /// Keeps `send_hooks` true exactly while a send needs them.
+    fn refresh_send_hooks(&mut self) {
+        self.send_hooks = self.kinds.is_some() || !self.rules.is_empty();
+    }
+
     #[inline(always)]
     fn nodes_len(&self) -> usize {
         self.status.len()
@@ -1045,6 +1081,7 @@ impl<N: Node> Sim<N> {
                     self.push(until.max(self.now), Ev::RuleEnd);
                 }
                 self.rules.add(idx, rule.clone());
+                self.refresh_send_hooks();
             }
             Fault::ClockSkew { node, offset_us } => {
                 self.clocks[*node].set_skew(self.now, *offset_us)
@@ -1190,10 +1227,15 @@ impl<N: Node> Sim<N> {
 impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
     #[inline]
     fn send(&mut self, node: NodeId, to: NodeId, msg: N::Msg) {
-        Sim::send(self, node, to, msg);
+        if !self.halting {
+            Sim::send(self, node, to, msg);
+        }
     }
 
     fn set_timer(&mut self, node: NodeId, tag: N::Timer, after: Time) {
+        if self.halting {
+            return;
+        }
         self.timer_gen += 1;
         let gen = self.timer_gen;
         let at = self.now + self.clocks[node].global_span(after);
@@ -1206,7 +1248,7 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
     }
 
     fn reply(&mut self, node: NodeId, req: RequestId, reply: Reply) {
-        if self.clients.in_flight(req).is_some() {
+        if !self.halting && self.clients.in_flight(req).is_some() {
             self.trace
                 .rec(self.now, "reply")
                 .u("req", req)
@@ -1225,7 +1267,15 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
         }
     }
 
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     fn halt(&mut self, node: NodeId, reason: String) {
+        if std::mem::replace(&mut self.halting, true) {
+            return;
+        }
+        self.after_call = true;
         self.trace
             .rec(self.now, "halt")
             .u("node", node as u64)

@@ -48,7 +48,10 @@ pub use engine::{Divergence, Halt, PositionState, Sim, SimConfig, Stats, Status,
 pub use fault::{Fault, ScheduledFault};
 pub use layout::{Layout, Role};
 pub use network::{Latency, Link, Network, PartitionMode};
-pub use node::{Ctx, Digest, Effect, EffectOf, Harness, Node, Reply, Request, RequestId, Value};
+pub use node::{
+    Ctx, Digest, Effect, EffectOf, Effects, Harness, Node, Recorder, Reply, Request, RequestId,
+    Value,
+};
 pub use rng::{Prob, Rng};
 pub use rule::{MessageMatch, MessageRule, RuleAction};
 pub use workload::{

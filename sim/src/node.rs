@@ -194,9 +194,30 @@ pub trait Effects<M, T> {
     fn reply(&mut self, node: NodeId, id: RequestId, reply: Reply);
     /// `node` stops for good (see [`Ctx::halt`]).
     fn halt(&mut self, node: NodeId, reason: String);
+    /// Who takes part in the run (asked rarely: not on the hot path).
+    fn layout(&self) -> &Layout;
 }
 
-impl<M, T> Effects<M, T> for Vec<Effect<M, T>> {
+/// An effect sink that records effects in a `Vec` (for [`Harness`] and
+/// unit tests), in a run laid out as `layout`.
+pub struct Recorder<M, T> {
+    /// Who takes part.
+    pub layout: Layout,
+    /// The effects recorded, in order.
+    pub effects: Vec<Effect<M, T>>,
+}
+
+impl<M, T> Recorder<M, T> {
+    /// Records `e` unless the handler already halted (what a halted
+    /// process asks for never happens).
+    fn push(&mut self, e: Effect<M, T>) {
+        if !matches!(self.effects.last(), Some(Effect::Halt { .. })) {
+            self.effects.push(e);
+        }
+    }
+}
+
+impl<M, T> Effects<M, T> for Recorder<M, T> {
     fn send(&mut self, _: NodeId, to: NodeId, msg: M) {
         self.push(Effect::Send { to, msg });
     }
@@ -212,6 +233,9 @@ impl<M, T> Effects<M, T> for Vec<Effect<M, T>> {
     fn halt(&mut self, _: NodeId, reason: String) {
         self.push(Effect::Halt { reason });
     }
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
 }
 
 /// What a handler can see and do.
@@ -219,48 +243,37 @@ pub struct Ctx<'a, N: Node + ?Sized> {
     id: NodeId,
     nodes: usize,
     now: Time,
-    halted: bool,
-    layout: &'a Layout,
     rng: &'a mut Rng,
     effects: &'a mut dyn Effects<N::Msg, N::Timer>,
 }
 
 impl<'a, N: Node + ?Sized> Ctx<'a, N> {
-    /// A context for one handler call of process `id` (the engine and
-    /// [`Harness`] build these).
+    /// A context for one handler call of process `id` in a run of
+    /// `nodes` replicas (the engine and [`Harness`] build these).
     pub fn new(
         id: NodeId,
-        layout: &'a Layout,
+        nodes: usize,
         now: Time,
         rng: &'a mut Rng,
         effects: &'a mut dyn Effects<N::Msg, N::Timer>,
     ) -> Self {
         Ctx {
             id,
-            nodes: layout.replicas,
+            nodes,
             now,
-            halted: false,
-            layout,
             rng,
             effects,
         }
     }
 
     /// Who takes part in the run: replicas, services, client processes.
-    #[inline]
     pub fn layout(&self) -> &Layout {
-        self.layout
+        self.effects.layout()
     }
 
     /// The id of service `name`, if the scenario runs it.
     pub fn service(&self, name: &str) -> Option<NodeId> {
-        self.layout.service(name)
-    }
-
-    /// True once this handler called [`Ctx::halt`].
-    #[inline]
-    pub fn halted(&self) -> bool {
-        self.halted
+        self.layout().service(name)
     }
 
     /// Stops this process for good, as a process does after a failed
@@ -270,10 +283,7 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// crash), receives nothing more and its timers never fire. The report
     /// lists the halt with `reason`, and the `no-halts` check fails.
     pub fn halt(&mut self, reason: impl Into<String>) {
-        if !self.halted {
-            self.halted = true;
-            self.effects.halt(self.id, reason.into());
-        }
+        self.effects.halt(self.id, reason.into());
     }
 
     /// This node's id.
@@ -311,9 +321,7 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// process; may be this process itself).
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: N::Msg) {
-        if !self.halted {
-            self.effects.send(self.id, to, msg);
-        }
+        self.effects.send(self.id, to, msg);
     }
 
     /// Sends `msg` to every other replica.
@@ -328,25 +336,19 @@ impl<'a, N: Node + ?Sized> Ctx<'a, N> {
     /// Fires `tag` after `after` microseconds of this node's clock; replaces
     /// a pending timer with the same tag.
     pub fn set_timer(&mut self, tag: N::Timer, after: Time) {
-        if !self.halted {
-            self.effects.set_timer(self.id, tag, after);
-        }
+        self.effects.set_timer(self.id, tag, after);
     }
 
     /// Cancels the pending timer `tag`, if any.
     pub fn cancel_timer(&mut self, tag: N::Timer) {
-        if !self.halted {
-            self.effects.cancel_timer(self.id, tag);
-        }
+        self.effects.cancel_timer(self.id, tag);
     }
 
     /// Answers client request `id`. From a replica, the answer travels back
     /// to the generic client; from a protocol's client process, it
     /// completes the operation at once.
     pub fn reply(&mut self, id: RequestId, reply: Reply) {
-        if !self.halted {
-            self.effects.reply(self.id, id, reply);
-        }
+        self.effects.reply(self.id, id, reply);
     }
 }
 
@@ -357,12 +359,10 @@ pub struct Harness<N: Node> {
     pub node: N,
     /// Its id.
     pub id: NodeId,
-    /// Who takes part (by default: replicas only).
-    pub layout: Layout,
     /// The local clock reading handed to the next call.
     pub now: Time,
     rng: Rng,
-    effects: Vec<EffectOf<N>>,
+    sink: Recorder<N::Msg, N::Timer>,
 }
 
 impl<N: Node> Harness<N> {
@@ -376,23 +376,25 @@ impl<N: Node> Harness<N> {
         Harness {
             node,
             id,
-            layout,
             now: 0,
             rng: Rng::derive(0, "harness"),
-            effects: Vec::new(),
+            sink: Recorder {
+                layout,
+                effects: Vec::new(),
+            },
         }
     }
 
+    /// Who takes part in the run the node sees.
+    pub fn layout(&self) -> &Layout {
+        &self.sink.layout
+    }
+
     fn call(&mut self, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) -> Vec<EffectOf<N>> {
-        let mut ctx = Ctx::new(
-            self.id,
-            &self.layout,
-            self.now,
-            &mut self.rng,
-            &mut self.effects,
-        );
+        let nodes = self.sink.layout.replicas;
+        let mut ctx = Ctx::new(self.id, nodes, self.now, &mut self.rng, &mut self.sink);
         f(&mut self.node, &mut ctx);
-        std::mem::take(&mut self.effects)
+        std::mem::take(&mut self.sink.effects)
     }
 
     /// Calls `on_start`.
