@@ -4,10 +4,17 @@
 //! partition kinds, the nodes that may crash, the clock changes) are filled
 //! in here so that `--print-scenario` shows them.
 
-use crate::scenario::raw::{PartitionKind, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzPartitions};
+use crate::scenario::raw::{
+    PartitionKind, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzMessages, RawFuzzPartitions,
+    RawFuzzPauses, RawRuleAction,
+};
 
 /// The most faults one seed's expansion may hold.
 pub const MAX_FAULTS: u64 = 100_000;
+
+/// The most extra copies a generated `duplicate` rule may ask for (as a
+/// `message` fault allows).
+pub const MAX_COPIES: u32 = 100;
 
 /// One step of a field path under `fuzz`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +88,12 @@ pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
         prob_range(l.duplicate, &at("duplicate"))?;
         total += episodes(span, l.interval_ms[0] + l.duration_ms[0]);
     }
+    if let Some(p) = f.pauses.as_mut() {
+        total += pauses(p, nodes, down_at_start, span)?;
+    }
+    if let Some(m) = &f.messages {
+        total += messages(m, span)?;
+    }
     if total > MAX_FAULTS {
         return Err(err(
             &[],
@@ -147,13 +160,26 @@ fn partitions(p: &mut RawFuzzPartitions, nodes: usize, span: u64) -> Result<u64,
 
 fn crash(c: &mut RawFuzzCrash, nodes: usize, down: &[u64], span: u64) -> Result<u64, FieldError> {
     let at = Key("crash_restart");
-    let list = c
-        .nodes
-        .get_or_insert_with(|| (0..nodes as u64).filter(|x| !down.contains(x)).collect());
+    replicas(&mut c.nodes, at, "crash", nodes, down)?;
+    range(c.interval_ms, &[at, Key("interval_ms")], 1)?;
+    range(c.down_ms, &[at, Key("down_ms")], 1)?;
+    Ok(2 * episodes(span, c.interval_ms[0] + c.down_ms[0]))
+}
+
+/// The replica ids of `crash_restart.nodes` or `pauses.nodes`: defaulted to
+/// every replica not down at start, in range, each once.
+fn replicas(
+    list: &mut Option<Vec<u64>>,
+    at: Step,
+    what: &str,
+    nodes: usize,
+    down: &[u64],
+) -> R {
+    let list = list.get_or_insert_with(|| (0..nodes as u64).filter(|x| !down.contains(x)).collect());
     if list.is_empty() {
         return Err(err(
             &[at, Key("nodes")],
-            "no node may crash: list at least one node that is not down at start",
+            format!("no node may {what}: list at least one node that is not down at start"),
         ));
     }
     for (i, &x) in list.iter().enumerate() {
@@ -171,9 +197,71 @@ fn crash(c: &mut RawFuzzCrash, nodes: usize, down: &[u64], span: u64) -> Result<
             return Err(err(&here, format!("node {x} is listed twice")));
         }
     }
-    range(c.interval_ms, &[at, Key("interval_ms")], 1)?;
-    range(c.down_ms, &[at, Key("down_ms")], 1)?;
-    Ok(2 * episodes(span, c.interval_ms[0] + c.down_ms[0]))
+    Ok(())
+}
+
+fn pauses(p: &mut RawFuzzPauses, nodes: usize, down: &[u64], span: u64) -> Result<u64, FieldError> {
+    let at = Key("pauses");
+    replicas(&mut p.nodes, at, "pause", nodes, down)?;
+    range(p.interval_ms, &[at, Key("interval_ms")], 1)?;
+    range(p.duration_ms, &[at, Key("duration_ms")], 1)?;
+    Ok(2 * episodes(span, p.interval_ms[0] + p.duration_ms[0]))
+}
+
+fn messages(m: &RawFuzzMessages, span: u64) -> Result<u64, FieldError> {
+    let at = |k| [Key("messages"), Key(k)];
+    if let Some(kinds) = &m.kinds {
+        if kinds.is_empty() {
+            return Err(err(
+                &at("kinds"),
+                "must list at least one message kind, or be left out to take \
+                 the kinds a probe run sends",
+            ));
+        }
+        for (i, k) in kinds.iter().enumerate() {
+            let here = [Key("messages"), Key("kinds"), Index(i)];
+            if k.is_empty() {
+                return Err(err(&here, "a message kind is a non-empty string"));
+            }
+            if kinds[..i].contains(k) {
+                return Err(err(&here, format!("kind {k:?} is listed twice")));
+            }
+        }
+    }
+    let allowed: Vec<&str> = RawRuleAction::ALL.iter().map(|a| a.name()).collect();
+    if m.actions.is_empty() {
+        return Err(err(
+            &at("actions"),
+            format!(
+                "must list at least one action; allowed: {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    for (i, a) in m.actions.iter().enumerate() {
+        if m.actions[..i].contains(a) {
+            let here = [Key("messages"), Key("actions"), Index(i)];
+            return Err(err(&here, format!("action {} is listed twice", a.name())));
+        }
+    }
+    range(m.interval_ms, &at("interval_ms"), 1)?;
+    range(m.window_ms, &at("window_ms"), 1)?;
+    prob(m.occurrence, &at("occurrence"))?;
+    range(m.delay_ms, &at("delay_ms"), 1)?;
+    let [lo, hi] = m.copies;
+    if lo > hi {
+        return Err(err(
+            &at("copies"),
+            format!("[min, max] needs min <= max, got [{lo}, {hi}]"),
+        ));
+    }
+    if lo < 1 || hi > MAX_COPIES {
+        return Err(err(
+            &at("copies"),
+            format!("extra copies must be from 1 to {MAX_COPIES}, got [{lo}, {hi}]"),
+        ));
+    }
+    Ok(episodes(span, m.interval_ms[0] + m.window_ms[0]))
 }
 
 fn clock(c: &mut RawFuzzClock, span: u64) -> Result<u64, FieldError> {
