@@ -335,3 +335,83 @@ fn prob_range(r: [f64; 2], at: &[Step]) -> R {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error for block `json` on 3 nodes (node 2 down at start), as
+    /// `path: message`.
+    fn error(json: serde_json::Value) -> String {
+        let mut f: RawFuzz = serde_json::from_value(json).expect("parses");
+        let e = validate(&mut f, 3, &[2]).expect_err("is refused");
+        let path: Vec<String> = e
+            .path
+            .iter()
+            .map(|s| match s {
+                Key(k) => format!(".{k}"),
+                Index(i) => format!("[{i}]"),
+            })
+            .collect();
+        format!("{}: {}", path.concat(), e.message)
+    }
+
+    fn ok(json: serde_json::Value) -> RawFuzz {
+        let mut f: RawFuzz = serde_json::from_value(json).expect("parses");
+        validate(&mut f, 3, &[2]).expect("is accepted");
+        f
+    }
+
+    #[test]
+    fn pauses_default_to_the_replicas_up_at_start_and_check_their_ranges() {
+        let f = ok(serde_json::json!({"until_ms": 100, "pauses": {}}));
+        let p = f.pauses.unwrap();
+        assert_eq!(p.nodes, Some(vec![0, 1]));
+        assert_eq!((p.interval_ms, p.duration_ms), ([200, 2000], [10, 500]));
+        for (block, want) in [
+            (serde_json::json!({"nodes": [3]}), ".pauses.nodes[0]: node id 3 is out of range; this scenario has nodes 0..2"),
+            (serde_json::json!({"nodes": [1, 1]}), ".pauses.nodes[1]: node 1 is listed twice"),
+            (serde_json::json!({"nodes": []}), ".pauses.nodes: no node may pause"),
+            (serde_json::json!({"interval_ms": [5, 4]}), ".pauses.interval_ms: [min, max] needs min <= max, got [5, 4]"),
+            (serde_json::json!({"duration_ms": [0, 4]}), ".pauses.duration_ms: the smallest value must be at least 1 ms"),
+        ] {
+            let e = error(serde_json::json!({"until_ms": 100, "pauses": block}));
+            assert!(e.starts_with(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn messages_take_their_defaults_and_say_what_is_allowed() {
+        let f = ok(serde_json::json!({"until_ms": 100, "messages": {}}));
+        let m = f.messages.unwrap();
+        assert_eq!(m.kinds, None, "left to the probe run");
+        assert_eq!(m.actions, RawRuleAction::ALL.to_vec());
+        for (block, want) in [
+            (serde_json::json!({"kinds": []}), ".messages.kinds: must list at least one message kind"),
+            (serde_json::json!({"kinds": ["a", ""]}), ".messages.kinds[1]: a message kind is a non-empty string"),
+            (serde_json::json!({"kinds": ["a", "a"]}), ".messages.kinds[1]: kind \"a\" is listed twice"),
+            (serde_json::json!({"actions": []}), ".messages.actions: must list at least one action; allowed: drop, duplicate, delay, hold"),
+            (serde_json::json!({"actions": ["drop", "drop"]}), ".messages.actions[1]: action drop is listed twice"),
+            (serde_json::json!({"window_ms": [0, 1]}), ".messages.window_ms: the smallest value must be at least 1 ms"),
+            (serde_json::json!({"interval_ms": [9, 1]}), ".messages.interval_ms: [min, max] needs min <= max"),
+            (serde_json::json!({"occurrence": 1.5}), ".messages.occurrence: probability 1.5 is out of range"),
+            (serde_json::json!({"delay_ms": [0, 10]}), ".messages.delay_ms: the smallest value must be at least 1 ms"),
+            (serde_json::json!({"copies": [0, 2]}), ".messages.copies: extra copies must be from 1 to 100, got [0, 2]"),
+            (serde_json::json!({"copies": [3, 2]}), ".messages.copies: [min, max] needs min <= max, got [3, 2]"),
+            (serde_json::json!({"copies": [1, 101]}), ".messages.copies: extra copies must be from 1 to 100"),
+        ] {
+            let e = error(serde_json::json!({"until_ms": 100, "messages": block}));
+            assert!(e.starts_with(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn new_generators_count_towards_the_fault_bound() {
+        for block in [
+            serde_json::json!({"until_ms": 10_000_000, "pauses": {"interval_ms": [1, 2], "duration_ms": [1, 2]}}),
+            serde_json::json!({"until_ms": 10_000_000, "messages": {"interval_ms": [1, 2], "window_ms": [1, 2]}}),
+        ] {
+            assert!(error(block).contains("faults per seed; at most 100000"));
+        }
+    }
+}
