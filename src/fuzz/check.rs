@@ -168,14 +168,9 @@ fn crash(c: &mut RawFuzzCrash, nodes: usize, down: &[u64], span: u64) -> Result<
 
 /// The replica ids of `crash_restart.nodes` or `pauses.nodes`: defaulted to
 /// every replica not down at start, in range, each once.
-fn replicas(
-    list: &mut Option<Vec<u64>>,
-    at: Step,
-    what: &str,
-    nodes: usize,
-    down: &[u64],
-) -> R {
-    let list = list.get_or_insert_with(|| (0..nodes as u64).filter(|x| !down.contains(x)).collect());
+fn replicas(list: &mut Option<Vec<u64>>, at: Step, what: &str, nodes: usize, down: &[u64]) -> R {
+    let list =
+        list.get_or_insert_with(|| (0..nodes as u64).filter(|x| !down.contains(x)).collect());
     if list.is_empty() {
         return Err(err(
             &[at, Key("nodes")],
@@ -369,11 +364,26 @@ mod tests {
         assert_eq!(p.nodes, Some(vec![0, 1]));
         assert_eq!((p.interval_ms, p.duration_ms), ([200, 2000], [10, 500]));
         for (block, want) in [
-            (serde_json::json!({"nodes": [3]}), ".pauses.nodes[0]: node id 3 is out of range; this scenario has nodes 0..2"),
-            (serde_json::json!({"nodes": [1, 1]}), ".pauses.nodes[1]: node 1 is listed twice"),
-            (serde_json::json!({"nodes": []}), ".pauses.nodes: no node may pause"),
-            (serde_json::json!({"interval_ms": [5, 4]}), ".pauses.interval_ms: [min, max] needs min <= max, got [5, 4]"),
-            (serde_json::json!({"duration_ms": [0, 4]}), ".pauses.duration_ms: the smallest value must be at least 1 ms"),
+            (
+                serde_json::json!({"nodes": [3]}),
+                ".pauses.nodes[0]: node id 3 is out of range; this scenario has nodes 0..2",
+            ),
+            (
+                serde_json::json!({"nodes": [1, 1]}),
+                ".pauses.nodes[1]: node 1 is listed twice",
+            ),
+            (
+                serde_json::json!({"nodes": []}),
+                ".pauses.nodes: no node may pause",
+            ),
+            (
+                serde_json::json!({"interval_ms": [5, 4]}),
+                ".pauses.interval_ms: [min, max] needs min <= max, got [5, 4]",
+            ),
+            (
+                serde_json::json!({"duration_ms": [0, 4]}),
+                ".pauses.duration_ms: the smallest value must be at least 1 ms",
+            ),
         ] {
             let e = error(serde_json::json!({"until_ms": 100, "pauses": block}));
             assert!(e.starts_with(want), "{e}");

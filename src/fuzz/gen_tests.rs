@@ -281,7 +281,8 @@ fn swarm_varies_which_generators_are_on() {
 }
 
 fn with_new(mut v: serde_json::Value) -> serde_json::Value {
-    v["pauses"] = serde_json::json!({"nodes": [1, 3], "interval_ms": [50, 400], "duration_ms": [20, 80]});
+    v["pauses"] =
+        serde_json::json!({"nodes": [1, 3], "interval_ms": [50, 400], "duration_ms": [20, 80]});
     v["messages"] = serde_json::json!({"kinds": ["ping", "pong", "ack"], "interval_ms": [20, 300],
         "window_ms": [5, 60], "delay_ms": [7, 9], "copies": [2, 4]});
     v
@@ -377,7 +378,13 @@ fn message_rules_stay_within_their_ranges_and_lists() {
     }
     assert_eq!(seen_kinds.len(), 3, "{seen_kinds:?}");
     assert_eq!(seen_actions.len(), 4, "every action by default");
-    for (what, n) in [("once", once), ("every", every), ("from", from), ("to", to), ("any", any)] {
+    for (what, n) in [
+        ("once", once),
+        ("every", every),
+        ("from", from),
+        ("to", to),
+        ("any", any),
+    ] {
         assert!(n > 100, "{what}: {n}");
     }
 }

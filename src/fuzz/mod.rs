@@ -36,7 +36,8 @@ pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
     let f = resolved(sc, f)?;
     let mut raw = sc.effective.clone();
     raw.fuzz = None;
-    raw.faults.extend(gen::expand(&f, sc.sim.nodes, seed).faults);
+    raw.faults
+        .extend(gen::expand(&f, sc.sim.nodes, seed).faults);
     // Stable, as validation sorts: same-time faults keep their order.
     raw.faults.sort_by_key(scenario::raw::RawFault::at_ms);
     let text = serde_json::to_string(&raw).map_err(|e| ScenarioError {

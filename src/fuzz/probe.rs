@@ -19,15 +19,17 @@ use crate::scenario::Scenario;
 /// The kinds of the messages `sc` sends at its own seed, sorted; an error
 /// says why the probe could not tell.
 pub fn message_kinds(sc: &Scenario) -> Result<Vec<String>, String> {
-    let kinds = catch_unwind(AssertUnwindSafe(|| protocols::visit(sc.protocol, Probe { sc })))
-        .map_err(|p| {
-            format!(
-                "the probe run (seed {}, no generated faults) panicked: {}",
-                sc.sim.seed,
-                panic_text(p.as_ref())
-            )
-        })?
-        .ok_or_else(|| format!("unknown protocol {}", sc.protocol))?;
+    let kinds = catch_unwind(AssertUnwindSafe(|| {
+        protocols::visit(sc.protocol, Probe { sc })
+    }))
+    .map_err(|p| {
+        format!(
+            "the probe run (seed {}, no generated faults) panicked: {}",
+            sc.sim.seed,
+            panic_text(p.as_ref())
+        )
+    })?
+    .ok_or_else(|| format!("unknown protocol {}", sc.protocol))?;
     if kinds.is_empty() {
         return Err(format!(
             "the probe run (seed {}, no generated faults) sent no message with a kind; \
