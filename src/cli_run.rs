@@ -47,11 +47,15 @@ fn create(path: &PathBuf, what: &str) -> Result<BufWriter<File>, String> {
 
 /// Runs `dsim run`.
 pub fn run(args: &RunArgs) -> ExitCode {
-    let sc = match scenario::load(&args.scenario) {
+    let mut sc = match scenario::load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };
     if args.print_scenario {
+        // Shows the message kinds a probe run finds, as `dsim fuzz` uses them.
+        if let Err(e) = dsim::fuzz::resolve(&mut sc) {
+            return bad_input(e);
+        }
         let text = serde_json::to_string_pretty(&sc.effective).expect("scenario serializes");
         report::emit(&format!("{text}\n"));
         return ExitCode::SUCCESS;

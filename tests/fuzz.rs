@@ -238,6 +238,93 @@ fn fuzz_block_errors_are_located_and_say_what_is_allowed() {
     );
     let e = fuzz_block_error(r#"{"until_ms": 100000000, "clock": {"interval_ms": [1, 2]}}"#);
     assert!(e.contains("faults per seed; at most 100000"), "{e}");
+    let e = fuzz_block_error(r#"{"until_ms": 100, "pauses": {"nodes": [0, 2]}}"#);
+    assert!(e.contains("s.json:2:"), "{e}");
+    assert!(
+        e.contains("fuzz.pauses.nodes[1]: node id 2 is out of range; this scenario has nodes 0..1"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "messages": {"actions": ["mangle"]}}"#);
+    assert!(
+        e.contains("unknown variant `mangle`") && e.contains("hold"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "messages": {"kinds": []}}"#);
+    assert!(e.contains("s.json:2:"), "{e}");
+    assert!(
+        e.contains("fuzz.messages.kinds: must list at least one message kind"),
+        "{e}"
+    );
+    let e = fuzz_block_error(r#"{"until_ms": 100, "messages": {"window_ms": [9, 3]}}"#);
+    assert!(
+        e.contains("fuzz.messages.window_ms: [min, max] needs min <= max, got [9, 3]"),
+        "{e}"
+    );
+}
+
+/// An LWW mesh with many keys under generated message rules that drop
+/// relays: a dropped relay is never sent again, so a key that is not
+/// written again stays apart. The kinds come from the probe run.
+const LWW_MESSAGES: &str = r#"{
+  "protocol": "lww", "variant": "faithful", "params": {"target": "self"},
+  "nodes": 3, "seed": 1,
+  "workload": {"clients": 3, "ops": 100, "keys": 50, "rate": {"kind": "open", "interval_ms": 5}},
+  "checks": ["convergence"],
+  "fuzz": {"until_ms": 500,
+           "messages": {"actions": ["drop"], "interval_ms": [20, 200], "window_ms": [5, 100]}}
+}"#;
+
+#[test]
+fn generated_message_rules_are_shrunk_into_a_file_that_replays() {
+    let dir = scratch("messages");
+    let file = dir.join("lww-messages.json");
+    std::fs::write(&file, LWW_MESSAGES).unwrap();
+    let file = file.to_str().unwrap();
+    let printed = dsim(&["run", file, "--print-scenario"]);
+    let v: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(
+        v["fuzz"]["messages"]["kinds"],
+        serde_json::json!(["set", "sync"]),
+        "the probe run's kinds"
+    );
+    let out_dir = dir.join("out");
+    let out = dsim(&[
+        "fuzz",
+        file,
+        "--seeds",
+        "0..60",
+        "--json",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let (failures, _) = lines(&out);
+    let first = &failures[0];
+    assert_eq!(first["group"], "convergence: violation (expected pass)");
+    // `dsim run --seed` probes on its own and draws the same rules.
+    let seed = first["seed"].as_u64().unwrap().to_string();
+    let replay = dsim(&["run", file, "--seed", &seed, "--json"]);
+    let r: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(r["trace_fingerprint"], first["trace_fingerprint"]);
+    let shrunk = first["shrunk"]["file"].as_str().expect("shrunk");
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(shrunk).unwrap()).unwrap();
+    assert!(raw.get("fuzz").is_none());
+    let rules: Vec<&Value> = raw["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "message")
+        .collect();
+    assert!(!rules.is_empty(), "a drop rule is what fails: {raw:#}");
+    for r in rules {
+        assert_eq!(r["action"], "drop");
+        assert!(["set", "sync"].contains(&r["msg"].as_str().unwrap()), "{r}");
+        assert!(r["until_ms"].as_u64() > r["at_ms"].as_u64());
+    }
+    let run = dsim(&["run", shrunk, "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stdout));
+    let r: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(r["checks"]["convergence"], "violation");
 }
 
 #[test]

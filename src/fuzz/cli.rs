@@ -125,10 +125,14 @@ pub struct Findings {
 
 /// Runs `dsim fuzz`.
 pub fn run(args: &FuzzArgs) -> ExitCode {
-    let sc = match scenario::load(&args.scenario) {
+    let mut sc = match scenario::load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };
+    // The probe run for `fuzz.messages` kinds, once for the whole campaign.
+    if let Err(e) = super::resolve(&mut sc) {
+        return bad_input(e);
+    }
     if let Some(dir) = &args.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return bad_input(format!("--out: cannot create {}: {e}", dir.display()));

@@ -2,7 +2,8 @@
 //! a concrete, sorted fault schedule.
 //!
 //! Pure functions of (block, node count, seed). Each generator draws from its
-//! own stream derived from the seed (`fuzz/partitions`, `fuzz/crash`, …), so
+//! own stream derived from the seed (`fuzz/partitions`, `fuzz/crash`,
+//! `fuzz/pauses`, `fuzz/messages`, …), so
 //! adding a clock generator to a scenario does not move its partitions, and
 //! none of them perturbs the network or workload streams of the run itself.
 //! Every generator is a timeline from `from_ms`: a calm interval, an episode
@@ -14,8 +15,11 @@ use sim::{Prob, Rng};
 
 use crate::scenario::raw::{
     NodeRef, PartitionKind, RawFault, RawFuzz, RawFuzzClock, RawFuzzCrash, RawFuzzFlapping,
-    RawFuzzLoss, RawFuzzPartitions,
+    RawFuzzLoss, RawFuzzMessages, RawFuzzPartitions, RawFuzzPauses,
 };
+
+#[path = "gen_messages.rs"]
+mod messages;
 
 /// One seed's expansion: what the swarm draw left on, and the faults.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -55,6 +59,13 @@ pub fn expand(f: &RawFuzz, n: usize, seed: u64) -> Expansion {
     }
     if let Some(l) = &plan.loss_bursts {
         losses(&plan, l, &mut Rng::derive(seed, "fuzz/loss"), &mut faults);
+    }
+    if let Some(p) = &plan.pauses {
+        pauses(&plan, p, &mut Rng::derive(seed, "fuzz/pauses"), &mut faults);
+    }
+    if let Some(m) = &plan.messages {
+        let mut rng = Rng::derive(seed, "fuzz/messages");
+        messages::rules(&plan, m, n, &mut rng, &mut faults);
     }
     faults.sort_by_key(RawFault::at_ms);
     Expansion { plan, faults }
@@ -111,7 +122,40 @@ fn swarm(f: &RawFuzz, rng: &mut Rng) -> RawFuzz {
             ..l.clone()
         })
     });
+    // Draws for generators added later come after all of the above, so a
+    // seed's plan for the older generators stays what it was.
+    let on = coin(rng);
+    plan.pauses = f.pauses.as_ref().and_then(|p| {
+        let interval_ms = narrow(p.interval_ms, rng);
+        on.then_some(RawFuzzPauses {
+            interval_ms,
+            ..p.clone()
+        })
+    });
+    let on = coin(rng);
+    plan.messages = f.messages.as_ref().and_then(|m| {
+        let kinds = m.kinds.as_ref().map(|k| subset(k, rng));
+        let actions = subset(&m.actions, rng);
+        let interval_ms = narrow(m.interval_ms, rng);
+        on.then_some(RawFuzzMessages {
+            kinds,
+            actions,
+            interval_ms,
+            ..m.clone()
+        })
+    });
     plan
+}
+
+/// A random non-empty subset of `items` (in their order): each kept on a
+/// coin, and one drawn item when no coin kept any. Empty stays empty.
+fn subset<T: Clone>(items: &[T], rng: &mut Rng) -> Vec<T> {
+    let mut kept: Vec<T> = items.iter().filter(|_| coin(rng)).cloned().collect();
+    let fallback = rng.below(items.len().max(1) as u64) as usize;
+    if kept.is_empty() {
+        kept.extend(items.get(fallback).cloned());
+    }
+    kept
 }
 
 fn coin(rng: &mut Rng) -> bool {
@@ -309,6 +353,26 @@ fn crashes(f: &RawFuzz, c: &RawFuzzCrash, rng: &mut Rng, out: &mut Vec<RawFault>
             node,
         });
         down
+    });
+}
+
+fn pauses(f: &RawFuzz, p: &RawFuzzPauses, rng: &mut Rng, out: &mut Vec<RawFault>) {
+    let nodes = p.nodes.as_deref().unwrap_or(&[]);
+    if nodes.is_empty() {
+        return;
+    }
+    timeline(f, p.interval_ms, rng, |rng, t| {
+        let node = NodeRef::Id(nodes[rng.below(nodes.len() as u64) as usize]);
+        let d = rng.range(p.duration_ms[0], p.duration_ms[1]);
+        out.push(RawFault::Pause {
+            at_ms: t,
+            node: node.clone(),
+        });
+        out.push(RawFault::Resume {
+            at_ms: t.saturating_add(d),
+            node,
+        });
+        d
     });
 }
 

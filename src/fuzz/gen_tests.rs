@@ -1,4 +1,5 @@
 use super::*;
+use crate::scenario::raw::RawRuleAction;
 
 fn block(json: serde_json::Value, n: usize) -> RawFuzz {
     let mut f: RawFuzz = serde_json::from_value(json).expect("fuzz block parses");
@@ -277,4 +278,199 @@ fn swarm_varies_which_generators_are_on() {
         .find(|&s| on(&plans[s as usize]) == [false; 4])
         .unwrap();
     assert!(expand(&f, 5, calm).faults.is_empty());
+}
+
+fn with_new(mut v: serde_json::Value) -> serde_json::Value {
+    v["pauses"] =
+        serde_json::json!({"nodes": [1, 3], "interval_ms": [50, 400], "duration_ms": [20, 80]});
+    v["messages"] = serde_json::json!({"kinds": ["ping", "pong", "ack"], "interval_ms": [20, 300],
+        "window_ms": [5, 60], "delay_ms": [7, 9], "copies": [2, 4]});
+    v
+}
+
+fn is_new(x: &RawFault) -> bool {
+    matches!(
+        x,
+        RawFault::Pause { .. } | RawFault::Resume { .. } | RawFault::Message(_)
+    )
+}
+
+#[test]
+fn pauses_take_one_listed_node_at_a_time_within_the_ranges() {
+    let f = block(
+        serde_json::json!({"from_ms": 100, "until_ms": 5000,
+            "pauses": {"nodes": [1, 3], "interval_ms": [50, 400], "duration_ms": [20, 80]}}),
+        5,
+    );
+    let mut nodes = std::collections::BTreeSet::new();
+    for seed in seeds() {
+        let faults = expand(&f, 5, seed).faults;
+        assert!(faults.len() >= 2 && faults.len() % 2 == 0, "{faults:?}");
+        let mut last_resume = 100;
+        for pair in faults.chunks(2) {
+            let (RawFault::Pause { at_ms: p, node: a }, RawFault::Resume { at_ms: r, node: b }) =
+                (&pair[0], &pair[1])
+            else {
+                panic!("seed {seed}: pause then resume: {pair:?}");
+            };
+            assert_eq!(a, b);
+            assert!(matches!(a, NodeRef::Id(1 | 3)), "{a:?}");
+            nodes.insert(a.clone());
+            assert!((50..=400).contains(&(p - last_resume)), "calm interval");
+            assert!((20..=80).contains(&(r - p)), "duration");
+            assert!(*p < 5000);
+            last_resume = *r;
+        }
+    }
+    assert_eq!(nodes.len(), 2, "both listed nodes pause");
+}
+
+#[test]
+fn message_rules_stay_within_their_ranges_and_lists() {
+    let f = block(
+        serde_json::json!({"until_ms": 5000, "messages": {"kinds": ["ping", "pong", "ack"],
+            "interval_ms": [20, 300], "window_ms": [5, 60], "delay_ms": [7, 9], "copies": [2, 4]}}),
+        4,
+    );
+    let mut seen_actions = std::collections::BTreeSet::new();
+    let mut seen_kinds = std::collections::BTreeSet::new();
+    let (mut once, mut every, mut from, mut to, mut any) = (0, 0, 0, 0, 0);
+    for seed in seeds() {
+        let faults = expand(&f, 4, seed).faults;
+        assert!(!faults.is_empty());
+        let mut end = 0;
+        for x in &faults {
+            let RawFault::Message(r) = x else {
+                panic!("only rules: {x:?}");
+            };
+            let until = r.until_ms.expect("every generated rule ends");
+            assert!((20..=300).contains(&(r.at_ms - end)), "calm interval");
+            assert!((5..=60).contains(&(until - r.at_ms)), "window");
+            assert!(r.at_ms < 5000);
+            end = until;
+            seen_kinds.insert(r.msg.clone().expect("a kind from the list"));
+            seen_actions.insert(r.action);
+            assert_eq!(r.where_, None);
+            match r.occurrence {
+                Some(1) => once += 1,
+                None => every += 1,
+                Some(n) => panic!("occurrence {n}"),
+            }
+            match (r.from.as_slice(), r.to.as_slice()) {
+                ([], []) => any += 1,
+                ([NodeRef::Id(x)], []) if *x < 4 => from += 1,
+                ([], [NodeRef::Id(x)]) if *x < 4 => to += 1,
+                other => panic!("from/to {other:?}"),
+            }
+            assert_eq!(r.copies.is_some(), r.action == RawRuleAction::Duplicate);
+            assert_eq!(r.delay_ms.is_some(), r.action == RawRuleAction::Delay);
+            assert_eq!(r.hold_until_ms.is_some(), r.action == RawRuleAction::Hold);
+            if let Some(c) = r.copies {
+                assert!((2..=4).contains(&c));
+            }
+            if let Some(d) = r.delay_ms {
+                assert!((7..=9).contains(&d));
+            }
+            if let Some(h) = r.hold_until_ms {
+                assert_eq!(h, until, "held messages are released when the rule ends");
+            }
+        }
+    }
+    assert_eq!(seen_kinds.len(), 3, "{seen_kinds:?}");
+    assert_eq!(seen_actions.len(), 4, "every action by default");
+    for (what, n) in [
+        ("once", once),
+        ("every", every),
+        ("from", from),
+        ("to", to),
+        ("any", any),
+    ] {
+        assert!(n > 100, "{what}: {n}");
+    }
+}
+
+#[test]
+fn message_rules_draw_only_the_listed_actions() {
+    let f = block(
+        serde_json::json!({"until_ms": 5000, "messages": {"kinds": ["a"], "actions": ["delay"],
+            "occurrence": 0.0}}),
+        3,
+    );
+    for seed in seeds().take(20) {
+        for x in expand(&f, 3, seed).faults {
+            let RawFault::Message(r) = x else { panic!() };
+            assert_eq!(r.action, RawRuleAction::Delay);
+            assert_eq!(r.occurrence, None);
+        }
+    }
+}
+
+#[test]
+fn new_generators_are_deterministic_and_do_not_move_the_others() {
+    for swarm in [false, true] {
+        let mut old = block(everything(), 5);
+        let mut new = block(with_new(everything()), 5);
+        old.swarm = swarm;
+        new.swarm = swarm;
+        for seed in seeds().take(50) {
+            let (a, b) = (expand(&old, 5, seed), expand(&new, 5, seed));
+            assert_eq!(b, expand(&new, 5, seed), "deterministic");
+            let kept: Vec<RawFault> = b.faults.iter().filter(|x| !is_new(x)).cloned().collect();
+            assert_eq!(a.faults, kept, "swarm {swarm} seed {seed}");
+            let mut plan = b.plan.clone();
+            (plan.pauses, plan.messages) = (None, None);
+            assert_eq!(a.plan, plan, "swarm {swarm} seed {seed}");
+        }
+    }
+}
+
+/// The swarm draws of the older generators are pinned: a seed's plan for
+/// them must not change when generators are added (the regression corpus
+/// and reported fuzz seeds depend on it).
+#[test]
+fn swarm_plans_of_the_older_generators_are_pinned() {
+    let mut f = block(everything(), 5);
+    f.swarm = true;
+    let on: Vec<String> = (0..12)
+        .map(|s| {
+            let e = expand(&f, 5, s);
+            let p = e.plan;
+            format!(
+                "{}{}{}{}{}:{}",
+                u8::from(p.partitions.is_some()),
+                u8::from(p.flapping.is_some()),
+                u8::from(p.crash_restart.is_some()),
+                u8::from(p.clock.is_some()),
+                u8::from(p.loss_bursts.is_some()),
+                e.faults.len(),
+            )
+        })
+        .collect();
+    // Taken from the code before pauses and messages were added (ef31fdf).
+    assert_eq!(
+        on.join(" "),
+        "00001:4 00001:9 00011:19 00001:6 00011:15 00010:23 00100:6 10110:46 10101:48 11110:49 10100:34 00111:21"
+    );
+}
+
+#[test]
+fn swarm_turns_the_new_generators_on_and_off_and_varies_their_lists() {
+    let mut f = block(with_new(everything()), 5);
+    f.swarm = true;
+    let plans: Vec<RawFuzz> = (0..64).map(|s| expand(&f, 5, s).plan).collect();
+    let on: std::collections::BTreeSet<[bool; 2]> = plans
+        .iter()
+        .map(|p| [p.pauses.is_some(), p.messages.is_some()])
+        .collect();
+    assert_eq!(on.len(), 4, "{on:?}");
+    let lists: std::collections::BTreeSet<(Vec<String>, Vec<RawRuleAction>)> = plans
+        .iter()
+        .filter_map(|p| {
+            let m = p.messages.as_ref()?;
+            assert!(!m.actions.is_empty());
+            Some((m.kinds.clone()?, m.actions.clone()))
+        })
+        .collect();
+    assert!(lists.len() > 5, "{lists:?}");
+    assert!(lists.iter().all(|(k, _)| !k.is_empty()));
 }

@@ -13,23 +13,31 @@ pub mod cli;
 pub mod file;
 pub mod gen;
 pub mod output;
+pub mod probe;
 pub mod reduce;
 pub mod save;
 pub mod shrink;
 
+use std::borrow::Cow;
+
+use crate::scenario::raw::RawFuzz;
 use crate::scenario::{self, Scenario, ScenarioError};
 
 /// The scenario as it runs at `seed`: the `fuzz` block expanded into faults
 /// appended to the fixed schedule and validated again; without a `fuzz`
 /// block, the scenario itself. The result has no `fuzz` block, so calling
-/// this twice does not add faults twice.
+/// this twice does not add faults twice. A `fuzz.messages` block without
+/// `kinds` takes them from a probe run (see [`probe`]) unless [`resolve`]
+/// has already filled them in.
 pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
     let Some(f) = &sc.effective.fuzz else {
         return Ok(sc.clone());
     };
+    let f = resolved(sc, f)?;
     let mut raw = sc.effective.clone();
     raw.fuzz = None;
-    raw.faults.extend(gen::expand(f, sc.sim.nodes, seed).faults);
+    raw.faults
+        .extend(gen::expand(&f, sc.sim.nodes, seed).faults);
     // Stable, as validation sorts: same-time faults keep their order.
     raw.faults.sort_by_key(scenario::raw::RawFault::at_ms);
     let text = serde_json::to_string(&raw).map_err(|e| ScenarioError {
@@ -40,4 +48,37 @@ pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
         message: format!("cannot expand the fuzz block: {e}"),
     })?;
     scenario::parse(&text, &sc.path, &sc.name)
+}
+
+/// Fills in what the `fuzz` block leaves to the probe run (the kinds of
+/// `fuzz.messages`), so that every later [`at_seed`] skips the probe. A
+/// campaign calls this once; the expansions are the same with or without.
+pub fn resolve(sc: &mut Scenario) -> Result<(), ScenarioError> {
+    if let Some(f) = &sc.effective.fuzz {
+        if let Cow::Owned(f) = resolved(sc, f)? {
+            sc.effective.fuzz = Some(f);
+        }
+    }
+    Ok(())
+}
+
+/// `f` with the message kinds from the probe run when it needs them.
+fn resolved<'a>(sc: &Scenario, f: &'a RawFuzz) -> Result<Cow<'a, RawFuzz>, ScenarioError> {
+    match &f.messages {
+        Some(m) if m.kinds.is_none() => {
+            let kinds = probe::message_kinds(sc).map_err(|message| ScenarioError {
+                file: sc.path.clone(),
+                line: 0,
+                col: 0,
+                field: "fuzz.messages.kinds".into(),
+                message: format!("fuzz.messages.kinds: {message}"),
+            })?;
+            let mut f = f.clone();
+            if let Some(m) = f.messages.as_mut() {
+                m.kinds = Some(kinds);
+            }
+            Ok(Cow::Owned(f))
+        }
+        _ => Ok(Cow::Borrowed(f)),
+    }
 }

@@ -394,6 +394,26 @@ pub enum RawRuleAction {
     Hold,
 }
 
+impl RawRuleAction {
+    /// Every action, in the order the docs list them.
+    pub const ALL: [RawRuleAction; 4] = [
+        RawRuleAction::Drop,
+        RawRuleAction::Duplicate,
+        RawRuleAction::Delay,
+        RawRuleAction::Hold,
+    ];
+
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            RawRuleAction::Drop => "drop",
+            RawRuleAction::Duplicate => "duplicate",
+            RawRuleAction::Delay => "delay",
+            RawRuleAction::Hold => "hold",
+        }
+    }
+}
+
 /// `{"kind": "message", …}`: a targeted message fault, in force from
 /// `at_ms` to `until_ms` (or the final heal).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -477,6 +497,12 @@ pub struct RawFuzz {
     /// Bursts of loss and duplication on every link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_bursts: Option<RawFuzzLoss>,
+    /// One process at a time pauses and resumes (a GC pause, a stalled VM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pauses: Option<RawFuzzPauses>,
+    /// Targeted message rules: drop, duplicate, delay or hold one kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<RawFuzzMessages>,
 }
 
 /// The shapes a generated partition can take.
@@ -648,6 +674,64 @@ impl Default for RawFuzzLoss {
             duration_ms: [50, 300],
             drop: [0.1, 0.5],
             duplicate: [0.0, 0.0],
+        }
+    }
+}
+
+/// `fuzz.pauses`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzPauses {
+    /// Replicas that may pause (default: every replica not down at start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<u64>>,
+    /// Time between a resume and the next pause.
+    pub interval_ms: [u64; 2],
+    /// How long a paused process stays paused.
+    pub duration_ms: [u64; 2],
+}
+
+impl Default for RawFuzzPauses {
+    fn default() -> Self {
+        RawFuzzPauses {
+            nodes: None,
+            interval_ms: [200, 2000],
+            duration_ms: [10, 500],
+        }
+    }
+}
+
+/// `fuzz.messages`: each episode is one `message` rule in force for a window.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFuzzMessages {
+    /// Message kinds drawn from (default: the kinds a probe run sends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<Vec<String>>,
+    /// Actions drawn from.
+    pub actions: Vec<RawRuleAction>,
+    /// Calm time before each rule.
+    pub interval_ms: [u64; 2],
+    /// How long each rule stays in force (`until_ms = at_ms + window`).
+    pub window_ms: [u64; 2],
+    /// Chance that a rule takes only the first matching message.
+    pub occurrence: f64,
+    /// `delay`: the added delay.
+    pub delay_ms: [u64; 2],
+    /// `duplicate`: the extra copies.
+    pub copies: [u32; 2],
+}
+
+impl Default for RawFuzzMessages {
+    fn default() -> Self {
+        RawFuzzMessages {
+            kinds: None,
+            actions: RawRuleAction::ALL.to_vec(),
+            interval_ms: [100, 1000],
+            window_ms: [10, 500],
+            occurrence: 0.5,
+            delay_ms: [10, 500],
+            copies: [1, 3],
         }
     }
 }
