@@ -121,22 +121,7 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
     cfg.seed = opts.seed;
     // Only the convergence check works without the client history.
     cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
-    let layout = cfg.layout();
-    let mut nodes: Vec<P> = (0..cfg.nodes)
-        .map(|id| P::new(id, cfg.nodes, &sc.variant, &params))
-        .collect();
-    for (name, knobs) in &sc.services {
-        nodes.push(
-            P::service(name, &layout, &params, knobs)
-                .expect("service knobs were validated when the scenario was loaded"),
-        );
-    }
-    for c in 0..layout.clients {
-        nodes.push(
-            P::client(c, &layout, &sc.variant, &params)
-                .expect("the protocol's client mode was validated"),
-        );
-    }
+    let nodes = processes::<P>(sc, &cfg, &params);
     let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
     let stop = sim.run();
     let trace_error = sim.finish_trace().err().map(|e| e.to_string());
@@ -182,6 +167,28 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
         trail_dot: opts.trail_key.and_then(|k| P::provenance_dot(&sim, k)),
         trace_error,
     }
+}
+
+/// Every process of a run of `sc` under `cfg`, in id order: the replicas,
+/// the services, the client processes.
+pub fn processes<P: Protocol>(sc: &Scenario, cfg: &sim::SimConfig, params: &P::Params) -> Vec<P> {
+    let layout = cfg.layout();
+    let mut nodes: Vec<P> = (0..cfg.nodes)
+        .map(|id| P::new(id, cfg.nodes, &sc.variant, params))
+        .collect();
+    for (name, knobs) in &sc.services {
+        nodes.push(
+            P::service(name, &layout, params, knobs)
+                .expect("service knobs were validated when the scenario was loaded"),
+        );
+    }
+    for c in 0..layout.clients {
+        nodes.push(
+            P::client(c, &layout, &sc.variant, params)
+                .expect("the protocol's client mode was validated"),
+        );
+    }
+    nodes
 }
 
 /// The protocols that can draw a provenance graph (`--trail`).

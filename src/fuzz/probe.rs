@@ -60,22 +60,7 @@ fn probe<P: Protocol>(sc: &Scenario) -> Vec<String> {
     let mut cfg = sc.sim.clone();
     cfg.collect_kinds = true;
     cfg.record_history = false;
-    let layout = cfg.layout();
-    let mut nodes: Vec<P> = (0..cfg.nodes)
-        .map(|id| P::new(id, cfg.nodes, &sc.variant, &params))
-        .collect();
-    for (name, knobs) in &sc.services {
-        nodes.push(
-            P::service(name, &layout, &params, knobs)
-                .expect("service knobs were validated when the scenario was loaded"),
-        );
-    }
-    for c in 0..layout.clients {
-        nodes.push(
-            P::client(c, &layout, &sc.variant, &params)
-                .expect("the protocol's client mode was validated"),
-        );
-    }
+    let nodes = crate::runner::processes::<P>(sc, &cfg, &params);
     let mut sim: Sim<P> = Sim::new(cfg, nodes, None);
     sim.run();
     sim.kinds()

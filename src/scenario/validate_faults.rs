@@ -137,8 +137,7 @@ pub(super) fn faults(raw: &[RawFault], layout: &Layout, src: &Src) -> R<Vec<Sche
     Ok(out)
 }
 
-/// The largest number of extra copies a rule may ask for.
-const MAX_COPIES: u32 = 100;
+use crate::fuzz::check::MAX_COPIES;
 
 fn rule(r: &RawMessageRule, layout: &Layout, src: &Src, at: &P) -> R<MessageRule> {
     let many = |xs: &[NodeRef], field: &str| -> R<Vec<usize>> {
