@@ -396,3 +396,36 @@ fn hunt_counts_expected_violations_and_shrinks_them() {
     assert!(after < f["ops"].as_u64().unwrap(), "{f}");
     assert_eq!(dsim(&["run", file]).status.code(), Some(0));
 }
+
+#[test]
+fn an_expected_violation_that_does_not_show_is_listed_not_shrunk() {
+    // The stale-read scenario without its slow link: the violation it
+    // expects never shows. Nothing is shrunk (a smaller run passes too);
+    // the seeds are listed with their replay commands.
+    let src =
+        std::fs::read_to_string(Path::new(ROOT).join("scenarios/seqlog-stale-reads.json")).unwrap();
+    let mut v: Value = serde_json::from_str(&src).unwrap();
+    v["network"]["links"] = Value::Array(Vec::new());
+    let dir = scratch("missing");
+    let file = dir.join("no-slow-link.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out_dir = dir.join("out");
+    let out = dsim(&[
+        "fuzz",
+        file.to_str().unwrap(),
+        "--seeds",
+        "0..4",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("monotonic-reads: pass (expected violation): 4 seed(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expected violation not found"), "{stdout}");
+    assert!(stdout.contains("no-slow-link.json --seed 3"), "{stdout}");
+    let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(written, 0, "nothing shrunk: {stdout}");
+}
