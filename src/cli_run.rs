@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
-    /// Print the scenario with every default filled in, and exit.
+    /// Print the scenario with every default filled in, and exit (with
+    /// --seed, a `fuzz` block is replaced by the faults that seed draws).
     #[arg(long)]
     pub print_scenario: bool,
 }
@@ -55,6 +56,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         // Shows the message kinds a probe run finds, as `dsim fuzz` uses them.
         if let Err(e) = dsim::fuzz::resolve(&mut sc) {
             return bad_input(e);
+        }
+        // With --seed, a `fuzz` block is shown as what that seed runs: the
+        // faults it drew, in place of the block.
+        if let Some(seed) = args.seed.filter(|_| sc.effective.fuzz.is_some()) {
+            sc = match dsim::fuzz::at_seed(&sc, seed) {
+                Ok(sc) => sc,
+                Err(e) => return bad_input(e),
+            };
+            sc.effective.seed = seed;
         }
         let text = serde_json::to_string_pretty(&sc.effective).expect("scenario serializes");
         report::emit(&format!("{text}\n"));

@@ -1,6 +1,6 @@
 //! `dsim list`: protocols, variants, operations, checks, bundled scenarios.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use protocols::{Protocol, Visitor};
@@ -43,13 +43,11 @@ impl Visitor for Describe {
     }
 }
 
-/// Where the bundled scenarios are: `./scenarios`, else the source tree's.
+/// Where the bundled scenarios are: `./scenarios` (run dsim from the
+/// repository). The build directory is never consulted: an installed
+/// binary must not read a source tree it happened to be built from.
 pub fn scenario_dir() -> PathBuf {
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    PathBuf::from("scenarios")
 }
 
 /// Runs `dsim list`.
@@ -76,6 +74,11 @@ pub fn run() -> ExitCode {
         o += &format!("  {:14} {}\n", m.name, m.description);
     }
     let dir = scenario_dir();
+    if !dir.is_dir() {
+        o += "\nscenarios: none here (no ./scenarios directory); run dsim list from the dsim repository to see the bundled ones\n";
+        dsim::report::emit(&o);
+        return ExitCode::SUCCESS;
+    }
     o += &format!("\nscenarios ({})\n", dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -100,6 +100,15 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     let n = raw.nodes as usize;
     // Variant and params.
     let variants: Vec<&str> = Pr::variants().iter().map(|v| v.name).collect();
+    let variant_note = raw.variant.is_none().then(|| {
+        let v = &Pr::variants()[0];
+        let others: Vec<&str> = variants[1..].to_vec();
+        let mut note = format!("no variant given: {} ({})", v.name, v.summary);
+        if !others.is_empty() {
+            note += &format!("; also: {}", others.join(", "));
+        }
+        note
+    });
     let variant = raw
         .variant
         .get_or_insert_with(|| variants[0].to_string())
@@ -256,6 +265,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         checks,
         expect: raw.expect.clone(),
         check_params: raw.check_params.clone(),
+        variant_note,
         services,
         client,
         effective: raw,
