@@ -4,7 +4,7 @@
 use crate::history::{History, Operation};
 use crate::model::{Model, ShapeError, Spec};
 use crate::search::{self, Outcome, Resumable, Timed};
-use crate::witness::{self, Witness};
+use crate::witness::{self, Witness, MIN_WITNESS_STEPS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,7 +75,7 @@ pub struct Report {
     pub key: Option<String>,
     /// One entry per key, in key order (no key first).
     pub keys: Vec<KeyReport>,
-    /// A minimal violation on the first non-linearizable key.
+    /// A violation on the first non-linearizable key (see [`Witness`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
 }
@@ -111,7 +111,9 @@ const FIRST_ROUND: u64 = 10_000;
 const GROWTH: u64 = 4;
 
 /// Checks `history` against `model`, spending at most `budget` model steps
-/// in the search (and as much again on minimizing a witness).
+/// in the search, and on a violation at most as many again as the search
+/// spent on the violating key (at least 100,000, at most `budget`) on
+/// minimising the witness.
 ///
 /// Keys are independent, so each is searched on its own, in rounds: every
 /// unfinished key's search is resumed with a growing allowance of steps,
@@ -211,11 +213,17 @@ fn check_keys<S: Spec>(
         }
         target = target.saturating_mul(GROWTH);
     }
-    drop(searches);
     let witness = reports
         .iter()
         .position(|r| r.verdict == Some(Verdict::NotLinearizable))
-        .and_then(|k| witness::find(spec, &keys[k].1, budget));
+        .and_then(|k| {
+            let frontier = searches[k].frontier();
+            // Minimising may take as many steps as the search did (and at
+            // least a floor for cheap searches), so it never dominates.
+            let steps = reports[k].steps.max(MIN_WITNESS_STEPS).min(budget);
+            witness::find(spec, &keys[k].1, frontier, steps)
+        });
+    drop(searches);
     (reports, witness)
 }
 

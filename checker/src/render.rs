@@ -25,7 +25,7 @@ pub(crate) fn render(witness: &Witness) -> String {
         if witness.minimal {
             " (a minimal set)"
         } else {
-            ""
+            " (not minimised)"
         }
     );
     out.push('\n');

@@ -58,6 +58,16 @@ pub trait Spec: Send + Sync + 'static {
         false
     }
 
+    /// For operations of unknown outcome (`weak`, in compact form) that
+    /// could be added to the operations `kept`: which could change whether
+    /// `kept` can be linearized. Witnesses use it to ignore the rest of a
+    /// key's history when proving that a small set fails whatever the rest
+    /// did. Answering `true` for every one is always right, only slower.
+    fn can_matter(&self, kept: &[&Self::Op], weak: &[&Self::Op]) -> Vec<bool> {
+        let _ = kept;
+        vec![true; weak.len()]
+    }
+
     /// Explains in words why the operations `history` of one key cannot be
     /// linearized, given `suspects` (indices into `history` of a small set
     /// that cannot), or `None` to fall back to a generic sentence. The
