@@ -126,6 +126,21 @@ const GROWTH: u64 = 4;
 /// the budget bounds it too. Every operation's shape is checked before any
 /// search, so a bad history is reported as such.
 pub fn check(history: &History, model: &Model, budget: u64) -> Result<Report, CheckError> {
+    check_with(history, model, budget, true)
+}
+
+/// Like [`check`], but stops at the verdict: no witness is looked for.
+/// For callers that only need the answer, and to time the search alone.
+pub fn check_verdict(history: &History, model: &Model, budget: u64) -> Result<Report, CheckError> {
+    check_with(history, model, budget, false)
+}
+
+fn check_with(
+    history: &History,
+    model: &Model,
+    budget: u64,
+    explain: bool,
+) -> Result<Report, CheckError> {
     let ops = history.operations();
     let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
     for (index, op) in ops.iter().enumerate() {
@@ -140,7 +155,7 @@ pub fn check(history: &History, model: &Model, budget: u64) -> Result<Report, Ch
         }
     }
     let keys: Vec<(Option<&str>, Vec<&Operation>)> = by_key.into_iter().collect();
-    let (keys, witness) = model.spec.check_keys(&keys, budget);
+    let (keys, witness) = model.spec.check_keys(&keys, budget, explain);
     Ok(Report {
         verdict: overall(&keys),
         model: model.name(),
@@ -158,6 +173,7 @@ fn check_keys<S: Spec>(
     spec: &S,
     keys: &[(Option<&str>, Vec<&Operation>)],
     budget: u64,
+    explain: bool,
 ) -> (Vec<KeyReport>, Option<Witness>) {
     let prepared: Vec<Vec<Timed<S::Op>>> = keys
         .iter()
@@ -216,6 +232,7 @@ fn check_keys<S: Spec>(
     let witness = reports
         .iter()
         .position(|r| r.verdict == Some(Verdict::NotLinearizable))
+        .filter(|_| explain)
         .and_then(|k| {
             let frontier = searches[k].frontier();
             // Minimising may take as many steps as the search did (and at
@@ -291,11 +308,13 @@ fn overall(reports: &[KeyReport]) -> Verdict {
 pub(crate) trait KeyChecker: Send + Sync {
     /// Checks one operation's shape.
     fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
-    /// Searches the keys' (validated, unfailed) operations; see [`check`].
+    /// Searches the keys' (validated, unfailed) operations, and finds a
+    /// witness if `explain`; see [`check`].
     fn check_keys(
         &self,
         keys: &[(Option<&str>, Vec<&Operation>)],
         budget: u64,
+        explain: bool,
     ) -> (Vec<KeyReport>, Option<Witness>);
 }
 
@@ -308,8 +327,9 @@ impl<S: Spec> KeyChecker for S {
         &self,
         keys: &[(Option<&str>, Vec<&Operation>)],
         budget: u64,
+        explain: bool,
     ) -> (Vec<KeyReport>, Option<Witness>) {
-        check_keys(self, keys, budget)
+        check_keys(self, keys, budget, explain)
     }
 }
 
