@@ -55,6 +55,8 @@ mod search;
 mod witness;
 
 pub use history::{Completion, CompletionKind, History, HistoryError, Operation};
-pub use linearizability::{check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET};
+pub use linearizability::{
+    check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET,
+};
 pub use model::{Explanation, Model, ModelError, ShapeError, Spec};
 pub use witness::Witness;

@@ -69,6 +69,9 @@ struct Prober<'a, S: Spec> {
     open: &'a [Timed<S::Op>],
     /// Operations whose weakened form is read-only, so can be left out.
     droppable: Vec<bool>,
+    /// Each operation's form in the failing prefix (open if cut), or
+    /// `None` if invoked after the cut.
+    in_prefix: Vec<Option<bool>>,
     remaining: u64,
 }
 
@@ -137,6 +140,47 @@ impl<S: Spec> Prober<'_, S> {
         self.illegal(&all, cap)
     }
 
+    /// `picks` with every operation of the prefix that could matter to
+    /// them added, in its prefix form, until none is left out: then no
+    /// weakened operation can matter, and a proof probe is a plain search.
+    fn close(&self, picks: &[Pick]) -> Vec<Pick> {
+        let mut inside = vec![false; self.known.len()];
+        for &(i, _) in picks {
+            inside[i] = true;
+        }
+        let mut all = picks.to_vec();
+        loop {
+            let horizon = all
+                .iter()
+                .filter(|p| !p.1)
+                .filter_map(|&(i, _)| self.known[i].ret)
+                .max()
+                .unwrap_or(0);
+            let candidates: Vec<usize> = (0..self.known.len())
+                .filter(|&i| {
+                    !inside[i]
+                        && self.in_prefix[i].is_some()
+                        && !self.droppable[i]
+                        && self.open[i].call <= horizon
+                })
+                .collect();
+            let kept: Vec<&S::Op> = all.iter().map(|&p| &self.timed(p).op).collect();
+            let weak: Vec<&S::Op> = candidates.iter().map(|&i| &self.open[i].op).collect();
+            let matter = self.spec.can_matter(&kept, &weak);
+            let before = all.len();
+            for (&i, m) in candidates.iter().zip(matter) {
+                if let (true, Some(open)) = (m, self.in_prefix[i]) {
+                    inside[i] = true;
+                    all.push((i, open));
+                }
+            }
+            if all.len() == before {
+                all.sort_unstable();
+                return all;
+            }
+        }
+    }
+
     /// Whether `picks` stop being a proof when any one of them is left
     /// out (becomes one of the weakened others); `None` if a probe ran out.
     fn each_needed(&mut self, picks: &[Pick]) -> Option<bool> {
@@ -172,16 +216,21 @@ pub(crate) fn find<S: Spec>(
         .collect();
     let open = prepare_all(spec, &unreturned.iter().collect::<Vec<_>>())?;
     let droppable = open.iter().map(|t| spec.read_only(&t.op)).collect();
+    let (prefix, culprit) = match frontier {
+        Some(f) => (f.prefix, Some(f.culprit)),
+        None => ((0..ops.len()).map(|i| (i, false)).collect(), None),
+    };
+    let mut in_prefix = vec![None; ops.len()];
+    for &(i, open) in &prefix {
+        in_prefix[i] = Some(open);
+    }
     let mut prober = Prober {
         spec,
         known: &known,
         open: &open,
         droppable,
+        in_prefix,
         remaining: budget,
-    };
-    let (prefix, culprit) = match frontier {
-        Some(f) => (f.prefix, Some(f.culprit)),
-        None => ((0..ops.len()).map(|i| (i, false)).collect(), None),
     };
     let (picks, explanation, minimal) = explained(&mut prober, ops, &prefix, culprit)
         .unwrap_or_else(|| {
@@ -268,14 +317,13 @@ fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pic
     let (mut low, mut high) = (0, picks.len().saturating_sub(1));
     while low < high {
         let middle = (low + high).div_ceil(2);
-        if prober.proves(&picks[middle..], chunk_cap) == Some(true) {
+        if prober.proves(&prober.close(&picks[middle..]), chunk_cap) == Some(true) {
             low = middle;
         } else {
             high = middle - 1;
         }
     }
-    picks.drain(..low);
-    picks.sort_unstable();
+    picks = prober.close(&picks[low..]);
     let mut chunk = (picks.len() / 2).max(1);
     loop {
         let mut removed = false;
@@ -283,12 +331,24 @@ fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pic
         let mut start = 0;
         while start < picks.len() && prober.remaining > 0 {
             let end = (start + chunk).min(picks.len());
-            let rest: Vec<Pick> = picks[..start]
+            let mut rest: Vec<Pick> = picks[..start]
                 .iter()
                 .chain(&picks[end..])
                 .copied()
                 .collect();
-            let cap = if chunk > 1 { chunk_cap } else { u64::MAX };
+            // A chunk is deleted with whatever could matter to the rest
+            // kept (a cheap probe, with nothing weakened that matters);
+            // single operations are deleted outright, weakened.
+            let cap = if chunk > 1 {
+                rest = prober.close(&rest);
+                if rest.len() >= picks.len() {
+                    start = end;
+                    continue;
+                }
+                chunk_cap
+            } else {
+                u64::MAX
+            };
             match prober.proves(&rest, cap) {
                 Some(true) => {
                     picks = rest;

@@ -94,7 +94,11 @@ pub fn register(shape: Shape, seed: u64) -> History {
     }
     if shape.spoil == Spoil::StaleRead {
         // The one write of a fresh value, early on.
-        if let Some(w) = planned.iter_mut().take(shape.ops / 10).find(|o| o.f == "write") {
+        if let Some(w) = planned
+            .iter_mut()
+            .take(shape.ops / 10)
+            .find(|o| o.f == "write")
+        {
             w.value = json!(shape.values);
         }
     }
