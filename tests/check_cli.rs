@@ -197,3 +197,217 @@ fn bad_inputs_exit_2_naming_the_problem() {
         stderr(&shape)
     );
 }
+
+fn jepsen(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checker/tests/jepsen")
+        .join(name)
+}
+
+#[test]
+fn several_files_get_one_line_each_and_the_worst_exit_code() {
+    let ok = corpus("etcd_002.jsonl");
+    let bad = corpus("etcd_040.jsonl");
+    let (ok, bad) = (ok.to_str().unwrap(), bad.to_str().unwrap());
+    let output = dsim(&["check", ok, bad, "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with(&format!("{ok}: linearizable (77 operations")));
+    assert!(
+        lines[1].starts_with(&format!(
+            "{bad}: NOT linearizable; a witness of 4 operations (minimal)"
+        )),
+        "{text}"
+    );
+
+    // A file that cannot be read is reported, the others still checked; 2 wins.
+    let output = dsim(&[
+        "check",
+        "/no/such.jsonl",
+        ok,
+        bad,
+        "--model",
+        "cas-register",
+    ]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(stdout(&output).lines().count(), 2);
+    assert!(stderr(&output).starts_with("error: cannot read history /no/such.jsonl"));
+
+    // Unknown (3) is less severe than a violation (1), more than a pass.
+    let unknown = dsim(&["check", ok, "--model", "cas-register", "--budget", "100"]);
+    assert_eq!(code(&unknown), 3);
+    let both = dsim(&[
+        "check",
+        ok,
+        bad,
+        "--model",
+        "cas-register",
+        "--budget",
+        "30000",
+    ]);
+    assert_eq!(code(&both), 1, "{}", stdout(&both));
+    assert!(stdout(&both)
+        .lines()
+        .next()
+        .unwrap()
+        .contains(": unknown: the step budget"));
+
+    // --json: one object per history, errors included.
+    let output = dsim(&[
+        "check",
+        ok,
+        "/no/such.jsonl",
+        "--model",
+        "cas-register",
+        "--json",
+    ]);
+    let objects: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["verdict"], "linearizable");
+    assert_eq!(objects[0]["empty"], false);
+    assert_eq!(objects[1]["history"], "/no/such.jsonl");
+    assert!(objects[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot read history"));
+}
+
+#[test]
+fn a_directory_of_jepsen_histories_is_one_command() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("checker/tests/jepsen");
+    let output = dsim(&["check", dir.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    let verdicts: Vec<(String, bool)> = text
+        .lines()
+        .map(|l| {
+            let (path, verdict) = l.split_once(": ").unwrap();
+            let name = path.rsplit('/').take(2).collect::<Vec<_>>();
+            (
+                format!("{}/{}", name[1], name[0]),
+                verdict.starts_with("linearizable"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("bad/cas-failure.edn".to_string(), false),
+            ("bad/immediate-failure.edn".to_string(), false),
+            ("bad/rethink-fail-minimal.edn".to_string(), false),
+            ("good/cas-register-bug.edn".to_string(), true),
+        ],
+        "{text}"
+    );
+    let empty = temp_history("nothing-here.txt", "");
+    let no_files = dsim(&[
+        "check",
+        empty
+            .parent()
+            .unwrap()
+            .join("no-histories")
+            .to_str()
+            .unwrap(),
+        "--model",
+        "kv",
+    ]);
+    assert_eq!(code(&no_files), 2);
+}
+
+#[test]
+fn a_jepsen_register_history_gives_knossos_verdict_and_witness() {
+    let file = jepsen("bad/cas-failure.edn");
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("291 operations"), "{text}");
+    assert!(
+        text.contains("read by process 70 returned 0, but write 2 by process 76 completed"),
+        "{text}"
+    );
+    // The format can be named when the extension does not say it.
+    let copy = temp_history("cas-failure.txt", &std::fs::read_to_string(&file).unwrap());
+    let named = dsim(&[
+        "check",
+        copy.to_str().unwrap(),
+        "--model",
+        "cas-register",
+        "--format",
+        "edn",
+    ]);
+    assert_eq!(code(&named), 1, "{}", stderr(&named));
+    let guessed = dsim(&["check", copy.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&guessed), 2);
+}
+
+#[test]
+fn bad_edn_exits_2_naming_file_line_and_field() {
+    let broken = temp_history(
+        "broken.edn",
+        "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :done, :f :read, :process 0}\n",
+    );
+    let output = dsim(&["check", broken.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stderr(&output).trim(),
+        format!(
+            "error: {}:2: :type is :done; allowed: :invoke, :ok, :fail, :info",
+            broken.display()
+        )
+    );
+    let unclosed = temp_history("unclosed.edn", "[{:type :invoke,\n :f :read");
+    let output = dsim(&[
+        "check",
+        unclosed.to_str().unwrap(),
+        "--model",
+        "cas-register",
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unclosed.edn:2: not EDN: the map begun on line 1 never ends"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_empty_history_says_there_was_nothing_to_check() {
+    let empty = temp_history("empty.jsonl", "");
+    let path = empty.to_str().unwrap();
+    let output = dsim(&["check", path, "--model", "kv"]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stdout(&output),
+        "nothing to check: the history has no operations\n"
+    );
+    let json = dsim(&["check", path, "--model", "kv", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(json["empty"], true);
+    let strict = dsim(&["check", path, "--model", "kv", "--fail-empty"]);
+    assert_eq!(code(&strict), 2);
+    assert_eq!(
+        stderr(&strict).trim(),
+        format!("error: {path}: nothing to check: the history has no operations (--fail-empty)")
+    );
+    // Only failed operations: nothing happened, so nothing to check either.
+    let failed = temp_history(
+        "failed.jsonl",
+        concat!(
+            r#"{"process":0,"type":"invoke","f":"write","value":1,"time":1}"#,
+            "\n",
+            r#"{"process":0,"type":"fail","f":"write","value":1,"time":2}"#,
+            "\n",
+        ),
+    );
+    let output = dsim(&["check", failed.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stdout(&output),
+        "nothing to check: its one operation failed (did not happen)\n"
+    );
+}
