@@ -411,3 +411,88 @@ fn an_empty_history_says_there_was_nothing_to_check() {
         "nothing to check: its one operation failed (did not happen)\n"
     );
 }
+
+/// `dsim list`'s model line for each protocol: (protocol, model or None).
+fn listed_models() -> Vec<(String, Option<String>)> {
+    let list = stdout(&dsim(&["list"]));
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut protocol = None;
+    for line in list.lines().take_while(|l| !l.starts_with("models")) {
+        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            protocol = name.split_whitespace().next().map(str::to_string);
+        } else if let Some(rest) = line.trim_start().strip_prefix("model ") {
+            let model = rest.trim_start().split(':').next().unwrap().to_string();
+            let p = protocol.clone().expect("a protocol before its model line");
+            out.push((p, (model != "none").then_some(model)));
+        }
+    }
+    out
+}
+
+#[test]
+fn run_histories_are_read_by_the_model_dsim_list_names() {
+    let models = listed_models();
+    assert_eq!(models.len(), 4, "{models:?}");
+    let dir = std::env::temp_dir().join(format!("dsim-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for (protocol, model) in &models {
+        // Every bundled scenario of the protocol: the run's history file.
+        let mut scenarios: Vec<PathBuf> = std::fs::read_dir(root.join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                json["protocol"] == protocol.as_str()
+            })
+            .collect();
+        scenarios.sort();
+        assert!(!scenarios.is_empty(), "{protocol}");
+        for scenario in scenarios {
+            let history = dir.join(format!("{protocol}-run.jsonl"));
+            let run = dsim(&[
+                "run",
+                scenario.to_str().unwrap(),
+                "--json",
+                "--history",
+                history.to_str().unwrap(),
+            ]);
+            let report: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+            let name = scenario.display();
+            match model {
+                Some(model) => {
+                    let checked = dsim(&["check", history.to_str().unwrap(), "--model", model]);
+                    assert!(
+                        [0, 1].contains(&code(&checked)),
+                        "{name}: dsim check --model {model}: {}",
+                        stderr(&checked)
+                    );
+                    // Where the run judged linearizability too, both agree.
+                    if let Some(verdict) = report["checks"]["linearizability"].as_str() {
+                        let want = if verdict == "pass" { 0 } else { 1 };
+                        assert_eq!(code(&checked), want, "{name}");
+                    }
+                }
+                None => {
+                    // As the README says: a bank run's history fits no
+                    // model (a withdrawal answers its event id, not
+                    // true/false); a counter run's fits `counter` only
+                    // when it has no `sync` operations.
+                    let text = std::fs::read_to_string(&history).unwrap();
+                    let syncs = text.contains(r#""f":"sync""#);
+                    for m in ["kv", "counter", "bank"] {
+                        let checked = dsim(&["check", history.to_str().unwrap(), "--model", m]);
+                        let readable = protocol == "counter" && m == "counter" && !syncs;
+                        assert_eq!(
+                            code(&checked) != 2,
+                            readable,
+                            "{name}: --model {m}: {}",
+                            stderr(&checked)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
