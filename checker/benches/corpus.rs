@@ -38,24 +38,24 @@ fn hard_set() -> Vec<(String, Shape, u64)> {
     for seed in [1, 2, 3] {
         set.push((
             format!("corrupted-1k-{seed}"),
-            shape(10, 1000, Spoil::CorruptedRead),
+            shape(10, 1000, Spoil::Corrupted),
             seed,
         ));
         set.push((
             format!("stale-1k-{seed}"),
-            shape(10, 1000, Spoil::StaleRead),
+            shape(10, 1000, Spoil::Stale),
             seed,
         ));
     }
     for seed in [0, 6, 9] {
         set.push((
             format!("wrong-200-{seed}"),
-            shape(10, 200, Spoil::WrongRead),
+            shape(10, 200, Spoil::Wrong),
             seed,
         ));
     }
-    set.push(("wrong-1k-1".into(), shape(10, 1000, Spoil::WrongRead), 1));
-    set.push(("stale-10k-0".into(), shape(4, 10_000, Spoil::StaleRead), 0));
+    set.push(("wrong-1k-1".into(), shape(10, 1000, Spoil::Wrong), 1));
+    set.push(("stale-10k-0".into(), shape(4, 10_000, Spoil::Stale), 0));
     set
 }
 

@@ -14,9 +14,11 @@
 //!
 //! The search hands over a first proof for free: the history cut at the
 //! latest return it got stuck at (see `Frontier`). From there, a model's
-//! explanation (a stale or impossible read) is tried first; otherwise the
-//! earliest-ending operations are cut away by binary search, then chunks,
-//! then single operations, until no single deletion leaves a proof: the
+//! explanation (a stale or impossible read) is tried first; otherwise only
+//! the latest-ending operations are kept (with whatever could matter to
+//! them), as few as still prove it, found by doubling then bisecting; then
+//! chunks, then single operations are deleted, until no single deletion
+//! leaves a proof: the
 //! witness is then *minimal* (1-minimal: with any one of its operations
 //! weakened like the others, an order exists). All this spends a bounded
 //! number of steps; when they run out, the witness is still a proof, and
@@ -29,7 +31,7 @@ use crate::search::{search, Frontier, Outcome, Timed};
 use serde::Serialize;
 
 /// The fewest steps minimising may take, however cheap the search was.
-pub(crate) const MIN_WITNESS_STEPS: u64 = 100_000;
+pub(crate) const MIN_WITNESS_STEPS: u64 = 20_000;
 /// Suspects handed to the model's explanation: the culprit and the latest others.
 const SUSPECTS: usize = 64;
 
@@ -183,11 +185,11 @@ impl<S: Spec> Prober<'_, S> {
 
     /// Whether `picks` stop being a proof when any one of them is left
     /// out (becomes one of the weakened others); `None` if a probe ran out.
-    fn each_needed(&mut self, picks: &[Pick]) -> Option<bool> {
+    fn each_needed(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
         for k in 0..picks.len() {
             let mut rest = picks.to_vec();
             rest.remove(k);
-            if self.proves(&rest, u64::MAX)? {
+            if self.proves(&rest, cap)? {
                 return Some(false);
             }
         }
@@ -277,7 +279,9 @@ fn explained<S: Spec>(
     let explanation = prober.spec.explain(ops, &suspects)?;
     let mut cited: Vec<Pick> = explanation.ops.iter().map(|&i| (i, false)).collect();
     cited.sort_unstable();
-    if prober.proves(&cited, u64::MAX) != Some(true) || prober.each_needed(&cited) != Some(true) {
+    // The model's proof is a shortcut: it may not spend the shrinking's steps.
+    let cap = prober.remaining / 16;
+    if prober.proves(&cited, cap) != Some(true) || prober.each_needed(&cited, cap) != Some(true) {
         return None;
     }
     Some((cited, explanation.text, true))
@@ -306,24 +310,36 @@ fn describe<S: Spec>(spec: &S, ops: &[&Operation], core: &[Pick], minimal: bool)
 /// (every single deletion was tried to the end and left no proof).
 fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pick>, bool) {
     // A violation is usually recent: operations that ended long before the
-    // cut often do not matter. Keeping the latest-ending ones is monotone
-    // (fewer kept, fewer proofs), so the fewest that still prove it are
-    // found in a logarithmic number of probes.
+    // cut often do not matter. So keep only the latest-ending ones (with
+    // whatever could matter to them): 1, 2, 4, ... of them until they prove
+    // the violation, then the fewest by binary search, since keeping more
+    // only proves more. Small sets first, because a probe's cost grows
+    // with its size. Operations cut open come first, so they go first.
     let chunk_cap = (prober.remaining / 16).max(10_000);
     picks.sort_by_key(|&(i, open)| {
         let end = if open { None } else { prober.known[i].ret };
-        (end.map_or(1, |_| 0), end, i)
+        (end.is_some(), end, i)
     });
-    let (mut low, mut high) = (0, picks.len().saturating_sub(1));
+    let n = picks.len();
+    let proves = |prober: &mut Prober<'_, S>, kept: usize| {
+        let window = prober.close(&picks[n - kept..]);
+        prober.proves(&window, chunk_cap) == Some(true)
+    };
+    let mut kept = 1;
+    while kept < n && !proves(prober, kept) {
+        kept = (kept * 2).min(n);
+    }
+    // Now `kept` proves it (all of them do) and half as many did not.
+    let (mut low, mut high) = (kept / 2 + 1, kept);
     while low < high {
-        let middle = (low + high).div_ceil(2);
-        if prober.proves(&prober.close(&picks[middle..]), chunk_cap) == Some(true) {
-            low = middle;
+        let middle = (low + high) / 2;
+        if proves(prober, middle) {
+            high = middle;
         } else {
-            high = middle - 1;
+            low = middle + 1;
         }
     }
-    picks = prober.close(&picks[low..]);
+    picks = prober.close(&picks[n - high..]);
     let mut chunk = (picks.len() / 2).max(1);
     loop {
         let mut removed = false;

@@ -131,17 +131,12 @@ fn hard_histories_give_small_minimal_witnesses() {
     for (name, shape, seed, size) in [
         (
             "corrupted-1k-2",
-            shape(10, 1000, hard::Spoil::CorruptedRead),
+            shape(10, 1000, hard::Spoil::Corrupted),
             2,
             1,
         ),
-        ("stale-1k-2", shape(10, 1000, hard::Spoil::StaleRead), 2, 3),
-        (
-            "stale-10k-0",
-            shape(4, 10_000, hard::Spoil::StaleRead),
-            0,
-            3,
-        ),
+        ("stale-1k-2", shape(10, 1000, hard::Spoil::Stale), 2, 3),
+        ("stale-10k-0", shape(4, 10_000, hard::Spoil::Stale), 0, 3),
     ] {
         let witness = witness_of(name, Kind::Register, &hard::register(shape, seed));
         assert!(witness.minimal, "{name}");

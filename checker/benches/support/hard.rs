@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Spoil {
     /// One read late in the history returns a value nobody wrote.
-    CorruptedRead,
+    Corrupted,
     /// One read late in the history returns another of the values written
     /// (one the register did not hold then, unless some order allows it).
-    WrongRead,
+    Wrong,
     /// One read late in the history returns a value written (once) long before.
-    StaleRead,
+    Stale,
 }
 
 /// The shape of a generated history.
@@ -92,7 +92,7 @@ pub fn register(shape: Shape, seed: u64) -> History {
             effect,
         });
     }
-    if shape.spoil == Spoil::StaleRead {
+    if shape.spoil == Spoil::Stale {
         // The one write of a fresh value, early on.
         if let Some(w) = planned
             .iter_mut()
@@ -109,12 +109,12 @@ pub fn register(shape: Shape, seed: u64) -> History {
         let (kind, mut out) = outputs[i].clone();
         if Some(i) == spoiled {
             out = match shape.spoil {
-                Spoil::CorruptedRead => json!(shape.values + 1),
-                Spoil::WrongRead => {
+                Spoil::Corrupted => json!(shape.values + 1),
+                Spoil::Wrong => {
                     let held = out.as_u64().unwrap_or(0);
                     json!((held + 1 + rng.below(shape.values - 1)) % shape.values)
                 }
-                Spoil::StaleRead => json!(shape.values),
+                Spoil::Stale => json!(shape.values),
             };
         }
         ops.push(Operation {

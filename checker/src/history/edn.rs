@@ -354,8 +354,11 @@ fn event(line: usize, pairs: &[(Edn, Edn)]) -> Parsed<Option<Event>> {
     }))
 }
 
+/// A map's entries, in the order written.
+type Pairs = Vec<(Edn, Edn)>;
+
 /// The top-level forms of `text`: maps, or one vector or list of maps.
-fn forms(text: &str) -> Parsed<Vec<(usize, Vec<(Edn, Edn)>)>> {
+fn forms(text: &str) -> Parsed<Vec<(usize, Pairs)>> {
     let mut reader = Reader {
         text: text.as_bytes(),
         at: 0,
