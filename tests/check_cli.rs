@@ -165,7 +165,8 @@ fn bad_inputs_exit_2_naming_the_problem() {
     let file = corpus("kv_c01-ok.jsonl");
     let unknown = dsim(&["check", file.to_str().unwrap(), "--model", "nope"]);
     assert_eq!(code(&unknown), 2);
-    assert!(stderr(&unknown).contains("allowed: cas-register, kv, kv-append, counter, bank"));
+    assert!(stderr(&unknown)
+        .contains("allowed: cas-register, kv, kv-append, list-append, counter, bank"));
 
     let missing = dsim(&["check", "/no/such/history.jsonl", "--model", "kv"]);
     assert_eq!(code(&missing), 2);
@@ -495,4 +496,56 @@ fn run_histories_are_read_by_the_model_dsim_list_names() {
             }
         }
     }
+}
+
+#[test]
+fn a_jepsen_list_append_history_is_checked_key_by_key() {
+    // Jepsen's list-append shape: one key per transaction, a crashed
+    // append (:info, the process then gone), nemesis events skipped.
+    let good = concat!(
+        "{:index 0, :time 10, :type :invoke, :process 0, :f :txn, :value [[:append 1 1]]}\n",
+        "{:index 1, :time 11, :type :invoke, :process 1, :f :txn, :value [[:append 2 1] [:r 2 nil]]}\n",
+        "{:index 2, :time 12, :type :info, :process :nemesis, :f :start, :value nil}\n",
+        "{:index 3, :time 20, :type :ok, :process 0, :f :txn, :value [[:append 1 1]]}\n",
+        "{:index 4, :time 21, :type :ok, :process 1, :f :txn, :value [[:append 2 1] [:r 2 [1]]]}\n",
+        "{:index 5, :time 30, :type :invoke, :process 0, :f :txn, :value [[:append 1 2]]}\n",
+        "{:index 6, :time 35, :type :info, :process 0, :f :txn, :value [[:append 1 2]]}\n",
+        "{:index 7, :time 40, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n",
+        "{:index 8, :time 50, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]}\n",
+        "{:index 9, :time 60, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n",
+        "{:index 10, :time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]}\n",
+    );
+    let file = temp_history("list-append.edn", good);
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("5 operations, 2 keys"),
+        "{}",
+        stdout(&output)
+    );
+    // The second read loses the crashed append it already saw.
+    let bad = good.replace(
+        ":time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]",
+        ":time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1]]]",
+    );
+    let file = temp_history("list-append-bad.edn", &bad);
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).starts_with("NOT linearizable (key \"1\")"),
+        "{}",
+        stdout(&output)
+    );
+    // A transaction over two keys cannot be checked key by key.
+    let two = temp_history(
+        "list-append-two.edn",
+        "{:time 1, :type :invoke, :process 0, :f :txn, :value [[:append 1 1] [:r 2 nil]]}\n",
+    );
+    let output = dsim(&["check", two.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("list-append-two.edn:1: txn takes"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -20,7 +20,10 @@
 //! is invoked with a `[key nil]` pair, the history is jepsen.independent's:
 //! every value is a `[key value]` pair, and the key becomes the operation's.
 //! A read's invocation value is ignored (some Knossos histories repeat the
-//! value read there). Other fields (`:index`, `:error`, ...) are ignored.
+//! value read there). A list-append transaction (`:f :txn, :value
+//! [[:append 3 1] [:r 3 nil]]`) gets the key its micro-operations name, when
+//! they all name one (the `list-append` model checks it). Other fields
+//! (`:index`, `:error`, ...) are ignored.
 
 use super::{CompletionKind, History, HistoryError, HistoryErrorKind};
 use serde_json::{Map, Number, Value};
@@ -448,6 +451,8 @@ impl History {
             };
             let (key, mut value) = if keyed {
                 split_key(e.line, e.value)?
+            } else if e.f == "txn" {
+                (txn_key(&e.value), e.value)
             } else {
                 (None, e.value)
             };
@@ -467,6 +472,19 @@ impl History {
         }
         Ok(history)
     }
+}
+
+/// The one key every micro-operation of a list-append transaction
+/// (`[[:append 3 1] [:r 3 nil]]`) names, if there is one.
+fn txn_key(value: &Value) -> Option<String> {
+    let mut keys = value.as_array()?.iter().map(|micro| match micro.get(1)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let first = keys.next()??;
+    keys.all(|k| k.as_deref() == Some(first.as_str()))
+        .then_some(first)
 }
 
 /// A jepsen.independent `[key value]` pair: the key as text, and the value.
@@ -545,6 +563,21 @@ mod tests {
         assert_eq!(ops[0].key.as_deref(), Some("7"));
         assert_eq!(ops[0].output(), Some(&json!(3)));
         assert_eq!(ops[1].value, json!([3, 4]));
+    }
+
+    #[test]
+    fn list_append_transactions_get_their_key() {
+        let text = "{:type :invoke, :f :txn, :value [[:append 3 1] [:r 3 nil]], :process 0, :time 1}\n\
+                    {:type :ok, :f :txn, :value [[:append 3 1] [:r 3 [1]]], :process 0, :time 2}\n\
+                    {:type :invoke, :f :txn, :value [[:append 3 2] [:r 4 nil]], :process 1, :time 3}\n";
+        let h = History::parse_edn(text).unwrap();
+        let ops = h.operations();
+        assert_eq!(ops[0].key.as_deref(), Some("3"));
+        assert_eq!(
+            ops[0].output(),
+            Some(&json!([["append", 3, 1], ["r", 3, [1]]]))
+        );
+        assert_eq!(ops[1].key, None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod cas_register;
 mod counter;
 mod kv;
 mod kv_append;
+mod list_append;
 
 pub(crate) use atom::Atom;
 
@@ -237,6 +238,7 @@ static REGISTRY: &[Registration] = &[
     cas_register::REGISTRATION,
     kv::REGISTRATION,
     kv_append::REGISTRATION,
+    list_append::REGISTRATION,
     counter::REGISTRATION,
     bank::REGISTRATION,
 ];
