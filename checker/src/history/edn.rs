@@ -47,7 +47,13 @@ struct Reader<'a> {
     text: &'a [u8],
     at: usize,
     line: usize,
+    /// How many collections the reader is inside, bounded by [`MAX_DEPTH`].
+    depth: usize,
 }
+
+/// The deepest nesting read: histories nest a few levels; a bound keeps a
+/// malicious file from overflowing the stack.
+const MAX_DEPTH: usize = 128;
 
 type Parsed<T> = Result<T, HistoryError>;
 
@@ -107,6 +113,16 @@ impl Reader<'_> {
     }
 
     fn value(&mut self) -> Parsed<Edn> {
+        self.depth += 1;
+        let value = self.nested();
+        self.depth -= 1;
+        value
+    }
+
+    fn nested(&mut self) -> Parsed<Edn> {
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!("values nested more than {MAX_DEPTH} deep")));
+        }
         self.skip()?;
         let Some(c) = self.peek() else {
             return Err(self.error("the text ends where a value should be"));
@@ -366,6 +382,7 @@ fn forms(text: &str) -> Parsed<Vec<(usize, Pairs)>> {
         text: text.as_bytes(),
         at: 0,
         line: 1,
+        depth: 0,
     };
     let mut top = Vec::new();
     while let Some(form) = reader.next()? {
@@ -378,6 +395,7 @@ fn forms(text: &str) -> Parsed<Vec<(usize, Pairs)>> {
             text: text.as_bytes(),
             at: 0,
             line: 1,
+            depth: 0,
         };
         reader.skip()?;
         reader.bump();
@@ -581,6 +599,27 @@ mod tests {
     }
 
     #[test]
+    fn random_text_never_panics() {
+        // splitmix64 over an alphabet of EDN's special characters.
+        let alphabet = b"{}[]()#_:\"\\; \n,ab1-.N\xc3\xa9";
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = seed;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        for _ in 0..20_000 {
+            let len = next() % 40;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = History::parse_edn(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
     fn errors_name_the_line_and_field() {
         let missing =
             History::parse_edn("{:type :invoke, :f :read}\n{:type :ok, :f :read :process 0}")
@@ -604,6 +643,31 @@ mod tests {
             odd.to_string().contains("a map has a key without a value"),
             "{odd}"
         );
+        let deep = History::parse_edn(&"[".repeat(100_000)).unwrap_err();
+        assert!(
+            deep.to_string().contains("nested more than 128 deep"),
+            "{deep}"
+        );
+        let discards = History::parse_edn(&"#_".repeat(100_000)).unwrap_err();
+        assert!(
+            discards.to_string().contains("nested more than 128 deep"),
+            "{discards}"
+        );
+        for garbage in [
+            "{",
+            "}",
+            "\"",
+            "#",
+            "\\",
+            ":",
+            "{:a}",
+            "[{:type}]",
+            "{1 2} {3",
+            "#{",
+            "1e999999",
+        ] {
+            assert!(History::parse_edn(garbage).is_err(), "{garbage:?} parsed");
+        }
         let list = History::parse_edn("[1 2]").unwrap_err();
         assert!(
             list.to_string()
