@@ -7,6 +7,7 @@
 
 use checker::{check, model, History, Model, Report, Verdict};
 use serde_json::Value;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -79,27 +80,37 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     };
     let single = matches!(args.histories.as_slice(), [one] if !one.is_dir());
     let mut worst = Severity::Linearizable;
+    let mut stdout = std::io::stdout().lock();
     for entry in expand(&args.histories) {
         let judged = entry.and_then(|path| {
             let (report, empty) = judge(args, &model, &path)?;
             Ok((path, report, empty))
         });
-        let severity = match judged {
-            Ok((path, report, empty)) => {
-                print!("{}", render(args, &path, &report, empty, single));
-                severity(&report)
-            }
+        let (severity, text) = match judged {
+            Ok((path, report, empty)) => (
+                severity(&report),
+                render(args, &path, &report, empty, single),
+            ),
             Err((path, message)) => {
                 eprintln!("error: {message}");
-                if args.json && !single {
-                    let out = serde_json::json!({"history": path, "error": message});
-                    println!("{out}");
-                }
-                Severity::BadInput
+                let text = if args.json && !single {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"history": path, "error": message})
+                    )
+                } else {
+                    String::new()
+                };
+                (Severity::BadInput, text)
             }
         };
         worst = worst.max(severity);
+        // A reader that went away (`dsim check ... | head`) wants no more.
+        if stdout.write_all(text.as_bytes()).is_err() {
+            break;
+        }
     }
+    let _ = stdout.flush();
     ExitCode::from(worst.code())
 }
 

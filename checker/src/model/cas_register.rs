@@ -158,6 +158,9 @@ impl Spec for CasRegister {
     }
 }
 
+/// Writers an explanation names before saying how many more there are.
+const NAMED: usize = 6;
+
 /// The value an operation may set the register to, if it writes.
 fn sets(op: &Operation) -> Option<&Value> {
     match op.f.as_str() {
@@ -262,10 +265,15 @@ impl CasRegister {
             overwrite.process
         );
         if !writers.is_empty() {
-            let names: Vec<String> = writers
+            // Name a few; the witness lists them all.
+            let mut names: Vec<String> = writers
                 .iter()
+                .take(NAMED)
                 .map(|&w| format!("{} by process {}", phrase(history[w]), history[w].process))
                 .collect();
+            if writers.len() > NAMED {
+                names.push(format!("and {} more", writers.len() - NAMED));
+            }
             text.push_str(&format!(
                 ": every write of {value} ({}) completed before {} began",
                 names.join(", "),
