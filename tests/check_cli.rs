@@ -31,8 +31,8 @@ fn stderr(output: &Output) -> String {
 /// Writes `text` to a fresh temporary file and returns its path.
 fn temp_history(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dsim-check-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -305,19 +305,18 @@ fn a_directory_of_jepsen_histories_is_one_command() {
         ],
         "{text}"
     );
-    let empty = temp_history("nothing-here.txt", "");
-    let no_files = dsim(&[
-        "check",
-        empty
-            .parent()
-            .unwrap()
-            .join("no-histories")
-            .to_str()
-            .unwrap(),
-        "--model",
-        "kv",
-    ]);
+    // A directory with no history files in it is bad input.
+    let stray = temp_history("no-histories/notes.txt", "");
+    let dir = stray.parent().unwrap();
+    let no_files = dsim(&["check", dir.to_str().unwrap(), "--model", "kv"]);
     assert_eq!(code(&no_files), 2);
+    assert_eq!(
+        stderr(&no_files).trim(),
+        format!(
+            "error: {}: no *.jsonl or *.edn history files in this directory",
+            dir.display()
+        )
+    );
 }
 
 #[test]
