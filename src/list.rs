@@ -16,8 +16,15 @@ impl Visitor for Describe {
         }
         let ops: Vec<&str> = P::ops().iter().map(|o| o.name).collect();
         o += &format!("    ops      {}\n", ops.join(", "));
-        if let Some(m) = P::model() {
-            o += &format!("    model    {m} (for linearizability)\n");
+        match P::model() {
+            Some(m) => {
+                o += &format!(
+                    "    model    {m}: the linearizability check, and `dsim check --model {m}` on its --history file\n"
+                );
+            }
+            None => {
+                o += "    model    none: not checked for linearizability, and its --history file is not meant for `dsim check` (README: which model reads which history); the checks below read it\n";
+            }
         }
         let checks = dsim::scenario::allowed_checks::<P>();
         o += &format!("    checks   {}\n", checks.join(", "));

@@ -10,6 +10,9 @@ use std::fmt::Write;
 const VALUE_WIDTH: usize = 24;
 /// Where the explanation wraps.
 const TEXT_WIDTH: usize = 78;
+/// The most operations drawn as a timeline and listed in full; a longer
+/// witness lists its first and last halves of this many.
+const SHOWN: usize = 40;
 
 /// The witness as text: header, timeline, operation list, explanation.
 pub(crate) fn render(witness: &Witness) -> String {
@@ -25,14 +28,27 @@ pub(crate) fn render(witness: &Witness) -> String {
         if witness.minimal {
             " (a minimal set)"
         } else {
-            ""
+            " (not minimised)"
         }
     );
     out.push('\n');
-    out.push_str(&timeline(&witness.ops));
-    out.push('\n');
-    for op in &witness.ops {
-        let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op));
+    let n = witness.ops.len();
+    if n <= SHOWN {
+        out.push_str(&timeline(&witness.ops));
+        out.push('\n');
+    }
+    for (k, op) in witness.ops.iter().enumerate() {
+        // A long witness shows its first and last operations only.
+        if n > SHOWN && k == SHOWN / 2 {
+            let _ = writeln!(
+                out,
+                "  ... {} more operations (no timeline for so many; --json lists them all)",
+                n - SHOWN
+            );
+        }
+        if n <= SHOWN || k < SHOWN / 2 || k >= n - SHOWN / 2 {
+            let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op));
+        }
     }
     out.push('\n');
     for line in wrap(&witness.explanation, TEXT_WIDTH) {
@@ -171,8 +187,36 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
-    use crate::History;
+    use super::{describe, render, SHOWN};
+    use crate::{History, Witness};
+
+    #[test]
+    fn a_long_witness_lists_its_ends_without_a_timeline() {
+        let text: String = (0..50)
+            .map(|i| {
+                format!(
+                    "{{\"process\":{i},\"type\":\"invoke\",\"f\":\"write\",\"value\":{i},\"time\":{i}}}\n\
+                     {{\"process\":{i},\"type\":\"ok\",\"f\":\"write\",\"value\":{i},\"time\":{}}}\n",
+                    i + 1
+                )
+            })
+            .collect();
+        let ops = History::parse_jsonl(&text).unwrap().operations().to_vec();
+        let witness = Witness {
+            key: None,
+            ops,
+            explanation: "why".into(),
+            minimal: false,
+        };
+        let shown = render(&witness);
+        assert!(shown.starts_with(
+            "the register: these 50 operations cannot be linearized (not minimised):"
+        ));
+        assert!(!shown.contains("|-"), "a timeline was drawn:\n{shown}");
+        assert_eq!(shown.matches(": invoked at").count(), SHOWN, "{shown}");
+        assert!(shown.contains("  ... 10 more operations"), "{shown}");
+        assert!(shown.contains("write 49: invoked at 49"), "{shown}");
+    }
 
     #[test]
     fn reads_show_no_input_writes_do() {
