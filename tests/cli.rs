@@ -490,3 +490,21 @@ fn list_outside_the_repository_reads_no_build_directory() {
     assert!(!s.contains("lww-benign"), "{s}");
     assert!(s.contains("seqlog"), "protocols are still listed: {s}");
 }
+
+#[test]
+fn a_script_client_far_past_the_others_is_refused() {
+    let err = bad(
+        "far-client.json",
+        r#"{"protocol":"lww","nodes":2,"workload":{"script":[{"at_ms":1,"client":9,"f":"read"}]}}"#,
+    );
+    assert!(
+        err.contains("workload.script[0].client: client 9 would leave clients 2 to 8 idle"),
+        "{err}"
+    );
+    // The next client after the generated ones is fine (a sync client).
+    let p = scratch(
+        "next-client.json",
+        r#"{"protocol":"lww","nodes":2,"workload":{"ops":4,"script":[{"at_ms":1,"client":2,"f":"read"}]}}"#,
+    );
+    assert_eq!(dsim(&["run", p.to_str().unwrap()]).status.code(), Some(0));
+}

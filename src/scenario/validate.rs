@@ -488,6 +488,25 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         if s.client >= 10_000 {
             return Err(src.err(&at.k("client"), "client ids go up to 9999"));
         }
+        // A script client past the next free id would leave the clients
+        // between idle: almost always a typo for a client that exists.
+        let highest = w.script[..i]
+            .iter()
+            .map(|x| x.client + 1)
+            .max()
+            .unwrap_or(0);
+        if s.client > clients.max(highest) {
+            return Err(src.err(
+                &at.k("client"),
+                format!(
+                    "client {} would leave clients {} to {} idle; a scripted operation may use a client from 0 to {} (workload.clients is {clients}, and each script may add the next one)",
+                    s.client,
+                    clients.max(highest),
+                    s.client - 1,
+                    clients.max(highest)
+                ),
+            ));
+        }
         if let (Some(k), true) = (s.key, keys > 0) {
             if k >= keys {
                 return Err(src.err(
