@@ -103,7 +103,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Ok(mut r) = REPLAY.lock() {
         *r = Some(report::replay_command(&sc, seed));
     }
-    let rep = runner::run(
+    let mut bar = Spinner::new(!args.json);
+    let rep = runner::run_with_progress(
         &sc,
         RunOptions {
             seed,
@@ -111,7 +112,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
             keep_history: history_out.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
         },
+        &mut |p| bar.tick(p),
     );
+    bar.finish();
     if let (Some(p), Some(dot)) = (&args.trail, &rep.trail_dot) {
         if let Err(e) = std::fs::write(p, dot) {
             return bad_input(format!("cannot write trail file {}: {e}", p.display()));
@@ -132,5 +135,48 @@ pub fn run(args: &RunArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// A spinner on stderr for runs that take more than a second, when stderr
+/// is a terminal: simulated time and events so far. Quiet otherwise.
+struct Spinner {
+    on: bool,
+    started: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    fn new(wanted: bool) -> Spinner {
+        use std::io::IsTerminal;
+        Spinner {
+            on: wanted && std::io::stderr().is_terminal(),
+            // Wall time only decides whether to show the spinner; the run
+            // never reads it.
+            started: std::time::Instant::now(),
+            bar: None,
+        }
+    }
+
+    fn tick(&mut self, p: runner::Progress) {
+        if !self.on || self.started.elapsed().as_secs() < 1 {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        bar.set_message(format!(
+            "simulated {:.1} s, {:.1} M events",
+            p.now_us as f64 / 1e6,
+            p.events as f64 / 1e6
+        ));
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }
