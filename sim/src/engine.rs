@@ -432,21 +432,16 @@ impl<N: Node> Sim<N> {
             .saturating_add(events)
             .min(self.cfg.max_events);
         let reason = loop {
-            if self.stats.events >= limit {
-                if limit < self.cfg.max_events {
-                    return None;
-                }
-                // The event bound: which bound stops the run is sorted out
-                // with the next event's time, as for the time bounds.
-                break match self.next_event() {
-                    Some((time, _)) => self.stop_at(time),
-                    None => StopReason::Quiescent,
-                };
+            let at_limit = self.stats.events >= limit;
+            if at_limit && limit < self.cfg.max_events {
+                return None; // the slice is over, not the run
             }
             let Some((time, ev)) = self.next_event() else {
                 break StopReason::Quiescent;
             };
-            if time > self.deadline {
+            // One test on the hot path; which bound it was (the event
+            // bound, the time bound, the quiet period) is sorted out once.
+            if at_limit || time > self.deadline {
                 break self.stop_at(time);
             }
             self.now = time;
