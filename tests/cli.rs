@@ -533,3 +533,14 @@ fn progress_is_reported_without_changing_the_run_and_stays_off_a_pipe() {
     let fp = format!("fingerprint  {:016x}", watched.fingerprint);
     assert!(text(&out.stdout).contains(&fp), "{fp}");
 }
+
+#[test]
+fn witness_times_in_a_run_report_are_milliseconds() {
+    let out = dsim(&["run", "scenarios/lww-stale-read.json"]);
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("write 1: invoked at 10 ms, returned 1 at 10 ms"),
+        "{s}"
+    );
+    assert!(!s.contains("invoked at 10000"), "{s}");
+}

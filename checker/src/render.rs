@@ -14,8 +14,12 @@ const TEXT_WIDTH: usize = 78;
 /// witness lists its first and last halves of this many.
 const SHOWN: usize = 40;
 
+/// How a history's times are written: as they are, or in a unit the
+/// caller knows (`dsim run` writes microseconds).
+pub(crate) type TimeFormat<'a> = &'a dyn Fn(u64) -> String;
+
 /// The witness as text: header, timeline, operation list, explanation.
-pub(crate) fn render(witness: &Witness) -> String {
+pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
     let mut out = String::new();
     let key = match &witness.key {
         Some(key) => format!("key {key:?}"),
@@ -47,7 +51,7 @@ pub(crate) fn render(witness: &Witness) -> String {
             );
         }
         if n <= SHOWN || k < SHOWN / 2 || k >= n - SHOWN / 2 {
-            let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op));
+            let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op, time));
         }
     }
     out.push('\n');
@@ -142,7 +146,7 @@ fn short(value: &Value) -> String {
 }
 
 /// One line per operation: full values, times, and where it is in the file.
-fn describe(op: &Operation) -> String {
+fn describe(op: &Operation, time: TimeFormat) -> String {
     // A null input (a read's) says nothing: show the call alone.
     let mut text = if op.value.is_null() {
         op.f.clone()
@@ -151,15 +155,20 @@ fn describe(op: &Operation) -> String {
     };
     let ending = match &op.completion {
         Some(c) if c.kind == CompletionKind::Ok => {
-            format!("invoked at {}, returned {} at {}", op.time, c.value, c.time)
+            format!(
+                "invoked at {}, returned {} at {}",
+                time(op.time),
+                c.value,
+                time(c.time)
+            )
         }
         Some(c) => format!(
             "invoked at {}, outcome unknown ({} at {})",
-            op.time,
+            time(op.time),
             c.kind.as_str(),
-            c.time
+            time(c.time)
         ),
-        None => format!("invoked at {}, no reply by then", op.time),
+        None => format!("invoked at {}, no reply by then", time(op.time)),
     };
     let _ = write!(text, ": {ending}");
     if let Some(line) = op.line {
@@ -208,7 +217,7 @@ mod tests {
             explanation: "why".into(),
             minimal: false,
         };
-        let shown = render(&witness);
+        let shown = render(&witness, &|t| t.to_string());
         assert!(shown.starts_with(
             "the register: these 50 operations cannot be linearized (not minimised):"
         ));
@@ -228,7 +237,9 @@ mod tests {
         )
         .unwrap();
         let ops = h.operations();
-        assert!(describe(&ops[0]).starts_with("write 1: invoked at 1, returned 1 at 2"));
-        assert!(describe(&ops[1]).starts_with("read: invoked at 3, returned 1 at 4"));
+        assert!(describe(&ops[0], &|t| t.to_string())
+            .starts_with("write 1: invoked at 1, returned 1 at 2"));
+        assert!(describe(&ops[1], &|t| t.to_string())
+            .starts_with("read: invoked at 3, returned 1 at 4"));
     }
 }

@@ -53,9 +53,16 @@ pub struct Witness {
 }
 
 impl Witness {
-    /// The witness as text: a timeline per process, the operations, and the explanation.
+    /// The witness as text: a timeline per process, the operations, and the
+    /// explanation, with times as the history gives them.
     pub fn render_text(&self) -> String {
-        crate::render::render(self)
+        crate::render::render(self, &|t| t.to_string())
+    }
+
+    /// As [`Witness::render_text`], writing each time with `time` (for a
+    /// history whose time unit the caller knows).
+    pub fn render_text_with(&self, time: &dyn Fn(u64) -> String) -> String {
+        crate::render::render(self, time)
     }
 }
 
