@@ -131,6 +131,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
     } else {
         report::emit(&report::human(&sc, &rep));
     }
+    // A trace that could not be written is an output error, as for the
+    // history: the report above stands, the exit code says it failed.
+    if let (Some(e), Some(p)) = (&rep.trace_error, &args.trace) {
+        return bad_input(format!("cannot write trace file {}: {e}", p.display()));
+    }
     if rep.as_expected {
         ExitCode::SUCCESS
     } else {

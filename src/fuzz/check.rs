@@ -47,6 +47,16 @@ use Step::{Index, Key};
 
 /// Checks `f` for a scenario of `nodes` nodes and fills its defaults.
 pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
+    if f.until_ms > crate::scenario::MAX_MS {
+        return Err(err(
+            &[Key("until_ms")],
+            format!(
+                "at most {} ms (about 31 years), got {}",
+                crate::scenario::MAX_MS,
+                f.until_ms
+            ),
+        ));
+    }
     if f.until_ms <= f.from_ms {
         return Err(err(
             &[Key("until_ms")],
@@ -303,6 +313,13 @@ fn range(r: [u64; 2], at: &[Step], min: u64) -> R {
         return Err(err(
             at,
             format!("the smallest value must be at least {min} ms, got [{lo}, {hi}]"),
+        ));
+    }
+    let most = crate::scenario::MAX_MS;
+    if hi > most {
+        return Err(err(
+            at,
+            format!("at most {most} ms (about 31 years), got [{lo}, {hi}]"),
         ));
     }
     Ok(())

@@ -13,6 +13,17 @@ use std::path::Path;
 pub use raw::{Expect, NodeRef, RawScenario};
 pub use validate::allowed_checks;
 
+/// The longest duration or latest time a scenario may name, in
+/// milliseconds (about 31.7 years). Every millisecond field is checked
+/// against it, so microsecond times and their sums never overflow.
+pub const MAX_MS: u64 = 1_000_000_000_000;
+
+/// The largest scenario file read.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// The most clients a workload may have.
+pub const MAX_CLIENTS: u64 = 100_000;
+
 /// A validated scenario, ready to run.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -86,13 +97,27 @@ impl std::error::Error for ScenarioError {}
 /// Reads and validates the scenario at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    let fail = |message: String| ScenarioError {
         file: file.clone(),
         line: 0,
         col: 0,
         field: String::new(),
-        message: format!("cannot read scenario file: {e}"),
-    })?;
+        message,
+    };
+    // Read at most one byte past the limit: `dsim run /dev/zero` must end.
+    let mut src = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            use std::io::Read;
+            f.take(MAX_FILE_BYTES + 1).read_to_string(&mut src)
+        })
+        .map_err(|e| fail(format!("cannot read scenario file: {e}")))?;
+    if src.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "a scenario file is at most {} MiB; this one is larger",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -13,7 +13,7 @@ use super::locate::{locate, render, Seg};
 mod faults;
 use super::raw::*;
 use super::{Scenario, ScenarioError};
-use faults::{faults, proc_ref};
+use faults::{faults, proc_ref, us, us_signed};
 
 /// The largest cluster a scenario may ask for.
 pub const MAX_NODES: u64 = 256;
@@ -202,7 +202,8 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
                 format!("node {} already has a clock entry", c.node),
             ));
         }
-        clocks[c.node as usize] = Clock::new(ms_signed(c.skew_ms), c.drift_ppm);
+        let skew = us_signed(c.skew_ms, src, &at.clone().k("skew_ms"))?;
+        clocks[c.node as usize] = Clock::new(skew, c.drift_ppm);
     }
     for (i, &d) in raw.down_at_start.iter().enumerate() {
         node(d, n, src, &p(&["down_at_start"]).i(i))?;
@@ -245,8 +246,8 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         workload,
         faults,
         final_heal: run.final_heal,
-        quiet_us: run.quiet_ms.saturating_mul(MS),
-        max_time_us: run.max_time_ms.saturating_mul(MS),
+        quiet_us: us(run.quiet_ms, src, &p(&["run", "quiet_ms"]))?,
+        max_time_us: us(run.max_time_ms, src, &p(&["run", "max_time_ms"]))?,
         max_events: run.max_events,
         record_history: true,
         services: layout.services.clone(),
@@ -408,6 +409,12 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         })
     };
     let clients = *w.clients.get_or_insert(n as u64);
+    if clients > super::MAX_CLIENTS {
+        return Err(src.err(
+            &p(&["workload", "clients"]),
+            format!("at most {} clients, got {clients}", super::MAX_CLIENTS),
+        ));
+    }
     let keys = *w.keys.get_or_insert(u32::from(Pr::keyed()));
     if keys > MAX_KEYS {
         return Err(src.err(
@@ -461,7 +468,7 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
     }
     let rate = match w.rate {
         RawRate::Closed { think_ms } => Rate::Closed {
-            think_us: think_ms * MS,
+            think_us: us(think_ms, src, &p(&["workload", "rate", "think_ms"]))?,
         },
         RawRate::Open { interval_ms: 0 } => {
             return Err(src.err(
@@ -470,7 +477,7 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
             ))
         }
         RawRate::Open { interval_ms } => Rate::Open {
-            interval_us: interval_ms * MS,
+            interval_us: us(interval_ms, src, &p(&["workload", "rate", "interval_ms"]))?,
         },
     };
     if w.timeout_ms == 0 {
@@ -516,7 +523,7 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
             }
         }
         script.push(ScriptOp {
-            at: s.at_ms * MS,
+            at: us(s.at_ms, src, &at.clone().k("at_ms"))?,
             client: s.client as usize,
             node: s.node.map(|x| x as usize),
             f: find_op(&s.f, &at.clone().k("f"))?,
@@ -531,9 +538,12 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         mix,
         rate,
         node_policy: w.node_policy,
-        timeout_us: w.timeout_ms * MS,
-        start_us: w.start_ms * MS,
-        stop_us: w.stop_ms.map(|s| s * MS),
+        timeout_us: us(w.timeout_ms, src, &p(&["workload", "timeout_ms"]))?,
+        start_us: us(w.start_ms, src, &p(&["workload", "start_ms"]))?,
+        stop_us: match w.stop_ms {
+            Some(s) => Some(us(s, src, &p(&["workload", "stop_ms"]))?),
+            None => None,
+        },
         script,
         latency: latency(&w.latency, src, &p(&["workload", "latency"]))?,
     })
@@ -552,10 +562,6 @@ fn node(x: u64, n: usize, src: &Src, at: &P) -> R<()> {
     Ok(())
 }
 
-fn ms_signed(ms: i64) -> i64 {
-    ms.saturating_mul(MS as i64)
-}
-
 fn prob(x: f64, src: &Src, at: &P) -> R<Prob> {
     Prob::from_f64(x).ok_or_else(|| {
         src.err(
@@ -567,15 +573,16 @@ fn prob(x: f64, src: &Src, at: &P) -> R<Prob> {
 
 fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
     let bad = |m: &str| Err(src.err(at, m.to_string()));
+    let t = |ms: u64, field: &str| us(ms, src, &at.clone().k(field));
     Ok(match *l {
-        RawLatency::Fixed { ms } => Latency::Fixed { us: ms * MS },
+        RawLatency::Fixed { ms } => Latency::Fixed { us: t(ms, "ms")? },
         RawLatency::Uniform { min_ms, max_ms } => {
             if min_ms > max_ms {
                 return bad("min_ms must not exceed max_ms");
             }
             Latency::Uniform {
-                min_us: min_ms * MS,
-                max_us: max_ms * MS,
+                min_us: t(min_ms, "min_ms")?,
+                max_us: t(max_ms, "max_ms")?,
             }
         }
         RawLatency::Exponential {
@@ -587,9 +594,9 @@ fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
                 return bad("min_ms must not exceed max_ms");
             }
             Latency::Exponential {
-                min_us: min_ms * MS,
-                mean_us: mean_ms * MS,
-                max_us: max_ms * MS,
+                min_us: t(min_ms, "min_ms")?,
+                mean_us: t(mean_ms, "mean_ms")?,
+                max_us: t(max_ms, "max_ms")?,
             }
         }
         RawLatency::Normal {
@@ -602,10 +609,10 @@ fn latency(l: &RawLatency, src: &Src, at: &P) -> R<Latency> {
                 return bad("min_ms must not exceed max_ms");
             }
             Latency::Normal {
-                mean_us: mean_ms * MS,
-                sd_us: sd_ms * MS,
-                min_us: min_ms * MS,
-                max_us: max_ms * MS,
+                mean_us: t(mean_ms, "mean_ms")?,
+                sd_us: t(sd_ms, "sd_ms")?,
+                min_us: t(min_ms, "min_ms")?,
+                max_us: t(max_ms, "max_ms")?,
             }
         }
     })

@@ -30,12 +30,23 @@ pub(super) fn proc_ref(r: &NodeRef, layout: &Layout, src: &Src, at: &P) -> R<usi
 
 /// Microseconds from milliseconds, or an error naming the field.
 pub(super) fn us(ms: u64, src: &Src, at: &P) -> R<u64> {
-    ms.checked_mul(MS).ok_or_else(|| {
-        src.err(
+    if ms > crate::scenario::MAX_MS {
+        return Err(src.err(
             at,
-            format!("{ms} ms is too far: at most {} ms", u64::MAX / MS),
-        )
-    })
+            format!(
+                "{ms} ms is too long: at most {} ms (about 31 years)",
+                crate::scenario::MAX_MS
+            ),
+        ));
+    }
+    Ok(ms * MS)
+}
+
+/// Signed microseconds from milliseconds (clock offsets and steps), or an
+/// error naming the field.
+pub(super) fn us_signed(ms: i64, src: &Src, at: &P) -> R<i64> {
+    us(ms.unsigned_abs(), src, at)?;
+    Ok(ms * MS as i64)
 }
 
 pub(super) fn faults(raw: &[RawFault], layout: &Layout, src: &Src) -> R<Vec<ScheduledFault>> {
@@ -90,7 +101,7 @@ pub(super) fn faults(raw: &[RawFault], layout: &Layout, src: &Src) -> R<Vec<Sche
                 node, offset_ms, ..
             } => Fault::ClockSkew {
                 node: one(node, "node")?,
-                offset_us: ms_signed(*offset_ms),
+                offset_us: us_signed(*offset_ms, src, &at.clone().k("offset_ms"))?,
             },
             RawFault::ClockDrift {
                 node, drift_ppm, ..
@@ -109,7 +120,7 @@ pub(super) fn faults(raw: &[RawFault], layout: &Layout, src: &Src) -> R<Vec<Sche
             }
             RawFault::ClockJump { node, delta_ms, .. } => Fault::ClockJump {
                 node: one(node, "node")?,
-                delta_us: ms_signed(*delta_ms),
+                delta_us: us_signed(*delta_ms, src, &at.clone().k("delta_ms"))?,
             },
             RawFault::LinkError { from, to, .. } => Fault::LinkError {
                 from: one(from, "from")?,

@@ -1,0 +1,91 @@
+//! The reproducers of the robustness issue, through the built binary: each
+//! exits with a documented code and one clear message, never a panic or a
+//! silently wrong time.
+
+use std::process::{Command, Output};
+
+fn dsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dsim binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn scratch(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dsim-robust-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+#[test]
+fn huge_numbers_are_refused_by_field_not_crashed_on_or_wrapped() {
+    let cases = [
+        (
+            r#"{"protocol":"bank","nodes":3,"workload":{"clients":18446744073709551615}}"#,
+            "workload.clients: at most 100000 clients",
+        ),
+        (
+            r#"{"protocol":"bank","nodes":3,"workload":{"clients":1000000000}}"#,
+            "workload.clients: at most 100000 clients",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"network":{"latency":{"dist":"normal","mean_ms":1,"sd_ms":1,"min_ms":1,"max_ms":18446744073709552}}}"#,
+            "network.latency.max_ms: 18446744073709552 ms is too long",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"faults":[{"kind":"crash","at_ms":18446744073709552,"node":1}]}"#,
+            "faults[0].at_ms: 18446744073709552 ms is too long",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"fuzz":{"until_ms":1000,"crash_restart":{"down_ms":[1,18446744073709550]}}}"#,
+            "fuzz.crash_restart.down_ms: at most 1000000000000 ms",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"workload":{"timeout_ms":18446744073709551615}}"#,
+            "workload.timeout_ms",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"workload":{"rate":{"kind":"closed","think_ms":18446744073709551}}}"#,
+            "workload.rate.think_ms",
+        ),
+        (
+            r#"{"protocol":"lww","nodes":2,"clocks":[{"node":0,"skew_ms":-9223372036854775808}]}"#,
+            "clocks[0].skew_ms",
+        ),
+    ];
+    for (i, (src, want)) in cases.iter().enumerate() {
+        let p = scratch(&format!("huge-{i}.json"), src);
+        let out = dsim(&["run", p.to_str().unwrap()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{src}: {err}");
+        assert!(err.contains(want), "{src}: want {want:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn an_endless_file_is_refused_after_a_bounded_read() {
+    let out = dsim(&["run", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("a scenario file is at most 16 MiB"));
+}
+
+#[test]
+fn a_trace_that_cannot_be_written_is_exit_2_like_a_history() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    }
+    let out = dsim(&["run", "scenarios/lww-benign.json", "--trace", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot write trace file /dev/full"));
+    let out = dsim(&["run", "scenarios/lww-benign.json", "--history", "/dev/full"]);
+    assert_eq!(out.status.code(), Some(2));
+}
