@@ -89,3 +89,28 @@ fn a_trace_that_cannot_be_written_is_exit_2_like_a_history() {
     let out = dsim(&["run", "scenarios/lww-benign.json", "--history", "/dev/full"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_out_directory_that_cannot_be_written_fails_before_the_campaign() {
+    // A directory even root cannot write into.
+    let dir = "/sys/kernel";
+    if !std::path::Path::new(dir).is_dir() {
+        eprintln!("skipped: no {dir} here");
+        return;
+    }
+    let out = dsim(&[
+        "fuzz",
+        "scenarios/lww-benign.json",
+        "--seeds",
+        "0..100000",
+        "--out",
+        dir,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--out: cannot write into /sys/kernel"),
+        "{err}"
+    );
+    assert!(!err.contains("seeds in"), "no seed ran: {err}");
+}

@@ -137,6 +137,10 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return bad_input(format!("--out: cannot create {}: {e}", dir.display()));
         }
+        // Find out now, not after the whole campaign has run.
+        if let Err(e) = save::check_writable(dir) {
+            return bad_input(format!("--out: cannot write into {}: {e}", dir.display()));
+        }
     }
     let shard = args.shard.unwrap_or(Shard { index: 0, count: 1 });
     let seeds = Seeds {

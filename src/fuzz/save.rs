@@ -155,11 +155,31 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
         saved.error = Some("the shrunk scenario did not reproduce the failure".into());
         return saved;
     };
-    if let Err(e) = std::fs::write(&file, text) {
+    if let Err(e) = write_atomically(&file, text.as_bytes()) {
         saved.error = Some(format!("cannot write {}: {e}", file.display()));
         saved.io_error = true;
     }
     saved
+}
+
+/// Writes `bytes` to `file` under a temporary name beside it, then renames
+/// it into place: a run killed mid-write leaves no partial file.
+pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = file
+        .file_name()
+        .map_or_else(|| "dsim".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = file.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Fails now, before a campaign, if files cannot be written into `dir`.
+pub fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".dsim-write-check.{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
 }
 
 /// True when scenario text `text` (to be saved as `file`) fails as `pick` did.
@@ -203,4 +223,28 @@ fn describe(sc: &Scenario, pick: &Pick, s: &shrink::Shrunk) -> String {
         size_text(&s.before),
         size_text(&s.after),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_leaves_the_file_and_no_temporary() {
+        let dir = std::env::temp_dir().join(format!("dsim-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("x.json");
+        std::fs::write(&file, "old").unwrap();
+        write_atomically(&file, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "new");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["x.json"]);
+        // Into a directory that does not exist: an error, nothing left.
+        assert!(write_atomically(&dir.join("no/such/x.json"), b"x").is_err());
+        check_writable(&dir).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    }
 }
