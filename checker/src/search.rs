@@ -90,11 +90,21 @@ pub(crate) fn search<S: Spec>(spec: &S, ops: &[&Timed<S::Op>], budget: u64) -> (
     (outcome, search.steps())
 }
 
+/// The most bytes the memo of one search may hold (its configurations,
+/// counted as stored). Past it the search answers "unknown" rather than
+/// exhausting memory: on a long single-key history each configuration
+/// holds a bitset of all its operations, so steps alone do not bound memory.
+pub const MEMO_BYTES: usize = 1 << 30;
+
 /// A set of operation indices.
 trait Bits: Clone + Eq + Hash {
     fn empty(len: usize) -> Self;
     fn set(&mut self, i: usize);
     fn clear(&mut self, i: usize);
+    /// Bytes it holds beyond its own size (a heap allocation).
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 impl Bits for u128 {
@@ -134,6 +144,9 @@ impl Bits for Wide {
     }
     fn clear(&mut self, i: usize) {
         self.0[i / 64] &= !(1 << (i % 64));
+    }
+    fn heap_bytes(&self) -> usize {
+        self.0.len() * 8 + 16 // the words and the allocator's header
     }
 }
 
@@ -220,6 +233,9 @@ struct Search<'a, S: Spec, B> {
     finished: Option<Outcome>,
     /// The latest return entry at which the walk had to backtrack.
     furthest: usize,
+    /// What one memo entry costs, and how many bytes the memo may hold.
+    entry_bytes: usize,
+    memo_limit: usize,
 }
 
 impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
@@ -274,6 +290,12 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             steps: 0,
             finished: None,
             furthest: 0,
+            // The entry itself, its hash table slot's control byte, and the
+            // bitset's own allocation.
+            entry_bytes: std::mem::size_of::<(B, S::State)>()
+                + 1
+                + B::empty(ops.len()).heap_bytes(),
+            memo_limit: MEMO_BYTES,
         }
     }
 
@@ -343,6 +365,14 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             self.steps += 1;
             if let Some(after) = self.spec.step(&self.state, &self.ops[i].op) {
                 self.linearized.set(i);
+                if self.cache.len().saturating_mul(self.entry_bytes) >= self.memo_limit {
+                    // Out of memory, not of steps: no resume can help.
+                    self.linearized.clear(i);
+                    self.finished = Some(Outcome::Unknown);
+                    self.cache = HashSet::default();
+                    self.stack = Vec::new();
+                    return Outcome::Unknown;
+                }
                 if self.cache.insert((self.linearized.clone(), after.clone())) {
                     let before = std::mem::replace(&mut self.state, after);
                     self.stack.push((entry, before));
