@@ -9,6 +9,7 @@
 //! ```
 
 pub mod fuzz;
+pub mod html;
 pub mod report;
 pub mod runner;
 pub mod scenario;
