@@ -43,6 +43,8 @@ pub struct Saved {
     pub after: Option<Size>,
     /// Runs the shrink spent.
     pub runs: u64,
+    /// The HTML report of the written scenario's run, beside it.
+    pub report: Option<String>,
     /// Why nothing was written.
     pub error: Option<String>,
     /// True when the error is a file-system error (then `dsim fuzz` exits 2).
@@ -123,6 +125,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
         before: None,
         after: None,
         runs: 0,
+        report: None,
         error: None,
         io_error: false,
     };
@@ -139,7 +142,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
     saved.runs = shrunk.runs;
     saved.before = Some(shrunk.before);
     saved.after = Some(shrunk.after);
-    shrunk.raw.name = Some(name);
+    shrunk.raw.name = Some(name.clone());
     shrunk.raw.description = describe(sc, pick, &shrunk);
     // The file as written must replay the failure; the compact form leaves
     // defaults out, so check it, and fall back to the full form.
@@ -152,11 +155,38 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
         saved.error = Some("the shrunk scenario did not reproduce the failure".into());
         return saved;
     };
-    if let Err(e) = std::fs::write(&file, text) {
+    if let Err(e) = std::fs::write(&file, &text) {
         saved.error = Some(format!("cannot write {}: {e}", file.display()));
         saved.io_error = true;
+        return saved;
+    }
+    let page = dir.join(format!("{name}.html"));
+    match write_report(&text, &saved.file, &page) {
+        Ok(()) => saved.report = Some(page.display().to_string()),
+        Err(e) => {
+            saved.error = Some(e);
+            saved.io_error = true;
+        }
     }
     saved
+}
+
+/// Runs the written scenario once more and writes its HTML report, so a
+/// CI artefact opens straight into the picture of the failure.
+fn write_report(text: &str, file: &str, page: &Path) -> Result<(), String> {
+    let sc = scenario::parse(text, file, "shrunk").map_err(|e| e.to_string())?;
+    let capture = crate::html::Capture::new();
+    let rep = crate::runner::run(
+        &sc,
+        crate::runner::RunOptions {
+            seed: sc.sim.seed,
+            trace: Some(capture.writer(None)),
+            keep_history: true,
+            trail_key: None,
+        },
+    );
+    std::fs::write(page, crate::html::run_page(&sc, &rep, capture))
+        .map_err(|e| format!("cannot write {}: {e}", page.display()))
 }
 
 /// True when scenario text `text` (to be saved as `file`) fails as `pick` did.

@@ -360,7 +360,7 @@
     laneH = vis.length <= 12 ? 40 : Math.max(12, Math.floor(520 / vis.length));
     laneY = D.lanes.map(() => null);
     vis.forEach((id, j) => { laneY[id] = AXIS_H + BAND_H + 6 + j * laneH + laneH / 2; });
-    diagH = AXIS_H + BAND_H + 12 + vis.length * laneH;
+    diagH = AXIS_H + BAND_H + 26 + vis.length * laneH;
   }
   let medianLatency = 1000;
   if (nA) {
@@ -433,19 +433,29 @@
     // Arrows.
     drawnSegs = [];
     let count = 0, visible = 0;
-    const dens = {};
-    for (let i = 0; i < nA; i++) {
+    const inView = (i) => {
       const s = A.s[i], a = A.a[i], o = A.o[i];
       const end = a == null ? (o === 8 ? END : s + medianLatency) : a;
-      if (end < view.t0 || s > view.t1) continue;
-      if (hiddenKinds.has(A.k[i])) continue;
+      if (end < view.t0 || s > view.t1) return false;
+      if (hiddenKinds.has(A.k[i])) return false;
+      if (laneY[A.f[i]] == null || laneY[A.r[i]] == null) return false;
+      return !(o === 0 && !show.delivered && A.c[i] === 0 && A.h[i] == null);
+    };
+    for (let i = 0; i < nA; i++) if (inView(i)) visible++;
+    // Too many to draw one by one: delivered messages become a density
+    // strip per sender lane; the others are still drawn (up to the limit).
+    const dense = visible > DRAW_LIMIT;
+    const dens = new Map();
+    let densMax = 1;
+    for (let i = 0; i < nA; i++) {
+      if (!inView(i)) continue;
+      const s = A.s[i], a = A.a[i], o = A.o[i];
+      const end = a == null ? (o === 8 ? END : s + medianLatency) : a;
       const y1 = laneY[A.f[i]], y2 = laneY[A.r[i]];
-      if (y1 == null || y2 == null) continue;
-      if (o === 0 && !show.delivered && A.c[i] === 0 && A.h[i] == null) continue;
-      visible++;
-      if (count >= DRAW_LIMIT && o === 0) {
-        const key = A.f[i] + ":" + Math.floor(xw(s) / 3);
-        dens[key] = (dens[key] || 0) + 1;
+      if (dense && (o === 0 || count >= DRAW_LIMIT)) {
+        const key = A.f[i] * 100000 + Math.floor(xw(s) / 2);
+        const v = (dens.get(key) || 0) + 1;
+        dens.set(key, v); if (v > densMax) densMax = v;
         continue;
       }
       count++;
@@ -488,11 +498,14 @@
     }
     g.setLineDash([]);
     // Too many to draw one by one: message density per sender lane.
-    for (const key in dens) {
-      const [lane, px] = key.split(":").map(Number);
-      const y = laneY[lane];
-      g.fillStyle = "rgba(53,104,212," + Math.min(0.9, 0.08 + dens[key] / 40) + ")";
-      g.fillRect(px * 3, y - laneH / 2 + 3, 3, laneH - 6);
+    for (const [key, v] of dens) {
+      const lane = Math.floor(key / 100000), px = key % 100000, y = laneY[lane];
+      g.fillStyle = "rgba(53,104,212," + (0.05 + 0.6 * v / densMax).toFixed(3) + ")";
+      g.fillRect(px * 2, y - 5, 2, 10);
+    }
+    if (dense) {
+      g.fillStyle = "#5d6577"; g.font = "11px system-ui";
+      g.fillText(visible + " messages in view: delivered ones drawn as density per sender (zoom in to see arrows)", LEFT + 4, diagH - 4);
     }
     // Point markers.
     for (const p of points) {
@@ -517,7 +530,7 @@
     if (D.window_end_us != null && D.window_end_us < view.t1) {
       const x = xw(D.window_end_us);
       g.fillStyle = "rgba(0,0,0,0.04)"; g.fillRect(Math.max(LEFT, x), AXIS_H, w - RIGHT - Math.max(LEFT, x), diagH - AXIS_H);
-      g.fillStyle = "#5d6577"; g.fillText("after " + fmtT(D.window_end_us) + ": only messages that did not simply arrive are drawn", Math.max(LEFT, x) + 4, diagH - 4);
+      g.fillStyle = "#5d6577"; g.fillText("after " + fmtT(D.window_end_us) + ": only messages that did not simply arrive are drawn", Math.max(LEFT, x) + 4, diagH - 16);
     }
     diagCanvas.dataset.arrows = String(count);
     diagCanvas.dataset.visible = String(visible);
@@ -730,7 +743,8 @@
   }
   // Every completed operation as a dot: latency (ms) at its completion.
   const latDots = [];
-  for (let i = 0; i < nO && latDots.length < 60000; i++) {
+  const stride = Math.max(1, Math.ceil(nO / 60000));
+  for (let i = 0; i < nO; i += stride) {
     if (O.t1[i] == null) continue;
     latDots.push([O.t1[i], (O.t1[i] - O.t0[i]) / 1000, TYPE_COLOR[O.types[O.ty[i]]]]);
   }

@@ -287,7 +287,7 @@ impl Model {
             }
             let (a, o) = match s.fate.as_deref() {
                 Some("lost") => (None, 5),
-                Some("connection-error") => (Some(s.t), 6),
+                Some("connection-error") => (None, 6),
                 Some("drop") => (None, 7),
                 _ => (None, 8),
             };
