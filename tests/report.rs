@@ -329,3 +329,42 @@ fn the_showcase_page_draws_in_headless_chromium() {
     assert_eq!(attr(&body, "data-arrows"), Some(arrows.to_string()));
     assert_eq!(attr(&body, "data-bars"), Some(bars.to_string()));
 }
+
+#[test]
+fn check_writes_the_timeline_witness_and_longest_prefix() {
+    let dir = scratch("check");
+    let page = path(&dir, "c.html");
+    let out = dsim(&[
+        "check",
+        "checker/tests/corpus/etcd_000.jsonl",
+        "--model",
+        "cas-register",
+        "--report",
+        &page,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "not linearizable");
+    let d = dsim::html::embedded_data(&std::fs::read_to_string(&page).unwrap()).unwrap();
+    assert_eq!(d["page"], "check");
+    assert_eq!(d["meta"]["verdict"], "not-linearizable");
+    assert_eq!(d["ops"]["p"].as_array().unwrap().len(), 85);
+    assert!(!d["witness"]["ops"].as_array().unwrap().is_empty());
+    let p = &d["prefixes"][0];
+    assert!(
+        p["linearizable_until_us"].as_u64() < p["broken_at_us"].as_u64(),
+        "{p}"
+    );
+    if let Some(browser) = chromium() {
+        let body = rendered_body(&browser, &page);
+        assert_eq!(attr(&body, "data-errors").as_deref(), Some("0"), "{body}");
+        assert_eq!(attr(&body, "data-bars").as_deref(), Some("85"), "{body}");
+    }
+    let bad = dsim(&[
+        "check",
+        "checker/tests/corpus/etcd_000.jsonl",
+        "--model",
+        "cas-register",
+        "--report",
+        "/nonexistent-dir/c.html",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -179,6 +179,8 @@
     keySel.append(el("option", { value: "all", text: "all keys" }));
     for (const k of keys.slice(0, 2000)) keySel.append(el("option", { value: "k:" + k, text: "key " + k }));
     toolbar.append(el("span", { class: "group" }, "key ", keySel));
+    // A checked history opens on the witness's key.
+    if (!isRun && W && W.key != null) keySel.value = "k:" + W.key;
   }
   if (isRun) {
     const lanesBox = el("span", { class: "group" }, "processes:");
@@ -627,7 +629,8 @@
       g.fillRect(xw(b.a), TL_TOP, xw(b.b) - xw(b.a), tlH - TL_TOP);
     }
     for (const p of prefixes) {
-      if (key != null && String(p.key) !== key) continue;
+      // One key's prefix at a time (or the only one there is).
+      if (key != null ? String(p.key) !== key : prefixes.length > 1) continue;
       if (p.linearizable_until_us != null) {
         g.fillStyle = "rgba(46,157,79,0.08)"; g.fillRect(LEFT, TL_TOP, xw(p.linearizable_until_us) - LEFT, tlH - TL_TOP);
       }
