@@ -27,6 +27,10 @@ pub struct CheckArgs {
     /// The most model steps the search may spend before answering "unknown".
     #[arg(long, value_name = "STEPS", default_value_t = checker::DEFAULT_BUDGET)]
     pub budget: u64,
+    /// Write a self-contained HTML report (the timeline, the witness, the
+    /// longest linearizable prefix per key) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `dsim check`: prints the verdict (and a witness on a violation).
@@ -59,6 +63,12 @@ fn run_checked(args: &CheckArgs) -> Result<ExitCode, String> {
     let history = History::parse_jsonl(&text).map_err(|e| format!("{}: {}", at(e.line), e.kind))?;
     let report = check(&history, &model, args.budget)
         .map_err(|e| format!("{}: {} (model {})", at(e.line), e.error, e.model))?;
+    if let Some(p) = &args.report {
+        let page =
+            dsim::html::check_page(&path.to_string(), &history, &model, &report, args.budget);
+        std::fs::write(p, page)
+            .map_err(|e| format!("cannot write report file {}: {e}", p.display()))?;
+    }
     if args.json {
         let out = JsonReport {
             history: path.to_string(),
