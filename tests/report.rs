@@ -313,6 +313,12 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 #[test]
 fn the_showcase_page_draws_in_headless_chromium() {
     let Some(browser) = chromium() else {
+        // .ci/run sets this when it installed Chromium: then a missing
+        // browser is a failure, not a skip.
+        assert!(
+            std::env::var_os("DSIM_REQUIRE_CHROMIUM").is_none(),
+            "DSIM_REQUIRE_CHROMIUM is set but no chromium binary was found"
+        );
         println!("SKIPPED: no chromium binary found (apt-get install chromium)");
         return;
     };
