@@ -100,7 +100,9 @@ fn the_page_data_round_trips_to_the_run() {
     );
 
     // Arrows: one per delivery or drop of a sent message, else one per send.
-    let mut want: BTreeMap<(u64, u64), (u64, u64, u64, Option<u64>, bool)> = BTreeMap::new();
+    // (message, copy) -> (sent, from, to, arrived or dropped at, delivered)
+    type Arrow = (u64, u64, u64, Option<u64>, bool);
+    let mut want: BTreeMap<(u64, u64), Arrow> = BTreeMap::new();
     let mut sends: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
     for e in &trace {
         let mid = e["mid"].as_u64();

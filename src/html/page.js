@@ -9,7 +9,9 @@
     body.dataset.errors = String(errors);
   });
 
+  const started = performance.now();
   const D = JSON.parse(document.getElementById("dsim-data").textContent);
+  body.dataset.parseMs = String(Math.round(performance.now() - started));
   const app = document.getElementById("app");
   app.textContent = "";
   const tip = document.getElementById("tip");
@@ -46,7 +48,12 @@
   const view = { t0: 0, t1: END * 1.02 };
   const LEFT = 96, RIGHT = 16;
   const redraws = [];
-  function redraw() { for (const f of redraws) f(); rangeLabel(); }
+  function redraw() {
+    const t = performance.now();
+    for (const f of redraws) f();
+    rangeLabel();
+    body.dataset.drawMs = String(Math.round(performance.now() - t));
+  }
   function setView(t0, t1) {
     const span = Math.max(10, t1 - t0);
     view.t0 = t0; view.t1 = t0 + span;
@@ -102,7 +109,7 @@
     if (keySel && W.key != null) { keySel.value = "k:" + W.key; redraw(); }
     timelineBox.scrollIntoView({ behavior: "auto", block: "center" });
   }
-  app.append(el("h2", { text: isRun ? "Verdicts" : "Verdict" }));
+  app.append(el("h2", { id: "verdicts", text: isRun ? "Verdicts" : "Verdict" }));
   const checksBox = el("div", { class: "checks" });
   app.append(checksBox);
   if (isRun) {
@@ -510,6 +517,7 @@
       g.fillText(visible + " messages in view: delivered ones drawn as density per sender (zoom in to see arrows)", LEFT + 4, diagH - 4);
     }
     // Point markers.
+    const labelEnd = {};
     for (const p of points) {
       if (p.t < view.t0 || p.t > view.t1) continue;
       const x = xw(p.t);
@@ -526,6 +534,16 @@
       else if (p.shape === "clock") { g.arc(x, y, 6, 0, 7); }
       else { g.moveTo(x, y - 7); g.lineTo(x + 6, y + 5); g.lineTo(x - 6, y + 5); }
       g.closePath(); g.fill(); g.stroke();
+      if (p.to != null && laneH >= 24) {
+        // Name the link when there is room (labels on one lane do not overlap).
+        const last = labelEnd[p.lane] == null ? -1e9 : labelEnd[p.lane];
+        const text = "→" + D.lanes[p.to];
+        if (x + 6 > last) {
+          g.fillStyle = "#d93636"; g.font = "bold 10px system-ui";
+          g.fillText(text, x + 6, y - 6);
+          labelEnd[p.lane] = x + 8 + g.measureText(text).width;
+        }
+      }
     }
     g.restore();
     // The whole run, and what was not drawn one by one.
@@ -578,7 +596,7 @@
   }
   let timelineBox = null;
   if (isRun) {
-    app.append(el("h2", { text: "Space-time diagram" }));
+    app.append(el("h2", { id: "diagram", text: "Space-time diagram" }));
     app.append(toolbar);
     app.append(el("div", { class: "legend" },
       el("span", { text: "one lane per process, time flowing right; drag to pan, wheel to zoom, double-click for the whole run" }),
@@ -674,7 +692,11 @@
     for (const [i, x1, y, x2, hgt] of wit) {
       g.strokeStyle = "#c2185b"; g.lineWidth = 3; g.strokeRect(x1 - 1.5, y - 0.5, x2 - x1 + 3, hgt + 3);
       g.fillStyle = "#c2185b"; g.font = "bold 11px system-ui";
-      if (rowH < 14 || x2 - x1 <= 30) g.fillText(opLabel(i), x2 + 4, y + rowH / 2 + 3);
+      if (rowH < 14 || g.measureText(opLabel(i)).width + 6 > x2 - x1) {
+        const t = opLabel(i), tw = g.measureText(t).width;
+        g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(x2 + 3, y + 1, tw + 4, Math.min(rowH, 16));
+        g.fillStyle = "#c2185b"; g.fillText(t, x2 + 5, y + rowH / 2 + 3);
+      }
     }
     g.restore();
     tlCanvas.dataset.bars = String(bars);
@@ -692,7 +714,7 @@
     }
     return null;
   }
-  app.append(el("h2", { text: "Client timeline" }));
+  app.append(el("h2", { id: "timeline", text: "Client timeline" }));
   app.append(el("div", { class: "legend" },
     el("span", {}, "one row per client process; each operation a bar from invocation to completion: "),
     el("span", {}, el("span", { class: "sw", style: "background:" + TYPE_COLOR.ok }), "ok"),
@@ -767,7 +789,7 @@
     if (isRun) panel(g, w, top + 2 * (PH + 14), "messages / s", [{ name: "sent", values: perS(S.sent), color: "#3568d4" },
       { name: "delivered", values: perS(S.delivered), color: "#2a9d8f" }, { name: "dropped or lost", values: perS(S.dropped), color: "#d93636" }], (v) => v.toFixed(0));
   }
-  app.append(el("h2", { text: "Latency and throughput" }));
+  app.append(el("h2", { id: "plots", text: "Latency and throughput" }));
   app.append(el("div", { class: "legend", text: "per " + fmtT(S.width_us) + " bucket over the whole run; latency of ok operations by completion time" }));
   const plotBox = el("div", {});
   plotCanvas = makeCanvas(300);
@@ -826,14 +848,17 @@
   // ---------- go ----------
   window.addEventListener("resize", redraw);
   // A link can open a view: #witness, or #t=FROM-TO in µs.
+  // A section to scroll to may follow: #t=FROM-TO@timeline.
   const hash = decodeURIComponent(location.hash || "");
-  const m = /^#t=(\d+)-(\d+)$/.exec(hash);
-  if (m) setView(Number(m[1]), Number(m[2]));
-  else if (hash === "#witness" && W) {
-    zoomToWitness();
-    window.scrollTo(0, 0);
-  } else redraw();
+  const m = /^#(?:t=(\d+)-(\d+)|(witness))(?:@([\w-]+))?$/.exec(hash);
+  if (m && m[1]) setView(Number(m[1]), Number(m[2]));
+  else if (m && m[3] && W) zoomToWitness();
+  else redraw();
+  const target = m && m[4] ? document.getElementById(m[4]) : null;
+  if (target) target.scrollIntoView({ block: "start" });
+  else if (m) window.scrollTo(0, 0);
   body.dataset.arrows = diagCanvas ? diagCanvas.dataset.arrows : "0";
   body.dataset.bars = tlCanvas.dataset.bars;
+  body.dataset.totalMs = String(Math.round(performance.now() - started));
   body.dataset.ready = "1";
 })();

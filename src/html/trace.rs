@@ -381,8 +381,8 @@ mod tests {
         assert_eq!(m.markers.len(), 1);
         let d = m.finish();
         assert_eq!(d.kinds, ["set", "sync"]);
-        let got: Vec<(u64, u32, Option<u64>, u8, Option<u64>)> =
-            d.arrows.iter().map(|a| (a.m, a.c, a.a, a.o, a.h)).collect();
+        type Row = (u64, u32, Option<u64>, u8, Option<u64>);
+        let got: Vec<Row> = d.arrows.iter().map(|a| (a.m, a.c, a.a, a.o, a.h)).collect();
         assert_eq!(
             got,
             [
