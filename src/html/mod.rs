@@ -16,6 +16,7 @@
 //! and the page says so; the per-bucket series always cover the whole run.
 
 mod data;
+mod kind;
 pub mod ops;
 mod prefix;
 pub mod trace;

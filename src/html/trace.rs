@@ -8,8 +8,18 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::kind::KindOf;
+
+/// The JSON text of a send record's message.
+fn message_text(line: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(line).ok()?;
+    Some(v.get("msg")?.to_string())
+}
 
 /// What a message arrow ends in: the index into [`OUTCOMES`].
 pub const OUTCOMES: [&str; 10] = [
@@ -100,9 +110,10 @@ pub struct Model {
 
 /// The per-line fields the page uses (others are ignored).
 #[derive(Deserialize)]
-struct Line {
+struct Line<'a> {
     t: u64,
-    ev: String,
+    #[serde(borrow)]
+    ev: Cow<'a, str>,
     #[serde(default)]
     mid: Option<u64>,
     #[serde(default)]
@@ -111,27 +122,14 @@ struct Line {
     to: Option<u64>,
     #[serde(default)]
     node: Option<u64>,
+    #[serde(default, borrow)]
+    reason: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    fate: Option<Cow<'a, str>>,
     #[serde(default)]
-    reason: Option<String>,
+    msg: Option<KindOf>,
     #[serde(default)]
-    fate: Option<String>,
-    #[serde(default)]
-    msg: Option<Value>,
-    #[serde(default)]
-    tag: Option<Value>,
-}
-
-/// The kind of a message as the trace wrote it: the tag of an
-/// externally tagged enum, or a `type`-like field.
-fn kind_of(msg: &Value) -> String {
-    if let (Some(k), _) = sim::rule::kind_of(msg) {
-        return k.to_string();
-    }
-    match msg {
-        Value::Object(o) if o.len() == 1 => o.keys().next().cloned().unwrap_or_default(),
-        Value::String(s) => s.clone(),
-        _ => "message".to_string(),
-    }
+    tag: Option<KindOf>,
 }
 
 /// The finished drawing data.
@@ -155,26 +153,27 @@ impl Model {
 
     /// Reads one trace line.
     pub fn line(&mut self, text: &[u8]) {
+        let value;
         let line: Line = match serde_json::from_slice(text) {
             Ok(l) => l,
             // A send a rule duplicated repeats its `at` field: read it
             // through a map, which keeps one of them (not used here).
-            Err(_) => match serde_json::from_slice::<Value>(text)
-                .ok()
-                .and_then(|v| serde_json::from_value(v).ok())
-            {
-                Some(l) => l,
-                None => {
-                    self.unreadable += 1;
-                    return;
+            Err(_) => {
+                value = serde_json::from_slice::<Value>(text).ok();
+                match value.as_ref().and_then(|v| Line::deserialize(v).ok()) {
+                    Some(l) => l,
+                    None => {
+                        self.unreadable += 1;
+                        return;
+                    }
                 }
-            },
+            }
         };
         let lane = |v: Option<u64>| v.unwrap_or(0) as u32;
-        match line.ev.as_str() {
+        match line.ev.as_ref() {
             "send" => {
-                let msg = line.msg.unwrap_or(Value::Null);
-                let kind = self.kind(kind_of(&msg));
+                let kind = line.msg.and_then(|k| k.0);
+                let kind = self.kind(kind.unwrap_or_else(|| "message".to_string()));
                 let mid = line.mid.unwrap_or(0) as usize;
                 if self.sent.len() < mid {
                     self.sent.resize_with(mid, || Sent {
@@ -189,16 +188,18 @@ impl Model {
                     });
                 }
                 if mid > 0 {
+                    let text = (self.keep_text && mid as u64 <= super::MAX_TEXTS)
+                        .then(|| message_text(text))
+                        .flatten();
                     self.sent[mid - 1] = Sent {
                         t: line.t,
                         from: lane(line.from),
                         to: lane(line.to),
                         kind,
-                        fate: line.fate,
+                        fate: line.fate.map(Cow::into_owned),
                         copies: 0,
                         held: None,
-                        text: (self.keep_text && mid as u64 <= super::MAX_TEXTS)
-                            .then(|| msg.to_string()),
+                        text,
                     };
                 }
             }
@@ -213,11 +214,7 @@ impl Model {
                 }
             }
             "timer" => {
-                let tag = match &line.tag {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(v) => kind_of(v),
-                    None => String::new(),
-                };
+                let tag = line.tag.and_then(|k| k.0).unwrap_or_default();
                 self.timers.push((line.t, lane(line.node), tag));
             }
             "fault" | "halt" | "link_error" | "rule_end" | "loss_end" | "final_heal"
@@ -229,7 +226,7 @@ impl Model {
                 }
                 self.markers.push(Marker {
                     t: line.t,
-                    ev: line.ev,
+                    ev: line.ev.into_owned(),
                     x,
                 });
             }
