@@ -416,10 +416,13 @@
       const y = laneY[s.lane]; if (y == null) continue;
       g.fillStyle = s.fill; g.fillRect(xw(s.a), y - laneH / 2 + 2, xw(s.b) - xw(s.a), laneH - 4);
       if (s.kind === "down" || s.kind === "halted") {
+        const x1 = Math.max(LEFT, xw(s.a)), x2 = Math.min(w - RIGHT, xw(s.b));
+        g.save(); g.beginPath(); g.rect(x1, y - laneH / 2 + 2, Math.max(0, x2 - x1), laneH - 4); g.clip();
         g.strokeStyle = s.kind === "down" ? "rgba(0,0,0,0.25)" : "rgba(217,54,54,0.35)"; g.lineWidth = 1;
-        for (let x = Math.max(LEFT, xw(s.a)) - (laneH); x < Math.min(w, xw(s.b)); x += 8) {
+        for (let x = x1 - laneH; x < x2; x += 8) {
           g.beginPath(); g.moveTo(x, y + laneH / 2 - 2); g.lineTo(x + laneH - 4, y - laneH / 2 + 2); g.stroke();
         }
+        g.restore();
       }
     }
     g.strokeStyle = "#aab0bc"; g.lineWidth = 1;
@@ -811,11 +814,13 @@
     const t = el("table", { class: "finals mono" });
     if (keysF.length <= 24) {
       t.append(el("tr", {}, el("th", { text: "process" }), el("th", { text: "status" }), ...keysF.map((k) => el("th", { text: k }))));
-      const reps = D.finals.slice(0, D.replicas);
+      // Live replicas are compared, as the convergence check does.
+      const live = (f) => f.status === "up" || f.status === "paused";
+      const reps = D.finals.slice(0, D.replicas).filter(live);
       for (const f of D.finals) {
         const tr = el("tr", {}, el("td", { text: f.name }), el("td", { text: f.status }));
         for (const k of keysF) {
-          const differs = D.finals.indexOf(f) < D.replicas && new Set(reps.map((r) => r.digest[k])).size > 1;
+          const differs = D.finals.indexOf(f) < D.replicas && live(f) && new Set(reps.map((r) => r.digest[k])).size > 1;
           tr.append(el("td", { class: differs ? "differs" : "", text: f.digest[k] == null ? "" : f.digest[k] }));
         }
         t.append(tr);
@@ -826,7 +831,7 @@
         el("td", {}, el("details", {}, el("summary", { text: Object.keys(f.digest).length + " entries" }),
           el("pre", { text: Object.entries(f.digest).map(([k, v]) => k + " = " + v).join("\n") })))));
     }
-    app.append(t, el("div", { class: "legend", text: "red: replicas disagree on this entry" }));
+    app.append(t, el("div", { class: "legend", text: "red: live replicas disagree on this entry" }));
   }
   const om = D.omitted || {};
   if (Object.keys(om).length) {
