@@ -1,99 +1,315 @@
-//! `dsim check`: judge a history file against a model.
+//! `dsim check`: judge history files against a model.
 //!
 //! Exit codes: 0 linearizable, 1 not linearizable, 2 bad input or usage
 //! (the message names the file and line, or lists what is allowed),
-//! 3 unknown (the step budget ran out).
+//! 3 unknown (the step budget ran out). With several files, each gets one
+//! verdict line and the exit code is the most severe: 2 over 1 over 3 over 0.
 
-use checker::{check, model, History, Report, Verdict};
+use checker::{check, model, History, Model, Report, Verdict};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// How a history file is written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// dsim's JSON Lines, one event per line.
+    Jsonl,
+    /// A Jepsen `history.edn` (or a Knossos test history).
+    Edn,
+}
 
 /// Arguments of `dsim check`.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// The history file (JSON Lines, one event per line).
-    #[arg(value_name = "HISTORY")]
-    pub history: PathBuf,
+    /// History files, or directories searched (recursively) for `*.jsonl`
+    /// and `*.edn` files; each is checked on its own.
+    #[arg(value_name = "HISTORY", required = true)]
+    pub histories: Vec<PathBuf>,
     /// The sequential model to check against (see `dsim list`).
     #[arg(long, value_name = "MODEL")]
     pub model: String,
     /// The model's initial value, as JSON (e.g. `0`, `null`, `'"abc"'`).
     #[arg(long, value_name = "VALUE")]
     pub initial: Option<String>,
-    /// Print one JSON object instead of text.
+    /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+    /// Treat a history with nothing to check (no operations, or only
+    /// failed ones) as bad input, exit code 2, instead of passing it.
+    #[arg(long)]
+    pub fail_empty: bool,
+    /// Print JSON instead of text: one object per history, one per line.
     #[arg(long)]
     pub json: bool,
     /// The most model steps the search may spend before answering "unknown".
     #[arg(long, value_name = "STEPS", default_value_t = checker::DEFAULT_BUDGET)]
     pub budget: u64,
-    /// Write a self-contained HTML report (the timeline, the witness, the
-    /// longest linearizable prefix per key) to FILE.
+    /// Write a self-contained HTML report of the history (its timeline, the
+    /// witness, the longest linearizable prefix per key) to FILE; one history only.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
 
-/// Runs `dsim check`: prints the verdict (and a witness on a violation).
-pub fn run(args: &CheckArgs) -> ExitCode {
-    match run_checked(args) {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(2)
+/// How bad one file's result is; the exit code is the worst over all files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Severity {
+    Linearizable,
+    Unknown,
+    NotLinearizable,
+    BadInput,
+}
+
+impl Severity {
+    fn code(self) -> u8 {
+        match self {
+            Severity::Linearizable => 0,
+            Severity::NotLinearizable => 1,
+            Severity::BadInput => 2,
+            Severity::Unknown => 3,
         }
     }
 }
 
-/// The check itself; `Err` carries the one-line message of a bad input.
-fn run_checked(args: &CheckArgs) -> Result<ExitCode, String> {
+/// Runs `dsim check`: prints a verdict per history (and a witness on a
+/// violation, when there is one history).
+pub fn run(args: &CheckArgs) -> ExitCode {
+    let model = match build_model(args) {
+        Ok(model) => model,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let single = matches!(args.histories.as_slice(), [one] if !one.is_dir());
+    if args.report.is_some() && !single {
+        eprintln!("error: --report draws one history; give one file, not several or a directory");
+        return ExitCode::from(2);
+    }
+    let mut worst = Severity::Linearizable;
+    let mut stdout = std::io::stdout().lock();
+    for entry in expand(&args.histories) {
+        let judged = entry.and_then(|path| {
+            let (history, report, empty) = judge(args, &model, &path)?;
+            if let Some(page) = &args.report {
+                write_report(page, &path, &history, &model, &report, args.budget)?;
+            }
+            Ok((path, report, empty))
+        });
+        let (severity, text) = match judged {
+            Ok((path, report, empty)) => (
+                severity(&report),
+                render(args, &path, &report, empty, single),
+            ),
+            Err((path, message)) => {
+                eprintln!("error: {message}");
+                let text = if args.json && !single {
+                    format!(
+                        "{}\n",
+                        serde_json::json!({"history": path, "error": message})
+                    )
+                } else {
+                    String::new()
+                };
+                (Severity::BadInput, text)
+            }
+        };
+        worst = worst.max(severity);
+        // A reader that went away (`dsim check ... | head`) wants no more.
+        if stdout.write_all(text.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let _ = stdout.flush();
+    ExitCode::from(worst.code())
+}
+
+/// The model named by `--model`, with `--initial`; `Err` is the message.
+fn build_model(args: &CheckArgs) -> Result<Model, String> {
     let initial = match &args.initial {
         None => None,
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
             format!("--initial {text:?} is not JSON ({e}); a string needs quotes: '\"{text}\"'")
         })?),
     };
-    let model = model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())?;
-    let path = args.history.display();
-    let text = std::fs::read_to_string(&args.history)
-        .map_err(|e| format!("cannot read history {path}: {e}"))?;
-    let at = |line: Option<usize>| match line {
-        Some(line) => format!("{path}:{line}"),
-        None => path.to_string(),
-    };
-    let history = History::parse_jsonl(&text).map_err(|e| format!("{}: {}", at(e.line), e.kind))?;
-    let report = check(&history, &model, args.budget)
-        .map_err(|e| format!("{}: {} (model {})", at(e.line), e.error, e.model))?;
-    if let Some(p) = &args.report {
-        let page =
-            dsim::html::check_page(&path.to_string(), &history, &model, &report, args.budget);
-        std::fs::write(p, page)
-            .map_err(|e| format!("cannot write report file {}: {e}", p.display()))?;
-    }
-    if args.json {
-        let out = JsonReport {
-            history: path.to_string(),
-            report: &report,
-        };
-        println!(
-            "{}",
-            serde_json::to_string(&out).map_err(|e| e.to_string())?
-        );
-    } else {
-        print!("{}", human(&report, args.budget));
-    }
-    Ok(ExitCode::from(match report.verdict {
-        Verdict::Linearizable => 0,
-        Verdict::NotLinearizable => 1,
-        Verdict::Unknown => 3,
-    }))
+    model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())
 }
 
-/// The `--json` object: the history's path, then the report's fields.
+/// A failure tied to one argument: its path (as shown) and the one-line message.
+type Failure = (String, String);
+
+/// The files to check: each argument, or the history files under it if it
+/// is a directory (recursively, in path order, so the output is stable).
+fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, Failure>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            out.push(Ok(arg.clone()));
+            continue;
+        }
+        let mut found = Vec::new();
+        match collect(arg, &mut found) {
+            Err(message) => out.push(Err((arg.display().to_string(), message))),
+            Ok(()) if found.is_empty() => out.push(Err((
+                arg.display().to_string(),
+                format!(
+                    "{}: no *.jsonl or *.edn history files in this directory",
+                    arg.display()
+                ),
+            ))),
+            Ok(()) => {
+                found.sort();
+                out.extend(found.into_iter().map(Ok));
+            }
+        }
+    }
+    out
+}
+
+/// Adds the `*.jsonl` and `*.edn` files under `dir` to `found`.
+fn collect(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            collect(&path, found)?;
+        } else if matches!(extension(&path), Some("jsonl" | "edn")) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn extension(path: &Path) -> Option<&str> {
+    path.extension().and_then(|e| e.to_str())
+}
+
+/// Reads and checks one file: the report, and whether there was nothing
+/// to check; `Err` is the one-line message of a bad input.
+fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Report, bool), Failure> {
+    let shown = path.display().to_string();
+    let fail = |message: String| (shown.clone(), message);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(format!("cannot read history {shown}: {e}")))?;
+    let at = |line: Option<usize>| match line {
+        Some(line) => format!("{shown}:{line}"),
+        None => shown.clone(),
+    };
+    let format = args.format.unwrap_or(match extension(path) {
+        Some("edn") => Format::Edn,
+        _ => Format::Jsonl,
+    });
+    let history = match format {
+        Format::Jsonl => History::parse_jsonl(&text),
+        Format::Edn => History::parse_edn(&text),
+    }
+    .map_err(|e| fail(format!("{}: {}", at(e.line), e.kind)))?;
+    let report = check(&history, model, args.budget)
+        .map_err(|e| fail(format!("{}: {} (model {})", at(e.line), e.error, e.model)))?;
+    let empty = report.keys.is_empty();
+    if empty && args.fail_empty {
+        return Err(fail(format!(
+            "{shown}: nothing to check: {} (--fail-empty)",
+            nothing(&report)
+        )));
+    }
+    Ok((history, report, empty))
+}
+
+/// Writes the HTML report of one checked history to `page`.
+fn write_report(
+    page: &Path,
+    path: &Path,
+    history: &History,
+    model: &Model,
+    report: &Report,
+    budget: u64,
+) -> Result<(), Failure> {
+    let shown = path.display().to_string();
+    let html = dsim::html::check_page(&shown, history, model, report, budget);
+    std::fs::write(page, html).map_err(|e| {
+        (
+            shown,
+            format!("cannot write report file {}: {e}", page.display()),
+        )
+    })
+}
+
+/// Why a history has nothing to check.
+fn nothing(report: &Report) -> String {
+    match report.ops {
+        0 => "the history has no operations".to_string(),
+        1 => "its one operation failed (did not happen)".to_string(),
+        n => format!("all {n} of its operations failed (did not happen)"),
+    }
+}
+
+fn severity(report: &Report) -> Severity {
+    match report.verdict {
+        Verdict::Linearizable => Severity::Linearizable,
+        Verdict::NotLinearizable => Severity::NotLinearizable,
+        Verdict::Unknown => Severity::Unknown,
+    }
+}
+
+/// The `--json` object: the history's path, whether it had nothing to
+/// check, then the report's fields.
 #[derive(serde::Serialize)]
 struct JsonReport<'a> {
     history: String,
+    empty: bool,
     #[serde(flatten)]
     report: &'a Report,
+}
+
+/// What is printed for one checked file.
+fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: bool) -> String {
+    let shown = path.display().to_string();
+    if args.json {
+        let out = JsonReport {
+            history: shown,
+            empty,
+            report,
+        };
+        // A report of strings, numbers and JSON values always serializes.
+        return serde_json::to_string(&out).map_or_else(|e| e.to_string(), |s| s + "\n");
+    }
+    match (empty, single) {
+        (true, true) => format!("nothing to check: {}\n", nothing(report)),
+        (true, false) => format!("{shown}: nothing to check: {}\n", nothing(report)),
+        (false, true) => human(report, args.budget),
+        (false, false) => format!("{shown}: {}\n", one_line(report, args.budget)),
+    }
+}
+
+/// The verdict of one of several files, on one line.
+fn one_line(report: &Report, budget: u64) -> String {
+    let size = format!("{} operations, {} steps", report.ops, report.steps);
+    match (report.verdict, &report.witness) {
+        (Verdict::Linearizable, _) => format!("linearizable ({size})"),
+        (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
+        (Verdict::NotLinearizable, witness) => {
+            let key = report
+                .key
+                .as_ref()
+                .map_or(String::new(), |k| format!(" (key {k:?})"));
+            let shown = witness.as_ref().map_or(String::new(), |w| {
+                let minimal = if w.minimal {
+                    "minimal"
+                } else {
+                    "not minimised"
+                };
+                let n = w.ops.len();
+                let ops = if n == 1 { "operation" } else { "operations" };
+                format!("; a witness of {n} {ops} ({minimal})")
+            });
+            format!("NOT linearizable{key}{shown} ({size})")
+        }
+    }
 }
 
 /// The text report: verdict line, per-key counts, witness.

@@ -39,7 +39,8 @@ pub struct RunArgs {
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
-    /// Print the scenario with every default filled in, and exit.
+    /// Print the scenario with every default filled in, and exit (with
+    /// --seed, a `fuzz` block is replaced by the faults that seed draws).
     #[arg(long)]
     pub print_scenario: bool,
 }
@@ -60,6 +61,15 @@ pub fn run(args: &RunArgs) -> ExitCode {
         // Shows the message kinds a probe run finds, as `dsim fuzz` uses them.
         if let Err(e) = dsim::fuzz::resolve(&mut sc) {
             return bad_input(e);
+        }
+        // With --seed, a `fuzz` block is shown as what that seed runs: the
+        // faults it drew, in place of the block.
+        if let Some(seed) = args.seed.filter(|_| sc.effective.fuzz.is_some()) {
+            sc = match dsim::fuzz::at_seed(&sc, seed) {
+                Ok(sc) => sc,
+                Err(e) => return bad_input(e),
+            };
+            sc.effective.seed = seed;
         }
         let text = serde_json::to_string_pretty(&sc.effective).expect("scenario serializes");
         report::emit(&format!("{text}\n"));
@@ -111,7 +121,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Ok(mut r) = REPLAY.lock() {
         *r = Some(report::replay_command(&sc, seed));
     }
-    let rep = runner::run(
+    let mut bar = Spinner::new(!args.json);
+    let rep = runner::run_with_progress(
         &sc,
         RunOptions {
             seed,
@@ -119,7 +130,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
             keep_history: history_out.is_some() || capture.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
         },
+        &mut |p| bar.tick(p),
     );
+    bar.finish();
     if let (Some(p), Some(dot)) = (&args.trail, &rep.trail_dot) {
         if let Err(e) = std::fs::write(p, dot) {
             return bad_input(format!("cannot write trail file {}: {e}", p.display()));
@@ -147,5 +160,48 @@ pub fn run(args: &RunArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// A spinner on stderr for runs that take more than a second, when stderr
+/// is a terminal: simulated time and events so far. Quiet otherwise.
+struct Spinner {
+    on: bool,
+    started: std::time::Instant,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    fn new(wanted: bool) -> Spinner {
+        use std::io::IsTerminal;
+        Spinner {
+            on: wanted && std::io::stderr().is_terminal(),
+            // Wall time only decides whether to show the spinner; the run
+            // never reads it.
+            started: std::time::Instant::now(),
+            bar: None,
+        }
+    }
+
+    fn tick(&mut self, p: runner::Progress) {
+        if !self.on || self.started.elapsed().as_secs() < 1 {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(std::time::Duration::from_millis(200));
+            b
+        });
+        bar.set_message(format!(
+            "simulated {:.1} s, {:.1} M events",
+            p.now_us as f64 / 1e6,
+            p.events as f64 / 1e6
+        ));
+    }
+
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `dsim list`: protocols, variants, operations, checks, bundled scenarios.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use protocols::{Protocol, Visitor};
@@ -16,8 +16,15 @@ impl Visitor for Describe {
         }
         let ops: Vec<&str> = P::ops().iter().map(|o| o.name).collect();
         o += &format!("    ops      {}\n", ops.join(", "));
-        if let Some(m) = P::model() {
-            o += &format!("    model    {m} (for linearizability)\n");
+        match P::model() {
+            Some(m) => {
+                o += &format!(
+                    "    model    {m}: the linearizability check, and `dsim check --model {m}` on its --history file\n"
+                );
+            }
+            None => {
+                o += "    model    none: not checked for linearizability, and its --history file is not meant for `dsim check` (README: which model reads which history); the checks below read it\n";
+            }
         }
         let checks = dsim::scenario::allowed_checks::<P>();
         o += &format!("    checks   {}\n", checks.join(", "));
@@ -43,13 +50,11 @@ impl Visitor for Describe {
     }
 }
 
-/// Where the bundled scenarios are: `./scenarios`, else the source tree's.
+/// Where the bundled scenarios are: `./scenarios` (run dsim from the
+/// repository). The build directory is never consulted: an installed
+/// binary must not read a source tree it happened to be built from.
 pub fn scenario_dir() -> PathBuf {
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        return local;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    PathBuf::from("scenarios")
 }
 
 /// Runs `dsim list`.
@@ -76,6 +81,11 @@ pub fn run() -> ExitCode {
         o += &format!("  {:14} {}\n", m.name, m.description);
     }
     let dir = scenario_dir();
+    if !dir.is_dir() {
+        o += "\nscenarios: none here (no ./scenarios directory); run dsim list from the dsim repository to see the bundled ones\n";
+        dsim::report::emit(&o);
+        return ExitCode::SUCCESS;
+    }
     o += &format!("\nscenarios ({})\n", dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())

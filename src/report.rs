@@ -94,6 +94,9 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         "protocol     {} ({}), {} nodes, seed {}",
         r.protocol, r.variant, c.nodes, r.seed
     );
+    if let Some(note) = &sc.variant_note {
+        let _ = writeln!(o, "             {note}");
+    }
     let _ = writeln!(
         o,
         "network      latency {}, drop {}, duplicate {}, {}, partitions {}",
@@ -190,15 +193,13 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
 }
 
 fn fault_summary(sc: &Scenario) -> String {
+    let layout = sc.sim.layout();
     let kinds: Vec<String> = sc
         .sim
         .faults
         .iter()
         .take(6)
-        .map(|f| {
-            let v = serde_json::to_value(&f.fault).unwrap_or_default();
-            format!("{}@{}", v["kind"].as_str().unwrap_or("?"), ms(f.at))
-        })
+        .map(|f| format!("{}@{}", fault_text(&f.fault, &layout), ms(f.at)))
         .collect();
     if kinds.is_empty() {
         String::new()
@@ -213,6 +214,50 @@ fn fault_summary(sc: &Scenario) -> String {
                 String::new()
             }
         )
+    }
+}
+
+/// A fault in a few words: its kind and whom it touches.
+pub fn fault_text(f: &sim::Fault, layout: &sim::Layout) -> String {
+    use sim::Fault;
+    let set = |ids: &[usize]| {
+        let names: Vec<String> = ids.iter().map(|&i| layout.name(i)).collect();
+        format!("{{{}}}", names.join(","))
+    };
+    match f {
+        Fault::Partition { groups } => {
+            let gs: Vec<String> = groups.iter().map(|g| set(g)).collect();
+            format!("partition {}", gs.join("|"))
+        }
+        Fault::PartitionOneWay { from, to } => {
+            format!("partition_one_way {}->{}", set(from), set(to))
+        }
+        Fault::Heal => "heal".into(),
+        Fault::Crash { node } => format!("crash {}", layout.name(*node)),
+        Fault::Restart { node } => format!("restart {}", layout.name(*node)),
+        Fault::Pause { node } => format!("pause {}", layout.name(*node)),
+        Fault::Resume { node } => format!("resume {}", layout.name(*node)),
+        Fault::ClockSkew { node, offset_us } => {
+            format!(
+                "clock_skew {} {:+} ms",
+                layout.name(*node),
+                offset_us / 1000
+            )
+        }
+        Fault::ClockDrift { node, drift_ppm } => {
+            format!("clock_drift {} {drift_ppm:+} ppm", layout.name(*node))
+        }
+        Fault::ClockJump { node, delta_us } => {
+            format!("clock_jump {} {:+} ms", layout.name(*node), delta_us / 1000)
+        }
+        Fault::LinkError { from, to } => {
+            format!("link_error {}->{}", layout.name(*from), layout.name(*to))
+        }
+        Fault::Loss { drop, .. } => format!("loss {}", drop.as_f64()),
+        Fault::Message(r) => {
+            let kind = r.matches.kind.as_deref().unwrap_or("any message");
+            format!("message {} {kind}", r.action.name())
+        }
     }
 }
 

@@ -113,23 +113,50 @@ pub fn matches(expect: Expect, status: Status) -> bool {
 /// only its fixed schedule here. To run what `dsim run --seed N` runs, pass
 /// [`crate::fuzz::at_seed`]`(sc, N)` instead.
 pub fn run(sc: &Scenario, opts: RunOptions) -> RunReport {
-    protocols::visit(sc.protocol, RunOne { sc, opts })
+    run_with_progress(sc, opts, &mut |_| {})
+}
+
+/// What a long run has done so far (see [`run_with_progress`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Simulated time reached (µs).
+    pub now_us: Time,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// Events run between two calls of a progress callback.
+const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// As [`run`], calling `progress` every million events or so; the run is
+/// the same whether anyone watches it.
+pub fn run_with_progress(
+    sc: &Scenario,
+    opts: RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> RunReport {
+    protocols::visit(sc.protocol, RunOne { sc, opts, progress })
         .expect("a validated scenario names a known protocol")
 }
 
-struct RunOne<'a> {
+struct RunOne<'a, 'p> {
     sc: &'a Scenario,
     opts: RunOptions,
+    progress: &'p mut dyn FnMut(Progress),
 }
 
-impl Visitor for RunOne<'_> {
+impl Visitor for RunOne<'_, '_> {
     type Out = RunReport;
     fn visit<P: Protocol>(self) -> RunReport {
-        run_protocol::<P>(self.sc, self.opts)
+        run_protocol::<P>(self.sc, self.opts, self.progress)
     }
 }
 
-fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
+fn run_protocol<P: Protocol>(
+    sc: &Scenario,
+    opts: RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> RunReport {
     let params: P::Params = serde_json::from_value(sc.params.clone())
         .expect("params were validated against the protocol's type");
     let mut cfg = sc.sim.clone();
@@ -138,7 +165,15 @@ fn run_protocol<P: Protocol>(sc: &Scenario, opts: RunOptions) -> RunReport {
     cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
     let nodes = processes::<P>(sc, &cfg, &params);
     let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
-    let stop = sim.run();
+    let stop = loop {
+        if let Some(r) = sim.run_for(PROGRESS_EVERY) {
+            break r;
+        }
+        progress(Progress {
+            now_us: sim.now(),
+            events: sim.stats().events,
+        });
+    };
     let trace_error = sim.finish_trace().err().map(|e| e.to_string());
     let checks: Vec<CheckOutcome> = sc
         .checks

@@ -31,8 +31,8 @@ fn stderr(output: &Output) -> String {
 /// Writes `text` to a fresh temporary file and returns its path.
 fn temp_history(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dsim-check-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -165,7 +165,8 @@ fn bad_inputs_exit_2_naming_the_problem() {
     let file = corpus("kv_c01-ok.jsonl");
     let unknown = dsim(&["check", file.to_str().unwrap(), "--model", "nope"]);
     assert_eq!(code(&unknown), 2);
-    assert!(stderr(&unknown).contains("allowed: cas-register, kv, kv-append, counter, bank"));
+    assert!(stderr(&unknown)
+        .contains("allowed: cas-register, kv, kv-append, list-append, counter, bank"));
 
     let missing = dsim(&["check", "/no/such/history.jsonl", "--model", "kv"]);
     assert_eq!(code(&missing), 2);
@@ -195,5 +196,355 @@ fn bad_inputs_exit_2_naming_the_problem() {
         stderr(&shape).contains(":1: this model has no keys"),
         "{}",
         stderr(&shape)
+    );
+}
+
+fn jepsen(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("checker/tests/jepsen")
+        .join(name)
+}
+
+#[test]
+fn several_files_get_one_line_each_and_the_worst_exit_code() {
+    let ok = corpus("etcd_002.jsonl");
+    let bad = corpus("etcd_040.jsonl");
+    let (ok, bad) = (ok.to_str().unwrap(), bad.to_str().unwrap());
+    let output = dsim(&["check", ok, bad, "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with(&format!("{ok}: linearizable (77 operations")));
+    assert!(
+        lines[1].starts_with(&format!(
+            "{bad}: NOT linearizable; a witness of 4 operations (minimal)"
+        )),
+        "{text}"
+    );
+
+    // A file that cannot be read is reported, the others still checked; 2 wins.
+    let output = dsim(&[
+        "check",
+        "/no/such.jsonl",
+        ok,
+        bad,
+        "--model",
+        "cas-register",
+    ]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(stdout(&output).lines().count(), 2);
+    assert!(stderr(&output).starts_with("error: cannot read history /no/such.jsonl"));
+
+    // Unknown (3) is less severe than a violation (1), more than a pass.
+    let unknown = dsim(&["check", ok, "--model", "cas-register", "--budget", "100"]);
+    assert_eq!(code(&unknown), 3);
+    let both = dsim(&[
+        "check",
+        ok,
+        bad,
+        "--model",
+        "cas-register",
+        "--budget",
+        "30000",
+    ]);
+    assert_eq!(code(&both), 1, "{}", stdout(&both));
+    assert!(stdout(&both)
+        .lines()
+        .next()
+        .unwrap()
+        .contains(": unknown: the step budget"));
+
+    // --json: one object per history, errors included.
+    let output = dsim(&[
+        "check",
+        ok,
+        "/no/such.jsonl",
+        "--model",
+        "cas-register",
+        "--json",
+    ]);
+    let objects: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["verdict"], "linearizable");
+    assert_eq!(objects[0]["empty"], false);
+    assert_eq!(objects[1]["history"], "/no/such.jsonl");
+    assert!(objects[1]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("cannot read history"));
+}
+
+#[test]
+fn a_directory_of_jepsen_histories_is_one_command() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("checker/tests/jepsen");
+    let output = dsim(&["check", dir.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    let verdicts: Vec<(String, bool)> = text
+        .lines()
+        .map(|l| {
+            let (path, verdict) = l.split_once(": ").unwrap();
+            let name = path.rsplit('/').take(2).collect::<Vec<_>>();
+            (
+                format!("{}/{}", name[1], name[0]),
+                verdict.starts_with("linearizable"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("bad/cas-failure.edn".to_string(), false),
+            ("bad/immediate-failure.edn".to_string(), false),
+            ("bad/rethink-fail-minimal.edn".to_string(), false),
+            ("good/cas-register-bug.edn".to_string(), true),
+        ],
+        "{text}"
+    );
+    // A directory with no history files in it is bad input.
+    let stray = temp_history("no-histories/notes.txt", "");
+    let dir = stray.parent().unwrap();
+    let no_files = dsim(&["check", dir.to_str().unwrap(), "--model", "kv"]);
+    assert_eq!(code(&no_files), 2);
+    assert_eq!(
+        stderr(&no_files).trim(),
+        format!(
+            "error: {}: no *.jsonl or *.edn history files in this directory",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn a_jepsen_register_history_gives_knossos_verdict_and_witness() {
+    let file = jepsen("bad/cas-failure.edn");
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("291 operations"), "{text}");
+    assert!(
+        text.contains("read by process 70 returned 0, but write 2 by process 76 completed"),
+        "{text}"
+    );
+    // The format can be named when the extension does not say it.
+    let copy = temp_history("cas-failure.txt", &std::fs::read_to_string(&file).unwrap());
+    let named = dsim(&[
+        "check",
+        copy.to_str().unwrap(),
+        "--model",
+        "cas-register",
+        "--format",
+        "edn",
+    ]);
+    assert_eq!(code(&named), 1, "{}", stderr(&named));
+    let guessed = dsim(&["check", copy.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&guessed), 2);
+}
+
+#[test]
+fn bad_edn_exits_2_naming_file_line_and_field() {
+    let broken = temp_history(
+        "broken.edn",
+        "{:type :invoke, :f :read, :value nil, :process 0}\n{:type :done, :f :read, :process 0}\n",
+    );
+    let output = dsim(&["check", broken.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 2);
+    assert_eq!(
+        stderr(&output).trim(),
+        format!(
+            "error: {}:2: :type is :done; allowed: :invoke, :ok, :fail, :info",
+            broken.display()
+        )
+    );
+    let unclosed = temp_history("unclosed.edn", "[{:type :invoke,\n :f :read");
+    let output = dsim(&[
+        "check",
+        unclosed.to_str().unwrap(),
+        "--model",
+        "cas-register",
+    ]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("unclosed.edn:2: not EDN: the map begun on line 1 never ends"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_empty_history_says_there_was_nothing_to_check() {
+    let empty = temp_history("empty.jsonl", "");
+    let path = empty.to_str().unwrap();
+    let output = dsim(&["check", path, "--model", "kv"]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stdout(&output),
+        "nothing to check: the history has no operations\n"
+    );
+    let json = dsim(&["check", path, "--model", "kv", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(json["empty"], true);
+    let strict = dsim(&["check", path, "--model", "kv", "--fail-empty"]);
+    assert_eq!(code(&strict), 2);
+    assert_eq!(
+        stderr(&strict).trim(),
+        format!("error: {path}: nothing to check: the history has no operations (--fail-empty)")
+    );
+    // Only failed operations: nothing happened, so nothing to check either.
+    let failed = temp_history(
+        "failed.jsonl",
+        concat!(
+            r#"{"process":0,"type":"invoke","f":"write","value":1,"time":1}"#,
+            "\n",
+            r#"{"process":0,"type":"fail","f":"write","value":1,"time":2}"#,
+            "\n",
+        ),
+    );
+    let output = dsim(&["check", failed.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(
+        stdout(&output),
+        "nothing to check: its one operation failed (did not happen)\n"
+    );
+}
+
+/// `dsim list`'s model line for each protocol: (protocol, model or None).
+fn listed_models() -> Vec<(String, Option<String>)> {
+    let list = stdout(&dsim(&["list"]));
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut protocol = None;
+    for line in list.lines().take_while(|l| !l.starts_with("models")) {
+        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')) {
+            protocol = name.split_whitespace().next().map(str::to_string);
+        } else if let Some(rest) = line.trim_start().strip_prefix("model ") {
+            let model = rest.trim_start().split(':').next().unwrap().to_string();
+            let p = protocol.clone().expect("a protocol before its model line");
+            out.push((p, (model != "none").then_some(model)));
+        }
+    }
+    out
+}
+
+#[test]
+fn run_histories_are_read_by_the_model_dsim_list_names() {
+    let models = listed_models();
+    assert_eq!(models.len(), protocols::NAMES.len(), "{models:?}");
+    let dir = std::env::temp_dir().join(format!("dsim-check-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for (protocol, model) in &models {
+        // Every bundled scenario of the protocol: the run's history file.
+        let mut scenarios: Vec<PathBuf> = std::fs::read_dir(root.join("scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+                json["protocol"] == protocol.as_str()
+            })
+            .collect();
+        scenarios.sort();
+        assert!(!scenarios.is_empty(), "{protocol}");
+        for scenario in scenarios {
+            let history = dir.join(format!("{protocol}-run.jsonl"));
+            let run = dsim(&[
+                "run",
+                scenario.to_str().unwrap(),
+                "--json",
+                "--history",
+                history.to_str().unwrap(),
+            ]);
+            let report: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+            let name = scenario.display();
+            match model {
+                Some(model) => {
+                    let checked = dsim(&["check", history.to_str().unwrap(), "--model", model]);
+                    assert!(
+                        [0, 1].contains(&code(&checked)),
+                        "{name}: dsim check --model {model}: {}",
+                        stderr(&checked)
+                    );
+                    // Where the run judged linearizability too, both agree.
+                    if let Some(verdict) = report["checks"]["linearizability"].as_str() {
+                        let want = if verdict == "pass" { 0 } else { 1 };
+                        assert_eq!(code(&checked), want, "{name}");
+                    }
+                }
+                None => {
+                    // As the README says: a bank run's history fits no
+                    // model (a withdrawal answers its event id, not
+                    // true/false); a counter run's fits `counter` only
+                    // when it has no `sync` operations.
+                    let text = std::fs::read_to_string(&history).unwrap();
+                    let syncs = text.contains(r#""f":"sync""#);
+                    for m in ["kv", "counter", "bank"] {
+                        let checked = dsim(&["check", history.to_str().unwrap(), "--model", m]);
+                        let readable = protocol == "counter" && m == "counter" && !syncs;
+                        assert_eq!(
+                            code(&checked) != 2,
+                            readable,
+                            "{name}: --model {m}: {}",
+                            stderr(&checked)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_jepsen_list_append_history_is_checked_key_by_key() {
+    // Jepsen's list-append shape: one key per transaction, a crashed
+    // append (:info, the process then gone), nemesis events skipped.
+    let good = concat!(
+        "{:index 0, :time 10, :type :invoke, :process 0, :f :txn, :value [[:append 1 1]]}\n",
+        "{:index 1, :time 11, :type :invoke, :process 1, :f :txn, :value [[:append 2 1] [:r 2 nil]]}\n",
+        "{:index 2, :time 12, :type :info, :process :nemesis, :f :start, :value nil}\n",
+        "{:index 3, :time 20, :type :ok, :process 0, :f :txn, :value [[:append 1 1]]}\n",
+        "{:index 4, :time 21, :type :ok, :process 1, :f :txn, :value [[:append 2 1] [:r 2 [1]]]}\n",
+        "{:index 5, :time 30, :type :invoke, :process 0, :f :txn, :value [[:append 1 2]]}\n",
+        "{:index 6, :time 35, :type :info, :process 0, :f :txn, :value [[:append 1 2]]}\n",
+        "{:index 7, :time 40, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n",
+        "{:index 8, :time 50, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]}\n",
+        "{:index 9, :time 60, :type :invoke, :process 2, :f :txn, :value [[:r 1 nil]]}\n",
+        "{:index 10, :time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]}\n",
+    );
+    let file = temp_history("list-append.edn", good);
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).contains("5 operations, 2 keys"),
+        "{}",
+        stdout(&output)
+    );
+    // The second read loses the crashed append it already saw.
+    let bad = good.replace(
+        ":time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1 2]]]",
+        ":time 70, :type :ok, :process 2, :f :txn, :value [[:r 1 [1]]]",
+    );
+    let file = temp_history("list-append-bad.edn", &bad);
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stdout(&output).starts_with("NOT linearizable (key \"1\")"),
+        "{}",
+        stdout(&output)
+    );
+    // A transaction over two keys cannot be checked key by key.
+    let two = temp_history(
+        "list-append-two.edn",
+        "{:time 1, :type :invoke, :process 0, :f :txn, :value [[:append 1 1] [:r 2 nil]]}\n",
+    );
+    let output = dsim(&["check", two.to_str().unwrap(), "--model", "list-append"]);
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("list-append-two.edn:1: txn takes"),
+        "{}",
+        stderr(&output)
     );
 }

@@ -86,3 +86,40 @@ fn duplicate_delivery_overcounts_reads_and_final_values() {
 fn duplicate_delivery_intended_dedupes() {
     sweep("counter-crdt6-duplicate-intended.json", &[], &[]);
 }
+
+#[test]
+fn stale_local_reads_point_at_read_lag_ms() {
+    // The intended counter with reads at other replicas over slow links and
+    // no allowance for staleness: counter-bounds fails, and says how to
+    // allow the staleness local reads have.
+    let path = format!(
+        "{}/scenarios/counter-full-sync-intended.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["params"]["read_lag_ms"] = 0.into();
+    v["checks"] = serde_json::json!(["counter-bounds"]);
+    v["expect"] = serde_json::json!({});
+    v["workload"]["node_policy"] = "round-robin".into();
+    v["workload"]["rate"] = serde_json::json!({"kind": "closed", "think_ms": 1});
+    v["network"]["latency"] = serde_json::json!({"dist": "uniform", "min_ms": 20, "max_ms": 40});
+    let file = std::env::temp_dir().join(format!("dsim-lag0-{}.json", std::process::id()));
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(["run", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &report["details"]["counter-bounds"];
+    assert_eq!(d["status"], "violation", "{d}");
+    assert!(d["summary"].as_str().unwrap().contains("below"), "{d}");
+    assert!(
+        d["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("raise read_lag_ms")),
+        "{d}"
+    );
+}

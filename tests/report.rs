@@ -375,4 +375,14 @@ fn check_writes_the_timeline_witness_and_longest_prefix() {
         "/nonexistent-dir/c.html",
     ]);
     assert_eq!(bad.status.code(), Some(2));
+    let many = dsim(&[
+        "check",
+        "checker/tests/corpus",
+        "--model",
+        "kv",
+        "--report",
+        &page,
+    ]);
+    assert_eq!(many.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&many.stderr).contains("--report draws one history"));
 }

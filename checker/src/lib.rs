@@ -4,8 +4,11 @@
 //! [`Model`] is picked by name from the registry, and [`check`] answers
 //! with a [`Report`]: a three-valued [`Verdict`] (linearizable, not
 //! linearizable, unknown when the step budget runs out), one entry per key,
-//! and on a violation a [`Witness`]: a minimal set of operations of one key,
-//! drawn as a timeline and explained in words.
+//! and on a violation a [`Witness`]: a set of operations of one key that
+//! cannot be ordered whatever the key's other operations did, minimal when
+//! the steps allow, drawn as a timeline and explained in words.
+//! [`check_verdict`] stops at the verdict. Histories are read from JSON
+//! Lines or from Jepsen's EDN ([`History::parse_edn`]).
 //!
 //! The search is Wing–Gong with Lowe's memoization, run key by key
 //! (keys are independent, so a history is linearizable when each key is).
@@ -55,6 +58,8 @@ mod search;
 mod witness;
 
 pub use history::{Completion, CompletionKind, History, HistoryError, Operation};
-pub use linearizability::{check, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET};
+pub use linearizability::{
+    check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET,
+};
 pub use model::{Explanation, Model, ModelError, ShapeError, Spec};
 pub use witness::Witness;

@@ -4,7 +4,7 @@
 use crate::history::{History, Operation};
 use crate::model::{Model, ShapeError, Spec};
 use crate::search::{self, Outcome, Resumable, Timed};
-use crate::witness::{self, Witness};
+use crate::witness::{self, Witness, MIN_WITNESS_STEPS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,7 +75,7 @@ pub struct Report {
     pub key: Option<String>,
     /// One entry per key, in key order (no key first).
     pub keys: Vec<KeyReport>,
-    /// A minimal violation on the first non-linearizable key.
+    /// A violation on the first non-linearizable key (see [`Witness`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
 }
@@ -111,7 +111,9 @@ const FIRST_ROUND: u64 = 10_000;
 const GROWTH: u64 = 4;
 
 /// Checks `history` against `model`, spending at most `budget` model steps
-/// in the search (and as much again on minimizing a witness).
+/// in the search, and on a violation at most half as many as the search
+/// spent on the violating key (at least 20,000, at most `budget`) on
+/// finding and minimising the witness.
 ///
 /// Keys are independent, so each is searched on its own, in rounds: every
 /// unfinished key's search is resumed with a growing allowance of steps,
@@ -124,6 +126,21 @@ const GROWTH: u64 = 4;
 /// the budget bounds it too. Every operation's shape is checked before any
 /// search, so a bad history is reported as such.
 pub fn check(history: &History, model: &Model, budget: u64) -> Result<Report, CheckError> {
+    check_with(history, model, budget, true)
+}
+
+/// Like [`check`], but stops at the verdict: no witness is looked for.
+/// For callers that only need the answer, and to time the search alone.
+pub fn check_verdict(history: &History, model: &Model, budget: u64) -> Result<Report, CheckError> {
+    check_with(history, model, budget, false)
+}
+
+fn check_with(
+    history: &History,
+    model: &Model,
+    budget: u64,
+    explain: bool,
+) -> Result<Report, CheckError> {
     let ops = history.operations();
     let mut by_key: BTreeMap<Option<&str>, Vec<&Operation>> = BTreeMap::new();
     for (index, op) in ops.iter().enumerate() {
@@ -138,7 +155,7 @@ pub fn check(history: &History, model: &Model, budget: u64) -> Result<Report, Ch
         }
     }
     let keys: Vec<(Option<&str>, Vec<&Operation>)> = by_key.into_iter().collect();
-    let (keys, witness) = model.spec.check_keys(&keys, budget);
+    let (keys, witness) = model.spec.check_keys(&keys, budget, explain);
     Ok(Report {
         verdict: overall(&keys),
         model: model.name(),
@@ -156,6 +173,7 @@ fn check_keys<S: Spec>(
     spec: &S,
     keys: &[(Option<&str>, Vec<&Operation>)],
     budget: u64,
+    explain: bool,
 ) -> (Vec<KeyReport>, Option<Witness>) {
     let prepared: Vec<Vec<Timed<S::Op>>> = keys
         .iter()
@@ -211,11 +229,19 @@ fn check_keys<S: Spec>(
         }
         target = target.saturating_mul(GROWTH);
     }
-    drop(searches);
     let witness = reports
         .iter()
         .position(|r| r.verdict == Some(Verdict::NotLinearizable))
-        .and_then(|k| witness::find(spec, &keys[k].1, budget));
+        .filter(|_| explain)
+        .and_then(|k| {
+            let frontier = searches[k].frontier();
+            // Minimising may take half as many steps as the search did (at
+            // least a floor for cheap searches): its probes cost more per
+            // step than the search, and together they must not dominate.
+            let steps = (reports[k].steps / 2).max(MIN_WITNESS_STEPS).min(budget);
+            witness::find(spec, &keys[k].1, frontier, steps)
+        });
+    drop(searches);
     (reports, witness)
 }
 
@@ -283,11 +309,13 @@ fn overall(reports: &[KeyReport]) -> Verdict {
 pub(crate) trait KeyChecker: Send + Sync {
     /// Checks one operation's shape.
     fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
-    /// Searches the keys' (validated, unfailed) operations; see [`check`].
+    /// Searches the keys' (validated, unfailed) operations, and finds a
+    /// witness if `explain`; see [`check`].
     fn check_keys(
         &self,
         keys: &[(Option<&str>, Vec<&Operation>)],
         budget: u64,
+        explain: bool,
     ) -> (Vec<KeyReport>, Option<Witness>);
 }
 
@@ -300,8 +328,9 @@ impl<S: Spec> KeyChecker for S {
         &self,
         keys: &[(Option<&str>, Vec<&Operation>)],
         budget: u64,
+        explain: bool,
     ) -> (Vec<KeyReport>, Option<Witness>) {
-        check_keys(self, keys, budget)
+        check_keys(self, keys, budget, explain)
     }
 }
 

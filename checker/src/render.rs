@@ -10,9 +10,16 @@ use std::fmt::Write;
 const VALUE_WIDTH: usize = 24;
 /// Where the explanation wraps.
 const TEXT_WIDTH: usize = 78;
+/// The most operations drawn as a timeline and listed in full; a longer
+/// witness lists its first and last halves of this many.
+const SHOWN: usize = 40;
+
+/// How a history's times are written: as they are, or in a unit the
+/// caller knows (`dsim run` writes microseconds).
+pub(crate) type TimeFormat<'a> = &'a dyn Fn(u64) -> String;
 
 /// The witness as text: header, timeline, operation list, explanation.
-pub(crate) fn render(witness: &Witness) -> String {
+pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
     let mut out = String::new();
     let key = match &witness.key {
         Some(key) => format!("key {key:?}"),
@@ -25,14 +32,27 @@ pub(crate) fn render(witness: &Witness) -> String {
         if witness.minimal {
             " (a minimal set)"
         } else {
-            ""
+            " (not minimised)"
         }
     );
     out.push('\n');
-    out.push_str(&timeline(&witness.ops));
-    out.push('\n');
-    for op in &witness.ops {
-        let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op));
+    let n = witness.ops.len();
+    if n <= SHOWN {
+        out.push_str(&timeline(&witness.ops));
+        out.push('\n');
+    }
+    for (k, op) in witness.ops.iter().enumerate() {
+        // A long witness shows its first and last operations only.
+        if n > SHOWN && k == SHOWN / 2 {
+            let _ = writeln!(
+                out,
+                "  ... {} more operations (no timeline for so many; --json lists them all)",
+                n - SHOWN
+            );
+        }
+        if n <= SHOWN || k < SHOWN / 2 || k >= n - SHOWN / 2 {
+            let _ = writeln!(out, "  p{:<4} {}", op.process, describe(op, time));
+        }
     }
     out.push('\n');
     for line in wrap(&witness.explanation, TEXT_WIDTH) {
@@ -126,7 +146,7 @@ fn short(value: &Value) -> String {
 }
 
 /// One line per operation: full values, times, and where it is in the file.
-fn describe(op: &Operation) -> String {
+fn describe(op: &Operation, time: TimeFormat) -> String {
     // A null input (a read's) says nothing: show the call alone.
     let mut text = if op.value.is_null() {
         op.f.clone()
@@ -135,15 +155,20 @@ fn describe(op: &Operation) -> String {
     };
     let ending = match &op.completion {
         Some(c) if c.kind == CompletionKind::Ok => {
-            format!("invoked at {}, returned {} at {}", op.time, c.value, c.time)
+            format!(
+                "invoked at {}, returned {} at {}",
+                time(op.time),
+                c.value,
+                time(c.time)
+            )
         }
         Some(c) => format!(
             "invoked at {}, outcome unknown ({} at {})",
-            op.time,
+            time(op.time),
             c.kind.as_str(),
-            c.time
+            time(c.time)
         ),
-        None => format!("invoked at {}, no reply by then", op.time),
+        None => format!("invoked at {}, no reply by then", time(op.time)),
     };
     let _ = write!(text, ": {ending}");
     if let Some(line) = op.line {
@@ -171,8 +196,36 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::describe;
-    use crate::History;
+    use super::{describe, render, SHOWN};
+    use crate::{History, Witness};
+
+    #[test]
+    fn a_long_witness_lists_its_ends_without_a_timeline() {
+        let text: String = (0..50)
+            .map(|i| {
+                format!(
+                    "{{\"process\":{i},\"type\":\"invoke\",\"f\":\"write\",\"value\":{i},\"time\":{i}}}\n\
+                     {{\"process\":{i},\"type\":\"ok\",\"f\":\"write\",\"value\":{i},\"time\":{}}}\n",
+                    i + 1
+                )
+            })
+            .collect();
+        let ops = History::parse_jsonl(&text).unwrap().operations().to_vec();
+        let witness = Witness {
+            key: None,
+            ops,
+            explanation: "why".into(),
+            minimal: false,
+        };
+        let shown = render(&witness, &|t| t.to_string());
+        assert!(shown.starts_with(
+            "the register: these 50 operations cannot be linearized (not minimised):"
+        ));
+        assert!(!shown.contains("|-"), "a timeline was drawn:\n{shown}");
+        assert_eq!(shown.matches(": invoked at").count(), SHOWN, "{shown}");
+        assert!(shown.contains("  ... 10 more operations"), "{shown}");
+        assert!(shown.contains("write 49: invoked at 49"), "{shown}");
+    }
 
     #[test]
     fn reads_show_no_input_writes_do() {
@@ -184,7 +237,9 @@ mod tests {
         )
         .unwrap();
         let ops = h.operations();
-        assert!(describe(&ops[0]).starts_with("write 1: invoked at 1, returned 1 at 2"));
-        assert!(describe(&ops[1]).starts_with("read: invoked at 3, returned 1 at 4"));
+        assert!(describe(&ops[0], &|t| t.to_string())
+            .starts_with("write 1: invoked at 1, returned 1 at 2"));
+        assert!(describe(&ops[1], &|t| t.to_string())
+            .starts_with("read: invoked at 3, returned 1 at 4"));
     }
 }

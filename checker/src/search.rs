@@ -48,6 +48,21 @@ pub(crate) trait Resumable {
     fn resume(&mut self, steps: u64) -> Outcome;
     /// Model steps spent so far.
     fn steps(&self) -> u64;
+    /// After an illegal outcome: the history cut at the latest return the
+    /// walk ever got stuck at (see [`Search::frontier`]).
+    fn frontier(&self) -> Option<Frontier>;
+}
+
+/// A prefix of the history that is already not linearizable, learnt from
+/// the search for free: every operation invoked before the cut, those
+/// returning after it marked open (outcome unknown).
+#[derive(Clone, Debug)]
+pub(crate) struct Frontier {
+    /// (operation index, open) for each operation invoked before the cut.
+    pub prefix: Vec<(usize, bool)>,
+    /// The operation whose return is the cut: no order of what came
+    /// before could be followed by it.
+    pub culprit: usize,
 }
 
 /// A search for a linearization of `ops`, ready to be resumed.
@@ -179,7 +194,8 @@ struct Search<'a, S: Spec, B> {
     /// call (if `is_call[e]`) or return of operation `op_of[e]`.
     op_of: Vec<usize>,
     is_call: Vec<bool>,
-    /// The return entry of each operation.
+    /// The call and return entries of each operation.
+    call_of: Vec<usize>,
     ret_of: Vec<usize>,
     next: Vec<usize>,
     prev: Vec<usize>,
@@ -202,6 +218,8 @@ struct Search<'a, S: Spec, B> {
     entry: usize,
     steps: u64,
     finished: Option<Outcome>,
+    /// The latest return entry at which the walk had to backtrack.
+    furthest: usize,
 }
 
 impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
@@ -220,12 +238,15 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
         let tail = len + 1;
         let mut op_of = vec![0; len + 2];
         let mut is_call = vec![false; len + 2];
+        let mut call_of = vec![0; ops.len()];
         let mut ret_of = vec![0; ops.len()];
         for (slot, &(_, _, phase, i)) in order.iter().enumerate() {
             let e = slot + 1;
             op_of[e] = i;
             is_call[e] = phase == 0;
-            if phase == 1 {
+            if phase == 0 {
+                call_of[i] = e;
+            } else {
                 ret_of[i] = e;
             }
         }
@@ -237,6 +258,7 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             ops,
             op_of,
             is_call,
+            call_of,
             ret_of,
             next,
             prev,
@@ -251,6 +273,7 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             entry: 1,
             steps: 0,
             finished: None,
+            furthest: 0,
         }
     }
 
@@ -276,10 +299,17 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
     fn run(&mut self, allowance: u64) -> Outcome {
         let limit = self.steps.saturating_add(allowance);
         let mut entry = self.entry;
+        // True when `entry` is the return of a read just undone or found
+        // explored, stood on only to keep undoing: not a place the walk
+        // got stuck at by walking.
+        let mut jumped = false;
         while self.next[HEAD] != self.tail {
             if !self.is_call[entry] {
                 // A return whose call is not linearized yet: nothing placed
                 // so far can be followed by it, so undo the last choice.
+                if !jumped {
+                    self.furthest = self.furthest.max(entry);
+                }
                 let Some((call, previous)) = self.stack.pop() else {
                     return Outcome::Illegal;
                 };
@@ -291,7 +321,8 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
                 // A legal read-only operation was placed without choice
                 // (see below): trying others in its place is pointless, so
                 // keep undoing, by standing on its (pending) return.
-                entry = if self.read_only[i] {
+                jumped = self.read_only[i];
+                entry = if jumped {
                     self.ret_of[i]
                 } else {
                     self.next[call]
@@ -325,6 +356,7 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
                     // Placing this read now leads to an explored dead end,
                     // so (as below) no other choice here can succeed.
                     entry = self.ret_of[i];
+                    jumped = true;
                     continue;
                 }
             }
@@ -351,5 +383,29 @@ impl<S: Spec, B: Bits> Resumable for Search<'_, S, B> {
 
     fn steps(&self) -> u64 {
         self.steps
+    }
+
+    fn frontier(&self) -> Option<Frontier> {
+        (self.finished == Some(Outcome::Illegal)).then(|| self.frontier_at(self.furthest))
+    }
+}
+
+impl<S: Spec, B> Search<'_, S, B> {
+    /// The history cut at return entry `cut`.
+    ///
+    /// If this prefix had an order, the walk, which tries every order
+    /// (up to the prunings, which lose none), would have linearized every
+    /// operation returning by the cut and got stuck only later, or not at
+    /// all. So the prefix cut at the latest return the walk got stuck at
+    /// has no order: a proof the search found along the way.
+    fn frontier_at(&self, cut: usize) -> Frontier {
+        let prefix = (0..self.ops.len())
+            .filter(|&i| self.call_of[i] < cut)
+            .map(|i| (i, self.ret_of[i] > cut))
+            .collect();
+        Frontier {
+            prefix,
+            culprit: self.op_of[cut],
+        }
     }
 }

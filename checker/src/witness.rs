@@ -1,36 +1,42 @@
-//! Witnesses: a small set of operations of one key that cannot be
-//! linearized, found by cutting the history at the first return after
-//! which no order exists, then deleting chunks of operations, then single
-//! ones, while the rest still fails (delta debugging).
+//! Witnesses: a small set of operations of one key that fails whatever
+//! the key's other operations did, and in which every operation is needed.
 //!
-//! Plain deletion can mislead: deleting the write a read read from makes
-//! the read "impossible" on its own, a violation the history does not
-//! have. So a deletion is kept only if the rest also fails with the
-//! deleted operations weakened instead: outcome unknown and interval open
-//! to the end, so each may have taken effect at any moment after its
-//! invocation, or not at all. A weakened read-only operation changes
-//! nothing and is simply left out. This guards each deletion, not every
-//! combination: weakening all deleted operations at once would make the
-//! witness a proof on its own, but searching such a set is exponential in
-//! its size. So when the model can explain the violation (a stale read, an
-//! impossible value), its explanation, whose claims are checked against the
-//! key's whole history, and the operations it cites replace the search's
-//! set; otherwise the witness says it fails "taken on its own".
+//! Plain deletion misleads: deleting the write a read read from makes the
+//! read "impossible" on its own, a violation the history does not have. So
+//! a set of operations counts as a witness only if it cannot be linearized
+//! with every other operation of the key *weakened*: outcome unknown and
+//! interval open to the end, so each may have taken effect at any moment
+//! after its invocation, or not at all (a weakened read changes nothing and
+//! is left out; the model says which other weakened operations could matter,
+//! see [`Spec::can_matter`]). Such a set is a proof on its own: the real
+//! history is one of the possibilities it rules out. Adding operations to a
+//! proof keeps it a proof, so it can be shrunk by deletion (delta debugging).
+//!
+//! The search hands over a first proof for free: the history cut at the
+//! latest return it got stuck at (see `Frontier`). From there, a model's
+//! explanation (a stale or impossible read) is tried first; otherwise only
+//! the latest-ending operations are kept (with whatever could matter to
+//! them), as few as still prove it, found by doubling then bisecting; then
+//! chunks, then single operations are deleted, until no single deletion
+//! leaves a proof: the
+//! witness is then *minimal* (1-minimal: with any one of its operations
+//! weakened like the others, an order exists). All this spends a bounded
+//! number of steps; when they run out, the witness is still a proof, and
+//! says it was not minimised.
 
 use crate::history::Operation;
 use crate::linearizability::prepare_all;
 use crate::model::Spec;
-use crate::search::{search, Outcome, Timed};
+use crate::search::{search, Frontier, Outcome, Timed};
 use serde::Serialize;
 
-/// Steps one minimization probe may take. A probe that runs out counts as
-/// "still linearizable", so the chunk is kept and smaller ones are tried.
-const PROBE_STEPS: u64 = 5_000;
-/// Steps a probe deleting a single operation may take.
-const SINGLE_STEPS: u64 = 50_000;
+/// The fewest steps minimising may take, however cheap the search was.
+pub(crate) const MIN_WITNESS_STEPS: u64 = 20_000;
+/// Suspects handed to the model's explanation: the culprit and the latest others.
+const SUSPECTS: usize = 64;
 
 /// A violation a person can read: operations of one key that cannot be
-/// linearized, and why.
+/// linearized, whatever the key's other operations did, and why.
 #[derive(Clone, Debug, Serialize)]
 pub struct Witness {
     /// The key the operations touch (`None` for operations without a key).
@@ -38,18 +44,25 @@ pub struct Witness {
     /// The operations, in invocation order. An operation that had not
     /// returned when the violation became certain has no completion here.
     pub ops: Vec<Operation>,
-    /// Why they cannot be linearized, in words.
+    /// Why they cannot be linearized, in words; it names only these operations.
     pub explanation: String,
-    /// True if each operation is needed: giving any one of them an unknown
-    /// outcome (or leaving it out) lets the others be ordered. False only
-    /// when a probe ran out of steps while minimizing.
+    /// True if each operation is needed: with any one of them weakened like
+    /// the key's other operations, an order exists (1-minimal). False when
+    /// the steps allowed for minimising ran out first.
     pub minimal: bool,
 }
 
 impl Witness {
-    /// The witness as text: a timeline per process, the operations, and the explanation.
+    /// The witness as text: a timeline per process, the operations, and the
+    /// explanation, with times as the history gives them.
     pub fn render_text(&self) -> String {
-        crate::render::render(self)
+        crate::render::render(self, &|t| t.to_string())
+    }
+
+    /// As [`Witness::render_text`], writing each time with `time` (for a
+    /// history whose time unit the caller knows).
+    pub fn render_text_with(&self, time: &dyn Fn(u64) -> String) -> String {
+        crate::render::render(self, time)
     }
 }
 
@@ -65,19 +78,31 @@ struct Prober<'a, S: Spec> {
     open: &'a [Timed<S::Op>],
     /// Operations whose weakened form is read-only, so can be left out.
     droppable: Vec<bool>,
+    /// Each operation's form in the failing prefix (open if cut), or
+    /// `None` if invoked after the cut.
+    in_prefix: Vec<Option<bool>>,
     remaining: u64,
 }
 
 impl<S: Spec> Prober<'_, S> {
-    /// Whether exactly `picks` fail: `None` if the probe ran out of steps.
+    fn timed(&self, (i, open): Pick) -> &Timed<S::Op> {
+        if open {
+            &self.open[i]
+        } else {
+            &self.known[i]
+        }
+    }
+
+    /// Whether exactly `picks` fail: `None` if the probe ran out of steps
+    /// (at most `cap`).
     fn illegal(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
         if picks.is_empty() {
             return Some(false);
         }
-        let refs: Vec<&Timed<S::Op>> = picks
-            .iter()
-            .map(|&(i, open)| if open { &self.open[i] } else { &self.known[i] })
-            .collect();
+        if self.remaining == 0 {
+            return None;
+        }
+        let refs: Vec<&Timed<S::Op>> = picks.iter().map(|&p| self.timed(p)).collect();
         let (outcome, steps) = search(self.spec, &refs, self.remaining.min(cap));
         self.remaining = self.remaining.saturating_sub(steps);
         match outcome {
@@ -87,35 +112,108 @@ impl<S: Spec> Prober<'_, S> {
         }
     }
 
-    /// Whether `kept` fails with every other operation of `prefix` weakened:
-    /// then it fails whatever those did. Capped, so `false` may mean "unknown".
-    fn fails_whatever_others(&mut self, kept: &[Pick], prefix: &[Pick]) -> bool {
-        let others: Vec<Pick> = prefix
+    /// Whether `picks` fail whatever every other operation of the key did
+    /// (see the module documentation): `None` if the probe ran out of steps.
+    ///
+    /// A weakened operation invoked after the last return among `picks`
+    /// can be placed after all of them, where it changes no result, so only
+    /// earlier ones are added, and of those only what the model says could matter.
+    fn proves(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
+        let horizon = picks
             .iter()
-            .filter(|p| !kept.iter().any(|k| k.0 == p.0))
-            .copied()
+            .filter(|p| !p.1)
+            .filter_map(|&(i, _)| self.known[i].ret)
+            .max();
+        let Some(horizon) = horizon else {
+            // Every operation's outcome is unknown: all may go last.
+            return Some(false);
+        };
+        let mut inside = vec![false; self.known.len()];
+        for &(i, _) in picks {
+            inside[i] = true;
+        }
+        let candidates: Vec<usize> = (0..self.known.len())
+            .filter(|&i| !inside[i] && !self.droppable[i] && self.open[i].call <= horizon)
             .collect();
-        self.still_fails(kept, &others, SINGLE_STEPS) == Some(true)
+        let kept: Vec<&S::Op> = picks.iter().map(|&p| &self.timed(p).op).collect();
+        let weak: Vec<&S::Op> = candidates.iter().map(|&i| &self.open[i].op).collect();
+        let matter = self.spec.can_matter(&kept, &weak);
+        let mut all = picks.to_vec();
+        all.extend(
+            candidates
+                .iter()
+                .zip(matter)
+                .filter(|(_, m)| *m)
+                .map(|(&i, _)| (i, true)),
+        );
+        self.illegal(&all, cap)
     }
 
-    /// Whether `rest` fails both as it is and with `deleted` added back weakened.
-    fn still_fails(&mut self, rest: &[Pick], deleted: &[Pick], cap: u64) -> Option<bool> {
-        if self.illegal(rest, cap)? {
-            let mut guarded = rest.to_vec();
-            let weak = deleted.iter().filter(|&&(i, _)| !self.droppable[i]);
-            guarded.extend(weak.map(|&(i, _)| (i, true)));
-            guarded.sort_unstable();
-            self.illegal(&guarded, cap)
-        } else {
-            Some(false)
+    /// `picks` with every operation of the prefix that could matter to
+    /// them added, in its prefix form, until none is left out: then no
+    /// weakened operation can matter, and a proof probe is a plain search.
+    fn close(&self, picks: &[Pick]) -> Vec<Pick> {
+        let mut inside = vec![false; self.known.len()];
+        for &(i, _) in picks {
+            inside[i] = true;
         }
+        let mut all = picks.to_vec();
+        loop {
+            let horizon = all
+                .iter()
+                .filter(|p| !p.1)
+                .filter_map(|&(i, _)| self.known[i].ret)
+                .max()
+                .unwrap_or(0);
+            let candidates: Vec<usize> = (0..self.known.len())
+                .filter(|&i| {
+                    !inside[i]
+                        && self.in_prefix[i].is_some()
+                        && !self.droppable[i]
+                        && self.open[i].call <= horizon
+                })
+                .collect();
+            let kept: Vec<&S::Op> = all.iter().map(|&p| &self.timed(p).op).collect();
+            let weak: Vec<&S::Op> = candidates.iter().map(|&i| &self.open[i].op).collect();
+            let matter = self.spec.can_matter(&kept, &weak);
+            let before = all.len();
+            for (&i, m) in candidates.iter().zip(matter) {
+                if let (true, Some(open)) = (m, self.in_prefix[i]) {
+                    inside[i] = true;
+                    all.push((i, open));
+                }
+            }
+            if all.len() == before {
+                all.sort_unstable();
+                return all;
+            }
+        }
+    }
+
+    /// Whether `picks` stop being a proof when any one of them is left
+    /// out (becomes one of the weakened others); `None` if a probe ran out.
+    fn each_needed(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
+        for k in 0..picks.len() {
+            let mut rest = picks.to_vec();
+            rest.remove(k);
+            if self.proves(&rest, cap)? {
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 }
 
-/// Finds a minimal witness among `ops` (one key, known to be non-linearizable),
-/// spending at most `budget` model steps; `None` if an operation does not
-/// fit the model (which `check` rules out before searching).
-pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option<Witness> {
+/// Finds a witness among `ops` (one key, proven non-linearizable; the
+/// search's `frontier` if it has one), spending at most `budget` model
+/// steps; `None` if an operation does not fit the model (which `check`
+/// rules out before searching).
+pub(crate) fn find<S: Spec>(
+    spec: &S,
+    ops: &[&Operation],
+    frontier: Option<Frontier>,
+    budget: u64,
+) -> Option<Witness> {
     let known = prepare_all(spec, ops)?;
     // The same operations as if they had not returned (yet).
     let unreturned: Vec<Operation> = ops
@@ -127,39 +225,28 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
         .collect();
     let open = prepare_all(spec, &unreturned.iter().collect::<Vec<_>>())?;
     let droppable = open.iter().map(|t| spec.read_only(&t.op)).collect();
+    let (prefix, culprit) = match frontier {
+        Some(f) => (f.prefix, Some(f.culprit)),
+        None => ((0..ops.len()).map(|i| (i, false)).collect(), None),
+    };
+    let mut in_prefix = vec![None; ops.len()];
+    for &(i, open) in &prefix {
+        in_prefix[i] = Some(open);
+    }
     let mut prober = Prober {
         spec,
         known: &known,
         open: &open,
         droppable,
+        in_prefix,
         remaining: budget,
     };
-    let all: Vec<Pick> = (0..ops.len()).map(|i| (i, false)).collect();
-    let prefix = shortest_failing_prefix(&mut prober, &known).unwrap_or(all);
-    // Suspects for the model's proof: the operation whose return made the
-    // prefix fail first, then the others, latest first.
-    let mut suspects: Vec<usize> = prefix.iter().rev().map(|&(i, _)| i).collect();
-    let culprit = prefix
-        .iter()
-        .filter(|p| !p.1)
-        .max_by_key(|&&(i, _)| (known[i].ret, i));
-    if let Some(&(c, _)) = culprit {
-        suspects.retain(|&i| i != c);
-        suspects.insert(0, c);
-    }
-    let (picks, explanation, minimal) = match proof(&mut prober, ops, &suspects) {
-        Some(found) => found,
-        None => {
-            let (core, minimal) = shrink(&mut prober, prefix.clone());
-            let core_suspects: Vec<usize> = core.iter().map(|&(i, _)| i).collect();
-            proof(&mut prober, ops, &core_suspects).unwrap_or_else(|| {
-                let alone = !prober.fails_whatever_others(&core, &prefix);
-                let line = culprit.and_then(|&(c, _)| ops[c].completion.as_ref()?.line);
-                let text = generic_explanation(core.len(), minimal, alone, line);
-                (core, text, minimal)
-            })
-        }
-    };
+    let (picks, explanation, minimal) = explained(&mut prober, ops, &prefix, culprit)
+        .unwrap_or_else(|| {
+            let (core, minimal) = shrink(&mut prober, prefix);
+            let text = describe(prober.spec, ops, &core, minimal);
+            (core, text, minimal)
+        });
     let witness_ops: Vec<Operation> = picks
         .iter()
         .map(|&(i, cut)| {
@@ -170,102 +257,122 @@ pub(crate) fn find<S: Spec>(spec: &S, ops: &[&Operation], budget: u64) -> Option
             }
         })
         .collect();
-    let key = ops.first().and_then(|op| op.key.clone());
     Some(Witness {
-        key,
+        key: ops.first().and_then(|op| op.key.clone()),
         ops: witness_ops,
         explanation,
         minimal,
     })
 }
 
-/// The model's explanation for `suspects`, with the operations it cites as
-/// the witness, if they fail by themselves (as a proof's operations should);
-/// and whether each is needed.
-fn proof<S: Spec>(
+/// The model's explanation of the prefix's violation, if it gives one
+/// whose operations are a minimal proof.
+fn explained<S: Spec>(
     prober: &mut Prober<'_, S>,
     ops: &[&Operation],
-    suspects: &[usize],
+    prefix: &[Pick],
+    culprit: Option<usize>,
 ) -> Option<(Vec<Pick>, String, bool)> {
-    let explained = prober.spec.explain(ops, suspects)?;
-    let cited: Vec<Pick> = explained.ops.iter().map(|&i| (i, false)).collect();
-    if prober.illegal(&cited, SINGLE_STEPS) != Some(true) {
-        return None;
-    }
-    let minimal = each_needed(prober, &cited);
-    Some((cited, explained.text, minimal))
-}
-
-/// True if giving any one of `picks` an unknown outcome lets them be ordered.
-fn each_needed<S: Spec>(prober: &mut Prober<'_, S>, picks: &[Pick]) -> bool {
-    (0..picks.len()).all(|k| {
-        let mut weakened = picks.to_vec();
-        weakened[k].1 = true;
-        prober.illegal(&weakened, SINGLE_STEPS) == Some(false)
-    })
-}
-
-/// The history up to the first return after which no linearization exists.
-///
-/// Cutting at a return keeps the operations invoked by then, with those
-/// still running treated as of unknown outcome. Such a prefix of a
-/// linearizable history is linearizable, so "the prefix fails" only grows
-/// with the cut, and a binary search finds the first failing return. This
-/// both shrinks the work and anchors the witness on the moment it went wrong.
-fn shortest_failing_prefix<S: Spec>(
-    prober: &mut Prober<'_, S>,
-    known: &[Timed<S::Op>],
-) -> Option<Vec<Pick>> {
-    let mut returns: Vec<(u64, usize)> = known
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| Some((t.ret?, i)))
-        .collect();
-    returns.sort_unstable();
-    let cut = |at: (u64, usize)| -> Vec<Pick> {
-        known
+    // The operation whose return made the prefix fail, then the latest others.
+    let mut suspects: Vec<usize> = culprit.into_iter().collect();
+    suspects.extend(
+        prefix
             .iter()
-            .enumerate()
-            .filter(|(_, t)| t.call <= at.0)
-            .map(|(i, t)| (i, t.ret.is_some_and(|r| (r, i) > at)))
-            .collect()
-    };
-    let last = *returns.last()?;
-    if prober.illegal(&cut(last), u64::MAX) != Some(true) {
+            .rev()
+            .map(|p| p.0)
+            .filter(|&i| Some(i) != culprit)
+            .take(SUSPECTS),
+    );
+    let explanation = prober.spec.explain(ops, &suspects)?;
+    let mut cited: Vec<Pick> = explanation.ops.iter().map(|&i| (i, false)).collect();
+    cited.sort_unstable();
+    // The model's proof is a shortcut: it may not spend the shrinking's steps.
+    let cap = prober.remaining / 16;
+    if prober.proves(&cited, cap) != Some(true) || prober.each_needed(&cited, cap) != Some(true) {
         return None;
     }
-    let (mut low, mut high) = (0, returns.len() - 1);
+    Some((cited, explanation.text, true))
+}
+
+/// The words for a witness found by shrinking: the model's, if it explains
+/// exactly these operations; else a generic sentence.
+fn describe<S: Spec>(spec: &S, ops: &[&Operation], core: &[Pick], minimal: bool) -> String {
+    let closed: Vec<usize> = core.iter().filter(|p| !p.1).map(|p| p.0).collect();
+    if minimal && closed.len() == core.len() {
+        if let Some(explanation) = spec.explain(ops, &closed) {
+            let mut cited = explanation.ops.clone();
+            cited.sort_unstable();
+            if cited == closed {
+                return explanation.text;
+            }
+        }
+    }
+    generic_explanation(core.len(), minimal)
+}
+
+/// Cuts away the earliest-ending operations (binary search), then chunks,
+/// then single ones, while the rest is still a proof (see the module
+/// documentation), until no single deletion leaves one or the steps run out.
+/// Returns the operations left and whether each is known to be needed
+/// (every single deletion was tried to the end and left no proof).
+fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pick>, bool) {
+    // A violation is usually recent: operations that ended long before the
+    // cut often do not matter. So keep only the latest-ending ones (with
+    // whatever could matter to them): 1, 2, 4, ... of them until they prove
+    // the violation, then the fewest by binary search, since keeping more
+    // only proves more. Small sets first, because a probe's cost grows
+    // with its size. Operations cut open come first, so they go first.
+    let chunk_cap = (prober.remaining / 16).max(10_000);
+    picks.sort_by_key(|&(i, open)| {
+        let end = if open { None } else { prober.known[i].ret };
+        (end.is_some(), end, i)
+    });
+    let n = picks.len();
+    let proves = |prober: &mut Prober<'_, S>, kept: usize| {
+        let window = prober.close(&picks[n - kept..]);
+        prober.proves(&window, chunk_cap) == Some(true)
+    };
+    let mut kept = 1;
+    while kept < n && !proves(prober, kept) {
+        kept = (kept * 2).min(n);
+    }
+    // Now `kept` proves it (all of them do) and half as many did not.
+    let (mut low, mut high) = (kept / 2 + 1, kept);
     while low < high {
         let middle = (low + high) / 2;
-        if prober.illegal(&cut(returns[middle]), u64::MAX) == Some(true) {
+        if proves(prober, middle) {
             high = middle;
         } else {
             low = middle + 1;
         }
     }
-    Some(cut(returns[high]))
-}
-
-/// Deletes chunks of operations, then single ones, while the rest still
-/// fails (see the module documentation), until no single deletion does.
-/// Returns the operations left and whether every single deletion was
-/// decided within the probe's steps.
-fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pick>, bool) {
+    picks = prober.close(&picks[n - high..]);
     let mut chunk = (picks.len() / 2).max(1);
     loop {
         let mut removed = false;
         let mut decided = true;
         let mut start = 0;
-        while start < picks.len() {
+        while start < picks.len() && prober.remaining > 0 {
             let end = (start + chunk).min(picks.len());
-            let rest: Vec<Pick> = picks[..start]
+            let mut rest: Vec<Pick> = picks[..start]
                 .iter()
                 .chain(&picks[end..])
                 .copied()
                 .collect();
-            // Single deletions decide minimality, so they get more steps.
-            let cap = if chunk > 1 { PROBE_STEPS } else { SINGLE_STEPS };
-            match prober.still_fails(&rest, &picks[start..end], cap) {
+            // A chunk is deleted with whatever could matter to the rest
+            // kept (a cheap probe, with nothing weakened that matters);
+            // single operations are deleted outright, weakened.
+            let cap = if chunk > 1 {
+                rest = prober.close(&rest);
+                if rest.len() >= picks.len() {
+                    start = end;
+                    continue;
+                }
+                chunk_cap
+            } else {
+                u64::MAX
+            };
+            match prober.proves(&rest, cap) {
                 Some(true) => {
                     picks = rest;
                     removed = true;
@@ -276,46 +383,31 @@ fn shrink<S: Spec>(prober: &mut Prober<'_, S>, mut picks: Vec<Pick>) -> (Vec<Pic
                 }
             }
         }
+        if prober.remaining == 0 {
+            return (picks, false);
+        }
         if chunk > 1 {
             chunk /= 2;
-        } else if !removed || prober.remaining == 0 {
-            return (picks, decided && prober.remaining > 0);
+        } else if !removed {
+            return (picks, decided);
         }
     }
 }
 
-/// The sentence for a violation the model does not explain. `alone` says
-/// the operations were only shown to fail taken on their own; then the
-/// key's other operations (up to `last_line`) are part of the story.
-fn generic_explanation(
-    count: usize,
-    minimal: bool,
-    alone: bool,
-    last_line: Option<usize>,
-) -> String {
-    let whatever = if alone {
-        ", taken on their own,"
-    } else {
-        ", whatever the key's other operations did,"
-    };
+/// The sentence for a violation the model does not explain.
+fn generic_explanation(count: usize, minimal: bool) -> String {
     let mut text = format!(
-        "No order of {}{whatever} respects real time (an operation \
-         that returned before another was invoked comes first) and gives every operation \
-         the result it returned",
+        "No order of {} respects real time (an operation that returned before another \
+         was invoked comes first) and gives every operation the result it returned, \
+         whatever the key's other operations did",
         these(count)
     );
     if minimal && count > 1 {
-        text.push_str("; with any one of them of unknown outcome, an order exists");
+        text.push_str("; with any one of them of unknown outcome too, an order exists");
     }
     text.push('.');
-    if alone {
-        let upto = last_line
-            .map(|l| format!(" up to line {l}"))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            " Other operations of the key are involved too: its history{upto} already has \
-             no valid order."
-        ));
+    if !minimal {
+        text.push_str(" Not minimised: the steps allowed for shrinking ran out.");
     }
     text
 }

@@ -272,7 +272,14 @@ fn registry_lists_every_model_with_a_description() {
     let names: Vec<&str> = model::list().iter().map(|r| r.name).collect();
     assert_eq!(
         names,
-        ["cas-register", "kv", "kv-append", "counter", "bank"]
+        [
+            "cas-register",
+            "kv",
+            "kv-append",
+            "list-append",
+            "counter",
+            "bank"
+        ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));
     for name in names {

@@ -186,7 +186,11 @@ pub fn linearizability<N: Node>(run: &Sim<N>, model: &str, budget: u64) -> Check
             let (summary, evidence) = match &report.witness {
                 Some(w) => (
                     w.explanation.clone(),
-                    w.render_text().lines().map(str::to_string).collect(),
+                    // The run's history is in microseconds.
+                    w.render_text_with(&crate::generic::ms)
+                        .lines()
+                        .map(str::to_string)
+                        .collect(),
                 ),
                 None => ("no linearization exists".to_string(), Vec::new()),
             };

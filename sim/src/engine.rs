@@ -301,6 +301,8 @@ pub struct Sim<N: Node> {
     after_call: bool,
     /// A send needs more than routing (rules in force, kinds to note).
     send_hooks: bool,
+    /// `begin` ran.
+    started: bool,
     incarnation: Vec<u32>,
     /// The receiver's incarnation when each ordered connection was made.
     conn: Vec<u32>,
@@ -373,6 +375,7 @@ impl<N: Node> Sim<N> {
             halting: false,
             after_call: cfg.track_positions,
             send_hooks: cfg.collect_kinds,
+            started: false,
             incarnation: vec![0; n],
             conn: vec![0; n * n],
             clocks,
@@ -405,30 +408,40 @@ impl<N: Node> Sim<N> {
 
     /// Runs to the end and says why it stopped.
     pub fn run(&mut self) -> StopReason {
-        if let Some(r) = self.stop {
-            return r;
-        }
-        self.trace
-            .rec(0, "start")
-            .u("seed", self.cfg.seed)
-            .u("nodes", self.cfg.nodes as u64)
-            .end();
-        self.schedule_start();
-        for &id in &self.cfg.down_at_start {
-            self.status[id] = Status::Down;
-        }
-        for id in 0..self.nodes.len() {
-            if self.status[id] == Status::Up {
-                self.call(id, |n, c| n.on_start(c));
+        loop {
+            if let Some(r) = self.run_for(u64::MAX) {
+                return r;
             }
         }
-        self.maybe_final_heal();
+    }
+
+    /// Runs at most `events` more events: `Some(reason)` once the run has
+    /// ended, `None` when the slice ran out first (call again to go on).
+    /// However a run is sliced, it is the same run, event for event; the
+    /// CLI slices long runs to show progress.
+    pub fn run_for(&mut self, events: u64) -> Option<StopReason> {
+        if let Some(r) = self.stop {
+            return Some(r);
+        }
+        if !self.started {
+            self.begin();
+        }
+        let limit = self
+            .stats
+            .events
+            .saturating_add(events)
+            .min(self.cfg.max_events);
         let reason = loop {
+            let at_limit = self.stats.events >= limit;
+            if at_limit && limit < self.cfg.max_events {
+                return None; // the slice is over, not the run
+            }
             let Some((time, ev)) = self.next_event() else {
                 break StopReason::Quiescent;
             };
-            // One test on the hot path; which bound it was is sorted out once.
-            if time > self.deadline || self.stats.events >= self.cfg.max_events {
+            // One test on the hot path; which bound it was (the event
+            // bound, the time bound, the quiet period) is sorted out once.
+            if at_limit || time > self.deadline {
                 break self.stop_at(time);
             }
             self.now = time;
@@ -449,7 +462,28 @@ impl<N: Node> Sim<N> {
             .s("reason", reason.name())
             .end();
         self.stop = Some(reason);
-        reason
+        Some(reason)
+    }
+
+    /// Starts the run: the start record, the schedule, every process's
+    /// `on_start`.
+    fn begin(&mut self) {
+        self.started = true;
+        self.trace
+            .rec(0, "start")
+            .u("seed", self.cfg.seed)
+            .u("nodes", self.cfg.nodes as u64)
+            .end();
+        self.schedule_start();
+        for &id in &self.cfg.down_at_start {
+            self.status[id] = Status::Down;
+        }
+        for id in 0..self.nodes.len() {
+            if self.status[id] == Status::Up {
+                self.call(id, |n, c| n.on_start(c));
+            }
+        }
+        self.maybe_final_heal();
     }
 
     /// The next event by `(time, seq)`: from the queue, or the timeout of

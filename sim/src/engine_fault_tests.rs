@@ -565,3 +565,45 @@ fn positions_are_compared_while_the_run_goes() {
     assert_eq!((d.first.node, d.second.node), (0, 2));
     assert_eq!(d.second.at, 21 * MS);
 }
+
+#[test]
+fn a_run_in_slices_is_the_same_run() {
+    let faults = vec![
+        (5, Fault::Pause { node: 1 }),
+        (40, Fault::Resume { node: 1 }),
+        (
+            60,
+            Fault::Partition {
+                groups: vec![vec![0], vec![1, 2]],
+            },
+        ),
+        (90, Fault::Heal),
+    ];
+    let cfg = config(3, faults, vec![op(15, 0, 2, "read"), op(70, 1, 1, "read")]);
+    let whole = run(cfg.clone());
+    for slice in [1, 7, 1000] {
+        let mut sim = Sim::new(cfg.clone(), world(&cfg), None);
+        let mut slices = 0;
+        let reason = loop {
+            if let Some(r) = sim.run_for(slice) {
+                break r;
+            }
+            slices += 1;
+        };
+        assert_eq!(Some(reason), whole.stop_reason());
+        assert_eq!(sim.fingerprint(), whole.fingerprint(), "slices of {slice}");
+        assert_eq!(sim.stats().events, whole.stats().events);
+        assert!(slice > 100 || slices > 10);
+    }
+    // The event bound still stops the run, and says so.
+    let mut bounded = cfg;
+    bounded.max_events = 25;
+    let mut sim = Sim::new(bounded.clone(), world(&bounded), None);
+    let reason = loop {
+        if let Some(r) = sim.run_for(4) {
+            break r;
+        }
+    };
+    assert_eq!(reason, StopReason::EventLimit);
+    assert_eq!(sim.stats().events, 25);
+}

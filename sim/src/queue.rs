@@ -159,8 +159,9 @@ impl<E> Queue<E> {
         self.seq
     }
 
-    /// Removes and returns the earliest event.
-    #[inline]
+    /// Removes and returns the earliest event. Always inlined: it is the
+    /// run loop's hottest call (one per event).
+    #[inline(always)]
     pub fn pop(&mut self) -> Option<(Time, E)> {
         if self.in_wheel == 0 && !self.skip_ahead() {
             return None;

@@ -34,17 +34,17 @@ pub struct FuzzArgs {
     /// Run only the seeds with seed % N == I (shards interleave).
     #[arg(long, value_name = "I/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
-    /// Start no new seed after SECS seconds of wall time.
-    #[arg(long, value_name = "SECS")]
+    /// Start no new seed after SECS seconds of wall time (at least 1).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub time_budget: Option<u64>,
     /// Shrink failures and write them as scenario files into DIR.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// With --out: how many failing seeds of each group to shrink.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "out")]
     pub shrink: u64,
     /// With --out: runs each shrink may spend.
-    #[arg(long, value_name = "N", default_value_t = 2000)]
+    #[arg(long, value_name = "N", default_value_t = 2000, requires = "out")]
     pub shrink_runs: u64,
     /// Count every violation as a failure, even one the scenario expects
     /// (to shrink a known bug to its smallest run).
@@ -168,8 +168,10 @@ pub fn run(args: &FuzzArgs) -> ExitCode {
     };
     let rate = ran as f64 / elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "dsim fuzz: {ran} seeds in {:.2} s ({rate:.0} seeds/s, {jobs} jobs)",
-        elapsed.as_secs_f64()
+        "dsim fuzz: {ran} seed{} in {:.2} s ({rate:.0} seeds/s, {jobs} job{})",
+        if ran == 1 { "" } else { "s" },
+        elapsed.as_secs_f64(),
+        if jobs == 1 { "" } else { "s" }
     );
     let ctx = output::Context {
         sc: &sc,

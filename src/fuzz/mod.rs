@@ -47,7 +47,9 @@ pub fn at_seed(sc: &Scenario, seed: u64) -> Result<Scenario, ScenarioError> {
         field: "fuzz".into(),
         message: format!("cannot expand the fuzz block: {e}"),
     })?;
-    scenario::parse(&text, &sc.path, &sc.name)
+    let mut expanded = scenario::parse(&text, &sc.path, &sc.name)?;
+    expanded.variant_note = sc.variant_note.clone();
+    Ok(expanded)
 }
 
 /// Fills in what the `fuzz` block leaves to the probe run (the kinds of

@@ -114,6 +114,18 @@ pub fn human(ctx: &Context, f: &Findings) {
                 .unwrap_or_default();
             let _ = writeln!(o, "  e.g. seed {}: {why}", first.seed);
         }
+        let missing = seeds.first().is_some_and(|s| {
+            s.panic.is_none()
+                && s.unexpected
+                    .iter()
+                    .all(|u| u.status == protocols::Status::Pass)
+        });
+        if missing {
+            let _ = writeln!(
+                o,
+                "  expected violation not found: nothing to shrink; replay a seed to see the run"
+            );
+        }
         for s in seeds.iter().take(LISTED) {
             let _ = writeln!(o, "  seed {:<8} {}", s.seed, replay_command(sc, s.seed));
         }

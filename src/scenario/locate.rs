@@ -126,6 +126,61 @@ pub fn member_at(src: &str, path: &[Seg], line: usize, col: usize) -> Option<Str
         .map(|(k, _, _)| k)
 }
 
+/// The path of the innermost object on `path` (the path itself when it
+/// leads to an object, else its parent), rendered; `None` if `src` does
+/// not parse.
+pub fn object_path(src: &str, path: &[Seg]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(src).ok()?;
+    let mut at = &v;
+    let mut depth = 0;
+    let mut last_object = 0;
+    for seg in path {
+        at = match (seg, at) {
+            (Seg::Key(k), serde_json::Value::Object(o)) => o.get(k)?,
+            (Seg::Index(i), serde_json::Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+        depth += 1;
+        if at.is_object() {
+            last_object = depth;
+        }
+    }
+    Some(render(&path[..last_object]))
+}
+
+/// The member of the innermost object on `path` whose value serde would
+/// describe as `desc` in an "invalid type" error (`string "x"`,
+/// `integer `5``, `boolean `true``, `null`, `sequence`, `map`, …).
+pub fn member_described(src: &str, path: &[Seg], desc: &str) -> Option<String> {
+    use serde_json::Value as J;
+    let v: J = serde_json::from_str(src).ok()?;
+    let mut at = &v;
+    let mut object = v.as_object();
+    for seg in path {
+        at = match (seg, at) {
+            (Seg::Key(k), J::Object(o)) => o.get(k)?,
+            (Seg::Index(i), J::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+        if let J::Object(o) = at {
+            object = Some(o);
+        }
+    }
+    let describe = |x: &J| match x {
+        J::Null => "null".to_string(),
+        J::Bool(b) => format!("boolean `{b}`"),
+        J::Number(n) if n.is_u64() || n.is_i64() => format!("integer `{n}`"),
+        J::Number(n) => format!("floating point `{n}`"),
+        J::String(s) => format!("string {s:?}"),
+        J::Array(_) => "sequence".to_string(),
+        J::Object(_) => "map".to_string(),
+    };
+    object?
+        .iter()
+        .find(|(_, x)| describe(x) == desc)
+        .map(|(k, _)| k.clone())
+}
+
 fn offset_of(src: &str, line: usize, col: usize) -> Option<usize> {
     let start: usize = src
         .split_inclusive('\n')

@@ -36,6 +36,8 @@ pub struct Scenario {
     pub expect: BTreeMap<String, Expect>,
     /// Settings of the generic checks.
     pub check_params: protocols::CheckParams,
+    /// When the file named no variant: which one runs and what it is.
+    pub variant_note: Option<String>,
     /// Services that run, with their knobs, in id order after the replicas.
     pub services: Vec<(String, serde_json::Value)>,
     /// Which client runs the workload.
@@ -105,6 +107,19 @@ pub fn parse(src: &str, file: &str, stem: &str) -> Result<Scenario, ScenarioErro
 }
 
 fn parse_raw(src: &str, file: &str) -> Result<RawScenario, ScenarioError> {
+    // A document that is valid JSON but not an object gets one plain message.
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(src) {
+        if !v.is_object() {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line: 1,
+                col: 1,
+                field: String::new(),
+                message: "a scenario file is one JSON object ({\"protocol\": …, \"nodes\": …})"
+                    .into(),
+            });
+        }
+    }
     let mut de = serde_json::Deserializer::from_str(src);
     let raw: RawScenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let mut field = e.path().to_string();
@@ -112,19 +127,44 @@ fn parse_raw(src: &str, file: &str) -> Result<RawScenario, ScenarioError> {
         if field == "?" || field == "." {
             field.clear();
         } else if !inner.is_syntax() && !inner.is_eof() {
-            // Inside tagged enums serde loses the last step of the path;
-            // recover it from where the error was found.
-            let path = locate::parse_path(&field);
-            if let Some(member) = locate::member_at(src, &path, inner.line(), inner.column()) {
-                if !field.ends_with(&format!(".{member}")) {
-                    field = format!("{field}.{member}");
-                }
-            }
+            field = tagged_field(src, &field, &inner);
         }
         serde_error(file, &field, &inner)
     })?;
     de.end().map_err(|e| serde_error(file, "", &e))?;
     Ok(raw)
+}
+
+/// The field an error names. Inside tagged enums (faults, latencies, rates)
+/// serde loses the last step of the path and reports the position of the
+/// object's end, so the member is found another way: a missing field names
+/// the object itself; a value of the wrong type names the member whose
+/// value serde describes; otherwise the member at the error's position.
+fn tagged_field(src: &str, field: &str, e: &serde_json::Error) -> String {
+    let path = locate::parse_path(field);
+    let text = e.to_string();
+    if text.starts_with("missing field") {
+        // serde already put the last member on the path: take it off if it
+        // is not an object of its own.
+        return locate::object_path(src, &path).unwrap_or_else(|| field.to_string());
+    }
+    let member = text
+        .strip_prefix("invalid type: ")
+        .and_then(|rest| rest.split(", expected").next())
+        .and_then(|desc| locate::member_described(src, &path, desc))
+        .or_else(|| locate::member_at(src, &path, e.line(), e.column()));
+    match member {
+        Some(m) if !field.ends_with(&format!(".{m}")) => {
+            // The path may already end in a member of the same object.
+            let parent = locate::object_path(src, &path).unwrap_or_else(|| field.to_string());
+            if parent.is_empty() {
+                m
+            } else {
+                format!("{parent}.{m}")
+            }
+        }
+        _ => field.to_string(),
+    }
 }
 
 /// Turns a serde_json error into a located message with friendlier wording.
@@ -135,6 +175,18 @@ pub(crate) fn serde_error(file: &str, field: &str, e: &serde_json::Error) -> Sce
         None => text,
     };
     let message = text
+        .replace(
+            "internally tagged enum RawLatency",
+            "a latency such as {\"dist\": \"uniform\", \"min_ms\": 1, \"max_ms\": 10}",
+        )
+        .replace(
+            "internally tagged enum RawFault",
+            "a fault such as {\"kind\": \"crash\", \"at_ms\": 100, \"node\": 1}",
+        )
+        .replace(
+            "internally tagged enum RawRate",
+            "a rate such as {\"kind\": \"closed\", \"think_ms\": 10}",
+        )
         .replace("expected u64", "expected a non-negative integer")
         .replace("expected u32", "expected a non-negative integer")
         .replace("expected i64", "expected an integer");

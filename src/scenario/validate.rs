@@ -100,6 +100,15 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     let n = raw.nodes as usize;
     // Variant and params.
     let variants: Vec<&str> = Pr::variants().iter().map(|v| v.name).collect();
+    let variant_note = raw.variant.is_none().then(|| {
+        let v = &Pr::variants()[0];
+        let others: Vec<&str> = variants[1..].to_vec();
+        let mut note = format!("no variant given: {} ({})", v.name, v.summary);
+        if !others.is_empty() {
+            note += &format!("; also: {}", others.join(", "));
+        }
+        note
+    });
     let variant = raw
         .variant
         .get_or_insert_with(|| variants[0].to_string())
@@ -256,6 +265,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         checks,
         expect: raw.expect.clone(),
         check_params: raw.check_params.clone(),
+        variant_note,
         services,
         client,
         effective: raw,
@@ -477,6 +487,25 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         }
         if s.client >= 10_000 {
             return Err(src.err(&at.k("client"), "client ids go up to 9999"));
+        }
+        // A script client past the next free id would leave the clients
+        // between idle: almost always a typo for a client that exists.
+        let highest = w.script[..i]
+            .iter()
+            .map(|x| x.client + 1)
+            .max()
+            .unwrap_or(0);
+        if s.client > clients.max(highest) {
+            return Err(src.err(
+                &at.k("client"),
+                format!(
+                    "client {} would leave clients {} to {} idle; a scripted operation may use a client from 0 to {} (workload.clients is {clients}, and each script may add the next one)",
+                    s.client,
+                    clients.max(highest),
+                    s.client - 1,
+                    clients.max(highest)
+                ),
+            ));
         }
         if let (Some(k), true) = (s.key, keys > 0) {
             if k >= keys {

@@ -38,6 +38,20 @@ pub enum HistoryErrorKind {
         /// The completion's value of that field.
         completed: String,
     },
+    /// EDN text that does not parse (Jepsen's `history.edn`).
+    Edn {
+        /// What is wrong, e.g. "unclosed map".
+        message: String,
+    },
+    /// An EDN event field with a value of the wrong shape, or missing.
+    Field {
+        /// The field, e.g. `:type`.
+        field: &'static str,
+        /// What is allowed, in words.
+        expected: &'static str,
+        /// What the event has (`missing` if absent).
+        found: String,
+    },
     /// A completion earlier than its invocation.
     TimeTravel {
         /// The invocation time.
@@ -111,6 +125,12 @@ impl fmt::Display for HistoryErrorKind {
                 out,
                 "completion has {field} {completed} but its invocation has {field} {invoked}"
             ),
+            HistoryErrorKind::Edn { message } => write!(out, "not EDN: {message}"),
+            HistoryErrorKind::Field {
+                field,
+                expected,
+                found,
+            } => write!(out, "{field} is {found}; allowed: {expected}"),
             HistoryErrorKind::TimeTravel { invoked, completed } => write!(
                 out,
                 "completion time {completed} is before its invocation time {invoked}"

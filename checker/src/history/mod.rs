@@ -1,6 +1,7 @@
 //! Histories: the operations clients invoked, and what came back.
 //!
 //! A history is read from (and written to) JSON Lines, one event per line,
+//! read from a Jepsen `history.edn` ([`History::parse_edn`]),
 //! or built event by event with [`History::invoke`] and [`History::complete`].
 //! Either way the same rules hold, so a history that exists is well formed:
 //! a process runs one operation at a time, every completion has an
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod edn;
 mod error;
 
 pub use error::{HistoryError, HistoryErrorKind};

@@ -10,6 +10,7 @@ use super::shape::{bad_input, echo_output, no_input, unknown};
 use super::{Atom, Explanation, Model, Registration, ShapeError, Spec};
 use crate::history::Operation;
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// The registry line.
 pub(crate) const REGISTRATION: Registration = Registration::new(
@@ -112,12 +113,53 @@ impl Spec for CasRegister {
         matches!(op, RegisterOp::Read(_))
     }
 
+    /// A write of unknown outcome matters only if it writes a value some
+    /// operation needs to find (a read's result, a cas's `old`), and a cas
+    /// of unknown outcome only if its `new` is such a value (then its `old`
+    /// is needed too). Any other one sets a value nothing accepts until a
+    /// kept write or cas overwrites it, so leaving it out changes nothing.
+    fn can_matter(&self, kept: &[&RegisterOp], weak: &[&RegisterOp]) -> Vec<bool> {
+        // Asked "is this in?" only, never iterated: its order reaches nothing.
+        let mut needed: HashSet<&Atom> = kept
+            .iter()
+            .filter_map(|op| match op {
+                RegisterOp::Read(value) => value.as_ref(),
+                RegisterOp::Cas { old, .. } => Some(old),
+                RegisterOp::Write(_) => None,
+            })
+            .collect();
+        let mut matter = vec![false; weak.len()];
+        loop {
+            let mut grew = false;
+            for (k, op) in weak.iter().enumerate() {
+                if matter[k] {
+                    continue;
+                }
+                matter[k] = match op {
+                    RegisterOp::Write(value) => needed.contains(value),
+                    RegisterOp::Cas { old, new, .. } if needed.contains(new) => {
+                        needed.insert(old);
+                        true
+                    }
+                    _ => false,
+                };
+                grew |= matter[k];
+            }
+            if !grew {
+                return matter;
+            }
+        }
+    }
+
     fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
         suspects
             .iter()
             .find_map(|&r| self.explain_read(history, r, suspects))
     }
 }
+
+/// Writers an explanation names before saying how many more there are.
+const NAMED: usize = 6;
 
 /// The value an operation may set the register to, if it writes.
 fn sets(op: &Operation) -> Option<&Value> {
@@ -223,10 +265,15 @@ impl CasRegister {
             overwrite.process
         );
         if !writers.is_empty() {
-            let names: Vec<String> = writers
+            // Name a few; the witness lists them all.
+            let mut names: Vec<String> = writers
                 .iter()
+                .take(NAMED)
                 .map(|&w| format!("{} by process {}", phrase(history[w]), history[w].process))
                 .collect();
+            if writers.len() > NAMED {
+                names.push(format!("and {} more", writers.len() - NAMED));
+            }
             text.push_str(&format!(
                 ": every write of {value} ({}) completed before {} began",
                 names.join(", "),

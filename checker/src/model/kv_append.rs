@@ -51,7 +51,7 @@ const BASE: u64 = 0x100_0000_01b3;
 /// of the whole string, and the kept hash makes most comparisons O(1) (equal
 /// hashes are confirmed byte by byte).
 #[derive(Clone, Debug)]
-struct Text {
+pub(crate) struct Text {
     hash: u64,
     len: usize,
     piece: Arc<Piece>,
@@ -66,7 +66,12 @@ struct Piece {
 
 impl Text {
     fn new(text: &str) -> Text {
-        let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
+        Text::from_bytes(text.as_bytes())
+    }
+
+    /// A text of raw bytes (the `list-append` model encodes its lists so).
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Text {
+        let bytes: Arc<[u8]> = Arc::from(bytes);
         Text {
             hash: poly_hash(&bytes),
             len: bytes.len(),
@@ -77,7 +82,7 @@ impl Text {
         }
     }
 
-    fn append(&self, suffix: &Suffix) -> Text {
+    pub(crate) fn append(&self, suffix: &Suffix) -> Text {
         Text {
             hash: self
                 .hash
@@ -135,7 +140,7 @@ impl Hash for Text {
 
 /// A suffix to append, with its hash and BASE^len, to extend a hash.
 #[derive(Debug, PartialEq)]
-struct Suffix {
+pub(crate) struct Suffix {
     bytes: Arc<[u8]>,
     hash: u64,
     shift: u64,
@@ -143,8 +148,13 @@ struct Suffix {
 
 impl Suffix {
     fn new(text: &str) -> Suffix {
-        let shift = (0..text.len()).fold(1u64, |p, _| p.wrapping_mul(BASE));
-        let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
+        Suffix::from_bytes(text.as_bytes())
+    }
+
+    /// A suffix of raw bytes.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Suffix {
+        let shift = (0..bytes.len()).fold(1u64, |p, _| p.wrapping_mul(BASE));
+        let bytes: Arc<[u8]> = Arc::from(bytes);
         Suffix {
             hash: poly_hash(&bytes),
             bytes,

@@ -15,6 +15,7 @@ mod cas_register;
 mod counter;
 mod kv;
 mod kv_append;
+mod list_append;
 
 pub(crate) use atom::Atom;
 
@@ -56,6 +57,16 @@ pub trait Spec: Send + Sync + 'static {
     fn read_only(&self, op: &Self::Op) -> bool {
         let _ = op;
         false
+    }
+
+    /// For operations of unknown outcome (`weak`, in compact form) that
+    /// could be added to the operations `kept`: which could change whether
+    /// `kept` can be linearized. Witnesses use it to ignore the rest of a
+    /// key's history when proving that a small set fails whatever the rest
+    /// did. Answering `true` for every one is always right, only slower.
+    fn can_matter(&self, kept: &[&Self::Op], weak: &[&Self::Op]) -> Vec<bool> {
+        let _ = kept;
+        vec![true; weak.len()]
     }
 
     /// Explains in words why the operations `history` of one key cannot be
@@ -227,6 +238,7 @@ static REGISTRY: &[Registration] = &[
     cas_register::REGISTRATION,
     kv::REGISTRATION,
     kv_append::REGISTRATION,
+    list_append::REGISTRATION,
     counter::REGISTRATION,
     bank::REGISTRATION,
 ];

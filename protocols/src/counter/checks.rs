@@ -231,8 +231,17 @@ fn bounds(run: &Sim<Counter>) -> CheckResult {
         bad.push(format!("… and {} more", n - SHOWN));
     }
     bad.extend(hints(run));
+    let below = n - above;
+    if below > 0 {
+        // Reads are local: a replica may not have heard of an add yet.
+        bad.push(format!(
+            "reads below the bounds may be stale local reads: an add counts as seen by every replica {} after it was acknowledged (params.read_lag_ms = {}); raise read_lag_ms to the staleness this variant allows",
+            ms(lag),
+            lag / MS
+        ));
+    }
     CheckResult::violation(
-        format!("{n} of {reads} read(s) outside the possible sums ({above} above: something counted that never happened or twice)"),
+        format!("{n} of {reads} read(s) outside the possible sums ({above} above: something counted that never happened or twice; {below} below: an acknowledged add not seen, or a stale read within params.read_lag_ms)"),
         bad,
     )
 }
