@@ -684,7 +684,9 @@
       g.fillRect(x1, y + 1, x2 - x1, hgt);
       if (open) { g.globalAlpha = 0.25; g.fillRect(x2, y + 1, xw(END) - x2, hgt); }
       g.globalAlpha = 1;
-      if (rowH >= 14 && x2 - x1 > 30) {
+      // A witness whose label does not fit gets it beside the bar instead.
+      const fits = !witnessSet.has(i) || g.measureText(opLabel(i)).width + 6 <= x2 - x1;
+      if (rowH >= 14 && x2 - x1 > 30 && fits) {
         g.save(); g.beginPath(); g.rect(x1, y, x2 - x1, rowH); g.clip();
         g.fillStyle = "#fff"; g.fillText(opLabel(i), x1 + 3, y + rowH / 2 + 3); g.restore();
       }
@@ -694,8 +696,10 @@
     }
     for (const [i, x1, y, x2, hgt] of wit) {
       g.strokeStyle = "#c2185b"; g.lineWidth = 3; g.strokeRect(x1 - 1.5, y - 0.5, x2 - x1 + 3, hgt + 3);
+      g.font = "11px system-ui";
+      const inside = rowH >= 14 && x2 - x1 > 30 && g.measureText(opLabel(i)).width + 6 <= x2 - x1;
       g.fillStyle = "#c2185b"; g.font = "bold 11px system-ui";
-      if (rowH < 14 || g.measureText(opLabel(i)).width + 6 > x2 - x1) {
+      if (!inside) {
         const t = opLabel(i), tw = g.measureText(t).width;
         g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(x2 + 3, y + 1, tw + 4, Math.min(rowH, 16));
         g.fillStyle = "#c2185b"; g.fillText(t, x2 + 5, y + rowH / 2 + 3);
