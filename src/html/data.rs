@@ -82,45 +82,10 @@ pub fn run_page(sc: &Scenario, rep: &RunReport, capture: Capture) -> String {
     count(&mut omitted, "unreadable_trace_lines", unreadable as usize);
     let witness = witness
         .map(|(key, explanation, idx)| json!({"key": key, "explanation": explanation, "ops": idx}));
-    let checks: Vec<Value> = rep
-        .checks
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "status": c.result.status.name(),
-                "expected": expect_name(c.expected),
-                "as_expected": c.as_expected,
-                "summary": c.result.summary,
-                "evidence": c.result.evidence,
-            })
-        })
-        .collect();
-    let s = &rep.stats;
     let data = json!({
         "version": 1,
         "page": "run",
-        "meta": {
-            "scenario": rep.scenario,
-            "path": sc.path,
-            "description": sc.description,
-            "protocol": rep.protocol,
-            "variant": rep.variant,
-            "seed": rep.seed,
-            "fingerprint": fingerprint(rep.fingerprint),
-            "replay": replay_command(sc, rep.seed),
-            "stop": rep.stop.name(),
-            "end_us": rep.end_us,
-            "final_heal_us": rep.final_heal_us,
-            "calm_since_us": rep.calm_since_us,
-            "as_expected": rep.as_expected,
-            "model": rep.model,
-            "stats": {
-                "events": s.events, "ops": rep.ops, "sent": s.sent, "delivered": s.delivered,
-                "lost": s.lost, "duplicated": s.duplicated, "dropped": s.dropped,
-                "link_errors": s.link_errors, "timers": s.timers, "parked": s.parked,
-            },
-        },
+        "meta": meta(sc, rep),
         "lanes": lanes,
         "replicas": layout.replicas,
         "services": layout.services.len(),
@@ -132,7 +97,7 @@ pub fn run_page(sc: &Scenario, rep: &RunReport, capture: Capture) -> String {
         "markers": &markers[..markers.len().min(MAX_MARKERS)],
         "ops": op_columns(shown_ops, &lanes),
         "witness": witness,
-        "checks": checks,
+        "checks": checks(rep),
         "notes": rep.notes,
         "halts": rep.halts.iter().map(|(n, h)| json!({"node": n, "at_us": h.at, "reason": h.reason})).collect::<Vec<_>>(),
         "finals": rep.finals,
@@ -142,6 +107,49 @@ pub fn run_page(sc: &Scenario, rep: &RunReport, capture: Capture) -> String {
         "scenario_json": sc.effective,
     });
     super::page(&format!("dsim: {}", rep.scenario), &data)
+}
+
+/// The header of a run's page: what ran, and how it ended.
+fn meta(sc: &Scenario, rep: &RunReport) -> Value {
+    let s = &rep.stats;
+    json!({
+        "scenario": rep.scenario,
+        "path": sc.path,
+        "description": sc.description,
+        "protocol": rep.protocol,
+        "variant": rep.variant,
+        "seed": rep.seed,
+        "fingerprint": fingerprint(rep.fingerprint),
+        "replay": replay_command(sc, rep.seed),
+        "stop": rep.stop.name(),
+        "end_us": rep.end_us,
+        "final_heal_us": rep.final_heal_us,
+        "calm_since_us": rep.calm_since_us,
+        "as_expected": rep.as_expected,
+        "model": rep.model,
+        "stats": {
+            "events": s.events, "ops": rep.ops, "sent": s.sent, "delivered": s.delivered,
+            "lost": s.lost, "duplicated": s.duplicated, "dropped": s.dropped,
+            "link_errors": s.link_errors, "timers": s.timers, "parked": s.parked,
+        },
+    })
+}
+
+/// Each check's verdict, expectation, summary and evidence.
+fn checks(rep: &RunReport) -> Vec<Value> {
+    rep.checks
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "status": c.result.status.name(),
+                "expected": expect_name(c.expected),
+                "as_expected": c.as_expected,
+                "summary": c.result.summary,
+                "evidence": c.result.evidence,
+            })
+        })
+        .collect()
 }
 
 fn count(omitted: &mut BTreeMap<&'static str, usize>, what: &'static str, n: usize) {
