@@ -46,6 +46,10 @@ pub struct CheckArgs {
     /// The most model steps the search may spend before answering "unknown".
     #[arg(long, value_name = "STEPS", default_value_t = checker::DEFAULT_BUDGET)]
     pub budget: u64,
+    /// Write a self-contained HTML report of the history (its timeline, the
+    /// witness, the longest linearizable prefix per key) to FILE; one history only.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// How bad one file's result is; the exit code is the worst over all files.
@@ -79,11 +83,18 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     let single = matches!(args.histories.as_slice(), [one] if !one.is_dir());
+    if args.report.is_some() && !single {
+        eprintln!("error: --report draws one history; give one file, not several or a directory");
+        return ExitCode::from(2);
+    }
     let mut worst = Severity::Linearizable;
     let mut stdout = std::io::stdout().lock();
     for entry in expand(&args.histories) {
         let judged = entry.and_then(|path| {
-            let (report, empty) = judge(args, &model, &path)?;
+            let (history, report, empty) = judge(args, &model, &path)?;
+            if let Some(page) = &args.report {
+                write_report(page, &path, &history, &model, &report, args.budget)?;
+            }
             Ok((path, report, empty))
         });
         let (severity, text) = match judged {
@@ -179,7 +190,7 @@ fn extension(path: &Path) -> Option<&str> {
 
 /// Reads and checks one file: the report, and whether there was nothing
 /// to check; `Err` is the one-line message of a bad input.
-fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(Report, bool), Failure> {
+fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Report, bool), Failure> {
     let shown = path.display().to_string();
     let fail = |message: String| (shown.clone(), message);
     let text = std::fs::read_to_string(path)
@@ -206,7 +217,26 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(Report, bool),
             nothing(&report)
         )));
     }
-    Ok((report, empty))
+    Ok((history, report, empty))
+}
+
+/// Writes the HTML report of one checked history to `page`.
+fn write_report(
+    page: &Path,
+    path: &Path,
+    history: &History,
+    model: &Model,
+    report: &Report,
+    budget: u64,
+) -> Result<(), Failure> {
+    let shown = path.display().to_string();
+    let html = dsim::html::check_page(&shown, history, model, report, budget);
+    std::fs::write(page, html).map_err(|e| {
+        (
+            shown,
+            format!("cannot write report file {}: {e}", page.display()),
+        )
+    })
 }
 
 /// Why a history has nothing to check.

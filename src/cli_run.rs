@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::{bad_input, REPLAY};
+use dsim::html;
 use dsim::report;
 use dsim::runner::{self, RunOptions};
 use dsim::scenario;
@@ -31,6 +32,10 @@ pub struct RunArgs {
     /// The key --trail draws.
     #[arg(long, value_name = "KEY", default_value_t = 0, requires = "trail")]
     pub trail_key: u32,
+    /// Write a self-contained HTML report (space-time diagram, client
+    /// timeline, verdicts, plots) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Print one JSON object instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -93,6 +98,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
         },
         None => None,
     };
+    // The report file is created before the run, so a bad path costs no run.
+    let mut report_out = match &args.report {
+        Some(p) => match create(p, "report") {
+            Ok(w) => Some(w),
+            Err(e) => return bad_input(e),
+        },
+        None => None,
+    };
+    let capture = report_out.as_ref().map(|_| html::Capture::new());
+    let trace = match &capture {
+        Some(c) => Some(c.writer(trace)),
+        None => trace,
+    };
     let mut history_out = match &args.history {
         Some(p) => match create(p, "history") {
             Ok(w) => Some(w),
@@ -109,7 +127,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         RunOptions {
             seed,
             trace,
-            keep_history: history_out.is_some(),
+            keep_history: history_out.is_some() || capture.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
         },
         &mut |p| bar.tick(p),
@@ -124,6 +142,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
         let done = report::write_history(w, &rep.history).and_then(|_| w.flush());
         if let Err(e) = done {
             return bad_input(format!("cannot write history file: {e}"));
+        }
+    }
+    if let (Some(w), Some(c)) = (report_out.as_mut(), capture) {
+        let page = html::run_page(&sc, &rep, c);
+        let done = w.write_all(page.as_bytes()).and_then(|_| w.flush());
+        if let Err(e) = done {
+            return bad_input(format!("cannot write report file: {e}"));
         }
     }
     if args.json {

@@ -1,5 +1,6 @@
 //! The dsim library behind the `dsim` command: scenario files, the runner
-//! that plays one scenario at one seed and judges it, and the reports.
+//! that plays one scenario at one seed and judges it, and the reports (text,
+//! JSON, and the self-contained HTML page of [`html`]).
 //!
 //! ```no_run
 //! let sc = dsim::scenario::load(std::path::Path::new("scenarios/lww-split-brain-faithful.json"))?;
@@ -9,6 +10,7 @@
 //! ```
 
 pub mod fuzz;
+pub mod html;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -72,6 +72,21 @@ pub struct RunReport {
     pub trail_dot: Option<String>,
     /// A trace write error, if the trace could not be written.
     pub trace_error: Option<String>,
+    /// Every process at the end: name, status and state digest.
+    pub finals: Vec<FinalState>,
+    /// The sequential model the protocol's history is checked against.
+    pub model: Option<&'static str>,
+}
+
+/// One process as the run left it.
+#[derive(Clone, Debug, Serialize)]
+pub struct FinalState {
+    /// Its name (`n0`, a service's name, `c0`).
+    pub name: String,
+    /// `up`, `down`, `paused` or `halted`.
+    pub status: &'static str,
+    /// Its state digest (see `Node::digest`).
+    pub digest: sim::Digest,
 }
 
 impl RunReport {
@@ -201,7 +216,26 @@ fn run_protocol<P: Protocol>(
         },
         trail_dot: opts.trail_key.and_then(|k| P::provenance_dot(&sim, k)),
         trace_error,
+        finals: finals(&sim),
+        model: P::model(),
     }
+}
+
+fn finals<P: Protocol>(sim: &Sim<P>) -> Vec<FinalState> {
+    sim.nodes()
+        .iter()
+        .enumerate()
+        .map(|(id, n)| FinalState {
+            name: sim.layout().name(id),
+            status: match sim.status(id) {
+                sim::Status::Up => "up",
+                sim::Status::Down => "down",
+                sim::Status::Paused => "paused",
+                sim::Status::Halted => "halted",
+            },
+            digest: n.digest(),
+        })
+        .collect()
 }
 
 /// Every process of a run of `sc` under `cfg`, in id order: the replicas,

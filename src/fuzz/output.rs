@@ -154,6 +154,9 @@ fn saved_text(o: &mut String, s: &Saved) {
                 sizes_text(a, b)
             );
             let _ = writeln!(o, "  replay       dsim run {}", s.file);
+            if let Some(r) = &s.report {
+                let _ = writeln!(o, "  report       {r}");
+            }
         }
         (Some(e), _, _) => {
             let _ = writeln!(o, "  not shrunk   seed {}: {e}", s.seed);
@@ -193,6 +196,7 @@ pub fn json(ctx: &Context, f: &Findings) {
                 "runs": saved.runs,
                 "before": size(&saved.before),
                 "after": size(&saved.after),
+                "report": saved.report,
                 "error": saved.error,
             });
         }

@@ -43,6 +43,8 @@ pub struct Saved {
     pub after: Option<Size>,
     /// Runs the shrink spent.
     pub runs: u64,
+    /// The HTML report of the written scenario's run, beside it.
+    pub report: Option<String>,
     /// Why nothing was written.
     pub error: Option<String>,
     /// True when the error is a file-system error (then `dsim fuzz` exits 2).
@@ -126,6 +128,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
         before: None,
         after: None,
         runs: 0,
+        report: None,
         error: None,
         io_error: false,
     };
@@ -142,7 +145,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
     saved.runs = shrunk.runs;
     saved.before = Some(shrunk.before);
     saved.after = Some(shrunk.after);
-    shrunk.raw.name = Some(name);
+    shrunk.raw.name = Some(name.clone());
     shrunk.raw.description = describe(sc, pick, &shrunk);
     // The file as written must replay the failure; the compact form leaves
     // defaults out, so check it, and fall back to the full form.
@@ -158,6 +161,15 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
     if let Err(e) = write_atomically(&file, text.as_bytes()) {
         saved.error = Some(format!("cannot write {}: {e}", file.display()));
         saved.io_error = true;
+        return saved;
+    }
+    let page = dir.join(format!("{name}.html"));
+    match write_report(&text, &saved.file, &page) {
+        Ok(()) => saved.report = Some(page.display().to_string()),
+        Err(e) => {
+            saved.error = Some(e);
+            saved.io_error = true;
+        }
     }
     saved
 }
@@ -180,6 +192,24 @@ pub fn check_writable(dir: &Path) -> std::io::Result<()> {
     let probe = dir.join(format!(".dsim-write-check.{}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)
+}
+
+/// Runs the written scenario once more and writes its HTML report, so a
+/// CI artefact opens straight into the picture of the failure.
+fn write_report(text: &str, file: &str, page: &Path) -> Result<(), String> {
+    let sc = scenario::parse(text, file, "shrunk").map_err(|e| e.to_string())?;
+    let capture = crate::html::Capture::new();
+    let rep = crate::runner::run(
+        &sc,
+        crate::runner::RunOptions {
+            seed: sc.sim.seed,
+            trace: Some(capture.writer(None)),
+            keep_history: true,
+            trail_key: None,
+        },
+    );
+    write_atomically(page, crate::html::run_page(&sc, &rep, capture).as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", page.display()))
 }
 
 /// True when scenario text `text` (to be saved as `file`) fails as `pick` did.
