@@ -2,26 +2,14 @@
 //! exits with a documented code and one clear message, never a panic or a
 //! silently wrong time.
 
-use std::process::{Command, Output};
+mod common;
 
-fn dsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dsim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dsim binary runs")
-}
+use std::path::PathBuf;
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::{dsim, text};
 
-fn scratch(name: &str, contents: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("dsim-robust-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    common::scratch("robust", name, contents)
 }
 
 #[test]

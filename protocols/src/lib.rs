@@ -184,6 +184,25 @@ pub trait Visitor {
     fn visit<P: Protocol>(self) -> Self::Out;
 }
 
+/// The operations of a key-value register: `write` (unique values, so a
+/// read names the write it saw) and `read`, drawn half and half.
+pub fn register_ops() -> Vec<OpSpec> {
+    vec![
+        OpSpec {
+            name: "write",
+            read: false,
+            weight: 1,
+            value: ValueGen::Unique,
+        },
+        OpSpec {
+            name: "read",
+            read: true,
+            weight: 1,
+            value: ValueGen::Null,
+        },
+    ]
+}
+
 /// The client operations of `P` that only read.
 pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
     P::ops().iter().filter(|o| o.read).map(|o| o.name).collect()

@@ -20,7 +20,7 @@
 //!   broken by one total order (timestamp, origin, value) on every node.
 
 use serde::Serialize;
-use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value, ValueGen};
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Time, Value};
 
 pub use crate::ecm::Params;
 use crate::ecm::{Links, Mode, Timer};
@@ -237,20 +237,7 @@ impl Protocol for Lww {
     }
 
     fn ops() -> Vec<OpSpec> {
-        vec![
-            OpSpec {
-                name: "write",
-                read: false,
-                weight: 1,
-                value: ValueGen::Unique,
-            },
-            OpSpec {
-                name: "read",
-                read: true,
-                weight: 1,
-                value: ValueGen::Null,
-            },
-        ]
+        crate::register_ops()
     }
 
     fn model() -> Option<&'static str> {

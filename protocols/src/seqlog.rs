@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sim::{Ctx, Digest, Layout, Node, NodeId, Reply, Request, RequestId, Value, ValueGen, MS};
+use sim::{Ctx, Digest, Layout, Node, NodeId, Reply, Request, RequestId, Value, MS};
 
 use crate::{ClientMode, OpSpec, Protocol, ServiceSpec, Variant};
 
@@ -446,20 +446,7 @@ impl Protocol for SeqLog {
     }
 
     fn ops() -> Vec<OpSpec> {
-        vec![
-            OpSpec {
-                name: "write",
-                read: false,
-                weight: 1,
-                value: ValueGen::Unique,
-            },
-            OpSpec {
-                name: "read",
-                read: true,
-                weight: 1,
-                value: ValueGen::Null,
-            },
-        ]
+        crate::register_ops()
     }
 
     fn model() -> Option<&'static str> {

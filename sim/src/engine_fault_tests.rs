@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::tests::op;
 use super::*;
 use crate::layout::Role;
 use crate::network::Latency;
@@ -142,17 +143,6 @@ impl Node for World {
     }
     fn applied(&self) -> Option<u64> {
         matches!(self.role, Some(Role::Replica(_))).then_some(self.notes.len() as u64)
-    }
-}
-
-fn op(at_ms: u64, client: usize, node: NodeId, f: &'static str) -> ScriptOp {
-    ScriptOp {
-        at: at_ms * MS,
-        client,
-        node: Some(node),
-        f,
-        key: None,
-        value: Value::Null,
     }
 }
 

@@ -87,21 +87,14 @@ impl Node for Probe {
 
 fn workload(script: Vec<ScriptOp>) -> WorkloadSpec {
     WorkloadSpec {
-        clients: 0,
-        ops: 0,
-        keys: None,
-        mix: Vec::new(),
-        rate: Rate::Closed { think_us: 0 },
-        node_policy: NodePolicy::Fixed,
         timeout_us: 100 * MS,
-        start_us: 0,
-        stop_us: None,
         script,
-        latency: Latency::Fixed { us: 0 },
+        ..WorkloadSpec::default()
     }
 }
 
-fn op(at_ms: u64, client: usize, node: NodeId, f: &'static str) -> ScriptOp {
+/// A scripted operation of `client` on `node` at `at_ms`.
+pub(super) fn op(at_ms: u64, client: usize, node: NodeId, f: &'static str) -> ScriptOp {
     ScriptOp {
         at: at_ms * MS,
         client,

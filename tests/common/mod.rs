@@ -80,3 +80,27 @@ pub fn at_least(counts: &BTreeMap<String, usize>, check: &str, floor: usize) {
         counts[check]
     );
 }
+
+/// Runs the built `dsim` with `args` from the repository's root.
+pub fn dsim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dsim binary runs")
+}
+
+/// Bytes from a process as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A scratch file `name` holding `contents`, in a directory unique to this
+/// test process and `suite`.
+pub fn scratch(suite: &str, name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("dsim-{suite}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write scratch file");
+    p
+}

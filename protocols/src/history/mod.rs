@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sim::hash::fnv1a;
-use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value, ValueGen};
+use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value};
 
 pub use crate::ecm::Params;
 use crate::ecm::{Links, Mode, Stamped, TsHeap};
@@ -370,20 +370,7 @@ impl Protocol for History {
     }
 
     fn ops() -> Vec<OpSpec> {
-        vec![
-            OpSpec {
-                name: "write",
-                read: false,
-                weight: 1,
-                value: ValueGen::Unique,
-            },
-            OpSpec {
-                name: "read",
-                read: true,
-                weight: 1,
-                value: ValueGen::Null,
-            },
-        ]
+        crate::register_ops()
     }
 
     const RECORDS_PROVENANCE: bool = true;
