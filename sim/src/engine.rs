@@ -260,6 +260,20 @@ enum Ev<M, T> {
     FinalHeal,
 }
 
+impl<M, T> Ev<M, T> {
+    /// The delivery of message `mid` to `to` (incarnation `inc`).
+    #[inline(always)]
+    fn deliver(mid: u64, from: NodeId, to: NodeId, inc: u32, msg: M) -> Self {
+        Ev::Deliver {
+            mid,
+            from,
+            to,
+            inc,
+            msg,
+        }
+    }
+}
+
 /// The event type of a run over nodes `N`.
 type EvOf<N> = Ev<<N as Node>::Msg, <N as Node>::Timer>;
 
@@ -275,7 +289,8 @@ struct Held<M> {
 pub struct Sim<N: Node> {
     cfg: SimConfig,
     layout: Layout,
-    /// `layout.client_base()`, at hand while handlers run.
+    /// `layout.client_base()`: every send compares against it, so it is
+    /// kept at hand rather than summed from the layout each time.
     client_base: NodeId,
     now: Time,
     queue: Queue<Ev<N::Msg, N::Timer>>,
@@ -693,6 +708,18 @@ impl<N: Node> Sim<N> {
         self.parked[id].push(ev);
     }
 
+    /// Stops process `id` (a crash or a halt): its connections break, its
+    /// timers go, and what waited for it while paused comes due now, to be
+    /// dropped as undeliverable.
+    fn stop(&mut self, id: NodeId, status: Status) {
+        self.status[id] = status;
+        self.incarnation[id] += 1;
+        self.timers[id].clear();
+        for ev in std::mem::take(&mut self.parked[id]) {
+            self.push(self.now, ev);
+        }
+    }
+
     /// Runs paused process `id` again: what waited for it comes due now,
     /// in the order it came due before.
     fn resume(&mut self, id: NodeId) {
@@ -707,14 +734,7 @@ impl<N: Node> Sim<N> {
         let reason = if self.status[to] != Status::Up {
             match self.status[to] {
                 Status::Paused => {
-                    let ev = Ev::Deliver {
-                        mid,
-                        from,
-                        to,
-                        inc,
-                        msg,
-                    };
-                    self.park(to, ev);
+                    self.park(to, Ev::deliver(mid, from, to, inc, msg));
                     return;
                 }
                 Status::Halted => Some("halted"),
@@ -770,7 +790,7 @@ impl<N: Node> Sim<N> {
         };
         // The generic client hands the operation to its replica; a
         // protocol's client process takes it itself.
-        let node = if self.client_base < self.nodes.len() {
+        let node = if self.layout.clients > 0 {
             self.layout.client(f.client)
         } else {
             f.node
@@ -844,11 +864,7 @@ impl<N: Node> Sim<N> {
             .f("value", &r.value)
             .end();
         // A protocol's client process is the one invoking: no latency.
-        let lat = if self.client_base < self.nodes.len() {
-            0
-        } else {
-            lat
-        };
+        let lat = if self.layout.clients > 0 { 0 } else { lat };
         self.push(self.now + lat, Ev::Arrive { req });
         // Every timeout is "now + the same constant", so they are due in the
         // order they are set: a FIFO beside the queue, merged by (time, seq).
@@ -941,13 +957,7 @@ impl<N: Node> Sim<N> {
             .u("to", to as u64)
             .v("msg", &msg);
         let inc = self.incarnation[to];
-        let deliver = |msg| Ev::Deliver {
-            mid,
-            from,
-            to,
-            inc,
-            msg,
-        };
+        let deliver = |msg| Ev::deliver(mid, from, to, inc, msg);
         match fate {
             Fate::Lost => {
                 rec.s("fate", "lost").end();
@@ -978,13 +988,7 @@ impl<N: Node> Sim<N> {
         action: RuleAction,
     ) {
         let inc = self.incarnation[to];
-        let deliver = |msg| Ev::Deliver {
-            mid,
-            from,
-            to,
-            inc,
-            msg,
-        };
+        let deliver = |msg| Ev::deliver(mid, from, to, inc, msg);
         // The network's own latency, without its loss or duplication: the
         // rule decides this message's fate.
         let natural = |this: &mut Self| {
@@ -1083,14 +1087,8 @@ impl<N: Node> Sim<N> {
             Fault::Crash { node } => {
                 let id = *node;
                 if matches!(self.status[id], Status::Up | Status::Paused) {
-                    self.status[id] = Status::Down;
-                    self.incarnation[id] += 1;
-                    self.timers[id].clear();
+                    self.stop(id, Status::Down);
                     self.nodes[id].on_crash();
-                    // What waited for a paused process is lost with it.
-                    for ev in std::mem::take(&mut self.parked[id]) {
-                        self.push(self.now, ev);
-                    }
                 }
             }
             Fault::Restart { node } => {
@@ -1151,16 +1149,7 @@ impl<N: Node> Sim<N> {
                 .u("mid", h.mid)
                 .u("at", at)
                 .end();
-            self.push(
-                at,
-                Ev::Deliver {
-                    mid: h.mid,
-                    from: h.from,
-                    to: h.to,
-                    inc: h.inc,
-                    msg: h.msg,
-                },
-            );
+            self.push(at, Ev::deliver(h.mid, h.from, h.to, h.inc, h.msg));
         }
     }
 
@@ -1315,9 +1304,8 @@ impl<N: Node> Effects<N::Msg, N::Timer> for Sim<N> {
             .u("node", node as u64)
             .s("reason", &reason)
             .end();
-        self.status[node] = Status::Halted;
-        self.incarnation[node] += 1;
-        self.timers[node].clear();
+        // Its volatile state goes after the handler returns (`after_call`).
+        self.stop(node, Status::Halted);
         self.halts.push(Halt {
             node,
             at: self.now,

@@ -106,14 +106,13 @@ impl Layout {
             return Some(id);
         }
         let num = |s: &str| s.parse::<usize>().ok();
-        let id = if let Some(rest) = name.strip_prefix('c') {
+        if let Some(rest) = name.strip_prefix('c') {
             num(rest)
                 .filter(|&c| c < self.clients)
                 .map(|c| self.client(c))
         } else {
             num(name.strip_prefix('n').unwrap_or(name)).filter(|&i| i < self.replicas)
-        };
-        id
+        }
     }
 }
 

@@ -147,7 +147,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
                 .collect(),
         );
     }
-    let (services, client) = world::<Pr>(&raw, src)?;
+    let (services, client) = world::<Pr>(&raw, &params, src)?;
     let layout = Layout {
         replicas: n,
         services: services.iter().map(|(s, _)| s.clone()).collect(),
@@ -277,11 +277,11 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
 /// builds it once here to validate its knobs) and the client mode.
 fn world<Pr: Protocol>(
     raw: &RawScenario,
+    params: &Pr::Params,
     src: &Src,
 ) -> R<(Vec<(String, serde_json::Value)>, ClientMode)> {
     let offered: Vec<&str> = Pr::services().iter().map(|s| s.name).collect();
     let mut out: Vec<(String, serde_json::Value)> = Vec::new();
-    let params: Pr::Params = serde_json::from_value(raw.params.clone()).unwrap_or_default();
     let listed = raw.services.as_deref().unwrap_or_default();
     let names: Vec<String> = listed.iter().map(|s| s.name.clone()).collect();
     let layout = Layout {
@@ -319,7 +319,7 @@ fn world<Pr: Protocol>(
                 format!("service name {name:?} would read as a replica or a client (n3, c0, 3)"),
             ));
         }
-        Pr::service(&svc.name, &layout, &params, &svc.params)
+        Pr::service(&svc.name, &layout, params, &svc.params)
             .map_err(|m| src.err(&at.k("params"), m))?;
         out.push((svc.name.clone(), svc.params.clone()));
     }
