@@ -19,7 +19,7 @@
 //!   duplicates, asks the sequencer again for what is missing after
 //!   `params.fetch_ms`, and answers a retried write only once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sim::{Ctx, Digest, Layout, Node, NodeId, Reply, Request, RequestId, Value, MS};
@@ -144,7 +144,7 @@ pub struct Replica {
     /// Requests this replica appended: who waits for the answer.
     waiting: BTreeMap<RequestId, Answer>,
     /// Requests already applied (`ordered` answers a retry from here).
-    done: BTreeMap<RequestId, ()>,
+    done: BTreeSet<RequestId>,
     /// The fetch timer is set (`ordered`). Arming it again on every entry
     /// that arrives behind a gap would push it back forever.
     fetching: bool,
@@ -203,7 +203,7 @@ impl Replica {
             let v = self.store.get(&key).map_or(Value::Null, |v| Value::Int(*v));
             return answer(ctx, to, req, v);
         }
-        if self.ordered && self.done.contains_key(&req) {
+        if self.ordered && self.done.contains(&req) {
             return answer(ctx, to, req, Value::Int(value));
         }
         let Some(seq) = self.sequencer else {
@@ -254,7 +254,7 @@ impl Replica {
     fn apply(&mut self, ctx: &mut Ctx<'_, SeqLog>, w: Write) {
         self.store.insert(w.key, w.value);
         if w.origin == ctx.id() {
-            self.done.insert(w.req, ());
+            self.done.insert(w.req);
             if let Some(to) = self.waiting.remove(&w.req) {
                 answer(ctx, to, w.req, Value::Int(w.value));
             }
