@@ -9,8 +9,18 @@
 //! # Ok::<(), dsim::scenario::ScenarioError>(())
 //! ```
 
+#![warn(missing_docs)]
+
+pub mod cli;
 pub mod fuzz;
 pub mod html;
+pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+
+pub use registry::{ProtocolEntry, Registry};
+
+pub use checker;
+pub use protocols;
+pub use sim;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use protocols::{check, CheckResult, Protocol, Status, Visitor};
+use protocols::{check, CheckResult, Protocol, Status};
 use serde::Serialize;
 use sim::{HistoryEvent, Sim, Stats, StopReason, Time};
 
@@ -18,6 +18,33 @@ pub struct RunOptions {
     pub keep_history: bool,
     /// Draw the provenance graph of this key (protocols that record one).
     pub trail_key: Option<u32>,
+}
+
+impl RunOptions {
+    /// A run at `seed` that keeps no trace, no history and no trail.
+    pub fn at(seed: u64) -> Self {
+        RunOptions {
+            seed,
+            trace: None,
+            keep_history: false,
+            trail_key: None,
+        }
+    }
+
+    /// The same, keeping the client history in the report.
+    pub fn with_history(mut self) -> Self {
+        self.keep_history = true;
+        self
+    }
+}
+
+/// Runs `sc` as `dsim run FILE --seed SEED` does: its `fuzz` block (if it
+/// has one) expanded for `seed`, then run and judged, with the client
+/// history kept. The error is the expansion's (a `fuzz.messages` block
+/// whose probe run sends nothing).
+pub fn run_at(sc: &Scenario, seed: u64) -> Result<RunReport, crate::scenario::ScenarioError> {
+    let sc = crate::fuzz::at_seed(sc, seed)?;
+    Ok(run(&sc, RunOptions::at(seed).with_history()))
 }
 
 /// One check's verdict set against the scenario's expectation.
@@ -135,24 +162,10 @@ pub fn run_with_progress(
     opts: RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> RunReport {
-    protocols::visit(sc.protocol, RunOne { sc, opts, progress })
-        .expect("a validated scenario names a known protocol")
+    (sc.proto.run)(sc, opts, progress)
 }
 
-struct RunOne<'a, 'p> {
-    sc: &'a Scenario,
-    opts: RunOptions,
-    progress: &'p mut dyn FnMut(Progress),
-}
-
-impl Visitor for RunOne<'_, '_> {
-    type Out = RunReport;
-    fn visit<P: Protocol>(self) -> RunReport {
-        run_protocol::<P>(self.sc, self.opts, self.progress)
-    }
-}
-
-fn run_protocol<P: Protocol>(
+pub(crate) fn run_protocol<P: Protocol>(
     sc: &Scenario,
     opts: RunOptions,
     progress: &mut dyn FnMut(Progress),
@@ -260,19 +273,13 @@ pub fn processes<P: Protocol>(sc: &Scenario, cfg: &sim::SimConfig, params: &P::P
     nodes
 }
 
-/// The protocols that can draw a provenance graph (`--trail`).
-pub fn provenance_protocols() -> Vec<&'static str> {
-    struct Records;
-    impl Visitor for Records {
-        type Out = bool;
-        fn visit<P: Protocol>(self) -> bool {
-            P::RECORDS_PROVENANCE
-        }
-    }
-    protocols::NAMES
+/// The protocols of `registry` that can draw a provenance graph (`--trail`).
+pub fn provenance_protocols(registry: &crate::Registry) -> Vec<&'static str> {
+    registry
+        .entries()
         .iter()
-        .copied()
-        .filter(|n| protocols::visit(n, Records) == Some(true))
+        .filter(|e| e.records_provenance())
+        .map(|e| e.name())
         .collect()
 }
 

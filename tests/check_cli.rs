@@ -432,7 +432,11 @@ fn listed_models() -> Vec<(String, Option<String>)> {
 #[test]
 fn run_histories_are_read_by_the_model_dsim_list_names() {
     let models = listed_models();
-    assert_eq!(models.len(), protocols::NAMES.len(), "{models:?}");
+    assert_eq!(
+        models.len(),
+        dsim::Registry::bundled().names().len(),
+        "{models:?}"
+    );
     let dir = std::env::temp_dir().join(format!("dsim-check-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -4,8 +4,11 @@
 //!
 //! A protocol is a [`sim::Node`] plus a [`Protocol`] description: its name,
 //! variants, client operations, the sequential model its clients are checked
-//! against, and its own checks. The runner reaches protocols by name through
-//! [`visit`], so adding one is a module and one line there.
+//! against, and its own checks. The `dsim` crate's `Registry` reaches
+//! protocols by name; this repository's protocols are registered in
+//! `Registry::bundled`, a protocol of another crate the same way.
+
+#![warn(missing_docs)]
 
 use std::fmt::Debug;
 
@@ -176,14 +179,6 @@ pub trait Protocol: sim::Node + Sized + 'static {
     }
 }
 
-/// Something to do with a protocol type chosen at run time by name.
-pub trait Visitor {
-    /// What the visit produces.
-    type Out;
-    /// Called with the protocol named.
-    fn visit<P: Protocol>(self) -> Self::Out;
-}
-
 /// The operations of a key-value register: `write` (unique values, so a
 /// read names the write it saw) and `read`, drawn half and half.
 pub fn register_ops() -> Vec<OpSpec> {
@@ -206,19 +201,4 @@ pub fn register_ops() -> Vec<OpSpec> {
 /// The client operations of `P` that only read.
 pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
     P::ops().iter().filter(|o| o.read).map(|o| o.name).collect()
-}
-
-/// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww", "history", "bank", "counter", "seqlog"];
-
-/// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
-pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
-    Some(match name {
-        "lww" => v.visit::<lww::Lww>(),
-        "history" => v.visit::<history::History>(),
-        "bank" => v.visit::<bank::Bank>(),
-        "counter" => v.visit::<counter::Counter>(),
-        "seqlog" => v.visit::<seqlog::SeqLog>(),
-        _ => return None,
-    })
 }

@@ -30,6 +30,8 @@
 //! assert_eq!(effects.len(), 1);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod engine;
 pub mod fault;

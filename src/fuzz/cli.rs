@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::campaign::{self, SeedOutcome, Seeds};
 use super::output;
 use super::save::{self, Saved};
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 
 /// Arguments of `dsim fuzz`.
 #[derive(clap::Args, Debug)]
@@ -124,8 +124,8 @@ pub struct Findings {
 }
 
 /// Runs `dsim fuzz`.
-pub fn run(args: &FuzzArgs) -> ExitCode {
-    let mut sc = match scenario::load(&args.scenario) {
+pub fn run(registry: &crate::Registry, args: &FuzzArgs) -> ExitCode {
+    let mut sc = match registry.load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };

@@ -10,7 +10,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use protocols::{Protocol, Visitor};
+use protocols::Protocol;
 use sim::Sim;
 
 use crate::fuzz::campaign::panic_text;
@@ -19,17 +19,13 @@ use crate::scenario::Scenario;
 /// The kinds of the messages `sc` sends at its own seed, sorted; an error
 /// says why the probe could not tell.
 pub fn message_kinds(sc: &Scenario) -> Result<Vec<String>, String> {
-    let kinds = catch_unwind(AssertUnwindSafe(|| {
-        protocols::visit(sc.protocol, Probe { sc })
-    }))
-    .map_err(|p| {
+    let kinds = catch_unwind(AssertUnwindSafe(|| (sc.proto.probe)(sc))).map_err(|p| {
         format!(
             "the probe run (seed {}, no generated faults) panicked: {}",
             sc.sim.seed,
             panic_text(p.as_ref())
         )
-    })?
-    .ok_or_else(|| format!("unknown protocol {}", sc.protocol))?;
+    })?;
     if kinds.is_empty() {
         return Err(format!(
             "the probe run (seed {}, no generated faults) sent no message with a kind; \
@@ -40,21 +36,10 @@ pub fn message_kinds(sc: &Scenario) -> Result<Vec<String>, String> {
     Ok(kinds)
 }
 
-struct Probe<'a> {
-    sc: &'a Scenario,
-}
-
-impl Visitor for Probe<'_> {
-    type Out = Vec<String>;
-    fn visit<P: Protocol>(self) -> Vec<String> {
-        probe::<P>(self.sc)
-    }
-}
-
 /// Builds the processes as the runner does and runs them with
 /// `collect_kinds` on. Checks are not run and history is not recorded:
 /// neither changes what is sent.
-fn probe<P: Protocol>(sc: &Scenario) -> Vec<String> {
+pub(crate) fn probe<P: Protocol>(sc: &Scenario) -> Vec<String> {
     let params: P::Params = serde_json::from_value(sc.params.clone())
         .expect("params were validated against the protocol's type");
     let mut cfg = sc.sim.clone();

@@ -15,7 +15,7 @@ use super::campaign::{self, SeedOutcome};
 use super::file::scenario_text;
 use super::shrink::{self, Size, Target};
 use crate::report::expect_name;
-use crate::scenario::{self, Expect, Scenario};
+use crate::scenario::{Expect, Scenario};
 
 /// A failing seed chosen for shrinking.
 #[derive(Clone, Debug)]
@@ -50,6 +50,22 @@ pub struct Saved {
     /// True when the error is a file-system error (then `dsim fuzz` exits 2).
     #[serde(skip)]
     pub io_error: bool,
+}
+
+impl Saved {
+    /// A shrink of `seed` that wrote nothing, because of `error`.
+    pub fn failed(seed: u64, error: String) -> Self {
+        Saved {
+            seed,
+            file: String::new(),
+            before: None,
+            after: None,
+            runs: 0,
+            report: None,
+            error: Some(error),
+            io_error: false,
+        }
+    }
 }
 
 /// The first `per_group` seeds of each failure group whose failing check
@@ -153,7 +169,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
     let full = serde_json::to_string_pretty(&shrunk.raw).unwrap_or_default() + "\n";
     let Some(text) = [compact, full]
         .into_iter()
-        .find(|t| replays(t, &saved.file, pick))
+        .find(|t| replays(sc, t, &saved.file, pick))
     else {
         saved.error = Some("the shrunk scenario did not reproduce the failure".into());
         return saved;
@@ -164,7 +180,7 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
         return saved;
     }
     let page = dir.join(format!("{name}.html"));
-    match write_report(&text, &saved.file, &page) {
+    match write_report(sc, &text, &saved.file, &page) {
         Ok(()) => saved.report = Some(page.display().to_string()),
         Err(e) => {
             saved.error = Some(e);
@@ -196,8 +212,11 @@ pub fn check_writable(dir: &Path) -> std::io::Result<()> {
 
 /// Runs the written scenario once more and writes its HTML report, so a
 /// CI artefact opens straight into the picture of the failure.
-fn write_report(text: &str, file: &str, page: &Path) -> Result<(), String> {
-    let sc = scenario::parse(text, file, "shrunk").map_err(|e| e.to_string())?;
+fn write_report(of: &Scenario, text: &str, file: &str, page: &Path) -> Result<(), String> {
+    let sc = of
+        .proto
+        .parse(text, file, "shrunk")
+        .map_err(|e| e.to_string())?;
     let capture = crate::html::Capture::new();
     let rep = crate::runner::run(
         &sc,
@@ -213,11 +232,11 @@ fn write_report(text: &str, file: &str, page: &Path) -> Result<(), String> {
 }
 
 /// True when scenario text `text` (to be saved as `file`) fails as `pick` did.
-fn replays(text: &str, file: &str, pick: &Pick) -> bool {
-    let Ok(sc) = scenario::parse(text, file, "shrunk") else {
+fn replays(of: &Scenario, text: &str, file: &str, pick: &Pick) -> bool {
+    let Ok(sc) = of.proto.parse(text, file, "shrunk") else {
         return false;
     };
-    shrink::run_raw(&sc.effective, file, sc.sim.seed, false)
+    shrink::run_raw(&sc.proto, &sc.effective, file, sc.sim.seed, false)
         .is_some_and(|rep| shrink::reproduces(&rep, &pick.target))
 }
 

@@ -23,7 +23,7 @@ use sim::{EventKind, MS};
 use super::reduce::{shorten, without_node};
 use crate::runner::{self, RunOptions, RunReport};
 use crate::scenario::raw::{RawFault, RawScenario, RawScriptOp, RawWorkload};
-use crate::scenario::{self, Expect, Scenario};
+use crate::scenario::{Expect, Scenario};
 
 /// How big a run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,6 +63,7 @@ pub struct Target {
 }
 
 struct Shrinker<'a> {
+    proto: crate::ProtocolEntry,
     path: &'a str,
     seed: u64,
     target: &'a Target,
@@ -92,6 +93,7 @@ pub fn shrink(sc: &Scenario, seed: u64, target: &Target, budget: u64) -> Result<
     base.checks = Some(vec![target.check.clone()]);
     base.expect = BTreeMap::from([(target.check.clone(), expect)]);
     let mut s = Shrinker {
+        proto: sc.proto,
         path: &sc.path,
         seed,
         target,
@@ -137,11 +139,18 @@ pub fn shrink(sc: &Scenario, seed: u64, target: &Target, budget: u64) -> Result<
     })
 }
 
-/// Runs `raw` at `seed`; `None` when it does not validate or panics.
-pub fn run_raw(raw: &RawScenario, path: &str, seed: u64, history: bool) -> Option<RunReport> {
+/// Runs `raw`, a scenario of protocol `proto`, at `seed`; `None` when it
+/// does not validate or panics.
+pub fn run_raw(
+    proto: &crate::ProtocolEntry,
+    raw: &RawScenario,
+    path: &str,
+    seed: u64,
+    history: bool,
+) -> Option<RunReport> {
     let text = serde_json::to_string(raw).ok()?;
     let name = raw.name.clone().unwrap_or_default();
-    let sc = scenario::parse(&text, path, &name).ok()?;
+    let sc = proto.parse(&text, path, &name).ok()?;
     let opts = RunOptions {
         seed,
         trace: None,
@@ -168,7 +177,7 @@ impl Shrinker<'_> {
             return None;
         }
         self.runs += 1;
-        run_raw(raw, self.path, self.seed, history)
+        run_raw(&self.proto, raw, self.path, self.seed, history)
     }
 
     /// Keeps `cand` if it still fails the same way in no more events (a

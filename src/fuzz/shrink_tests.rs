@@ -105,7 +105,7 @@ fn shrinking_keeps_the_same_check_failing_the_same_way() {
         s.raw.expect.get("withdrawals-covered"),
         Some(&Expect::Violation)
     );
-    let rep = run_raw(&s.raw, "t.json", 1, false).unwrap();
+    let rep = run_raw(&sc.proto, &s.raw, "t.json", 1, false).unwrap();
     assert!(reproduces(&rep, &target));
     // A check that passes cannot be made to "fail the same way" as a violation.
     let wrong = Target {

@@ -2,6 +2,7 @@
 //! fields, filled with defaults, and validated into the engine's typed
 //! configuration. Every error names the file, line, column and field.
 
+mod build;
 mod locate;
 pub mod raw;
 mod validate;
@@ -10,8 +11,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+pub use build::Builder;
 pub use raw::{Expect, NodeRef, RawScenario};
 pub use validate::allowed_checks;
+pub(crate) use validate::validate_as;
 
 /// The longest duration or latest time a scenario may name, in
 /// milliseconds (about 31.7 years). Every millisecond field is checked
@@ -35,6 +38,8 @@ pub struct Scenario {
     pub description: String,
     /// Protocol name.
     pub protocol: &'static str,
+    /// The protocol's entry points (from the registry it was loaded with).
+    pub proto: crate::ProtocolEntry,
     /// Variant name.
     pub variant: String,
     /// Protocol parameters (validated against the protocol's type).
@@ -82,7 +87,11 @@ pub struct ScenarioError {
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            return write!(f, "{}: {}", self.file, self.message);
+            write!(f, "{}: ", self.file)?;
+            if !self.field.is_empty() && !self.message.starts_with(&self.field) {
+                write!(f, "{}: ", self.field)?;
+            }
+            return f.write_str(&self.message);
         }
         write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;
         if !self.field.is_empty() {
@@ -94,8 +103,15 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and validates the scenario at `path`.
+/// Reads and validates the scenario at `path`, which names one of the
+/// bundled protocols (see [`crate::Registry::load`] for others).
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_in(&crate::Registry::bundled(), path)
+}
+
+/// Reads and validates the scenario at `path`, which names a protocol of
+/// `registry`.
+pub(crate) fn load_in(registry: &crate::Registry, path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let fail = |message: String| ScenarioError {
         file: file.clone(),
@@ -122,13 +138,24 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    parse(&src, &file, &stem)
+    parse_in(registry, &src, &file, &stem)
 }
 
-/// Validates scenario text; `file` labels errors and `stem` is the default name.
+/// Validates scenario text naming a bundled protocol; `file` labels errors
+/// and `stem` is the default name.
 pub fn parse(src: &str, file: &str, stem: &str) -> Result<Scenario, ScenarioError> {
+    parse_in(&crate::Registry::bundled(), src, file, stem)
+}
+
+/// As [`parse`], for a protocol of `registry`.
+pub(crate) fn parse_in(
+    registry: &crate::Registry,
+    src: &str,
+    file: &str,
+    stem: &str,
+) -> Result<Scenario, ScenarioError> {
     let raw = parse_raw(src, file)?;
-    validate::validate(raw, src, file, stem)
+    validate::validate(registry, raw, src, file, stem)
 }
 
 fn parse_raw(src: &str, file: &str) -> Result<RawScenario, ScenarioError> {

@@ -10,36 +10,57 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// The scenario's name (absent: the file name without `.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Free text shown by `dsim list` (default: empty).
     #[serde(default)]
     pub description: String,
+    /// The protocol to run, by name (required; see `dsim list`).
     pub protocol: String,
+    /// The protocol's variant (absent: its first variant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// Protocol parameters, checked by the protocol (default: `{}`).
     #[serde(default = "empty_object")]
     pub params: serde_json::Value,
+    /// How many replicas, with ids `0..nodes` (required, 1 to 256).
     pub nodes: u64,
+    /// The seed of every random draw (default 0; `--seed N` overrides it).
     #[serde(default)]
     pub seed: u64,
+    /// Latency, loss, ordering and partition behaviour of the links
+    /// (default: see [`RawNetwork`]).
     #[serde(default)]
     pub network: RawNetwork,
     /// Services that run beside the replicas (absent: the protocol's
     /// default ones; see `dsim list`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<RawService>>,
+    /// Replica clocks at the start, at most one entry per node (default:
+    /// every clock exact).
     #[serde(default)]
     pub clocks: Vec<RawClock>,
+    /// Replica ids that are down at the start and join with a `restart`
+    /// fault (default: none).
     #[serde(default)]
     pub down_at_start: Vec<u64>,
+    /// What the clients do (default: see [`RawWorkload`]).
     #[serde(default)]
     pub workload: RawWorkload,
+    /// The fixed fault schedule, in any order; same-time faults keep file
+    /// order (default: none).
     #[serde(default)]
     pub faults: Vec<RawFault>,
+    /// The final heal, the quiet period and the run's limits (default: see
+    /// [`RawRun`]).
     #[serde(default)]
     pub run: RawRun,
+    /// The checks to run, each once (absent: the protocol's default checks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<String>>,
+    /// What each check must report, by check name; a run check that is not
+    /// listed must pass.
     #[serde(default)]
     pub expect: BTreeMap<String, Expect>,
     /// Settings of the generic checks.
@@ -66,7 +87,11 @@ fn is_empty_object(v: &serde_json::Value) -> bool {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawService {
+    /// One of the services the protocol offers, each listed once (see
+    /// `dsim list`); faults and links name the process by it.
     pub name: String,
+    /// The service's knobs, checked by the protocol; unknown knobs are
+    /// errors (default: `{}`).
     #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
     pub params: serde_json::Value,
 }
@@ -146,39 +171,65 @@ pub enum Expect {
     Any,
 }
 
+/// A latency distribution, named by `dist`; `min_ms` must not exceed
+/// `max_ms`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawLatency {
+    /// `"fixed"`: always the same latency.
     Fixed {
+        /// The latency, in ms (required).
         ms: u64,
     },
+    /// `"uniform"`: uniform over `min_ms..=max_ms`.
     Uniform {
+        /// The smallest latency, in ms (required).
         min_ms: u64,
+        /// The largest latency, in ms (required).
         max_ms: u64,
     },
+    /// `"exponential"`: `min_ms` plus an exponential with mean `mean_ms`,
+    /// capped at `max_ms`.
     Exponential {
+        /// Added to every draw, in ms (default 0).
         #[serde(default)]
         min_ms: u64,
+        /// The mean of the exponential part, in ms (required).
         mean_ms: u64,
+        /// The cap, in ms (required).
         max_ms: u64,
     },
+    /// `"normal"`: a normal distribution clamped into `min_ms..=max_ms`.
     Normal {
+        /// The mean, in ms (required).
         mean_ms: u64,
+        /// The standard deviation, in ms (required).
         sd_ms: u64,
+        /// The lower bound, in ms (default 0).
         #[serde(default)]
         min_ms: u64,
+        /// The upper bound, in ms (required).
         max_ms: u64,
     },
 }
 
+/// The `network` block: how every link behaves unless `links` says otherwise.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawNetwork {
+    /// Each message's delay on a link (default: uniform 1 to 10 ms).
     pub latency: RawLatency,
+    /// Chance a message is lost, a probability 0..1 (default 0).
     pub drop: f64,
+    /// Chance a message is delivered twice, a probability 0..1 (default 0).
     pub duplicate: f64,
+    /// FIFO delivery and connection errors, as over TCP; `false`: as over
+    /// UDP (default `true`).
     pub ordered: bool,
+    /// What happens to a message whose receiver is cut off from its sender
+    /// when it arrives: `drop`, `hold` or `receiver` (default `drop`).
     pub partition_mode: sim::PartitionMode,
+    /// Links whose settings differ from these defaults (default: none).
     pub links: Vec<RawLink>,
 }
 
@@ -198,48 +249,79 @@ impl Default for RawNetwork {
     }
 }
 
+/// One directed link whose settings override the network's.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLink {
+    /// The sending process: a replica id or a process name (required).
     pub from: NodeRef,
+    /// The receiving process, other than `from` (required).
     pub to: NodeRef,
+    /// The link's latency (absent: the network's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<RawLatency>,
+    /// Chance a message is lost, a probability 0..1 (absent: the network's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop: Option<f64>,
+    /// Chance a message is delivered twice, a probability 0..1 (absent: the
+    /// network's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<f64>,
+    /// Whether the link is FIFO with connection errors (absent: the
+    /// network's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordered: Option<bool>,
 }
 
+/// A replica's clock at the start of the run.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawClock {
+    /// The replica's node id (required).
     pub node: u64,
+    /// The clock's offset from true time, in ms; negative: behind (default 0).
     #[serde(default)]
     pub skew_ms: i64,
+    /// The clock's drift, in microseconds gained per second (default 0).
     #[serde(default)]
     pub drift_ppm: i64,
 }
 
+/// The `workload` block: the clients, the operations they generate and the
+/// scripted ones.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawWorkload {
+    /// How many clients, at most 100,000 (absent: one per node).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<u64>,
+    /// Generated operations in total; 0: the script only (default 100).
     pub ops: u64,
+    /// Keys `0..keys`, at most 1,000,000; 0: unkeyed (absent: 1 for a keyed
+    /// protocol, else 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keys: Option<u32>,
+    /// The operations generated and their weights (absent: the protocol's
+    /// default mix).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mix: Option<Vec<RawMix>>,
+    /// How generated operations are paced (default: closed, 10 ms think time).
     pub rate: RawRate,
+    /// Which node a client sends each operation to: `fixed`, `round-robin`
+    /// or `random` (default `fixed`).
     pub node_policy: sim::NodePolicy,
+    /// How long a client waits for a reply before it records the operation
+    /// as `info`, in ms, at least 1 (default 1000).
     pub timeout_ms: u64,
+    /// No generated operation is invoked before this time, in ms (default 0).
     pub start_ms: u64,
+    /// No generated operation is invoked after this time, in ms (absent: no
+    /// limit; generation ends when `ops` are issued).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_ms: Option<u64>,
+    /// Client-to-node latency, each way (default: fixed 0 ms).
     pub latency: RawLatency,
+    /// Operations at fixed times, beside the generated ones (default: none).
     pub script: Vec<RawScriptOp>,
     /// Which client runs the operations (default: the protocol's first).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,12 +347,17 @@ impl Default for RawWorkload {
     }
 }
 
+/// One kind of generated operation and how often it is drawn.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMix {
+    /// The operation's name, one the protocol offers (required).
     pub f: String,
+    /// Its relative weight among the mix's entries (default 1).
     #[serde(default = "one")]
     pub weight: u32,
+    /// How its input is drawn: `"unique"`, `"null"`, `{"min": A, "max": B}`
+    /// or `{"const": V}` (absent: the operation's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
 }
@@ -279,86 +366,152 @@ fn one() -> u32 {
     1
 }
 
+/// How generated operations are paced, named by `kind`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawRate {
-    Closed { think_ms: u64 },
-    Open { interval_ms: u64 },
+    /// `"closed"`: each client issues its next operation `think_ms` after
+    /// the previous one completed.
+    Closed {
+        /// The pause between a client's operations, in ms (required).
+        think_ms: u64,
+    },
+    /// `"open"`: one operation every `interval_ms`, handed to clients in turn.
+    Open {
+        /// The time between operations, in ms, at least 1 (required).
+        interval_ms: u64,
+    },
 }
 
+/// A scripted operation: this client, at this time, this operation.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScriptOp {
+    /// When the client invokes it, in ms; later if it is still busy (required).
     pub at_ms: u64,
+    /// The client's id, at most 9999 and at most one past the clients in use
+    /// (default 0).
     #[serde(default)]
     pub client: u64,
+    /// The replica's node id it goes to (absent: the node policy's choice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<u64>,
+    /// The operation's name, one the protocol offers (required).
     pub f: String,
+    /// The key, in `0..workload.keys` (absent: key 0, or none when unkeyed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<u32>,
+    /// The input: an integer, string, boolean, null or a list of them
+    /// (default `null`).
     #[serde(default)]
     pub value: serde_json::Value,
 }
 
+/// One scheduled fault, named by `kind`; `at_ms` is when it happens, in ms
+/// (required in every kind).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawFault {
+    /// `"partition"`: cut every link between different groups.
     Partition {
+        /// When the cut happens, in ms.
         at_ms: u64,
+        /// The sides, processes each in at most one; replicas in none form
+        /// one more side, other processes in none reach every side.
         groups: Vec<Vec<NodeRef>>,
     },
+    /// `"partition_one_way"`: cut the links from each `from` to each `to`.
     PartitionOneWay {
+        /// When the cut happens, in ms.
         at_ms: u64,
+        /// Senders whose messages are cut.
         from: Vec<NodeRef>,
+        /// Receivers that stop hearing them.
         to: Vec<NodeRef>,
     },
+    /// `"heal"`: every cut ends and held messages are released.
     Heal {
+        /// When the heal happens, in ms.
         at_ms: u64,
     },
+    /// `"crash"`: the process stops and loses its volatile state.
     Crash {
+        /// When the crash happens, in ms.
         at_ms: u64,
+        /// The process that crashes.
         node: NodeRef,
     },
+    /// `"restart"`: a crashed, halted or down-at-start process starts again
+    /// from its durable state.
     Restart {
+        /// When the restart happens, in ms.
         at_ms: u64,
+        /// The process that restarts.
         node: NodeRef,
     },
+    /// `"pause"`: the process runs no handler; what comes to it waits.
     Pause {
+        /// When the pause starts, in ms.
         at_ms: u64,
+        /// The process that pauses.
         node: NodeRef,
     },
+    /// `"resume"`: a paused process runs again and handles what waited.
     Resume {
+        /// When the process resumes, in ms.
         at_ms: u64,
+        /// The process that resumes.
         node: NodeRef,
     },
+    /// `"clock_skew"`: set a process's clock offset from true time.
     ClockSkew {
+        /// When the offset is set, in ms.
         at_ms: u64,
+        /// The process whose clock changes.
         node: NodeRef,
+        /// The offset from true time, in ms; negative: behind.
         offset_ms: i64,
     },
+    /// `"clock_drift"`: set a process's clock drift.
     ClockDrift {
+        /// When the drift is set, in ms.
         at_ms: u64,
+        /// The process whose clock changes.
         node: NodeRef,
+        /// Microseconds gained per second; above -1000000.
         drift_ppm: i64,
     },
+    /// `"clock_jump"`: step a process's clock at once.
     ClockJump {
+        /// When the clock steps, in ms.
         at_ms: u64,
+        /// The process whose clock changes.
         node: NodeRef,
+        /// The step, in ms; negative: the clock goes backwards.
         delta_ms: i64,
     },
+    /// `"link_error"`: the next message on the ordered link `from` → `to`
+    /// fails with a connection error.
     LinkError {
+        /// When the link breaks, in ms.
         at_ms: u64,
+        /// The link's sender.
         from: NodeRef,
+        /// The link's receiver.
         to: NodeRef,
     },
     /// A targeted message rule (see docs/scenario-format.md).
     Message(RawMessageRule),
+    /// `"loss"`: a burst of loss and duplication on every link.
     Loss {
+        /// When the burst starts, in ms.
         at_ms: u64,
+        /// Chance each message is lost, a probability 0..1 (required).
         drop: f64,
+        /// Chance each message is duplicated, a probability 0..1 (default 0).
         #[serde(default)]
         duplicate: f64,
+        /// How long the burst lasts, in ms (required).
         for_ms: u64,
     },
 }
@@ -388,9 +541,13 @@ impl RawFault {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum RawRuleAction {
+    /// `"drop"`: the message is lost.
     Drop,
+    /// `"duplicate"`: the message is sent with `copies` extra copies.
     Duplicate,
+    /// `"delay"`: `delay_ms` is added to the message's latency.
     Delay,
+    /// `"hold"`: the message is delivered no earlier than `hold_until_ms`.
     Hold,
 }
 
@@ -419,7 +576,9 @@ impl RawRuleAction {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RawMessageRule {
+    /// When the rule comes into force, in ms (required).
     pub at_ms: u64,
+    /// When the rule ends, in ms, after `at_ms` (absent: the final heal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<u64>,
     /// Senders (absent: any).
@@ -437,6 +596,7 @@ pub struct RawMessageRule {
     /// Only the n-th matching message (1-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurrence: Option<u64>,
+    /// What happens to a matching message (required).
     pub action: RawRuleAction,
     /// `duplicate`: extra copies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -449,12 +609,20 @@ pub struct RawMessageRule {
     pub hold_until_ms: Option<u64>,
 }
 
+/// The `run` block: how the run ends.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawRun {
+    /// How long the run goes on after the workload, the faults and the final
+    /// heal are done, in ms (default 5000).
     pub quiet_ms: u64,
+    /// Whether every link is restored once the workload and the faults are
+    /// done (default `true`).
     pub final_heal: bool,
+    /// The run stops at this simulated time, in ms, at least 1 (default
+    /// 3,600,000).
     pub max_time_ms: u64,
+    /// The run stops after this many events (default 50,000,000).
     pub max_events: u64,
 }
 

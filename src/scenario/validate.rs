@@ -1,7 +1,7 @@
 //! From a raw scenario to a typed one: defaults that depend on the protocol,
 //! range checks, and conversion to microseconds and exact probabilities.
 
-use protocols::{ClientMode, Protocol, Visitor};
+use protocols::{ClientMode, Protocol};
 use sim::{
     Clock, Fault, Latency, Layout, Link, MessageMatch, MessageRule, MixEntry, Prob, Rate,
     RuleAction, ScheduledFault, ScriptOp, SimConfig, Value, ValueGen, WorkloadSpec, MS,
@@ -61,33 +61,40 @@ impl Src<'_> {
 
 type R<T> = Result<T, ScenarioError>;
 
-pub(super) fn validate(mut raw: RawScenario, text: &str, file: &str, stem: &str) -> R<Scenario> {
-    let src = Src { text, file };
+pub(super) fn validate(
+    registry: &crate::Registry,
+    mut raw: RawScenario,
+    text: &str,
+    file: &str,
+    stem: &str,
+) -> R<Scenario> {
     if raw.name.is_none() {
         raw.name = Some(stem.to_string());
     }
-    let name = raw.protocol.clone();
-    protocols::visit(&name, Validate { raw, src: &src }).unwrap_or_else(|| {
-        Err(src.err(
-            &p(&["protocol"]),
-            format!(
-                "unknown protocol {name:?}; allowed: {}",
-                protocols::NAMES.join(", ")
-            ),
-        ))
-    })
-}
-
-struct Validate<'a> {
-    raw: RawScenario,
-    src: &'a Src<'a>,
-}
-
-impl Visitor for Validate<'_> {
-    type Out = R<Scenario>;
-    fn visit<Pr: Protocol>(self) -> R<Scenario> {
-        validate_for::<Pr>(self.raw, self.src)
+    match registry.get(&raw.protocol) {
+        Some(entry) => (entry.validate)(raw, text, file),
+        None => {
+            let src = Src { text, file };
+            let allowed = registry.names();
+            Err(src.err(
+                &p(&["protocol"]),
+                if allowed.is_empty() {
+                    format!("unknown protocol {:?}; none is registered", raw.protocol)
+                } else {
+                    format!(
+                        "unknown protocol {:?}; allowed: {}",
+                        raw.protocol,
+                        allowed.join(", ")
+                    )
+                },
+            ))
+        }
     }
+}
+
+/// Validates `raw` (read from `text`, the file `file`) as a scenario of `Pr`.
+pub(crate) fn validate_as<Pr: Protocol>(raw: RawScenario, text: &str, file: &str) -> R<Scenario> {
+    validate_for::<Pr>(raw, &Src { text, file })
 }
 
 fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
@@ -260,6 +267,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         name: raw.name.clone().unwrap_or_default(),
         description: raw.description.clone(),
         protocol: Pr::NAME,
+        proto: crate::ProtocolEntry::of::<Pr>(),
         variant,
         params: raw.params.clone(),
         sim,

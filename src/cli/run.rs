@@ -5,11 +5,11 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{bad_input, REPLAY};
-use dsim::html;
-use dsim::report;
-use dsim::runner::{self, RunOptions};
-use dsim::scenario;
+use super::{bad_input, REPLAY};
+use crate::html;
+use crate::report;
+use crate::runner::{self, RunOptions};
+use crate::Registry;
 
 /// Arguments of `dsim run`.
 #[derive(clap::Args, Debug)]
@@ -52,20 +52,20 @@ fn create(path: &PathBuf, what: &str) -> Result<BufWriter<File>, String> {
 }
 
 /// Runs `dsim run`.
-pub fn run(args: &RunArgs) -> ExitCode {
-    let mut sc = match scenario::load(&args.scenario) {
+pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
+    let mut sc = match registry.load(&args.scenario) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };
     if args.print_scenario {
         // Shows the message kinds a probe run finds, as `dsim fuzz` uses them.
-        if let Err(e) = dsim::fuzz::resolve(&mut sc) {
+        if let Err(e) = crate::fuzz::resolve(&mut sc) {
             return bad_input(e);
         }
         // With --seed, a `fuzz` block is shown as what that seed runs: the
         // faults it drew, in place of the block.
         if let Some(seed) = args.seed.filter(|_| sc.effective.fuzz.is_some()) {
-            sc = match dsim::fuzz::at_seed(&sc, seed) {
+            sc = match crate::fuzz::at_seed(&sc, seed) {
                 Ok(sc) => sc,
                 Err(e) => return bad_input(e),
             };
@@ -77,12 +77,12 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
     let seed = args.seed.unwrap_or(sc.sim.seed);
     // A `fuzz` block becomes this seed's fault schedule (as in `dsim fuzz`).
-    let sc = match dsim::fuzz::at_seed(&sc, seed) {
+    let sc = match crate::fuzz::at_seed(&sc, seed) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };
     if args.trail.is_some() {
-        let able = runner::provenance_protocols();
+        let able = runner::provenance_protocols(registry);
         if !able.contains(&sc.protocol) {
             return bad_input(format!(
                 "--trail: protocol {} records no provenance; protocols that do: {}",

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use protocols::{Protocol, Visitor};
+use protocols::Protocol;
 
-struct Describe;
+use crate::Registry;
 
-impl Visitor for Describe {
-    type Out = String;
-    fn visit<P: Protocol>(self) -> String {
+/// What `list` shows of protocol `P`.
+pub(crate) fn describe<P: Protocol>() -> String {
+    {
         let mut o = format!("  {:10} {}\n", P::NAME, P::SUMMARY);
         for v in P::variants() {
             o += &format!("    variant  {:10} {}\n", v.name, v.summary);
@@ -26,7 +26,7 @@ impl Visitor for Describe {
                 o += "    model    none: not checked for linearizability, and its --history file is not meant for `dsim check` (README: which model reads which history); the checks below read it\n";
             }
         }
-        let checks = dsim::scenario::allowed_checks::<P>();
+        let checks = crate::scenario::allowed_checks::<P>();
         o += &format!("    checks   {}\n", checks.join(", "));
         o += &format!("    default  {}\n", P::default_checks().join(", "));
         for c in P::checks() {
@@ -58,12 +58,10 @@ pub fn scenario_dir() -> PathBuf {
 }
 
 /// Runs `dsim list`.
-pub fn run() -> ExitCode {
+pub fn run(registry: &Registry) -> ExitCode {
     let mut o = String::from("protocols\n");
-    for name in protocols::NAMES {
-        if let Some(text) = protocols::visit(name, Describe) {
-            o += &text;
-        }
+    for entry in registry.entries() {
+        o += &(entry.describe)();
     }
     o += "\ngeneric checks (every protocol; a scenario sets them in check_params)\n";
     o += &format!(
@@ -83,7 +81,7 @@ pub fn run() -> ExitCode {
     let dir = scenario_dir();
     if !dir.is_dir() {
         o += "\nscenarios: none here (no ./scenarios directory); run dsim list from the dsim repository to see the bundled ones\n";
-        dsim::report::emit(&o);
+        crate::report::emit(&o);
         return ExitCode::SUCCESS;
     }
     o += &format!("\nscenarios ({})\n", dir.display());
@@ -93,12 +91,12 @@ pub fn run() -> ExitCode {
     files.retain(|p| p.extension().is_some_and(|x| x == "json"));
     files.sort();
     for f in files {
-        match dsim::scenario::load(&f) {
+        match registry.load(&f) {
             Ok(sc) => {
                 let expect: Vec<String> = sc
                     .checks
                     .iter()
-                    .map(|c| format!("{c}={}", dsim::report::expect_name(sc.expectation(c))))
+                    .map(|c| format!("{c}={}", crate::report::expect_name(sc.expectation(c))))
                     .collect();
                 o += &format!(
                     "  {:36} {} ({}) expects {}\n",
@@ -114,6 +112,6 @@ pub fn run() -> ExitCode {
             Err(e) => o += &format!("  {:36} INVALID: {e}\n", f.display()),
         }
     }
-    dsim::report::emit(&o);
+    crate::report::emit(&o);
     ExitCode::SUCCESS
 }

@@ -230,7 +230,7 @@ fn write_report(
     budget: u64,
 ) -> Result<(), Failure> {
     let shown = path.display().to_string();
-    let html = dsim::html::check_page(&shown, history, model, report, budget);
+    let html = crate::html::check_page(&shown, history, model, report, budget);
     std::fs::write(page, html).map_err(|e| {
         (
             shown,
