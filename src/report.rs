@@ -22,9 +22,19 @@ pub fn emit(text: &str) {
     }
 }
 
+/// The name of the running program, as commands printed for the user
+/// (replays) spell it: `dsim`, or the name of a binary built on
+/// [`crate::cli::main`] for other protocols.
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("dsim", String::as_str)
+}
+
+/// Set once by [`crate::cli::main`].
+pub(crate) static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The command that replays this run.
 pub fn replay_command(sc: &Scenario, seed: u64) -> String {
-    format!("dsim run {} --seed {seed}", shell_quote(&sc.path))
+    format!("{} run {} --seed {seed}", program(), shell_quote(&sc.path))
 }
 
 fn shell_quote(s: &str) -> String {

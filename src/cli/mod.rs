@@ -24,7 +24,7 @@ pub mod run;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::Registry;
 
@@ -66,7 +66,22 @@ pub fn main(registry: Registry) -> ExitCode {
         }
         default_hook(info);
     }));
-    run(&registry, Cli::parse())
+    // Commands printed for the user (replays) name this program.
+    let program = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "dsim".into());
+    let _ = crate::report::PROGRAM.set(program);
+    let matches = Cli::command().name(crate::report::program()).get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => run(&registry, cli),
+        Err(e) => e.exit(),
+    }
 }
 
 /// Runs parsed arguments `cli` for the protocols of `registry`.

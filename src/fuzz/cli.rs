@@ -172,7 +172,8 @@ pub fn run(registry: &crate::Registry, args: &FuzzArgs) -> ExitCode {
     };
     let rate = ran as f64 / elapsed.as_secs_f64().max(1e-9);
     eprintln!(
-        "dsim fuzz: {ran} seed{} in {:.2} s ({rate:.0} seeds/s, {jobs} job{})",
+        "{} fuzz: {ran} seed{} in {:.2} s ({rate:.0} seeds/s, {jobs} job{})",
+        crate::report::program(),
         if ran == 1 { "" } else { "s" },
         elapsed.as_secs_f64(),
         if jobs == 1 { "" } else { "s" }

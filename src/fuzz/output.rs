@@ -153,7 +153,12 @@ fn saved_text(o: &mut String, s: &Saved) {
                 s.runs,
                 sizes_text(a, b)
             );
-            let _ = writeln!(o, "  replay       dsim run {}", s.file);
+            let _ = writeln!(
+                o,
+                "  replay       {} run {}",
+                crate::report::program(),
+                s.file
+            );
             if let Some(r) = &s.report {
                 let _ = writeln!(o, "  report       {r}");
             }
@@ -192,7 +197,7 @@ pub fn json(ctx: &Context, f: &Findings) {
         if let Some(saved) = f.saved.get(&s.seed) {
             line["shrunk"] = json!({
                 "file": saved.file,
-                "replay": format!("dsim run {}", saved.file),
+                "replay": format!("{} run {}", crate::report::program(), saved.file),
                 "runs": saved.runs,
                 "before": size(&saved.before),
                 "after": size(&saved.after),

@@ -1,0 +1,482 @@
+//! A primary-backup key-value register, written against dsim's public API
+//! from outside dsim's repository: the worked example of
+//! `docs/writing-a-protocol.md`.
+//!
+//! Replica `view % n` is the primary of `view` (replica 0 at the start);
+//! the others are backups. A client may ask any replica: a backup forwards
+//! the operation to the primary it knows and relays the answer. The primary
+//! numbers each write (`seq` 1, 2, 3, …), applies it and sends it to every
+//! backup; a backup applies writes in `seq` order and acknowledges the
+//! highest it has. A backup that is behind (a lost update, a restart, a
+//! new view) asks for the primary's whole store. Reads are answered from
+//! the primary's store. The store, the view and `seq` are on disk
+//! (durable); pending client operations are in memory.
+//!
+//! Two variants:
+//! - `async` (the bug, as such systems are often first written): the
+//!   primary acknowledges a write as soon as it has applied it, before any
+//!   backup has it, and a backup that has not heard from its primary for
+//!   `failover_ms` promotes itself to the next view. A primary that crashes
+//!   (or is cut off) after acknowledging a write the backups never got
+//!   loses it when the promoted backup's store overwrites its own, and
+//!   during a partition both sides accept writes.
+//! - `sync` (the fix): a write is acknowledged only when every backup has
+//!   it, and backups never promote themselves. It is linearizable under any
+//!   partition, crash and loss; the price is availability: while a backup
+//!   is unreachable no write completes (a two-replica system cannot have
+//!   both, and this one chooses safety).
+
+use std::collections::BTreeMap;
+
+use dsim::protocols::{register_ops, OpSpec, Protocol, Variant};
+use dsim::sim::{Ctx, Digest, Node, NodeId, Reply, Request, RequestId, Time, Value, MS};
+use serde::{Deserialize, Serialize};
+
+/// The scenario's `params`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// How long a backup waits for its primary before it promotes itself
+    /// (`async` only), in ms.
+    pub failover_ms: u64,
+    /// How often the primary sends its heartbeat and re-sends what a
+    /// backup has not acknowledged, in ms.
+    pub tick_ms: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            failover_ms: 300,
+            tick_ms: 50,
+        }
+    }
+}
+
+/// Messages between replicas.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Msg {
+    /// Backup → primary: a client's operation, to answer with `Done`.
+    Forward {
+        /// The client request.
+        req: RequestId,
+        /// `read` or `write`.
+        f: &'static str,
+        /// Key.
+        key: u32,
+        /// A write's value.
+        value: i64,
+    },
+    /// Primary → backup: the answer to a forwarded operation.
+    Done {
+        /// The client request.
+        req: RequestId,
+        /// The answer.
+        reply: Reply,
+    },
+    /// Primary → backups: write number `seq` of `view`.
+    Update {
+        /// The primary's view.
+        view: u64,
+        /// The write's number.
+        seq: u64,
+        /// Key.
+        key: u32,
+        /// Value.
+        value: i64,
+    },
+    /// Primary → backups: the whole store up to `seq` (heartbeat and
+    /// catch-up).
+    Snapshot {
+        /// The primary's view.
+        view: u64,
+        /// The last write in it.
+        seq: u64,
+        /// Key → value.
+        store: BTreeMap<u32, i64>,
+    },
+    /// Primary → a backup that has everything: I am alive.
+    Heartbeat {
+        /// The primary's view.
+        view: u64,
+    },
+    /// Backup → primary: I have every write up to `seq` of `view`.
+    Ack {
+        /// The backup's view.
+        view: u64,
+        /// Its last applied write.
+        seq: u64,
+    },
+    /// Any → a replica in an older view: the current view.
+    NewView {
+        /// The view.
+        view: u64,
+    },
+}
+
+/// Timers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// Primary: heartbeat and re-send; backup: is the primary alive?
+    Tick,
+}
+
+/// An operation the primary has not answered yet.
+#[derive(Clone, Debug)]
+struct Pending {
+    /// The write's number: answered once every backup has it (`sync`).
+    seq: u64,
+    /// Where the answer goes.
+    to: Answer,
+    /// The value written.
+    value: i64,
+}
+
+/// Where an answer goes: the client itself, or the backup that forwarded it.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Client(RequestId),
+    Via(NodeId, RequestId),
+}
+
+/// One replica.
+#[derive(Clone, Debug)]
+pub struct PrimaryBackup {
+    sync: bool,
+    params: Params,
+    n: usize,
+    // Durable.
+    view: u64,
+    seq: u64,
+    store: BTreeMap<u32, i64>,
+    // Volatile.
+    acked: BTreeMap<NodeId, u64>,
+    pending: Vec<Pending>,
+    last_heard: Time,
+}
+
+impl PrimaryBackup {
+    fn primary(&self) -> NodeId {
+        (self.view % self.n as u64) as NodeId
+    }
+
+    fn is_primary(&self, ctx: &Ctx<'_, Self>) -> bool {
+        self.primary() == ctx.id()
+    }
+
+    /// The primary handles operation `f` from `to`.
+    fn serve(&mut self, ctx: &mut Ctx<'_, Self>, to: Answer, f: &str, key: u32, value: i64) {
+        if f == "read" {
+            let v = self.store.get(&key).map_or(Value::Null, |&v| Value::Int(v));
+            answer(ctx, to, Reply::Ok(v));
+            return;
+        }
+        self.seq += 1;
+        self.store.insert(key, value);
+        let (view, seq) = (self.view, self.seq);
+        for b in backups(ctx) {
+            ctx.send(
+                b,
+                Msg::Update {
+                    view,
+                    seq,
+                    key,
+                    value,
+                },
+            );
+        }
+        if self.sync && self.n > 1 {
+            self.pending.push(Pending { seq, to, value });
+        } else {
+            answer(ctx, to, Reply::Ok(Value::Int(value)));
+        }
+    }
+
+    /// Answers every pending write that every backup now has.
+    fn settle(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let done_upto = backups(ctx)
+            .into_iter()
+            .map(|b| self.acked.get(&b).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(self.seq);
+        let (done, waiting): (Vec<Pending>, Vec<Pending>) =
+            self.pending.drain(..).partition(|p| p.seq <= done_upto);
+        self.pending = waiting;
+        for p in done {
+            answer(ctx, p.to, Reply::Ok(Value::Int(p.value)));
+        }
+    }
+
+    /// Moves to `view` (higher than ours): whatever we were, we now follow
+    /// its primary, and the operations we had not answered are in doubt. A
+    /// replica that follows forgets its position, so the new primary's
+    /// store replaces whatever it holds (`async`: the writes a deposed
+    /// primary acknowledged alone are lost here).
+    fn adopt(&mut self, ctx: &mut Ctx<'_, Self>, view: u64) {
+        self.view = view;
+        if !self.is_primary(ctx) {
+            self.seq = 0;
+        }
+        self.acked.clear();
+        for p in std::mem::take(&mut self.pending) {
+            answer(ctx, p.to, Reply::Info);
+        }
+        self.last_heard = ctx.now();
+    }
+
+    fn on_update(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        from: NodeId,
+        view: u64,
+        seq: u64,
+        kv: (u32, i64),
+    ) {
+        if view < self.view {
+            ctx.send(from, Msg::NewView { view: self.view });
+            return;
+        }
+        if view > self.view {
+            self.adopt(ctx, view);
+        }
+        self.last_heard = ctx.now();
+        if seq == self.seq + 1 {
+            self.seq = seq;
+            self.store.insert(kv.0, kv.1);
+        }
+        // Behind (or ahead after a view change): the acknowledgement says
+        // where we are, and the primary's next tick sends its store.
+        ctx.send(
+            from,
+            Msg::Ack {
+                view,
+                seq: self.seq,
+            },
+        );
+    }
+}
+
+/// Every replica but this one.
+fn backups(ctx: &Ctx<'_, PrimaryBackup>) -> Vec<NodeId> {
+    let me = ctx.id();
+    (0..ctx.nodes()).filter(|&b| b != me).collect()
+}
+
+fn answer(ctx: &mut Ctx<'_, PrimaryBackup>, to: Answer, reply: Reply) {
+    match to {
+        Answer::Client(req) => ctx.reply(req, reply),
+        Answer::Via(node, req) => ctx.send(node, Msg::Done { req, reply }),
+    }
+}
+
+impl Node for PrimaryBackup {
+    type Msg = Msg;
+    type Timer = Timer;
+
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.last_heard = ctx.now();
+        ctx.set_timer(Timer::Tick, self.params.tick_ms * MS);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Forward { req, f, key, value } => {
+                if self.is_primary(ctx) {
+                    self.serve(ctx, Answer::Via(from, req), f, key, value);
+                } else {
+                    // Certainly not applied here: the client may try again.
+                    let reply = Reply::Fail(Value::Str("not primary".into()));
+                    ctx.send(from, Msg::Done { req, reply });
+                }
+            }
+            Msg::Done { req, reply } => ctx.reply(req, reply),
+            Msg::Update {
+                view,
+                seq,
+                key,
+                value,
+            } => self.on_update(ctx, from, view, seq, (key, value)),
+            Msg::Snapshot { view, seq, store } => {
+                if view < self.view {
+                    ctx.send(from, Msg::NewView { view: self.view });
+                    return;
+                }
+                if view > self.view {
+                    self.adopt(ctx, view);
+                }
+                self.last_heard = ctx.now();
+                // A late snapshot older than what we have changes nothing
+                // (within a view, equal numbers mean equal stores).
+                if seq >= self.seq {
+                    self.seq = seq;
+                    self.store = store;
+                }
+                ctx.send(
+                    from,
+                    Msg::Ack {
+                        view,
+                        seq: self.seq,
+                    },
+                );
+            }
+            Msg::Heartbeat { view } => {
+                if view < self.view {
+                    ctx.send(from, Msg::NewView { view: self.view });
+                    return;
+                }
+                if view > self.view {
+                    self.adopt(ctx, view);
+                }
+                self.last_heard = ctx.now();
+                ctx.send(
+                    from,
+                    Msg::Ack {
+                        view,
+                        seq: self.seq,
+                    },
+                );
+            }
+            Msg::Ack { view, seq } => {
+                if view > self.view {
+                    self.adopt(ctx, view);
+                } else if view == self.view && self.is_primary(ctx) {
+                    // Acknowledgements can arrive out of order.
+                    let acked = self.acked.entry(from).or_insert(0);
+                    *acked = (*acked).max(seq);
+                    self.settle(ctx);
+                }
+            }
+            Msg::NewView { view } => {
+                if view > self.view {
+                    self.adopt(ctx, view);
+                }
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, _: Timer) {
+        ctx.set_timer(Timer::Tick, self.params.tick_ms * MS);
+        if self.is_primary(ctx) {
+            // Heartbeat, and the whole store to a backup that lags.
+            let (view, seq) = (self.view, self.seq);
+            for b in backups(ctx) {
+                if self.acked.get(&b) != Some(&seq) {
+                    let store = self.store.clone();
+                    ctx.send(b, Msg::Snapshot { view, seq, store });
+                } else {
+                    ctx.send(b, Msg::Heartbeat { view });
+                }
+            }
+            return;
+        }
+        let silent = ctx.now().saturating_sub(self.last_heard);
+        if !self.sync && silent >= self.params.failover_ms * MS {
+            // Promote: the next view this replica leads.
+            let n = self.n as u64;
+            let mut view = self.view + 1;
+            while view % n != ctx.id() as u64 {
+                view += 1;
+            }
+            self.adopt(ctx, view);
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
+        let key = r.key.unwrap_or(0);
+        let value = r.value.as_int().unwrap_or(0);
+        if self.is_primary(ctx) {
+            self.serve(ctx, Answer::Client(r.id), r.f, key, value);
+        } else {
+            let f = r.f;
+            let primary = self.primary();
+            ctx.send(
+                primary,
+                Msg::Forward {
+                    req: r.id,
+                    f,
+                    key,
+                    value,
+                },
+            );
+        }
+    }
+
+    fn on_crash(&mut self) {
+        self.acked.clear();
+        self.pending.clear();
+    }
+
+    fn digest(&self) -> Digest {
+        self.store
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl Protocol for PrimaryBackup {
+    const NAME: &'static str = "pb";
+    const SUMMARY: &'static str =
+        "primary-backup key-value register (an example protocol from outside dsim)";
+    type Params = Params;
+
+    fn variants() -> &'static [Variant] {
+        &[
+            Variant {
+                name: "async",
+                summary:
+                    "acknowledges a write before any backup has it; a silent primary is replaced",
+            },
+            Variant {
+                name: "sync",
+                summary: "acknowledges a write once every backup has it; no failover",
+            },
+        ]
+    }
+
+    fn ops() -> Vec<OpSpec> {
+        register_ops()
+    }
+
+    fn model() -> Option<&'static str> {
+        Some("kv")
+    }
+
+    fn default_checks() -> &'static [&'static str] {
+        &["linearizability", "convergence"]
+    }
+
+    fn validate(params: &Params, nodes: usize) -> Result<(), String> {
+        if nodes < 2 {
+            return Err(format!(
+                "pb needs a primary and at least one backup: nodes must be 2 or more, got {nodes}"
+            ));
+        }
+        if params.tick_ms == 0 {
+            return Err("params.tick_ms must be at least 1".into());
+        }
+        if params.failover_ms <= params.tick_ms {
+            return Err(format!(
+                "params.failover_ms ({}) must be longer than params.tick_ms ({}), or every backup promotes itself between two heartbeats",
+                params.failover_ms, params.tick_ms
+            ));
+        }
+        Ok(())
+    }
+
+    fn new(_id: NodeId, nodes: usize, variant: &str, params: &Params) -> Self {
+        PrimaryBackup {
+            sync: variant == "sync",
+            params: params.clone(),
+            n: nodes,
+            view: 0,
+            seq: 0,
+            store: BTreeMap::new(),
+            acked: BTreeMap::new(),
+            pending: Vec::new(),
+            last_heard: 0,
+        }
+    }
+}
