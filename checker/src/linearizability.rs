@@ -213,6 +213,9 @@ fn check_keys<S: Spec>(
             reports[k].verdict = match outcome {
                 Outcome::Linearizable => Some(Verdict::Linearizable),
                 Outcome::Illegal => Some(Verdict::NotLinearizable),
+                // Out of memo, not of steps: no later round can help (and
+                // waiting for one would loop for ever, spending nothing).
+                Outcome::Unknown if searches[k].exhausted() => Some(Verdict::Unknown),
                 Outcome::Unknown => None,
             };
         }
