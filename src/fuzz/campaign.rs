@@ -15,15 +15,17 @@ use serde::Serialize;
 use crate::runner::{self, RunOptions};
 use crate::scenario::{Expect, Scenario};
 
-/// The seeds a campaign runs: `start..end`, keeping those with
+/// The seeds a campaign runs: `start..=last`, keeping those with
 /// `seed % shards == shard` (round-robin sharding, so every shard gets the
-/// same mix of low and high seeds and shards finish together).
+/// same mix of low and high seeds and shards finish together). The last
+/// seed is inclusive so that a range can end at `u64::MAX`; `last < start`
+/// is an empty range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Seeds {
     /// First seed of the range.
     pub start: u64,
-    /// One past the last.
-    pub end: u64,
+    /// The last seed of the range (included).
+    pub last: u64,
     /// This shard's index, `0..shards`.
     pub shard: u64,
     /// How many shards split the range.
@@ -32,18 +34,18 @@ pub struct Seeds {
 
 impl Seeds {
     /// The first seed of this shard.
-    fn first(&self) -> u64 {
+    fn first(&self) -> Option<u64> {
         let offset = (self.shard + self.shards - self.start % self.shards) % self.shards;
-        self.start.saturating_add(offset)
+        self.start.checked_add(offset).filter(|&f| f <= self.last)
     }
 
-    /// How many seeds this shard runs.
+    /// How many seeds this shard runs (a range of all 2^64 seeds in one
+    /// shard is refused when `--seeds` is parsed, so this cannot overflow
+    /// except for that one range, which it clamps).
     pub fn len(&self) -> u64 {
-        let first = self.first();
-        if first >= self.end {
-            0
-        } else {
-            (self.end - 1 - first) / self.shards + 1
+        match self.first() {
+            None => 0,
+            Some(first) => ((self.last - first) / self.shards).saturating_add(1),
         }
     }
 
@@ -54,7 +56,16 @@ impl Seeds {
 
     /// The `i`-th seed of this shard.
     pub fn nth(&self, i: u64) -> u64 {
-        self.first() + i * self.shards
+        self.first().unwrap_or(self.start) + i * self.shards
+    }
+
+    /// The range as `--seeds` reads it: `A..B` (B excluded), or `A..=B`
+    /// when it ends at the largest seed.
+    pub fn range_text(&self) -> String {
+        match self.last.checked_add(1) {
+            Some(end) => format!("{}..{end}", self.start),
+            None => format!("{}..={}", self.start, self.last),
+        }
     }
 }
 
@@ -216,13 +227,13 @@ mod tests {
 
     #[test]
     fn shards_split_a_range_round_robin_without_gaps_or_overlaps() {
-        for (start, end) in [(0, 100), (3, 17), (5, 6), (10, 10), (7, 8)] {
+        for (start, end) in [(0u64, 100u64), (3, 17), (5, 6), (10, 10), (7, 8)] {
             for shards in 1..6 {
                 let mut all: Vec<u64> = (0..shards)
                     .flat_map(|shard| {
                         let s = Seeds {
                             start,
-                            end,
+                            last: end.wrapping_sub(1),
                             shard,
                             shards,
                         };
@@ -232,7 +243,7 @@ mod tests {
                 for shard in 0..shards {
                     let s = Seeds {
                         start,
-                        end,
+                        last: end.wrapping_sub(1),
                         shard,
                         shards,
                     };
@@ -246,6 +257,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_range_can_end_at_the_largest_seed() {
+        let top = Seeds {
+            start: u64::MAX - 4,
+            last: u64::MAX,
+            shard: 1,
+            shards: 2,
+        };
+        let seeds: Vec<u64> = (0..top.len()).map(|i| top.nth(i)).collect();
+        assert_eq!(seeds, [u64::MAX - 4, u64::MAX - 2, u64::MAX]);
+        assert_eq!(top.range_text(), format!("{}..={}", u64::MAX - 4, u64::MAX));
+        let empty = Seeds {
+            start: u64::MAX,
+            last: u64::MAX,
+            shard: 0,
+            shards: 2,
+        };
+        assert_eq!(empty.len(), 0, "u64::MAX is odd: not in shard 0");
     }
 
     #[test]

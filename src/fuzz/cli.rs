@@ -25,7 +25,7 @@ use crate::scenario::Scenario;
 pub struct FuzzArgs {
     /// The scenario file (JSON); its `fuzz` block, if any, draws each seed's faults.
     pub scenario: PathBuf,
-    /// Seeds to run: A..B (B excluded), or one seed N.
+    /// Seeds to run: A..B (B excluded), A..=B (B included), or one seed N.
     #[arg(long, value_name = "A..B", default_value = "0..1000", value_parser = parse_seeds)]
     pub seeds: SeedRange,
     /// Worker threads (default: every core); each run stays single-threaded.
@@ -55,13 +55,13 @@ pub struct FuzzArgs {
     pub json: bool,
 }
 
-/// A `--seeds` range, `start..end`.
+/// A `--seeds` range, `start..=last`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedRange {
     /// First seed.
     pub start: u64,
-    /// One past the last.
-    pub end: u64,
+    /// The last seed (included).
+    pub last: u64,
 }
 
 /// A `--shard I/N`.
@@ -73,29 +73,43 @@ pub struct Shard {
     pub count: u64,
 }
 
-/// Parses `A..B` (A < B) or a single seed `N`.
+/// Parses `A..B` (A < B, B excluded), `A..=B` (A ≤ B, B included) or a
+/// single seed `N`; every seed up to 2^64−1 can be reached.
 pub fn parse_seeds(s: &str) -> Result<SeedRange, String> {
-    let bad =
-        || format!("expected A..B with whole numbers A < B (B excluded) or one seed N, got {s:?}");
+    let bad = || {
+        format!(
+            "expected A..B (B excluded), A..=B (B included) or one seed N, with whole numbers from 0 to {}, got {s:?}",
+            u64::MAX
+        )
+    };
     let num = |x: &str| x.trim().parse::<u64>().map_err(|_| bad());
-    match s.split_once("..") {
-        Some((a, b)) => {
-            let (start, end) = (num(a)?, num(b)?);
-            if start >= end {
-                return Err(format!(
-                    "{s:?} holds no seed; expected A..B with A < B (B excluded)"
-                ));
-            }
-            Ok(SeedRange { start, end })
+    let range = if let Some((a, b)) = s.split_once("..=") {
+        let (start, last) = (num(a)?, num(b)?);
+        if start > last {
+            return Err(format!("{s:?} holds no seed; expected A..=B with A ≤ B"));
         }
-        None => {
-            let n = num(s)?;
-            Ok(SeedRange {
-                start: n,
-                end: n.checked_add(1).ok_or_else(bad)?,
-            })
+        SeedRange { start, last }
+    } else if let Some((a, b)) = s.split_once("..") {
+        let (start, end) = (num(a)?, num(b)?);
+        if start >= end {
+            return Err(format!(
+                "{s:?} holds no seed; expected A..B with A < B (B excluded)"
+            ));
         }
+        SeedRange {
+            start,
+            last: end - 1,
+        }
+    } else {
+        let n = num(s)?;
+        SeedRange { start: n, last: n }
+    };
+    if range.start == 0 && range.last == u64::MAX {
+        return Err(format!(
+            "{s:?} is all 2^64 seeds; a campaign runs at most 2^64-1 (start at 1)"
+        ));
     }
+    Ok(range)
 }
 
 /// Parses `I/N` with N ≥ 1 and I < N.
@@ -145,7 +159,7 @@ pub fn run(registry: &crate::Registry, args: &FuzzArgs) -> ExitCode {
     let shard = args.shard.unwrap_or(Shard { index: 0, count: 1 });
     let seeds = Seeds {
         start: args.seeds.start,
-        end: args.seeds.end,
+        last: args.seeds.last,
         shard: shard.index,
         shards: shard.count,
     };
@@ -255,8 +269,28 @@ mod tests {
 
     #[test]
     fn seed_ranges_and_shards_parse_or_say_what_is_allowed() {
-        assert_eq!(parse_seeds("3..10"), Ok(SeedRange { start: 3, end: 10 }));
-        assert_eq!(parse_seeds("7"), Ok(SeedRange { start: 7, end: 8 }));
+        assert_eq!(parse_seeds("3..10"), Ok(SeedRange { start: 3, last: 9 }));
+        assert_eq!(parse_seeds("3..=10"), Ok(SeedRange { start: 3, last: 10 }));
+        assert_eq!(parse_seeds("7"), Ok(SeedRange { start: 7, last: 7 }));
+        let max = u64::MAX;
+        assert_eq!(
+            parse_seeds(&max.to_string()),
+            Ok(SeedRange {
+                start: max,
+                last: max
+            })
+        );
+        assert_eq!(
+            parse_seeds(&format!("{}..={max}", max - 1)),
+            Ok(SeedRange {
+                start: max - 1,
+                last: max
+            })
+        );
+        assert!(parse_seeds(&format!("0..={max}"))
+            .unwrap_err()
+            .contains("2^64"));
+        assert!(parse_seeds("5..=4").unwrap_err().contains("no seed"));
         for bad in ["", "x", "1..", "..5", "5..5", "9..2", "-1..3", "1...3"] {
             let e = parse_seeds(bad).unwrap_err();
             assert!(e.contains("A..B"), "{bad}: {e}");

@@ -42,7 +42,7 @@ fn groups(failed: &BTreeMap<u64, SeedOutcome>) -> BTreeMap<String, Vec<&SeedOutc
 
 fn range_text(ctx: &Context) -> String {
     let s = ctx.seeds;
-    let mut t = format!("{}..{}", s.start, s.end);
+    let mut t = s.range_text();
     if ctx.sharded {
         let _ = write!(
             t,
@@ -214,7 +214,7 @@ pub fn json(ctx: &Context, f: &Findings) {
     let summary = json!({"summary": {
         "scenario": sc.name,
         "path": sc.path,
-        "seeds": format!("{}..{}", ctx.seeds.start, ctx.seeds.end),
+        "seeds": ctx.seeds.range_text(),
         "shard": ctx.sharded.then(|| format!("{}/{}", ctx.seeds.shard, ctx.seeds.shards)),
         "planned": f.planned,
         "ran": f.ran,
