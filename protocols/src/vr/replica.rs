@@ -295,7 +295,27 @@ impl Replica {
                 min_commit,
             },
         );
+        if !self.bugs.d3 {
+            // Paper: prepares not yet acknowledged by enough backups are
+            // sent again (vrrm never resends one; part of D3).
+            self.resend_prepares(ctx, min_commit);
+        }
         self.arm_timer(ctx);
+    }
+
+    fn resend_prepares(&self, ctx: &mut Ctx<'_, Vr>, min_commit: u64) {
+        for (op, entry) in self.log.range(self.commit + 1..) {
+            self.to_others(
+                ctx,
+                Msg::Prepare {
+                    view: self.view,
+                    op: *op,
+                    commit: self.commit,
+                    min_commit,
+                    entry: entry.clone(),
+                },
+            );
+        }
     }
 
     fn reply(&self, ctx: &mut Ctx<'_, Vr>, to: NodeId, req_num: u64, answer: Answer) {
