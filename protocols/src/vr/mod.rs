@@ -38,6 +38,9 @@ pub use client::Client;
 pub use msg::{Msg, Timer};
 pub use replica::Replica;
 
+/// The largest duration a parameter may name (the scenario format's bound).
+const MAX_MS: u64 = 1_000_000_000_000;
+
 /// How the primary counts prepare_ok messages (D1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,6 +91,11 @@ pub struct BugSwitches {
     /// D13: the primary commits only when a prepare_ok arrives (n = 1 never
     /// commits).
     pub d13_commit_needs_ack: Option<bool>,
+    /// D14: the primary compacts its log every `snapshot_interval` commits
+    /// (dropping every entry up to the op), and shipped logs never carry
+    /// the snapshot, so a transfer that needs older ops crashes. Off: the
+    /// log is kept whole.
+    pub d14_compaction: Option<bool>,
     /// vrrm's stale-view handling: a message from an older view is answered
     /// with out_of_date, whose receiver enters recovery; messages from a
     /// newer view are handled as if current. Off: the paper's (older views
@@ -112,6 +120,7 @@ pub struct Bugs {
     pub(crate) d10: bool,
     pub(crate) d11: bool,
     pub(crate) d13: bool,
+    pub(crate) d14: bool,
     pub(crate) ood: bool,
     pub(crate) restart_unconfigured: bool,
 }
@@ -137,6 +146,7 @@ impl BugSwitches {
             d10: b(self.d10_at_least_once),
             d11: b(self.d11_empty_commits),
             d13: b(self.d13_commit_needs_ack),
+            d14: b(self.d14_compaction),
             ood: b(self.out_of_date_recovery),
             restart_unconfigured: b(self.restart_unconfigured),
         }
@@ -160,6 +170,9 @@ pub struct Params {
     /// not_primary redirects a client follows before giving up (vrrm
     /// follows them forever).
     pub max_redirects: u32,
+    /// vrrm's snapshot_op_interval: with D14 the primary compacts its log
+    /// every this many ops (0: never).
+    pub snapshot_interval: u64,
     /// The deviations.
     pub bugs: BugSwitches,
 }
@@ -173,6 +186,7 @@ impl Default for Params {
             jitter_pct: 20,
             client_timeout_ms: 500,
             max_redirects: 3,
+            snapshot_interval: 2000,
             bugs: BugSwitches::default(),
         }
     }
@@ -285,8 +299,14 @@ impl Protocol for Vr {
 
     fn validate(params: &Params, nodes: usize) -> Result<(), String> {
         let _ = nodes;
-        if params.idle_commit_ms == 0 || params.client_timeout_ms == 0 {
-            return Err("idle_commit_ms and client_timeout_ms must be at least 1".into());
+        for (name, ms) in [
+            ("idle_commit_ms", params.idle_commit_ms),
+            ("primary_failure_ms", params.primary_failure_ms),
+            ("client_timeout_ms", params.client_timeout_ms),
+        ] {
+            if ms == 0 || ms > MAX_MS {
+                return Err(format!("{name} must be from 1 to {MAX_MS} ms, got {ms}"));
+            }
         }
         if params.jitter_pct >= 100 {
             return Err(format!(
