@@ -573,7 +573,7 @@ impl Replica {
         self.commit = op;
         self.acks.retain(|(k, _), _| *k > op);
         let every = self.params.snapshot_interval;
-        if self.bugs.d14 && every > 0 && op % every == 0 {
+        if self.bugs.d14 && every > 0 && op.is_multiple_of(every) {
             // vrrm's maybe_compact: the app state becomes the snapshot
             // (which no shipped log carries) and every entry up to op goes.
             self.log.retain(|k, _| *k > op);
