@@ -158,6 +158,23 @@ fn vr8_view_change_deadlocks() {
 }
 
 #[test]
+fn vr9_probes_move_waiting_replicas_to_normal() {
+    sweep(
+        "vr-9-probe-mutates-status.json",
+        &["availability", "liveness"],
+        &[],
+    );
+    let (_, report) = run("vr-9-probe-mutates-status.json", None);
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("n1: normal view 1"), "{notes}");
+    let off = with_bugs(
+        "vr-9-probe-mutates-status.json",
+        json!({"d9_probe_mutates_status": false}),
+    );
+    assert!(off.contains("n1: view_change view 1"), "{off}");
+}
+
+#[test]
 fn vr10_retry_executes_twice() {
     sweep(
         "vr-10-at-least-once.json",

@@ -22,6 +22,8 @@ struct Call {
     redirects: u32,
     /// The fallback's replicas still to try (`None`: not in fallback).
     fallback: Option<Vec<NodeId>>,
+    /// An admin probe (`get_status`), not a command.
+    probe: bool,
 }
 
 /// A client process.
@@ -74,6 +76,7 @@ impl Client {
             target: request.node.min(self.replicas - 1),
             redirects: 0,
             fallback: None,
+            probe: request.f == "get_status",
         });
         self.call(ctx);
     }
@@ -82,9 +85,15 @@ impl Client {
     fn call(&mut self, ctx: &mut Ctx<'_, Vr>) {
         let Some(c) = &self.current else { return };
         self.attempt += 1;
-        let msg = Msg::Request {
-            req_num: self.req_num,
-            cmd: c.cmd.clone(),
+        let msg = if c.probe {
+            Msg::GetStatus {
+                probe: self.attempt,
+            }
+        } else {
+            Msg::Request {
+                req_num: self.req_num,
+                cmd: c.cmd.clone(),
+            }
         };
         ctx.send(c.target, msg);
         ctx.set_timer(Timer::Call(self.attempt), self.timeout_ms * MS);
@@ -116,12 +125,35 @@ impl Client {
     }
 
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_, Vr>, timer: Timer) {
-        if timer == Timer::Call(self.attempt) {
-            self.next(ctx);
+        if timer != Timer::Call(self.attempt) {
+            return;
+        }
+        if self.current.as_ref().is_some_and(|c| c.probe) {
+            // A probe is one call: unanswered, it ends unanswered.
+            if let Some(c) = self.current.take() {
+                ctx.reply(c.id, Reply::Info);
+            }
+            return;
+        }
+        self.next(ctx);
+    }
+
+    /// A probe's answer completes it as `fail`: a probe does nothing to the
+    /// replicated data, so the models must not see it; the status is its
+    /// value in the history.
+    fn on_status(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, probe: u64, status: String) {
+        let Some(c) = &self.current else { return };
+        if c.probe && from == c.target && probe == self.attempt {
+            let c = self.current.take().expect("checked above");
+            ctx.cancel_timer(Timer::Call(self.attempt));
+            ctx.reply(c.id, Reply::Fail(Value::Str(status)));
         }
     }
 
     pub(crate) fn on_message(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, msg: Msg) {
+        if let Msg::Status { probe, status } = msg {
+            return self.on_status(ctx, from, probe, status);
+        }
         let Msg::Reply { req_num, answer } = msg else {
             return;
         };

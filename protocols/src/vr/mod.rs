@@ -82,6 +82,9 @@ pub struct BugSwitches {
     pub d7_backup_double_execution: Option<bool>,
     /// D8: the failure timer is ignored in view_change (no retry).
     pub d8_no_view_change_retry: Option<bool>,
+    /// D9: an admin probe (`get_status`) moves a replica in view_change
+    /// back to normal, with whatever fields it has.
+    pub d9_probe_mutates_status: Option<bool>,
     /// D10: the client table never records a commit (duplicates run
     /// again) and the client reuses its request number after a fallback.
     pub d10_at_least_once: Option<bool>,
@@ -117,6 +120,7 @@ pub struct Bugs {
     pub(crate) d6: bool,
     pub(crate) d7: bool,
     pub(crate) d8: bool,
+    pub(crate) d9: bool,
     pub(crate) d10: bool,
     pub(crate) d11: bool,
     pub(crate) d13: bool,
@@ -143,6 +147,7 @@ impl BugSwitches {
             d6: b(self.d6_primary_skips_execution),
             d7: b(self.d7_backup_double_execution),
             d8: b(self.d8_no_view_change_retry),
+            d9: b(self.d9_probe_mutates_status),
             d10: b(self.d10_at_least_once),
             d11: b(self.d11_empty_commits),
             d13: b(self.d13_commit_needs_ack),
@@ -281,6 +286,12 @@ impl Protocol for Vr {
             read: false,
             weight: 0,
             value: ValueGen::Range { min: 1, max: 1 },
+        });
+        ops.push(OpSpec {
+            name: "get_status",
+            read: false,
+            weight: 0,
+            value: ValueGen::Null,
         });
         ops
     }

@@ -159,6 +159,18 @@ pub enum Msg {
         /// The primary's log, op and commit (others send none).
         state: Option<(Vec<Entry>, u64, u64)>,
     },
+    /// An admin probe (vrrm's `get_status`), numbered by the prober.
+    GetStatus {
+        /// The probe's number.
+        probe: u64,
+    },
+    /// The answer to a probe: the replica's status.
+    Status {
+        /// The probe answered.
+        probe: u64,
+        /// `normal`, `view_change`, `recovering` or `unconfigured`.
+        status: String,
+    },
     /// A replica behind in `view` asks for the entries after `after`.
     GetState {
         /// The view.

@@ -174,6 +174,9 @@ impl Replica {
     }
 
     pub(crate) fn on_message(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, msg: Msg) {
+        if let Msg::GetStatus { probe } = msg {
+            return self.on_probe(ctx, from, probe);
+        }
         match self.status {
             Status::Unconfigured => return,
             Status::Recovering => {
@@ -226,7 +229,29 @@ impl Replica {
                 op,
                 commit,
             } => self.on_new_state(ctx, view, after, entries, op, commit),
-            Msg::Reply { .. } => {}
+            Msg::Reply { .. } | Msg::GetStatus { .. } | Msg::Status { .. } => {}
+        }
+    }
+
+    /// vrrm's get_status: answered in every state but recovering (whose
+    /// catch-all clause comes first and swallows calls); with D9 it moves a
+    /// replica in view_change to normal.
+    fn on_probe(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, probe: u64) {
+        let status = match self.status {
+            Status::Normal => "normal",
+            Status::ViewChange => "view_change",
+            Status::Recovering => return,
+            Status::Unconfigured => "unconfigured",
+        };
+        ctx.send(
+            from,
+            Msg::Status {
+                probe,
+                status: status.into(),
+            },
+        );
+        if self.bugs.d9 && self.status == Status::ViewChange {
+            self.status = Status::Normal;
         }
     }
 

@@ -3,6 +3,7 @@
 use sim::{Effect, Harness, Layout};
 
 use super::msg::{Cmd, Entry, Msg};
+use super::replica::Status;
 use super::*;
 
 fn layout(n: usize) -> Layout {
@@ -264,4 +265,31 @@ fn the_client_falls_back_to_every_replica_in_reverse_order_with_the_same_number(
         }
     }
     assert_eq!(order, vec![(2, 0), (1, 0), (0, 0)]);
+}
+
+#[test]
+fn d9_a_probe_pulls_a_faithful_replica_out_of_view_change() {
+    for (variant, after) in [
+        ("faithful", Status::Normal),
+        ("intended", Status::ViewChange),
+    ] {
+        let mut h = replica(1, 3, variant);
+        h.timer(Timer::Failure);
+        let Vr::Replica(r) = &h.node else {
+            unreachable!()
+        };
+        assert_eq!(r.status, Status::ViewChange, "{variant}");
+        let fx = h.message(3, Msg::GetStatus { probe: 1 });
+        assert!(
+            fx.iter().any(|e| matches!(
+                e,
+                Effect::Send { to: 3, msg: Msg::Status { status, .. } } if status == "view_change"
+            )),
+            "{variant}: {fx:?}"
+        );
+        let Vr::Replica(r) = &h.node else {
+            unreachable!()
+        };
+        assert_eq!(r.status, after, "{variant}");
+    }
 }
