@@ -201,6 +201,15 @@ fn vr11_second_generation_primary_halts() {
 }
 
 #[test]
+fn vr12_request_while_transitioning_halts_the_primary() {
+    sweep("vr-12-request-while-transitioning.json", &["no-halts"], &[]);
+    fixed_by(
+        "vr-12-request-while-transitioning.json",
+        json!({"d12_transitioning_crash": false}),
+    );
+}
+
+#[test]
 fn vr13_single_replica_never_commits() {
     sweep(
         "vr-13-single-replica.json",

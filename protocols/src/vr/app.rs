@@ -52,6 +52,8 @@ impl AppState {
             (App::Counter, Cmd::Get { key }) => {
                 Ok(Value::Int(self.map.get(key).copied().unwrap_or(0)))
             }
+            // The replica acts on a reconfiguration; the app never sees it.
+            (_, Cmd::Reconfigure { .. }) => Ok(Value::Str("ok".into())),
             (app, cmd) => Err(format!("the {app:?} app has no handler for {cmd:?}")),
         }
     }

@@ -36,6 +36,7 @@ pub fn notes(run: &Sim<Vr>) -> Vec<String> {
                     Status::ViewChange => "view_change",
                     Status::Recovering => "recovering",
                     Status::Unconfigured => "unconfigured",
+                    Status::Transitioning => "transitioning",
                 },
                 r.view,
                 r.op,

@@ -67,6 +67,17 @@ impl Client {
         let (cmd, written) = match request.f {
             "write" => (Cmd::Put { key, value: n }, Some(request.value.clone())),
             "add" => (Cmd::Add { key, by: n }, Some(request.value.clone())),
+            "reconfigure" => {
+                let config = match &request.value {
+                    Value::List(l) => l
+                        .iter()
+                        .filter_map(Value::as_int)
+                        .map(|i| i.max(0) as u64)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                (Cmd::Reconfigure { config }, Some(request.value.clone()))
+            }
             _ => (Cmd::Get { key }, None),
         };
         self.current = Some(Call {

@@ -91,6 +91,10 @@ pub struct BugSwitches {
     /// D11: start_view empties a backup's commits vector; as primary later,
     /// its first minimum over it crashes.
     pub d11_empty_commits: Option<bool>,
+    /// D12 (the part modelled): a primary that logged a reconfiguration is
+    /// `transitioning` until it commits, and a client request then crashes
+    /// it (vrrm returns a malformed reply action).
+    pub d12_transitioning_crash: Option<bool>,
     /// D13: the primary commits only when a prepare_ok arrives (n = 1 never
     /// commits).
     pub d13_commit_needs_ack: Option<bool>,
@@ -123,6 +127,7 @@ pub struct Bugs {
     pub(crate) d9: bool,
     pub(crate) d10: bool,
     pub(crate) d11: bool,
+    pub(crate) d12: bool,
     pub(crate) d13: bool,
     pub(crate) d14: bool,
     pub(crate) ood: bool,
@@ -150,6 +155,7 @@ impl BugSwitches {
             d9: b(self.d9_probe_mutates_status),
             d10: b(self.d10_at_least_once),
             d11: b(self.d11_empty_commits),
+            d12: b(self.d12_transitioning_crash),
             d13: b(self.d13_commit_needs_ack),
             d14: b(self.d14_compaction),
             ood: b(self.out_of_date_recovery),
@@ -286,6 +292,12 @@ impl Protocol for Vr {
             read: false,
             weight: 0,
             value: ValueGen::Range { min: 1, max: 1 },
+        });
+        ops.push(OpSpec {
+            name: "reconfigure",
+            read: false,
+            weight: 0,
+            value: ValueGen::Null,
         });
         ops.push(OpSpec {
             name: "get_status",

@@ -20,6 +20,11 @@ pub enum Cmd {
         /// Key.
         key: u32,
     },
+    /// vrrm's `reconfigure(new_config)`: a special log entry.
+    Reconfigure {
+        /// The new configuration (replica ids).
+        config: Vec<u64>,
+    },
     /// Counter `increment(key, by)` (`add` in histories).
     Add {
         /// Key.

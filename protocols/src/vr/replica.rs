@@ -21,6 +21,8 @@ pub enum Status {
     Recovering,
     /// vrrm: never configured (a restarted process); answers nothing.
     Unconfigured,
+    /// vrrm: a primary whose reconfiguration is not committed yet.
+    Transitioning,
 }
 
 /// A client-table record of one request.
@@ -242,6 +244,7 @@ impl Replica {
             Status::ViewChange => "view_change",
             Status::Recovering => return,
             Status::Unconfigured => "unconfigured",
+            Status::Transitioning => "transitioning",
         };
         ctx.send(
             from,
@@ -348,6 +351,12 @@ impl Replica {
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Vr>, client: NodeId, req_num: u64, cmd: Cmd) {
+        if self.status == Status::Transitioning && self.primary {
+            return self.halt(
+                ctx,
+                "bad_action_from_state_function: {reply, {error, From, reconfiguring}} (a request while transitioning, D12)".into(),
+            );
+        }
         if self.status != Status::Normal {
             return; // view_change: no clause, the call times out
         }
@@ -403,6 +412,9 @@ impl Replica {
             },
         );
         self.arm_timer(ctx);
+        if self.bugs.d12 && matches!(self.log[&self.op].cmd, Cmd::Reconfigure { .. }) {
+            self.status = Status::Transitioning;
+        }
         if !self.bugs.d13 {
             self.commit_ready(ctx);
         }
@@ -516,7 +528,8 @@ impl Replica {
     }
 
     fn on_prepare_ok(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, view: u64, op: u64) {
-        if self.status != Status::Normal || !self.primary {
+        let serving = matches!(self.status, Status::Normal | Status::Transitioning);
+        if !serving || !self.primary {
             return;
         }
         if !self.bugs.ood && view != self.view {
@@ -597,6 +610,12 @@ impl Replica {
         }
         self.commit = op;
         self.acks.retain(|(k, _), _| *k > op);
+        if matches!(entry.cmd, Cmd::Reconfigure { .. }) {
+            // vrrm's prepare_ok handler returns to normal; it bumps the
+            // epoch and sends start_epoch (not modelled) and keeps its old
+            // configuration (D12).
+            self.status = Status::Normal;
+        }
         let every = self.params.snapshot_interval;
         if self.bugs.d14 && every > 0 && op.is_multiple_of(every) {
             // vrrm's maybe_compact: the app state becomes the snapshot
