@@ -73,7 +73,7 @@ fn vr1_five_replicas_never_commit() {
 fn vr1b_duplicate_ack_loses_an_acknowledged_write() {
     sweep(
         "vr-1b-acked-write-lost.json",
-        &["linearizability", "replica-agreement"],
+        &["kv-linearizability", "replica-agreement"],
         &[],
     );
     fixed_by(
@@ -87,7 +87,7 @@ fn vr2_out_of_order_commit_diverges() {
     sweep(
         "vr-2-commit-out-of-order.json",
         &["replica-agreement"],
-        &["linearizability"],
+        &["kv-linearizability"],
     );
     fixed_by(
         "vr-2-commit-out-of-order.json",
@@ -121,7 +121,7 @@ fn vr4_lone_view_change_strands_a_backup() {
 fn vr6_new_primary_serves_a_stale_read() {
     sweep(
         "vr-6-new-primary-skips-execution.json",
-        &["linearizability", "replica-agreement"],
+        &["kv-linearizability", "replica-agreement"],
         &[],
     );
     fixed_by(

@@ -7,14 +7,21 @@ use super::Vr;
 use crate::{CheckResult, CheckSpec};
 
 /// The checks vr adds.
-pub const SPECS: &[CheckSpec] = &[CheckSpec {
-    name: "counter-linearizability",
-    summary: "the counter app's history (add, read) is linearizable against the counter model",
-}];
+pub const SPECS: &[CheckSpec] = &[
+    CheckSpec {
+        name: "kv-linearizability",
+        summary: "the blackboard app's history (write, read) is linearizable against the kv model",
+    },
+    CheckSpec {
+        name: "counter-linearizability",
+        summary: "the counter app's history (add, read) is linearizable against the counter model",
+    },
+];
 
 /// Runs check `name`.
 pub fn check(name: &str, run: &Sim<Vr>) -> CheckResult {
     match name {
+        "kv-linearizability" => crate::check::linearizability(run, "kv", checker::DEFAULT_BUDGET),
         "counter-linearizability" => {
             crate::check::linearizability(run, "counter", checker::DEFAULT_BUDGET)
         }
