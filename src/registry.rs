@@ -106,6 +106,7 @@ impl Registry {
             .with::<bank::Bank>()
             .with::<counter::Counter>()
             .with::<seqlog::SeqLog>()
+            .with::<vr::Vr>()
     }
 
     fn from_entries(entries: Vec<ProtocolEntry>) -> Self {

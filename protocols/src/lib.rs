@@ -25,6 +25,7 @@ mod generic_reads;
 pub mod history;
 pub mod lww;
 pub mod seqlog;
+pub mod vr;
 
 pub use check::{CheckResult, Status};
 pub use generic::CheckParams;

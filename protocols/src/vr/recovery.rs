@@ -1,0 +1,230 @@
+//! Recovery (vrrm's out_of_date-triggered one, the paper's after a
+//! restart) and the paper's state transfer (get_state / new_state).
+
+use sim::{Ctx, NodeId, MS};
+
+use super::msg::{Entry, Msg};
+use super::replica::{Replica, Status};
+use super::Vr;
+
+/// A recovery_response collected: sender, its view, the nonce, and the
+/// primary's (log, op, commit).
+pub(crate) type Response = (NodeId, u64, u64, Option<(Vec<Entry>, u64, u64)>);
+
+impl Replica {
+    /// Paper: a restarted replica lost its state; it asks every other
+    /// replica, with a fresh nonce, and asks again until it recovers.
+    pub(crate) fn start_recovery(&mut self, ctx: &mut Ctx<'_, Vr>) {
+        self.status = Status::Recovering;
+        self.nonce = ctx.rng().next_u64();
+        self.responses.clear();
+        self.to_others(
+            ctx,
+            Msg::Recovery {
+                view: self.view,
+                nonce: self.nonce,
+            },
+        );
+        ctx.set_timer(
+            super::msg::Timer::Recovery,
+            self.params.primary_failure_ms * MS,
+        );
+    }
+
+    /// vrrm: out_of_date from a replica in another view starts recovery.
+    pub(crate) fn on_out_of_date(&mut self, ctx: &mut Ctx<'_, Vr>, view: u64) {
+        if !self.bugs.ood || self.status != Status::Normal || view == self.view {
+            return;
+        }
+        self.nonce = ctx.rng().next_u64();
+        self.responses.clear();
+        self.view = view;
+        self.status = Status::Recovering;
+        self.to_others(
+            ctx,
+            Msg::Recovery {
+                view,
+                nonce: self.nonce,
+            },
+        );
+    }
+
+    pub(crate) fn on_recovery(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, nonce: u64) {
+        if self.status != Status::Normal {
+            return;
+        }
+        let state = self
+            .primary
+            .then(|| (self.log.values().cloned().collect(), self.op, self.commit));
+        ctx.send(
+            from,
+            Msg::RecoveryResponse {
+                view: self.view,
+                nonce,
+                state,
+            },
+        );
+    }
+
+    pub(crate) fn on_recovery_response(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        from: NodeId,
+        view: u64,
+        nonce: u64,
+        state: Option<(Vec<Entry>, u64, u64)>,
+    ) {
+        if self.status != Status::Recovering || nonce != self.nonce {
+            return;
+        }
+        if !self.bugs.ood {
+            self.responses.retain(|r| r.0 != from);
+        }
+        self.responses.insert(0, (from, view, nonce, state));
+        if self.responses.len() <= self.f() {
+            return;
+        }
+        let primary = if self.bugs.ood {
+            // vrrm: any response that carries a log.
+            self.responses.iter().find(|r| r.3.is_some())
+        } else {
+            // Paper: the primary of the latest view among the responses.
+            let latest = self.responses.iter().map(|r| r.1).max().unwrap_or(0);
+            let p = self.primary_of(latest);
+            self.responses
+                .iter()
+                .find(|r| r.0 == p && r.1 == latest && r.3.is_some())
+        };
+        let Some((_, _, _, Some((log, op, commit)))) = primary.cloned() else {
+            return;
+        };
+        // vrrm adopts the view of the message in hand; the paper, the
+        // primary's (the same thing when it is the primary's response).
+        let adopted = if self.bugs.ood {
+            view
+        } else {
+            primary_view(&self.responses)
+        };
+        self.finish_recovery(ctx, adopted, log, op, commit);
+    }
+
+    fn finish_recovery(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        view: u64,
+        log: Vec<Entry>,
+        op: u64,
+        commit: u64,
+    ) {
+        let keep = self.commit;
+        self.log.retain(|k, _| *k <= keep); // trunc_uncommitted
+        if self.bugs.d7 {
+            let Some(run) = self.sync_log(ctx, op, &log) else {
+                return;
+            };
+            for k in run {
+                if self.execute(ctx, k).is_none() {
+                    return;
+                }
+            }
+            self.commit = commit;
+        } else {
+            self.replace_log(op, &log);
+            if !self.catch_up(ctx, commit.min(op)) {
+                return;
+            }
+        }
+        self.op = op;
+        self.view = view;
+        self.last_normal = view;
+        self.primary = self.primary_of(view) == self.id;
+        self.status = Status::Normal;
+        self.responses.clear();
+        ctx.cancel_timer(super::msg::Timer::Recovery);
+        self.arm_timer(ctx);
+        for (from, msg) in std::mem::take(&mut self.postponed) {
+            self.on_message(ctx, from, msg);
+        }
+    }
+
+    /// Paper: a message from the primary of a newer view: drop what is not
+    /// committed, move to that view and fetch the rest from the sender.
+    pub(crate) fn enter_view_by_transfer(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        from: NodeId,
+        view: u64,
+    ) {
+        let keep = self.commit;
+        self.log.retain(|k, _| *k <= keep);
+        self.op = self.commit;
+        self.view = view;
+        self.last_normal = view;
+        self.status = Status::Normal;
+        self.primary = false;
+        self.arm_timer(ctx);
+        ctx.send(
+            from,
+            Msg::GetState {
+                view,
+                after: self.op,
+            },
+        );
+    }
+
+    pub(crate) fn on_get_state(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        from: NodeId,
+        view: u64,
+        after: u64,
+    ) {
+        if self.status != Status::Normal || view != self.view || self.op < after {
+            return;
+        }
+        let entries = self
+            .log
+            .range(after + 1..)
+            .map(|(_, e)| e.clone())
+            .collect();
+        ctx.send(
+            from,
+            Msg::NewState {
+                view,
+                after,
+                entries,
+                op: self.op,
+                commit: self.commit,
+            },
+        );
+    }
+
+    pub(crate) fn on_new_state(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        view: u64,
+        after: u64,
+        entries: Vec<Entry>,
+        op: u64,
+        commit: u64,
+    ) {
+        if self.status != Status::Normal || view != self.view || after != self.op || self.primary {
+            return;
+        }
+        for e in entries {
+            self.note_request(&e);
+            self.log.insert(e.op, e);
+        }
+        self.op = op;
+        if !self.catch_up(ctx, commit.min(op)) {
+            return;
+        }
+        let p = self.primary_of(view);
+        ctx.send(p, Msg::PrepareOk { view, op });
+    }
+}
+
+/// The view of the latest primary among `responses`.
+fn primary_view(responses: &[Response]) -> u64 {
+    responses.iter().map(|r| r.1).max().unwrap_or(0)
+}

@@ -1,0 +1,298 @@
+//! A replica: its state, normal operation (request, prepare, prepare_ok,
+//! commit), execution and the timers. View change and recovery live in
+//! their own modules and work on the same state.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sim::{Ctx, Digest, NodeId, Value, MS};
+
+use super::app::AppState;
+use super::msg::{Entry, Msg, Timer, ViewReport};
+use super::{Bugs, Params, Vr};
+
+/// A replica's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Processing requests.
+    Normal,
+    /// Between views.
+    ViewChange,
+    /// Rebuilding its state from the others.
+    Recovering,
+    /// vrrm: never configured (a restarted process); answers nothing.
+    Unconfigured,
+    /// vrrm: a primary whose reconfiguration is not committed yet.
+    Transitioning,
+}
+
+/// A client-table record of one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReqRec {
+    /// The client process to answer when it commits (vrrm's `From`).
+    pub from: Option<NodeId>,
+    /// It ran (vrrm never sets this: D10).
+    pub committed: bool,
+    /// What it returned.
+    pub reply: Option<Value>,
+}
+
+/// A replica.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    pub(crate) id: NodeId,
+    pub(crate) n: usize,
+    pub(crate) bugs: Bugs,
+    pub(crate) params: Params,
+    pub(crate) status: Status,
+    pub(crate) primary: bool,
+    pub(crate) view: u64,
+    pub(crate) last_normal: u64,
+    pub(crate) op: u64,
+    pub(crate) commit: u64,
+    pub(crate) min_commit: u64,
+    pub(crate) log: BTreeMap<u64, Entry>,
+    /// Ops executed (vrrm's per-entry `committed` flag).
+    pub(crate) done: BTreeSet<u64>,
+    pub(crate) app: AppState,
+    pub(crate) table: BTreeMap<NodeId, BTreeMap<u64, ReqRec>>,
+    /// vrrm's per-replica commit estimates, in config order.
+    pub(crate) commits: Vec<u64>,
+    /// prepare_oks received, by (op, view), duplicates included.
+    pub(crate) acks: BTreeMap<(u64, u64), Vec<NodeId>>,
+    /// start_view_change senders for the current view (paper).
+    pub(crate) svc_from: BTreeSet<NodeId>,
+    /// This replica sent its do_view_change for the current view.
+    pub(crate) dvc_sent: bool,
+    /// do_view_change messages collected: (view, sender, report), newest first.
+    pub(crate) dvcs: Vec<(u64, NodeId, ViewReport)>,
+    /// The nonce of the recovery in progress.
+    pub(crate) nonce: u64,
+    /// recovery_responses: (sender, view, nonce, state), newest first.
+    pub(crate) responses: Vec<super::recovery::Response>,
+    /// Messages postponed while recovering (vrrm's gen_statem postpone).
+    pub(crate) postponed: Vec<(NodeId, Msg)>,
+    /// It crashed before: a start is a restart.
+    pub(crate) restarted: bool,
+    /// Why it halted last (set just before `ctx.halt`), for unit tests.
+    pub(crate) halted: Option<String>,
+}
+
+impl Replica {
+    /// Replica `id` of `n`.
+    pub fn new(id: NodeId, n: usize, bugs: Bugs, params: &Params) -> Self {
+        Replica {
+            id,
+            n,
+            bugs,
+            params: params.clone(),
+            status: Status::Unconfigured,
+            primary: false,
+            view: 0,
+            last_normal: 0,
+            op: 0,
+            commit: 0,
+            min_commit: 0,
+            log: BTreeMap::new(),
+            done: BTreeSet::new(),
+            app: AppState::new(params.app),
+            table: BTreeMap::new(),
+            commits: vec![0; n],
+            acks: BTreeMap::new(),
+            svc_from: BTreeSet::new(),
+            dvc_sent: false,
+            dvcs: Vec::new(),
+            nonce: 0,
+            responses: Vec::new(),
+            postponed: Vec::new(),
+            restarted: false,
+            halted: None,
+        }
+    }
+
+    /// f = ⌊(n−1)/2⌋.
+    pub(crate) fn f(&self) -> usize {
+        (self.n - 1) / 2
+    }
+
+    /// The primary of `view`: config[view mod n].
+    pub(crate) fn primary_of(&self, view: u64) -> NodeId {
+        (view % self.n as u64) as NodeId
+    }
+
+    pub(crate) fn applied(&self) -> u64 {
+        self.commit
+    }
+
+    pub(crate) fn digest(&self) -> Digest {
+        self.app.digest()
+    }
+
+    pub(crate) fn on_crash(&mut self) {
+        let mut fresh = Replica::new(self.id, self.n, self.bugs, &self.params);
+        fresh.restarted = true;
+        *self = fresh;
+    }
+
+    pub(crate) fn on_start(&mut self, ctx: &mut Ctx<'_, Vr>) {
+        if !self.restarted {
+            // initial_config: config[0] is the primary of view 0.
+            self.status = Status::Normal;
+            self.primary = self.primary_of(0) == self.id;
+            self.arm_timer(ctx);
+        } else if self.bugs.restart_unconfigured {
+            self.status = Status::Unconfigured;
+        } else {
+            self.start_recovery(ctx);
+        }
+    }
+
+    /// Stops for good with `reason` (an Erlang crash).
+    pub(crate) fn halt(&mut self, ctx: &mut Ctx<'_, Vr>, reason: String) {
+        self.halted = Some(reason.clone());
+        ctx.halt(reason);
+    }
+
+    /// Sends `msg` to every other replica.
+    pub(crate) fn to_others(&self, ctx: &mut Ctx<'_, Vr>, msg: Msg) {
+        for r in 0..self.n {
+            if r != self.id {
+                ctx.send(r, msg.clone());
+            }
+        }
+    }
+
+    /// The one timer: idle commit on a primary, failure on a backup.
+    pub(crate) fn arm_timer(&self, ctx: &mut Ctx<'_, Vr>) {
+        if self.primary && self.status == Status::Normal {
+            ctx.cancel_timer(Timer::Failure);
+            ctx.set_timer(Timer::IdleCommit, self.params.idle_commit_ms * MS);
+        } else {
+            ctx.cancel_timer(Timer::IdleCommit);
+            let pct = self.params.jitter_pct;
+            let m = 100 - pct + ctx.rng().range(1, 2 * pct.max(1)).min(2 * pct);
+            let after = m * self.params.primary_failure_ms * MS / 100;
+            ctx.set_timer(Timer::Failure, after);
+        }
+    }
+
+    pub(crate) fn on_message(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, msg: Msg) {
+        if let Msg::GetStatus { probe } = msg {
+            return self.on_probe(ctx, from, probe);
+        }
+        match self.status {
+            Status::Unconfigured => return,
+            Status::Recovering => {
+                let recovery = matches!(msg, Msg::Recovery { .. } | Msg::RecoveryResponse { .. });
+                if !recovery {
+                    if self.bugs.ood && !matches!(msg, Msg::Request { .. }) {
+                        self.postponed.push((from, msg));
+                    }
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if self.bugs.ood && self.stale_filter(ctx, from, &msg) {
+            return;
+        }
+        match msg {
+            Msg::Request { req_num, cmd } => self.on_request(ctx, from, req_num, cmd),
+            Msg::Prepare {
+                view,
+                op,
+                commit,
+                min_commit,
+                entry,
+            } => self.on_prepare(ctx, from, view, op, commit, min_commit, entry),
+            Msg::PrepareOk { view, op } => self.on_prepare_ok(ctx, from, view, op),
+            Msg::Commit {
+                view,
+                commit,
+                min_commit,
+            } => self.on_commit(ctx, from, view, commit, min_commit),
+            Msg::StartViewChange { view } => self.on_start_view_change(ctx, from, view),
+            Msg::DoViewChange { view, report } => self.on_do_view_change(ctx, from, view, report),
+            Msg::StartView {
+                view,
+                log,
+                op,
+                commit,
+            } => self.on_start_view(ctx, from, view, log, op, commit),
+            Msg::OutOfDate { view } => self.on_out_of_date(ctx, view),
+            Msg::Recovery { nonce, .. } => self.on_recovery(ctx, from, nonce),
+            Msg::RecoveryResponse { view, nonce, state } => {
+                self.on_recovery_response(ctx, from, view, nonce, state)
+            }
+            Msg::GetState { view, after } => self.on_get_state(ctx, from, view, after),
+            Msg::NewState {
+                view,
+                after,
+                entries,
+                op,
+                commit,
+            } => self.on_new_state(ctx, view, after, entries, op, commit),
+            Msg::Reply { .. } | Msg::GetStatus { .. } | Msg::Status { .. } => {}
+        }
+    }
+
+    /// vrrm's get_status: answered in every state but recovering (whose
+    /// catch-all clause comes first and swallows calls); with D9 it moves a
+    /// replica in view_change to normal.
+    fn on_probe(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, probe: u64) {
+        let status = match self.status {
+            Status::Normal => "normal",
+            Status::ViewChange => "view_change",
+            Status::Recovering => return,
+            Status::Unconfigured => "unconfigured",
+            Status::Transitioning => "transitioning",
+        };
+        ctx.send(
+            from,
+            Msg::Status {
+                probe,
+                status: status.into(),
+            },
+        );
+        if self.bugs.d9 && self.status == Status::ViewChange {
+            self.status = Status::Normal;
+        }
+    }
+
+    /// vrrm's generic filter in normal: a message from an older view is
+    /// answered with out_of_date and dropped.
+    fn stale_filter(&self, ctx: &mut Ctx<'_, Vr>, from: NodeId, msg: &Msg) -> bool {
+        if self.status != Status::Normal {
+            return false;
+        }
+        let view = match msg {
+            Msg::Prepare { view, .. }
+            | Msg::PrepareOk { view, .. }
+            | Msg::Commit { view, .. }
+            | Msg::StartViewChange { view }
+            | Msg::DoViewChange { view, .. }
+            | Msg::StartView { view, .. }
+            | Msg::OutOfDate { view }
+            | Msg::Recovery { view, .. }
+            | Msg::RecoveryResponse { view, .. } => *view,
+            _ => return false,
+        };
+        if view < self.view {
+            ctx.send(from, Msg::OutOfDate { view: self.view });
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_, Vr>, timer: Timer) {
+        match (timer, self.status) {
+            (Timer::IdleCommit, Status::Normal) if self.primary => self.on_idle(ctx),
+            (Timer::Failure, Status::Normal) if !self.primary => self.on_primary_silent(ctx),
+            (Timer::Failure, Status::ViewChange) if !self.bugs.d8 => {
+                let next = self.view + 1;
+                self.start_view_change(ctx, next);
+            }
+            (Timer::Recovery, Status::Recovering) if !self.bugs.ood => self.start_recovery(ctx),
+            _ => {}
+        }
+    }
+}
