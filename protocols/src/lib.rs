@@ -21,6 +21,7 @@ pub mod generic;
 mod generic_reads;
 pub mod history;
 pub mod lww;
+pub mod memstate;
 pub mod seqlog;
 
 pub use check::{CheckResult, Status};
@@ -209,7 +210,7 @@ pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww", "history", "bank", "counter", "seqlog"];
+pub const NAMES: &[&str] = &["lww", "history", "bank", "counter", "seqlog", "memstate"];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
 pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
@@ -219,6 +220,7 @@ pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
         "bank" => v.visit::<bank::Bank>(),
         "counter" => v.visit::<counter::Counter>(),
         "seqlog" => v.visit::<seqlog::SeqLog>(),
+        "memstate" => v.visit::<memstate::MemState>(),
         _ => return None,
     })
 }
