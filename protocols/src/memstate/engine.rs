@@ -137,6 +137,10 @@ impl Engine {
             self.leader_seen = now;
             self.arm_candidacy(ctx);
             ctx.set_timer(Timer::Tick, self.params.heartbeat_ms * MS);
+            if self.params.operator_leader == Some(ctx.id()) && self.leader.is_none() {
+                self.candidate_after = now;
+                self.on_tick(ctx);
+            }
         }
         for (req, op, to) in std::mem::take(&mut self.parked) {
             self.on_op(ctx, req, op, to);

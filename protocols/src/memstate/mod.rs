@@ -198,6 +198,9 @@ pub struct Params {
     pub election_timeout_ms: u64,
     /// `leader`: how the leader answers reads.
     pub leader_reads: LeaderReads,
+    /// `leader`: this engine stands as soon as it has loaded (an operator
+    /// names the first leader; without one, the failure detector does).
+    pub operator_leader: Option<NodeId>,
 }
 
 impl Default for Params {
@@ -211,6 +214,7 @@ impl Default for Params {
             heartbeat_ms: 100,
             election_timeout_ms: 500,
             leader_reads: LeaderReads::Marker,
+            operator_leader: None,
         }
     }
 }
@@ -255,7 +259,7 @@ impl Node for MemState {
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
         match (self, timer) {
-            (MemState::Stream(s), Timer::Deliver { to, number }) => s.send_now(ctx, to, number),
+            (MemState::Stream(s), Timer::Deliver { to, number }) => s.on_deliver(ctx, to, number),
             (MemState::Engine(e), t) => e.on_timer(ctx, t),
             _ => {}
         }
@@ -355,8 +359,13 @@ impl Protocol for MemState {
         &["convergence", "replica-agreement", "engines-running"]
     }
 
-    fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
+    fn validate(params: &Params, nodes: usize) -> Result<(), String> {
         let p = params;
+        if let Some(l) = p.operator_leader.filter(|l| *l >= nodes) {
+            return Err(format!(
+                "params.operator_leader is {l}, but engines are 0..{nodes}"
+            ));
+        }
         for (name, v) in [
             ("append_timeout_ms", p.append_timeout_ms),
             ("idle_ms", p.idle_ms),

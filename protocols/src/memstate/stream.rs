@@ -122,6 +122,9 @@ pub struct Stream {
     dropped: BTreeSet<NodeId>,
     /// Records held back for `reorder`: sent after the next one.
     held: BTreeMap<NodeId, u64>,
+    /// Delayed records on their way (sending one again while it waits
+    /// would push its timer back).
+    delayed: BTreeSet<(NodeId, u64)>,
 }
 
 impl Stream {
@@ -233,7 +236,7 @@ impl Stream {
         }
     }
 
-    fn send(&self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
+    fn send(&mut self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
         let delay = self
             .knobs
             .subscribers
@@ -242,13 +245,19 @@ impl Stream {
             .map_or(0, |s| s.delay_ms);
         if delay == 0 {
             self.send_now(ctx, to, number);
-        } else {
+        } else if self.delayed.insert((to, number)) {
             // Each delayed record has its own timer, so they leave in order.
             ctx.set_timer(Timer::Deliver { to, number }, delay * MS);
         }
     }
 
-    pub(super) fn send_now(&self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
+    /// A delayed record's timer fired.
+    pub(super) fn on_deliver(&mut self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
+        self.delayed.remove(&(to, number));
+        self.send_now(ctx, to, number);
+    }
+
+    fn send_now(&self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
         if let Some(entry) = self.log.get(number as usize) {
             ctx.send(
                 to,
@@ -264,5 +273,6 @@ impl Stream {
     pub(super) fn on_crash(&mut self) {
         self.subs.clear();
         self.held.clear();
+        self.delayed.clear();
     }
 }
