@@ -113,6 +113,10 @@ impl Engine {
         };
         self.loading = true;
         ctx.send(s, Msg::Read { from: 0 });
+        if self.mode != Mode::Faithful {
+            // A lost page would leave the engine loading for good.
+            ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
+        }
     }
 
     fn on_page(&mut self, ctx: &mut Ctx<'_, MemState>, from: u64, records: Vec<Entry>, more: bool) {
@@ -223,7 +227,11 @@ impl Engine {
                 self.send_batch(ctx, entries);
             }
             Timer::Idle => {
-                if !std::mem::take(&mut self.heard) {
+                if self.loading {
+                    if let Some(s) = self.stream {
+                        ctx.send(s, Msg::Read { from: self.next });
+                    }
+                } else if !std::mem::take(&mut self.heard) {
                     self.resubscribe(ctx);
                 }
                 ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
