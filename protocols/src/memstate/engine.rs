@@ -231,7 +231,8 @@ impl Engine {
                     if let Some(s) = self.stream {
                         ctx.send(s, Msg::Read { from: self.next });
                     }
-                } else if !std::mem::take(&mut self.heard) {
+                } else if !std::mem::take(&mut self.heard) || !self.ahead.is_empty() {
+                    // Quiet, or stuck behind a gap whose refetch was lost.
                     self.resubscribe(ctx);
                 }
                 ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
