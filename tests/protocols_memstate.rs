@@ -13,11 +13,7 @@ fn benign_faithful_passes() {
 
 #[test]
 fn ms1_a_lagging_subscriber_serves_a_stale_read_and_ensure_version_fixes_it() {
-    sweep(
-        "memstate-ms1-stale-read.json",
-        &["linearizability"],
-        &[],
-    );
+    sweep("memstate-ms1-stale-read.json", &["linearizability"], &[]);
     sweep("memstate-ms1-stale-read-intended.json", &[], &[]);
 }
 
@@ -117,11 +113,7 @@ fn ms9_leaders_deposed_and_dueling() {
         &["availability"],
         &[],
     );
-    sweep(
-        "memstate-ms9-dueling-leaders.json",
-        &["availability"],
-        &[],
-    );
+    sweep("memstate-ms9-dueling-leaders.json", &["availability"], &[]);
 }
 
 #[test]
@@ -137,9 +129,15 @@ fn the_stream_refuses_unknown_knobs_and_foreign_nodes() {
         "{}",
         text(&out.stderr)
     );
-    let unknown = bad.replace(r#""gap": [1]"#, r#""lag_ms": 3"#).replace("5", "1");
+    let unknown = bad
+        .replace(r#""gap": [1]"#, r#""lag_ms": 3"#)
+        .replace("5", "1");
     let path = scratch("memstate", "bad-knob.json", &unknown);
     let out = dsim(&["run", path.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("lag_ms"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("lag_ms"),
+        "{}",
+        text(&out.stderr)
+    );
 }

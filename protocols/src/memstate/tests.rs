@@ -101,9 +101,16 @@ fn a_failed_command_leaves_the_faithful_engine_one_record_behind() {
     h.message(STREAM, record(0, set(0, 100, 1, None)));
     // A CAS on the wrong version throws inside the kernel.
     h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
-    assert_eq!(inner(&h).applied(), 1, "the seed skips the last-record update");
+    assert_eq!(
+        inner(&h).applied(),
+        1,
+        "the seed skips the last-record update"
+    );
     h.message(STREAM, record(2, set(0, 102, 3, None)));
-    assert!(inner(&h).stopped().is_some(), "the next record is out of sequence");
+    assert!(
+        inner(&h).stopped().is_some(),
+        "the next record is out of sequence"
+    );
     // The intended engine counts the record and goes on.
     let mut i = engine("intended", Params::default());
     i.message(STREAM, record(0, set(0, 100, 1, None)));
@@ -127,15 +134,20 @@ fn the_faithful_batcher_dies_on_an_append_timeout_and_the_intended_one_retries()
         )));
         // One append in flight: the next command waits in the queue.
         let fx = h.request(request(2, "set", Value::Int(6)));
-        assert!(!fx.iter().any(|e| matches!(e, Effect::Send { .. })), "{fx:?}");
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Send { .. })),
+            "{fx:?}"
+        );
         let fx = h.timer(Timer::AppendTimeout(1));
-        let sent = fx.iter().any(|e| matches!(
-            e,
-            Effect::Send {
-                msg: Msg::Append { entries, .. },
-                ..
-            } if entries[0].req == Some(1)
-        ));
+        let sent = fx.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Send {
+                    msg: Msg::Append { entries, .. },
+                    ..
+                } if entries[0].req == Some(1)
+            )
+        });
         assert_eq!(sent, resent, "{variant}: {fx:?}");
         assert_eq!(inner(&h).batcher_dead, !resent);
     }
@@ -150,7 +162,10 @@ fn a_command_completes_when_its_own_record_is_applied() {
     let fx = h.request(request(10, "get", Value::Null));
     assert_eq!(
         replies(&fx),
-        vec![(10, Reply::Ok(Value::List(vec![Value::Int(5), Value::Int(1)])))]
+        vec![(
+            10,
+            Reply::Ok(Value::List(vec![Value::Int(5), Value::Int(1)]))
+        )]
     );
 }
 
@@ -170,7 +185,10 @@ fn an_intended_read_waits_for_the_streams_head() {
     let fx = h.message(STREAM, record(0, set(0, 100, 8, None)));
     assert_eq!(
         replies(&fx),
-        vec![(4, Reply::Ok(Value::List(vec![Value::Int(8), Value::Int(1)])))]
+        vec![(
+            4,
+            Reply::Ok(Value::List(vec![Value::Int(8), Value::Int(1)]))
+        )]
     );
 }
 
@@ -199,12 +217,21 @@ fn a_leader_rejects_commands_of_a_deposed_origin_at_apply_time() {
         matches!(&replies(&fx)[..], [(5, Reply::Fail(Value::Str(s)))] if s.contains("not leader")),
         "{fx:?}"
     );
-    assert_eq!(inner(&h).store().get(0), None, "the rejected command changed nothing");
+    assert_eq!(
+        inner(&h).store().get(0),
+        None,
+        "the rejected command changed nothing"
+    );
 }
 
 fn stream(knobs: StreamKnobs) -> Harness<MemState> {
-    let s = MemState::service("stream", &layout(), &Params::default(), &serde_json::to_value(knobs).expect("knobs"))
-        .expect("stream");
+    let s = MemState::service(
+        "stream",
+        &layout(),
+        &Params::default(),
+        &serde_json::to_value(knobs).expect("knobs"),
+    )
+    .expect("stream");
     Harness::with_layout(s, STREAM, layout())
 }
 
@@ -236,13 +263,31 @@ fn the_stream_numbers_batches_and_applies_subscriber_faults_once() {
     let mut s = stream(knobs);
     s.message(1, Msg::Subscribe { from: 0 });
     let batch: Vec<Entry> = (0..5).map(|i| set(0, i, i as i64, None)).collect();
-    let fx = s.message(0, Msg::Append { batch: 1, entries: batch });
+    let fx = s.message(
+        0,
+        Msg::Append {
+            batch: 1,
+            entries: batch,
+        },
+    );
     assert!(
-        !fx.iter().any(|e| matches!(e, Effect::Send { msg: Msg::Appended { .. }, .. })),
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                msg: Msg::Appended { .. },
+                ..
+            }
+        )),
         "the first append's acknowledgement is lost"
     );
     assert_eq!(records_to(&fx, 1), vec![0, 2, 2, 3]);
-    assert!(fx.iter().any(|e| matches!(e, Effect::Send { to: 1, msg: Msg::Dropped })));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Send {
+            to: 1,
+            msg: Msg::Dropped
+        }
+    )));
     // Subscribing again from 1: the spent faults do not fire again.
     let fx = s.message(1, Msg::Subscribe { from: 1 });
     assert_eq!(records_to(&fx, 1), vec![1, 2, 3, 4]);
