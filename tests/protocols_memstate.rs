@@ -92,7 +92,11 @@ fn ms7_one_lost_ack_kills_the_faithful_batcher() {
 
 #[test]
 fn ms8_blind_increments_lose_updates_and_versions_prevent_it() {
-    sweep("memstate-ms8-lost-update.json", &["increments"], &[]);
+    sweep(
+        "memstate-ms8-lost-update.json",
+        &["increments", "linearizability"],
+        &[],
+    );
     sweep("memstate-ms8-lost-update-cas.json", &[], &[]);
     sweep(
         "memstate-ms8-cas-halts-faithful.json",

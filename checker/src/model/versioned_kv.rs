@@ -8,7 +8,13 @@
 //!   version, or `null` when the history does not say;
 //! - `get` has value `null` and returns `[value, version]`, or `null` when
 //!   the key is absent;
-//! - `remove` has value `null` or the expected version, and returns `null`.
+//! - `remove` has value `null` or the expected version, and returns `null`;
+//! - `incr` has value `null` and returns `null`: the key's integer value
+//!   (absent: 0) plus one, as one atomic step (a blind read-then-set that
+//!   loses an update is therefore not linearizable);
+//! - `stamp` has value `null` and returns the value it wrote, one the
+//!   history could not predict (memstate's non-deterministic command); of
+//!   unknown outcome, it leaves a value any later `get` may have seen.
 //!
 //! A key starts absent, at version 0; an expected version of 0 matches an
 //! absent key; `remove` of an absent key, and any version mismatch, fails
@@ -27,7 +33,7 @@ pub(crate) const REGISTRATION: Registration = Registration::new(
     |_| Ok(Model::new("versioned-kv", VersionedKv)),
 );
 
-const FUNCTIONS: &[&str] = &["set", "get", "remove"];
+const FUNCTIONS: &[&str] = &["set", "get", "remove", "incr", "stamp"];
 
 /// The specification of one key.
 #[derive(Debug)]
@@ -47,10 +53,15 @@ enum VkvOp {
         expected: Option<u64>,
         known: bool,
     },
+    Incr {
+        known: bool,
+    },
+    Stamp(Option<Atom>),
 }
 
-/// The key's state: absent, or a value and its version.
-type State = Option<(Atom, u64)>;
+/// The key's state: absent, or a value (`None`: written by a stamp of
+/// unknown outcome, so any value) and its version.
+type State = Option<(Option<Atom>, u64)>;
 
 fn version_of(v: &Value) -> Option<u64> {
     v.as_u64()
@@ -124,6 +135,19 @@ impl Spec for VersionedKv {
                     known: op.output().is_some(),
                 })
             }
+            "incr" => {
+                no_input(op)?;
+                if let Some(out) = op.output().filter(|o| !o.is_null()) {
+                    return Err(bad_output(op, out, "null"));
+                }
+                Ok(VkvOp::Incr {
+                    known: op.output().is_some(),
+                })
+            }
+            "stamp" => {
+                no_input(op)?;
+                Ok(VkvOp::Stamp(op.output().map(Atom::from_json)))
+            }
             _ => Err(unknown(op, FUNCTIONS)),
         }
     }
@@ -133,7 +157,13 @@ impl Spec for VersionedKv {
         let matches = |e: &Option<u64>| e.is_none_or(|e| e == version);
         match op {
             VkvOp::Get(None) => Some(state.clone()),
-            VkvOp::Get(Some(seen)) => (seen == state).then(|| state.clone()),
+            VkvOp::Get(Some(None)) => state.is_none().then_some(None),
+            VkvOp::Get(Some(Some((v, ver)))) => match state {
+                Some((held, n)) if n == ver && held.as_ref().is_none_or(|h| h == v) => {
+                    Some(state.clone())
+                }
+                _ => None,
+            },
             VkvOp::Set {
                 value,
                 expected,
@@ -149,7 +179,7 @@ impl Spec for VersionedKv {
                 if out.is_some_and(|o| o != next) {
                     return None;
                 }
-                Some(Some((value.clone(), next)))
+                Some(Some((Some(value.clone()), next)))
             }
             VkvOp::Remove { expected, known } => {
                 if state.is_none() || !matches(expected) {
@@ -157,6 +187,15 @@ impl Spec for VersionedKv {
                 }
                 Some(None)
             }
+            VkvOp::Incr { known } => match state {
+                None => Some(Some((Some(Atom::Int(1)), 1))),
+                Some((Some(Atom::Int(n)), ver)) => {
+                    Some(Some((Some(Atom::Int(n.checked_add(1)?)), ver + 1)))
+                }
+                Some((None, ver)) => Some(Some((None, ver + 1))),
+                Some(_) => (!known).then(|| state.clone()),
+            },
+            VkvOp::Stamp(v) => Some(Some((v.clone(), version + 1))),
         }
     }
 
@@ -231,6 +270,47 @@ mod tests {
 {"process":0,"type":"ok","f":"remove","key":"y","value":null,"time":2}
 "#;
         assert_eq!(verdict(remove_absent), Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn an_incr_is_atomic_so_a_lost_update_is_not_linearizable() {
+        let lost = r#"
+{"process":0,"type":"invoke","f":"incr","key":"x","value":null,"time":1}
+{"process":1,"type":"invoke","f":"incr","key":"x","value":null,"time":1}
+{"process":0,"type":"ok","f":"incr","key":"x","value":null,"time":5}
+{"process":1,"type":"ok","f":"incr","key":"x","value":null,"time":5}
+{"process":2,"type":"invoke","f":"get","key":"x","value":null,"time":6}
+{"process":2,"type":"ok","f":"get","key":"x","value":[1,1],"time":7}
+"#;
+        assert_eq!(verdict(lost), Verdict::NotLinearizable);
+        assert_eq!(
+            verdict(&lost.replace("[1,1]", "[2,2]")),
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
+    fn a_stamp_of_unknown_outcome_may_have_written_anything() {
+        let h = r#"
+{"process":0,"type":"invoke","f":"stamp","key":"x","value":null,"time":1}
+{"process":0,"type":"info","f":"stamp","key":"x","value":null,"time":2}
+{"process":1,"type":"invoke","f":"get","key":"x","value":null,"time":3}
+{"process":1,"type":"ok","f":"get","key":"x","value":[77,1],"time":4}
+"#;
+        assert_eq!(verdict(h), Verdict::Linearizable);
+        assert_eq!(
+            verdict(&h.replace("[77,1]", "[77,2]")),
+            Verdict::NotLinearizable
+        );
+        let known = h.replace(
+            r#"{"process":0,"type":"info","f":"stamp","key":"x","value":null,"time":2}"#,
+            r#"{"process":0,"type":"ok","f":"stamp","key":"x","value":5,"time":2}"#,
+        );
+        assert_eq!(
+            verdict(&known),
+            Verdict::NotLinearizable,
+            "it wrote 5, not 77"
+        );
     }
 
     #[test]
