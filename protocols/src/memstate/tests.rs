@@ -292,3 +292,42 @@ fn the_stream_numbers_batches_and_applies_subscriber_faults_once() {
     let fx = s.message(1, Msg::Subscribe { from: 1 });
     assert_eq!(records_to(&fx, 1), vec![1, 2, 3, 4]);
 }
+
+#[test]
+fn the_stream_reorders_and_delays_records_for_one_subscriber() {
+    let knobs = StreamKnobs {
+        subscribers: vec![
+            SubscriberFaults {
+                node: 1,
+                reorder: vec![1],
+                ..SubscriberFaults::default()
+            },
+            SubscriberFaults {
+                node: 2,
+                delay_ms: 50,
+                ..SubscriberFaults::default()
+            },
+        ],
+        ..StreamKnobs::default()
+    };
+    let mut s = stream(knobs);
+    s.message(1, Msg::Subscribe { from: 0 });
+    s.message(2, Msg::Subscribe { from: 0 });
+    let batch: Vec<Entry> = (0..3).map(|i| set(0, i, i as i64, None)).collect();
+    let fx = s.message(
+        0,
+        Msg::Append {
+            batch: 1,
+            entries: batch,
+        },
+    );
+    assert_eq!(records_to(&fx, 1), vec![0, 2, 1], "record 1 after record 2");
+    assert!(records_to(&fx, 2).is_empty(), "n2's records wait");
+    let timers = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::SetTimer { tag: Timer::Deliver { to: 2, .. }, after } if *after == 50 * sim::MS))
+        .count();
+    assert_eq!(timers, 3);
+    let fx = s.timer(Timer::Deliver { to: 2, number: 0 });
+    assert_eq!(records_to(&fx, 2), vec![0]);
+}
