@@ -107,6 +107,7 @@ impl Registry {
             .with::<counter::Counter>()
             .with::<seqlog::SeqLog>()
             .with::<vr::Vr>()
+            .with::<memstate::MemState>()
     }
 
     fn from_entries(entries: Vec<ProtocolEntry>) -> Self {

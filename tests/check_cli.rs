@@ -165,8 +165,9 @@ fn bad_inputs_exit_2_naming_the_problem() {
     let file = corpus("kv_c01-ok.jsonl");
     let unknown = dsim(&["check", file.to_str().unwrap(), "--model", "nope"]);
     assert_eq!(code(&unknown), 2);
-    assert!(stderr(&unknown)
-        .contains("allowed: cas-register, kv, kv-append, list-append, counter, bank"));
+    assert!(stderr(&unknown).contains(
+        "allowed: cas-register, kv, kv-append, list-append, counter, bank, versioned-kv"
+    ));
 
     let missing = dsim(&["check", "/no/such/history.jsonl", "--model", "kv"]);
     assert_eq!(code(&missing), 2);

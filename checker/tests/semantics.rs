@@ -278,7 +278,8 @@ fn registry_lists_every_model_with_a_description() {
             "kv-append",
             "list-append",
             "counter",
-            "bank"
+            "bank",
+            "versioned-kv"
         ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));

@@ -16,6 +16,7 @@ mod counter;
 mod kv;
 mod kv_append;
 mod list_append;
+mod versioned_kv;
 
 pub(crate) use atom::Atom;
 
@@ -241,6 +242,7 @@ static REGISTRY: &[Registration] = &[
     list_append::REGISTRATION,
     counter::REGISTRATION,
     bank::REGISTRATION,
+    versioned_kv::REGISTRATION,
 ];
 
 /// The registered models, with their one-line descriptions.

@@ -1,0 +1,505 @@
+//! The engine: a replica of the model that appends commands to the stream
+//! through its batcher and applies records in stream order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sim::{Ctx, Digest, NodeId, Reply, RequestId, Time, Value, MS};
+
+use super::kv::{Cmd, CmdError, Store};
+use super::{Entry, MemState, Mode, Msg, Op, Params, Timer};
+
+/// Where an answer goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// To the generic client.
+    Direct,
+    /// To the follower that forwarded the operation (`leader`).
+    Node(NodeId),
+}
+
+/// A command waiting for its own record.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub to: Answer,
+    pub f: &'static str,
+}
+
+/// An engine.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    pub(crate) mode: Mode,
+    pub(crate) params: Params,
+    pub(crate) stream: Option<NodeId>,
+    /// Replaying the log at startup; operations wait in `parked`.
+    pub(crate) loading: bool,
+    parked: Vec<(RequestId, Op, Answer)>,
+    pub(crate) store: Store,
+    /// The next record number expected (the seed's last record number + 1).
+    pub(crate) next: u64,
+    /// `faithful`: stopped on a broken sequence, and why.
+    pub(crate) stopped: Option<String>,
+    /// Records applied out of sequence (`allow_broken_sequence`).
+    pub(crate) broken: u64,
+    pub(crate) pending: BTreeMap<RequestId, Pending>,
+    /// The batcher's queue, the append in flight and its number.
+    queue: Vec<Entry>,
+    in_flight: Option<(u64, Vec<Entry>)>,
+    batches: u64,
+    /// `faithful`: the batcher died on an append error.
+    pub(crate) batcher_dead: bool,
+    /// `intended`: reads waiting for the stream's head, then for the engine
+    /// to apply up to it.
+    heads: BTreeMap<RequestId, (u32, Answer)>,
+    reads: Vec<(u64, RequestId, u32, Answer)>,
+    /// `intended`/`leader`: records that came ahead of a gap.
+    ahead: BTreeMap<u64, Entry>,
+    /// Command ids applied (each is applied once).
+    applied_ids: BTreeSet<RequestId>,
+    /// A record arrived since the last idle tick.
+    heard: bool,
+    /// `leader`: the leader at the applied position, and its fencing position.
+    pub(crate) leader: Option<NodeId>,
+    pub(crate) since: u64,
+    /// `leader`: when this engine last applied a record of the leader.
+    pub(crate) leader_seen: Time,
+    pub(crate) candidate_after: Time,
+    /// `leader`: reads waiting for their marker.
+    pub(crate) markers: BTreeMap<RequestId, (u32, Answer)>,
+    /// `leader`: operations forwarded to the leader.
+    pub(crate) forwarded: BTreeSet<RequestId>,
+}
+
+impl Engine {
+    /// An engine in `mode`.
+    pub fn new(mode: Mode, params: Params) -> Self {
+        Engine {
+            mode,
+            params,
+            ..Engine::default()
+        }
+    }
+
+    /// Records applied (the seed's last record number + 1).
+    pub fn applied(&self) -> u64 {
+        self.next
+    }
+
+    /// Why the engine stopped, if it did.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// The model.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn digest(&self) -> Digest {
+        self.store
+            .iter()
+            .map(|(k, (v, ver))| (k.to_string(), format!("{v}@{ver}")))
+            .collect()
+    }
+
+    pub(crate) fn on_crash(&mut self) {
+        // Nothing is durable: a restarted engine replays the whole log.
+        *self = Engine::new(self.mode, self.params.clone());
+    }
+
+    pub(crate) fn on_start(&mut self, ctx: &mut Ctx<'_, MemState>) {
+        self.stream = ctx.service("stream");
+        let Some(s) = self.stream else {
+            return ctx.halt("no stream service runs in this scenario");
+        };
+        self.loading = true;
+        ctx.send(s, Msg::Read { from: 0 });
+        if self.mode != Mode::Faithful {
+            // A lost page would leave the engine loading for good.
+            ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
+        }
+    }
+
+    fn on_page(&mut self, ctx: &mut Ctx<'_, MemState>, from: u64, records: Vec<Entry>, more: bool) {
+        if !self.loading || from != self.next {
+            return;
+        }
+        let now = ctx.now();
+        for entry in records {
+            // Startup ignores a command's exception and counts the record.
+            self.replay(entry, now);
+        }
+        let s = self.stream.expect("loading needs the stream");
+        if more {
+            return ctx.send(s, Msg::Read { from: self.next });
+        }
+        self.loading = false;
+        ctx.send(s, Msg::Subscribe { from: self.next });
+        if self.mode != Mode::Faithful {
+            ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
+        }
+        if self.mode == Mode::Leader {
+            self.leader_seen = now;
+            self.arm_candidacy(ctx);
+            ctx.set_timer(Timer::Tick, self.params.heartbeat_ms * MS);
+            if self.params.operator_leader == Some(ctx.id()) && self.leader.is_none() {
+                self.candidate_after = now;
+                self.on_tick(ctx);
+            }
+        }
+        for (req, op, to) in std::mem::take(&mut self.parked) {
+            self.on_op(ctx, req, op, to);
+        }
+    }
+
+    /// Applies a replayed record: no answers, exceptions ignored.
+    fn replay(&mut self, entry: Entry, now: Time) {
+        if let Some(r) = entry.req {
+            if self.mode != Mode::Faithful && !self.applied_ids.insert(r) {
+                self.next += 1;
+                return;
+            }
+        }
+        let number = self.next;
+        self.next += 1;
+        if self.mode == Mode::Leader {
+            self.replay_leader(&entry, number, now);
+            if !self.admits(&entry) {
+                return;
+            }
+        }
+        let _ = self.execute_cmd(&entry.cmd, None);
+    }
+
+    pub(crate) fn on_message(&mut self, ctx: &mut Ctx<'_, MemState>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Page {
+                from,
+                records,
+                more,
+            } => self.on_page(ctx, from, records, more),
+            Msg::Record { number, entry } => {
+                self.heard = true;
+                if self.mode == Mode::Faithful {
+                    self.on_record_faithful(ctx, number, entry)
+                } else {
+                    self.on_record_ordered(ctx, number, entry)
+                }
+            }
+            Msg::Appended { batch, .. }
+                if self.in_flight.as_ref().is_some_and(|(b, _)| *b == batch) =>
+            {
+                self.in_flight = None;
+                ctx.cancel_timer(Timer::AppendTimeout(batch));
+                self.pump(ctx);
+            }
+            // The seed registers no drop handler: the faithful engine
+            // freezes. The others subscribe again.
+            Msg::Dropped if self.mode != Mode::Faithful => self.resubscribe(ctx),
+            Msg::HeadIs { tag, next } => {
+                if let Some((key, to)) = self.heads.remove(&tag) {
+                    self.reads.push((next, tag, key, to));
+                    self.answer_reads(ctx);
+                }
+            }
+            Msg::Forward { req, op } => self.on_op(ctx, req, op, Answer::Node(from)),
+            Msg::Done { req, reply } if self.forwarded.remove(&req) => ctx.reply(req, reply),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_, MemState>, timer: Timer) {
+        match timer {
+            Timer::AppendTimeout(batch) => {
+                let Some((b, entries)) = self.in_flight.take() else {
+                    return;
+                };
+                if b != batch {
+                    self.in_flight = Some((b, entries));
+                    return;
+                }
+                if self.mode == Mode::Faithful {
+                    // The batcher's task ends on the exception; the queue
+                    // stays, and nobody takes from it again.
+                    self.batcher_dead = true;
+                    return;
+                }
+                // Retried with the same command ids: applied once.
+                self.send_batch(ctx, entries);
+            }
+            Timer::Idle => {
+                if self.loading {
+                    if let Some(s) = self.stream {
+                        ctx.send(s, Msg::Read { from: self.next });
+                    }
+                } else if !std::mem::take(&mut self.heard) || !self.ahead.is_empty() {
+                    // Quiet, or stuck behind a gap whose refetch was lost.
+                    self.resubscribe(ctx);
+                }
+                ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
+            }
+            Timer::Tick => self.on_tick(ctx),
+            Timer::Deliver { .. } => {}
+        }
+    }
+
+    pub(crate) fn resubscribe(&mut self, ctx: &mut Ctx<'_, MemState>) {
+        if let Some(s) = self.stream.filter(|_| !self.loading) {
+            ctx.send(s, Msg::Subscribe { from: self.next });
+        }
+    }
+
+    /// A client's operation (from the generic client or a follower).
+    pub(crate) fn on_op(
+        &mut self,
+        ctx: &mut Ctx<'_, MemState>,
+        req: RequestId,
+        op: Op,
+        to: Answer,
+    ) {
+        if self.loading {
+            return self.parked.push((req, op, to));
+        }
+        if let Some(why) = &self.stopped {
+            let reply = Reply::Fail(Value::Str(format!("engine stopped: {why}")));
+            return answer(ctx, to, req, reply);
+        }
+        if self.mode == Mode::Leader && !self.leads(ctx.id()) {
+            return self.forward(ctx, req, op, to);
+        }
+        let cmd = match op.f {
+            "get" => return self.on_get(ctx, req, op.key, to),
+            "set" => match set_input(&op.value) {
+                Some((value, expected)) => Cmd::Set {
+                    key: op.key,
+                    value,
+                    expected,
+                },
+                None => {
+                    let why = format!(
+                        "set takes an integer or [value, expected_version], not {}",
+                        op.value
+                    );
+                    return answer(ctx, to, req, Reply::Fail(Value::Str(why)));
+                }
+            },
+            "remove" => Cmd::Remove {
+                key: op.key,
+                expected: op.value.as_int().map(|v| v as u64),
+            },
+            "incr" => {
+                // Read-modify-write at the engine: the value read here may
+                // be stale by the time the Set is applied.
+                let (v, ver) = self.store.get(op.key).unwrap_or((0, 0));
+                Cmd::Set {
+                    key: op.key,
+                    value: v + 1,
+                    expected: self.params.incr_cas.then_some(ver),
+                }
+            }
+            "stamp" => Cmd::Stamp { key: op.key },
+            f => {
+                let why = format!("memstate has no operation {f}");
+                return answer(ctx, to, req, Reply::Fail(Value::Str(why)));
+            }
+        };
+        self.pending.insert(req, Pending { to, f: op.f });
+        let entry = Entry {
+            origin: ctx.id(),
+            req: Some(req),
+            since: self.since,
+            cmd,
+        };
+        self.enqueue(ctx, entry);
+    }
+
+    fn on_get(&mut self, ctx: &mut Ctx<'_, MemState>, req: RequestId, key: u32, to: Answer) {
+        match self.mode {
+            Mode::Faithful => answer(ctx, to, req, Reply::Ok(self.store.read(key))),
+            Mode::Intended => {
+                let s = self.stream.expect("running needs the stream");
+                self.heads.insert(req, (key, to));
+                ctx.send(s, Msg::Head { tag: req });
+            }
+            Mode::Leader => self.leader_get(ctx, req, key, to),
+        }
+    }
+
+    /// Answers the reads whose head the engine has reached.
+    fn answer_reads(&mut self, ctx: &mut Ctx<'_, MemState>) {
+        let next = self.next;
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads)
+            .into_iter()
+            .partition(|r| r.0 <= next);
+        self.reads = wait;
+        for (_, req, key, to) in ready {
+            answer(ctx, to, req, Reply::Ok(self.store.read(key)));
+        }
+    }
+
+    /// True when the batcher has an append in flight or queued.
+    pub(crate) fn busy(&self) -> bool {
+        self.in_flight.is_some() || !self.queue.is_empty()
+    }
+
+    /// The batcher: queue a command and send an append if none is in flight.
+    pub(crate) fn enqueue(&mut self, ctx: &mut Ctx<'_, MemState>, entry: Entry) {
+        self.queue.push(entry);
+        self.pump(ctx);
+    }
+
+    fn pump(&mut self, ctx: &mut Ctx<'_, MemState>) {
+        if self.batcher_dead || self.in_flight.is_some() || self.queue.is_empty() {
+            return;
+        }
+        let n = self.queue.len().min(self.params.batch_max);
+        let entries: Vec<Entry> = self.queue.drain(..n).collect();
+        self.send_batch(ctx, entries);
+    }
+
+    fn send_batch(&mut self, ctx: &mut Ctx<'_, MemState>, entries: Vec<Entry>) {
+        let Some(s) = self.stream else { return };
+        self.batches += 1;
+        let batch = self.batches;
+        ctx.send(
+            s,
+            Msg::Append {
+                batch,
+                entries: entries.clone(),
+            },
+        );
+        self.in_flight = Some((batch, entries));
+        ctx.set_timer(
+            Timer::AppendTimeout(batch),
+            self.params.append_timeout_ms * MS,
+        );
+    }
+
+    /// The seed's `OnRecordReceived`.
+    fn on_record_faithful(&mut self, ctx: &mut Ctx<'_, MemState>, number: u64, entry: Entry) {
+        if self.stopped.is_some() || self.loading {
+            return;
+        }
+        let mine = entry
+            .req
+            .filter(|_| entry.origin == ctx.id())
+            .and_then(|r| self.pending.remove(&r).map(|p| (r, p)));
+        if number != self.next {
+            if !self.params.allow_broken_sequence {
+                let why = format!("broken sequence, expected {}, got {number}", self.next);
+                self.stopped = Some(why);
+                // The caller gets the exception, but the command is in the
+                // log and the other engines apply it: indeterminate.
+                if let Some((r, p)) = mine {
+                    answer(ctx, p.to, r, Reply::Info);
+                }
+                return;
+            }
+            self.broken += 1;
+        }
+        let result = self.execute_cmd(&entry.cmd, Some(ctx));
+        if result.is_ok() {
+            // The seed sets the last record number only after the command
+            // ran without an exception.
+            self.next = number + 1;
+        }
+        if let Some((r, p)) = mine {
+            answer(ctx, p.to, r, reply_of(p.f, result));
+        }
+    }
+
+    /// `intended`/`leader`: records in number order, each command id once.
+    fn on_record_ordered(&mut self, ctx: &mut Ctx<'_, MemState>, number: u64, entry: Entry) {
+        if self.loading || number < self.next {
+            return;
+        }
+        let gap_before = !self.ahead.is_empty();
+        self.ahead.insert(number, entry);
+        while let Some(e) = self.ahead.remove(&self.next) {
+            let n = self.next;
+            self.next += 1;
+            self.apply_ordered(ctx, n, e);
+        }
+        if !self.ahead.is_empty() && !gap_before {
+            // A record is missing: ask for everything from it again.
+            self.resubscribe(ctx);
+        }
+        self.answer_reads(ctx);
+    }
+
+    fn apply_ordered(&mut self, ctx: &mut Ctx<'_, MemState>, number: u64, entry: Entry) {
+        let mine = entry.origin == ctx.id();
+        if let Some(r) = entry.req {
+            if !self.applied_ids.insert(r) {
+                return; // a retried append: applied already
+            }
+        }
+        if self.mode == Mode::Leader && !self.apply_leader(ctx, number, &entry) {
+            return;
+        }
+        let result = self.execute_cmd(&entry.cmd, Some(ctx));
+        if let Some((r, p)) = entry
+            .req
+            .filter(|_| mine)
+            .and_then(|r| self.pending.remove(&r).map(|p| (r, p)))
+        {
+            answer(ctx, p.to, r, reply_of(p.f, result));
+        }
+    }
+
+    /// Runs a command on the model.
+    fn execute_cmd(
+        &mut self,
+        cmd: &Cmd,
+        ctx: Option<&mut Ctx<'_, MemState>>,
+    ) -> Result<Value, CmdError> {
+        match *cmd {
+            Cmd::Set {
+                key,
+                value,
+                expected,
+            } => self
+                .store
+                .set(key, value, expected)
+                .map(|v| Value::Int(v as i64)),
+            Cmd::Remove { key, expected } => self.store.remove(key, expected).map(|()| Value::Null),
+            Cmd::Stamp { key } => {
+                // Non-deterministic: each engine draws its own value (a
+                // replay draws 0, as a command reading an unset clock).
+                let v = ctx.map_or(0, |c| c.rng().below(1_000_000) as i64);
+                self.store.set(key, v, None).map(|_| Value::Int(v))
+            }
+            _ => Ok(Value::Null),
+        }
+    }
+}
+
+/// `set`'s input: `v` or `[v, expected_version]` (`null` for none).
+fn set_input(v: &Value) -> Option<(i64, Option<u64>)> {
+    match v {
+        Value::Int(v) => Some((*v, None)),
+        Value::List(l) => match l.as_slice() {
+            [Value::Int(v)] | [Value::Int(v), Value::Null] => Some((*v, None)),
+            [Value::Int(v), Value::Int(e)] if *e >= 0 => Some((*v, Some(*e as u64))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The answer a command's caller gets.
+fn reply_of(f: &str, result: Result<Value, CmdError>) -> Reply {
+    match result {
+        // `incr` answers nothing: the increments check counts its oks.
+        Ok(_) if f == "incr" => Reply::Ok(Value::Null),
+        Ok(v) => Reply::Ok(v),
+        Err(e) => Reply::Fail(Value::Str(e.to_string())),
+    }
+}
+
+/// Sends `reply` for `req` where it goes.
+pub(crate) fn answer(ctx: &mut Ctx<'_, MemState>, to: Answer, req: RequestId, reply: Reply) {
+    match to {
+        Answer::Direct => ctx.reply(req, reply),
+        Answer::Node(n) => ctx.send(n, Msg::Done { req, reply }),
+    }
+}

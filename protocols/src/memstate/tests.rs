@@ -1,0 +1,333 @@
+//! Message-level tests of the engine and the stream.
+
+use sim::{Effect, Harness, Layout, Reply, Request, Value};
+
+use super::kv::Cmd;
+use super::stream::{AckLoss, StreamKnobs, SubscriberFaults};
+use super::*;
+
+const STREAM: usize = 3;
+
+fn layout() -> Layout {
+    Layout {
+        replicas: 3,
+        services: vec!["stream".into()],
+        clients: 0,
+    }
+}
+
+/// Engine 1 in `variant`, loaded from an empty log.
+fn engine(variant: &str, params: Params) -> Harness<MemState> {
+    let mut h = Harness::with_layout(MemState::new(1, 3, variant, &params), 1, layout());
+    h.start();
+    let fx = h.message(
+        STREAM,
+        Msg::Page {
+            from: 0,
+            records: vec![],
+            more: false,
+        },
+    );
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Send {
+            to: STREAM,
+            msg: Msg::Subscribe { from: 0 }
+        }
+    )));
+    h
+}
+
+fn set(origin: usize, req: u64, value: i64, expected: Option<u64>) -> Entry {
+    Entry {
+        origin,
+        req: Some(req),
+        since: 0,
+        cmd: Cmd::Set {
+            key: 0,
+            value,
+            expected,
+        },
+    }
+}
+
+fn record(number: u64, entry: Entry) -> Msg {
+    Msg::Record { number, entry }
+}
+
+fn request(id: u64, f: &'static str, value: Value) -> Request {
+    Request {
+        id,
+        node: 1,
+        f,
+        key: Some(0),
+        value,
+    }
+}
+
+fn inner(h: &Harness<MemState>) -> &Engine {
+    match &h.node {
+        MemState::Engine(e) => e,
+        MemState::Stream(_) => panic!("not an engine"),
+    }
+}
+
+fn replies(fx: &[Effect<Msg, Timer>]) -> Vec<(u64, Reply)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Reply { id, reply } => Some((*id, reply.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_faithful_engine_stops_on_a_gap_and_answers_every_later_operation_with_fail() {
+    let mut h = engine("faithful", Params::default());
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    h.message(STREAM, record(2, set(0, 101, 2, None)));
+    assert_eq!(
+        inner(&h).stopped(),
+        Some("broken sequence, expected 1, got 2")
+    );
+    let fx = h.request(request(7, "get", Value::Null));
+    assert!(matches!(&replies(&fx)[..], [(7, Reply::Fail(_))]), "{fx:?}");
+    assert_eq!(inner(&h).applied(), 1, "nothing is applied after the stop");
+}
+
+#[test]
+fn a_failed_command_leaves_the_faithful_engine_one_record_behind() {
+    let mut h = engine("faithful", Params::default());
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    // A CAS on the wrong version throws inside the kernel.
+    h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
+    assert_eq!(
+        inner(&h).applied(),
+        1,
+        "the seed skips the last-record update"
+    );
+    h.message(STREAM, record(2, set(0, 102, 3, None)));
+    assert!(
+        inner(&h).stopped().is_some(),
+        "the next record is out of sequence"
+    );
+    // The intended engine counts the record and goes on.
+    let mut i = engine("intended", Params::default());
+    i.message(STREAM, record(0, set(0, 100, 1, None)));
+    i.message(STREAM, record(1, set(0, 101, 2, Some(7))));
+    i.message(STREAM, record(2, set(0, 102, 3, None)));
+    assert_eq!(inner(&i).applied(), 3);
+    assert_eq!(inner(&i).store().get(0), Some((3, 2)));
+}
+
+#[test]
+fn the_faithful_batcher_dies_on_an_append_timeout_and_the_intended_one_retries() {
+    for (variant, resent) in [("faithful", false), ("intended", true)] {
+        let mut h = engine(variant, Params::default());
+        let fx = h.request(request(1, "set", Value::Int(5)));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: STREAM,
+                msg: Msg::Append { batch: 1, .. }
+            }
+        )));
+        // One append in flight: the next command waits in the queue.
+        let fx = h.request(request(2, "set", Value::Int(6)));
+        assert!(
+            !fx.iter().any(|e| matches!(e, Effect::Send { .. })),
+            "{fx:?}"
+        );
+        let fx = h.timer(Timer::AppendTimeout(1));
+        let sent = fx.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Send {
+                    msg: Msg::Append { entries, .. },
+                    ..
+                } if entries[0].req == Some(1)
+            )
+        });
+        assert_eq!(sent, resent, "{variant}: {fx:?}");
+        assert_eq!(inner(&h).batcher_dead, !resent);
+    }
+}
+
+#[test]
+fn a_command_completes_when_its_own_record_is_applied() {
+    let mut h = engine("faithful", Params::default());
+    h.request(request(9, "set", Value::Int(5)));
+    let fx = h.message(STREAM, record(0, set(1, 9, 5, None)));
+    assert_eq!(replies(&fx), vec![(9, Reply::Ok(Value::Int(1)))]);
+    let fx = h.request(request(10, "get", Value::Null));
+    assert_eq!(
+        replies(&fx),
+        vec![(
+            10,
+            Reply::Ok(Value::List(vec![Value::Int(5), Value::Int(1)]))
+        )]
+    );
+}
+
+#[test]
+fn an_intended_read_waits_for_the_streams_head() {
+    let mut h = engine("intended", Params::default());
+    let fx = h.request(request(4, "get", Value::Null));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Send {
+            to: STREAM,
+            msg: Msg::Head { tag: 4 }
+        }
+    )));
+    let fx = h.message(STREAM, Msg::HeadIs { tag: 4, next: 1 });
+    assert!(replies(&fx).is_empty(), "record 0 is not applied yet");
+    let fx = h.message(STREAM, record(0, set(0, 100, 8, None)));
+    assert_eq!(
+        replies(&fx),
+        vec![(
+            4,
+            Reply::Ok(Value::List(vec![Value::Int(8), Value::Int(1)]))
+        )]
+    );
+}
+
+#[test]
+fn a_leader_rejects_commands_of_a_deposed_origin_at_apply_time() {
+    let params = Params {
+        operator_leader: Some(1),
+        ..Params::default()
+    };
+    let mut h = engine("leader", params);
+    let assume = |origin| Entry {
+        origin,
+        req: None,
+        since: 0,
+        cmd: Cmd::AssumeLeadership,
+    };
+    h.message(STREAM, record(0, assume(1)));
+    assert!(inner(&h).leads(1));
+    h.request(request(5, "set", Value::Int(3)));
+    // n2 takes over before n1's command is applied.
+    h.message(STREAM, record(1, assume(2)));
+    let mut mine = set(1, 5, 3, None);
+    mine.since = 0;
+    let fx = h.message(STREAM, record(2, mine));
+    assert!(
+        matches!(&replies(&fx)[..], [(5, Reply::Fail(Value::Str(s)))] if s.contains("not leader")),
+        "{fx:?}"
+    );
+    assert_eq!(
+        inner(&h).store().get(0),
+        None,
+        "the rejected command changed nothing"
+    );
+}
+
+fn stream(knobs: StreamKnobs) -> Harness<MemState> {
+    let s = MemState::service(
+        "stream",
+        &layout(),
+        &Params::default(),
+        &serde_json::to_value(knobs).expect("knobs"),
+    )
+    .expect("stream");
+    Harness::with_layout(s, STREAM, layout())
+}
+
+fn records_to(fx: &[Effect<Msg, Timer>], to: usize) -> Vec<u64> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                to: t,
+                msg: Msg::Record { number, .. },
+            } if *t == to => Some(*number),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_stream_numbers_batches_and_applies_subscriber_faults_once() {
+    let knobs = StreamKnobs {
+        subscribers: vec![SubscriberFaults {
+            node: 1,
+            gap: vec![1],
+            duplicate: vec![2],
+            drop_at: Some(4),
+            ..SubscriberFaults::default()
+        }],
+        ack_loss: vec![AckLoss { node: 0, append: 1 }],
+        ..StreamKnobs::default()
+    };
+    let mut s = stream(knobs);
+    s.message(1, Msg::Subscribe { from: 0 });
+    let batch: Vec<Entry> = (0..5).map(|i| set(0, i, i as i64, None)).collect();
+    let fx = s.message(
+        0,
+        Msg::Append {
+            batch: 1,
+            entries: batch,
+        },
+    );
+    assert!(
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                msg: Msg::Appended { .. },
+                ..
+            }
+        )),
+        "the first append's acknowledgement is lost"
+    );
+    assert_eq!(records_to(&fx, 1), vec![0, 2, 2, 3]);
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Send {
+            to: 1,
+            msg: Msg::Dropped
+        }
+    )));
+    // Subscribing again from 1: the spent faults do not fire again.
+    let fx = s.message(1, Msg::Subscribe { from: 1 });
+    assert_eq!(records_to(&fx, 1), vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn the_stream_reorders_and_delays_records_for_one_subscriber() {
+    let knobs = StreamKnobs {
+        subscribers: vec![
+            SubscriberFaults {
+                node: 1,
+                reorder: vec![1],
+                ..SubscriberFaults::default()
+            },
+            SubscriberFaults {
+                node: 2,
+                delay_ms: 50,
+                ..SubscriberFaults::default()
+            },
+        ],
+        ..StreamKnobs::default()
+    };
+    let mut s = stream(knobs);
+    s.message(1, Msg::Subscribe { from: 0 });
+    s.message(2, Msg::Subscribe { from: 0 });
+    let batch: Vec<Entry> = (0..3).map(|i| set(0, i, i as i64, None)).collect();
+    let fx = s.message(
+        0,
+        Msg::Append {
+            batch: 1,
+            entries: batch,
+        },
+    );
+    assert_eq!(records_to(&fx, 1), vec![0, 2, 1], "record 1 after record 2");
+    assert!(records_to(&fx, 2).is_empty(), "n2's records wait");
+    let timers = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::SetTimer { tag: Timer::Deliver { to: 2, .. }, after } if *after == 50 * sim::MS))
+        .count();
+    assert_eq!(timers, 3);
+    let fx = s.timer(Timer::Deliver { to: 2, number: 0 });
+    assert_eq!(records_to(&fx, 2), vec![0]);
+}
