@@ -21,6 +21,7 @@ pub mod generic;
 mod generic_reads;
 pub mod history;
 pub mod lww;
+pub mod maelstrom;
 pub mod seqlog;
 
 pub use check::{CheckResult, Status};
@@ -209,7 +210,16 @@ pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
 }
 
 /// The protocols, by name, in the order `dsim list` shows them.
-pub const NAMES: &[&str] = &["lww", "history", "bank", "counter", "seqlog"];
+pub const NAMES: &[&str] = &[
+    "lww",
+    "history",
+    "bank",
+    "counter",
+    "seqlog",
+    "gg-echo",
+    "gg-unique-ids",
+    "gg-broadcast",
+];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
 pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
@@ -219,6 +229,9 @@ pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
         "bank" => v.visit::<bank::Bank>(),
         "counter" => v.visit::<counter::Counter>(),
         "seqlog" => v.visit::<seqlog::SeqLog>(),
+        "gg-echo" => v.visit::<maelstrom::Server<maelstrom::echo::Echo>>(),
+        "gg-unique-ids" => v.visit::<maelstrom::Server<maelstrom::unique_ids::UniqueIds>>(),
+        "gg-broadcast" => v.visit::<maelstrom::Server<maelstrom::broadcast::Broadcast>>(),
         _ => return None,
     })
 }

@@ -1,0 +1,436 @@
+//! Maelstrom's checkers over a run's history: echo equality, unique ids,
+//! Jepsen's set-full (broadcast), the g-counter's final reads and bounds,
+//! and the `stats` every Maelstrom run prints.
+
+use std::collections::BTreeMap;
+
+use sim::{EventKind, HistoryEvent, Sim, Time, Value};
+
+use super::{ms, Server, Workload};
+use crate::generic::{ops, Op};
+use crate::{CheckResult, CheckSpec};
+
+/// Maelstrom's stats, as a check that always passes.
+pub const STATS: CheckSpec = CheckSpec {
+    name: "stats",
+    summary: "always passes; reports msgs-per-op (sent by servers, and in all) and operation latencies per function, as Maelstrom's :stats and :net",
+};
+
+/// How many items a report lists.
+const SHOWN: usize = 8;
+
+/// The checks every Maelstrom workload has (`stats`).
+pub fn run_common<W: Workload>(name: &str, run: &Sim<Server<W>>) -> Option<CheckResult> {
+    (name == "stats").then(|| stats(run))
+}
+
+fn describe(op: &Op) -> String {
+    let i = op.invoke;
+    let end = match op.done {
+        Some(d) => format!("{:?} at {}", d.kind, ms(d.time)).to_lowercase(),
+        None => "no answer".into(),
+    };
+    format!(
+        "p{} {} on n{} invoked at {}: {end}",
+        i.process,
+        i.f,
+        i.node,
+        ms(i.time)
+    )
+}
+
+/// Quantiles 0, 0.5, 0.95, 0.99, 1 of `xs` (µs), in ms.
+pub fn quantiles(xs: &mut [Time]) -> String {
+    if xs.is_empty() {
+        return "none".into();
+    }
+    xs.sort_unstable();
+    let q = |p: f64| xs[((xs.len() - 1) as f64 * p).round() as usize];
+    format!(
+        "min {} / median {} / p95 {} / p99 {} / max {}",
+        ms(q(0.0)),
+        ms(q(0.5)),
+        ms(q(0.95)),
+        ms(q(0.99)),
+        ms(q(1.0))
+    )
+}
+
+/// The median and maximum of `xs`.
+pub fn median_max(xs: &mut [Time]) -> Option<(Time, Time)> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_unstable();
+    Some((xs[(xs.len() - 1) / 2], xs[xs.len() - 1]))
+}
+
+/// Maelstrom's stats: messages per operation (every message, and those
+/// sent by servers), and operation latencies per function. Always passes.
+fn stats<W: Workload>(run: &Sim<Server<W>>) -> CheckResult {
+    let s = run.stats();
+    let servers: u64 = s.sent_by_node.iter().take(run.layout().replicas).sum();
+    let n_ops = s.ops.max(1) as f64;
+    let mut lat: BTreeMap<&str, Vec<Time>> = BTreeMap::new();
+    let (mut ok, mut fail, mut info) = (0, 0, 0);
+    for op in ops(run.history()) {
+        match op.kind() {
+            Some(EventKind::Ok) => {
+                ok += 1;
+                let d = op.done.expect("completed");
+                lat.entry(op.invoke.f)
+                    .or_default()
+                    .push(d.time - op.invoke.time);
+            }
+            Some(EventKind::Fail) => fail += 1,
+            _ => info += 1,
+        }
+    }
+    let evidence = lat
+        .iter_mut()
+        .map(|(f, xs)| format!("{f} latency ({} ok): {}", xs.len(), quantiles(xs)))
+        .collect();
+    CheckResult {
+        status: crate::Status::Pass,
+        summary: format!(
+            "msgs-per-op {:.2} sent by servers ({servers} messages), {:.2} in all ({} messages); {} operations: {ok} ok, {fail} fail, {info} info",
+            servers as f64 / n_ops,
+            s.sent as f64 / n_ops,
+            s.sent,
+            s.ops
+        ),
+        evidence,
+    }
+}
+
+/// echo: every ok echo returned the value it sent.
+pub fn echo(history: &[HistoryEvent]) -> CheckResult {
+    let all = ops(history);
+    let bad: Vec<String> = all
+        .iter()
+        .filter(|o| o.kind() == Some(EventKind::Ok))
+        .filter(|o| o.done.map(|d| &d.value) != Some(&o.invoke.value))
+        .take(SHOWN)
+        .map(|o| {
+            format!(
+                "{}: sent {}, got {}",
+                describe(o),
+                o.invoke.value,
+                o.done.expect("ok").value
+            )
+        })
+        .collect();
+    let n = all
+        .iter()
+        .filter(|o| o.kind() == Some(EventKind::Ok))
+        .count();
+    if bad.is_empty() {
+        CheckResult::pass(format!("{n} ok echo(es) each returned what they sent"))
+    } else {
+        CheckResult::violation(
+            format!("{} echo(es) returned something else", bad.len()),
+            bad,
+        )
+    }
+}
+
+/// unique-ids: the ids of ok generates are distinct. `tags` are the tags
+/// the servers drew (faithful ids decode as ms ≪ 22 | tag ≪ 15 | seq).
+pub fn unique_ids(history: &[HistoryEvent], tags: &[u32]) -> CheckResult {
+    let all = ops(history);
+    let mut by_id: BTreeMap<&Value, Vec<&Op>> = BTreeMap::new();
+    let mut attempted = 0;
+    for o in &all {
+        attempted += 1;
+        if let (Some(EventKind::Ok), Some(d)) = (o.kind(), o.done) {
+            by_id.entry(&d.value).or_default().push(o);
+        }
+    }
+    let ints: Vec<i64> = by_id.keys().filter_map(|v| v.as_int()).collect();
+    let range = match (ints.iter().min(), ints.iter().max()) {
+        (Some(a), Some(b)) => format!("; range {a}..={b}"),
+        _ => String::new(),
+    };
+    let dups: Vec<(&&Value, &Vec<&Op>)> = by_id.iter().filter(|(_, v)| v.len() > 1).collect();
+    let summary = format!(
+        "{attempted} attempted, {} ok, {} distinct id(s){range}",
+        by_id.values().map(Vec::len).sum::<usize>(),
+        by_id.len()
+    );
+    if dups.is_empty() {
+        return CheckResult::pass(summary);
+    }
+    let mut evidence = shared_tags(tags);
+    for (id, who) in dups.iter().take(SHOWN) {
+        let decoded = id.as_int().map_or(String::new(), |i| {
+            format!(
+                " (ms {}, tag {}, seq mod 2048 = {})",
+                i >> 22,
+                (i >> 15) & 0x7f,
+                i & 0x7ff
+            )
+        });
+        let whom: Vec<String> = who.iter().map(|o| describe(o)).collect();
+        evidence.push(format!(
+            "id {id}{decoded} returned {} times: {}",
+            who.len(),
+            whom.join("; ")
+        ));
+    }
+    CheckResult::violation(
+        format!("{} duplicated id(s): {summary}", dups.len()),
+        evidence,
+    )
+}
+
+/// "nodes n0 and n3 both drew tag 42" lines.
+fn shared_tags(tags: &[u32]) -> Vec<String> {
+    let mut by_tag: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    for (i, t) in tags.iter().enumerate() {
+        by_tag.entry(*t).or_default().push(format!("n{i}"));
+    }
+    by_tag
+        .iter()
+        .filter(|(_, ns)| ns.len() > 1)
+        .map(|(t, ns)| format!("nodes {} drew the same tag {t}", ns.join(" and ")))
+        .collect()
+}
+
+/// One add of the set-full analysis.
+#[derive(Clone, Debug)]
+pub struct SetAdd {
+    /// The element.
+    pub element: i64,
+    /// Invocation time.
+    pub invoked: Time,
+    /// Completion time when it ended ok.
+    pub ok_at: Option<Time>,
+}
+
+/// One ok read of the set-full analysis.
+#[derive(Clone, Debug)]
+pub struct SetRead {
+    /// Invocation time.
+    pub invoked: Time,
+    /// Completion time.
+    pub completed: Time,
+    /// The elements it returned, sorted.
+    pub elements: Vec<i64>,
+}
+
+/// What set-full found.
+#[derive(Clone, Debug, Default)]
+pub struct SetFull {
+    /// Elements added (attempted).
+    pub attempted: usize,
+    /// Seen, and every read that began after the last read missing them contains them.
+    pub stable: Vec<i64>,
+    /// Known, and missed by a read that began after their last sighting.
+    pub lost: Vec<(i64, String)>,
+    /// Known, but no read began after they became known.
+    pub never_read: Vec<i64>,
+    /// Reads that missed a known element that later reads saw again.
+    pub stale_reads: usize,
+    /// Elements with stale reads.
+    pub stale: Vec<i64>,
+    /// Per stable element: time from its add's invocation to the end of
+    /// the last read that missed it (0 when none did).
+    pub stable_latencies: Vec<Time>,
+    /// Per lost element: time from its add's invocation to its last sighting.
+    pub lost_latencies: Vec<Time>,
+}
+
+/// Jepsen's set-full analysis (non-linearizable sets): `adds` and ok
+/// `reads` in any order.
+pub fn set_full(adds: &[SetAdd], reads: &mut [SetRead]) -> SetFull {
+    reads.sort_by_key(|r| (r.invoked, r.completed));
+    let mut out = SetFull {
+        attempted: adds.len(),
+        ..SetFull::default()
+    };
+    let mut first_seen: BTreeMap<i64, Time> = BTreeMap::new();
+    for r in reads.iter() {
+        for &e in &r.elements {
+            let t = first_seen.entry(e).or_insert(r.completed);
+            *t = (*t).min(r.completed);
+        }
+    }
+    for a in adds {
+        let e = a.element;
+        let known = match (a.ok_at, first_seen.get(&e)) {
+            (Some(x), Some(&y)) => x.min(y),
+            (Some(x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => continue, // unknown outcome, never seen
+        };
+        let has = |r: &SetRead| r.elements.binary_search(&e).is_ok();
+        let last_present = reads.iter().rposition(has);
+        let after_known = |r: &&SetRead| r.invoked > known;
+        let lost_read = reads
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| last_present.is_none_or(|p| *i > p))
+            .map(|(_, r)| r)
+            .find(|r| after_known(r) && !has(r));
+        if let Some(r) = lost_read {
+            let seen = last_present.map_or("never seen".to_string(), |p| {
+                format!("last seen by a read ending at {}", ms(reads[p].completed))
+            });
+            out.lost.push((
+                e,
+                format!(
+                    "{e}: added at {}, known at {}, {seen}, missing from a read at {}",
+                    ms(a.invoked),
+                    ms(known),
+                    ms(r.invoked)
+                ),
+            ));
+            if let Some(p) = last_present {
+                out.lost_latencies
+                    .push(reads[p].completed.saturating_sub(a.invoked));
+            }
+            continue;
+        }
+        let Some(p) = last_present else {
+            out.never_read.push(e);
+            continue;
+        };
+        let stale = reads[..p]
+            .iter()
+            .filter(|r| after_known(r) && !has(r))
+            .count();
+        if stale > 0 {
+            out.stale_reads += stale;
+            out.stale.push(e);
+        }
+        let last_absent = reads[..p]
+            .iter()
+            .filter(|r| r.invoked >= a.invoked && !has(r))
+            .map(|r| r.completed)
+            .max();
+        out.stable.push(e);
+        out.stable_latencies
+            .push(last_absent.map_or(0, |t| t.saturating_sub(a.invoked)));
+    }
+    out
+}
+
+/// The adds (function `add_f`) and ok reads (`read_f`, values lists of
+/// integers) of a run's history, for [`set_full`].
+pub fn set_ops(history: &[HistoryEvent], add_f: &str, read_f: &str) -> (Vec<SetAdd>, Vec<SetRead>) {
+    let mut adds = Vec::new();
+    let mut reads = Vec::new();
+    for o in ops(history) {
+        if o.invoke.f == add_f {
+            if let Some(e) = o.invoke.value.as_int() {
+                if o.kind() == Some(EventKind::Fail) {
+                    continue;
+                }
+                adds.push(SetAdd {
+                    element: e,
+                    invoked: o.invoke.time,
+                    ok_at: o.done.filter(|d| d.kind == EventKind::Ok).map(|d| d.time),
+                });
+            }
+        } else if o.invoke.f == read_f {
+            if let Some(d) = o.done.filter(|d| d.kind == EventKind::Ok) {
+                let mut elements: Vec<i64> = match &d.value {
+                    Value::List(l) => l.iter().filter_map(Value::as_int).collect(),
+                    _ => Vec::new(),
+                };
+                elements.sort_unstable();
+                elements.dedup();
+                reads.push(SetRead {
+                    invoked: o.invoke.time,
+                    completed: d.time,
+                    elements,
+                });
+            }
+        }
+    }
+    (adds, reads)
+}
+
+/// The set-full check's verdict: invalid iff anything is lost.
+pub fn set_full_result(r: &mut SetFull) -> CheckResult {
+    let summary = format!(
+        "{} attempted: {} stable, {} lost, {} never read; {} stale read(s) of {} element(s); stable latency {}",
+        r.attempted,
+        r.stable.len(),
+        r.lost.len(),
+        r.never_read.len(),
+        r.stale_reads,
+        r.stale.len(),
+        quantiles(&mut r.stable_latencies)
+    );
+    if r.lost.is_empty() {
+        let mut res = CheckResult::pass(summary);
+        if !r.never_read.is_empty() {
+            res.evidence.push(format!(
+                "never read: {}",
+                list(r.never_read.iter().map(i64::to_string))
+            ));
+        }
+        return res;
+    }
+    let mut evidence: Vec<String> = r.lost.iter().take(SHOWN).map(|(_, s)| s.clone()).collect();
+    if r.lost.len() > SHOWN {
+        evidence.push(format!("… and {} more lost", r.lost.len() - SHOWN));
+    }
+    evidence.push(format!(
+        "lost: {}; lost latency {}",
+        list(r.lost.iter().map(|(e, _)| e.to_string())),
+        quantiles(&mut r.lost_latencies)
+    ));
+    CheckResult::violation(format!("lost elements: {summary}"), evidence)
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let v: Vec<String> = items.collect();
+    if v.len() > 20 {
+        format!("{} … ({} in all)", v[..20].join(", "), v.len())
+    } else {
+        v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(e: i64, at: Time) -> SetAdd {
+        SetAdd {
+            element: e,
+            invoked: at,
+            ok_at: Some(at + 1),
+        }
+    }
+
+    fn read(at: Time, elements: &[i64]) -> SetRead {
+        SetRead {
+            invoked: at,
+            completed: at + 1,
+            elements: elements.to_vec(),
+        }
+    }
+
+    #[test]
+    fn set_full_finds_lost_stale_stable_and_never_read() {
+        let adds = [add(1, 0), add(2, 0), add(3, 0), add(4, 100)];
+        let mut reads = vec![
+            read(10, &[1, 2]),
+            read(20, &[1]),    // 2 missing: stale, seen again below
+            read(30, &[1, 2]), // 3 never seen; last read to start
+        ];
+        let mut r = set_full(&adds, &mut reads);
+        assert_eq!(r.stable, vec![1, 2]);
+        assert_eq!(r.lost.iter().map(|l| l.0).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(r.never_read, vec![4], "added after the last read began");
+        assert_eq!((r.stale_reads, r.stale.clone()), (1, vec![2]));
+        // 2's last absent read ended at 21, 21 after its add was invoked.
+        assert_eq!(r.stable_latencies, vec![0, 21]);
+        assert_eq!(set_full_result(&mut r).status, crate::Status::Violation);
+        let mut ok = set_full(&adds[..2], &mut reads);
+        assert_eq!(set_full_result(&mut ok).status, crate::Status::Pass);
+    }
+}
