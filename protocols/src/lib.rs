@@ -219,6 +219,7 @@ pub const NAMES: &[&str] = &[
     "gg-echo",
     "gg-unique-ids",
     "gg-broadcast",
+    "gg-g-counter",
 ];
 
 /// Calls `v.visit::<P>()` for the protocol called `name`, if there is one.
@@ -232,6 +233,7 @@ pub fn visit<V: Visitor>(name: &str, v: V) -> Option<V::Out> {
         "gg-echo" => v.visit::<maelstrom::Server<maelstrom::echo::Echo>>(),
         "gg-unique-ids" => v.visit::<maelstrom::Server<maelstrom::unique_ids::UniqueIds>>(),
         "gg-broadcast" => v.visit::<maelstrom::Server<maelstrom::broadcast::Broadcast>>(),
+        "gg-g-counter" => v.visit::<maelstrom::Server<maelstrom::g_counter::GCounter>>(),
         _ => return None,
     })
 }

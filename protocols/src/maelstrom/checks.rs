@@ -394,6 +394,117 @@ fn list(items: impl Iterator<Item = String>) -> String {
     }
 }
 
+/// The g-counter check: every final read (the last read of its process,
+/// invoked after every add completed and, in a run, once the network was
+/// whole again from `calm_since` on) equals the sum of the ok adds plus the deltas of some subset
+/// of the info adds (Maelstrom's check); and every read lies between 0 and
+/// the sum of the adds (ok or not yet known) invoked before it ended.
+pub fn g_counter(history: &[HistoryEvent], calm_since: Option<Time>) -> CheckResult {
+    let all = ops(history);
+    let mut last_read: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, o) in all.iter().enumerate() {
+        if o.invoke.f == "read" {
+            last_read.insert(o.invoke.process, i);
+        }
+    }
+    let adds: Vec<&Op> = all
+        .iter()
+        .filter(|o| o.invoke.f == "add" && o.kind() != Some(EventKind::Fail))
+        .collect();
+    let delta = |o: &Op| o.invoke.value.as_int().unwrap_or(0);
+    let ok_sum: i64 = adds
+        .iter()
+        .filter(|o| o.kind() == Some(EventKind::Ok))
+        .map(|o| delta(o))
+        .sum();
+    let info: Vec<i64> = adds
+        .iter()
+        .filter(|o| o.kind() != Some(EventKind::Ok))
+        .map(|o| delta(o))
+        .collect();
+    let last_add_end = adds
+        .iter()
+        .map(|o| o.done.map_or(Time::MAX, |d| d.time))
+        .max()
+        .unwrap_or(0);
+    let sums = subset_sums(&info);
+    let mut bad = Vec::new();
+    let mut finals = 0;
+    for (i, r) in all.iter().enumerate().filter(|(_, o)| o.invoke.f == "read") {
+        let Some(d) = r.done.filter(|d| d.kind == EventKind::Ok) else {
+            continue;
+        };
+        let Some(v) = d.value.as_int() else { continue };
+        let upper: i64 = adds
+            .iter()
+            .filter(|a| a.invoke.time <= d.time)
+            .map(|a| delta(a))
+            .sum();
+        if v < 0 || v > upper {
+            bad.push(format!(
+                "{} read {v}, outside 0..={upper} (the adds invoked before it ended)",
+                describe(r)
+            ));
+            continue;
+        }
+        let last = last_read.get(&r.invoke.process) == Some(&i);
+        if last && r.invoke.time > last_add_end && calm_since.is_none_or(|c| r.invoke.time >= c) {
+            finals += 1;
+            let extra = v - ok_sum;
+            let fits = extra >= 0
+                && sums.as_ref().map_or(extra <= info.iter().sum(), |s| {
+                    s.get(extra as usize).copied().unwrap_or(false)
+                });
+            if !fits {
+                bad.push(format!(
+                    "final {} read {v}, but the ok adds sum to {ok_sum} and the {} info add(s) to {} ({})",
+                    describe(r),
+                    info.len(),
+                    info.iter().sum::<i64>(),
+                    if v < ok_sum { "acknowledged adds are missing" } else { "no subset of the info adds makes up the difference" }
+                ));
+            }
+        }
+    }
+    let summary = format!(
+        "{} add(s) ({} ok summing to {ok_sum}, {} info), {finals} final read(s)",
+        adds.len(),
+        adds.len() - info.len(),
+        info.len()
+    );
+    if bad.is_empty() {
+        if finals == 0 {
+            return CheckResult::unknown(format!("no final read: {summary}"));
+        }
+        return CheckResult::pass(summary);
+    }
+    let n = bad.len();
+    bad.truncate(SHOWN);
+    CheckResult::violation(format!("{n} read(s) out of bounds: {summary}"), bad)
+}
+
+/// Which totals some subset of `xs` (non-negative) reaches, when the total
+/// is small enough to tabulate (`None`: only the range is checked).
+fn subset_sums(xs: &[i64]) -> Option<Vec<bool>> {
+    let total: i64 = xs.iter().sum();
+    if xs.iter().any(|&x| x < 0) || total > 10_000_000 {
+        return None;
+    }
+    let mut can = vec![false; total as usize + 1];
+    can[0] = true;
+    let mut top = 0usize;
+    for &x in xs {
+        let x = x as usize;
+        for s in (0..=top).rev() {
+            if can[s] {
+                can[s + x] = true;
+            }
+        }
+        top += x;
+    }
+    Some(can)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +543,47 @@ mod tests {
         assert_eq!(set_full_result(&mut r).status, crate::Status::Violation);
         let mut ok = set_full(&adds[..2], &mut reads);
         assert_eq!(set_full_result(&mut ok).status, crate::Status::Pass);
+    }
+
+    fn ev(
+        process: u64,
+        kind: EventKind,
+        f: &'static str,
+        value: Value,
+        time: Time,
+    ) -> HistoryEvent {
+        HistoryEvent {
+            process,
+            kind,
+            f,
+            key: None,
+            value,
+            time,
+            node: 0,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn g_counter_final_reads_take_ok_adds_plus_a_subset_of_info_adds() {
+        use EventKind::*;
+        let mut h = vec![
+            ev(0, Invoke, "add", Value::Int(2), 0),
+            ev(0, Ok, "add", Value::Int(2), 1),
+            ev(1, Invoke, "add", Value::Int(5), 0),
+            ev(1, Info, "add", Value::Null, 10),
+            ev(2, Invoke, "read", Value::Null, 5),
+            ev(2, Ok, "read", Value::Int(9), 6), // above every add invoked: 7
+        ];
+        let r = g_counter(&h, None);
+        assert_eq!(r.status, crate::Status::Violation, "{r:?}");
+        h.truncate(4);
+        for (v, ok) in [(2, true), (7, true), (3, false), (1, false)] {
+            let mut h = h.clone();
+            h.push(ev(2, Invoke, "read", Value::Null, 20));
+            h.push(ev(2, Ok, "read", Value::Int(v), 21));
+            let r = g_counter(&h, None);
+            assert_eq!(r.status == crate::Status::Pass, ok, "final read {v}: {r:?}");
+        }
     }
 }

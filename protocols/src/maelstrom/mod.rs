@@ -41,7 +41,7 @@ use crate::{CheckResult, CheckSpec, ClientMode, OpSpec, Protocol, ServiceSpec, V
 pub mod broadcast;
 pub mod checks;
 pub mod echo;
-// pub mod g_counter;
+pub mod g_counter;
 pub mod services;
 pub mod topology;
 pub mod unique_ids;
@@ -123,6 +123,11 @@ pub enum Kind {
     },
     /// The answer to a sync.
     SyncOk,
+    /// The intended g-counter's gossip: each node's own count, by node id.
+    Counts {
+        /// Per node.
+        counts: Ints,
+    },
     /// Key-value services: read a key.
     Read {
         /// The key.
@@ -181,6 +186,7 @@ impl Kind {
             Kind::BroadcastOk => "broadcast_ok",
             Kind::Sync { .. } => "sync",
             Kind::SyncOk => "sync_ok",
+            Kind::Counts { .. } => "counts",
             Kind::Read { .. } => "read",
             Kind::ReadOk { .. } => "read_ok",
             Kind::Write { .. } => "write",
@@ -573,6 +579,11 @@ impl<W: Workload> Protocol for Server<W> {
     fn notes(run: &Sim<Self>) -> Vec<String> {
         let mut notes = W::notes(run);
         notes.extend(parked_notes(run));
+        for (i, p) in run.nodes().iter().enumerate() {
+            if let Server::Service(s) = p {
+                notes.extend(s.notes(&run.layout().name(i), run.layout()));
+            }
+        }
         notes
     }
     fn check(name: &str, run: &Sim<Self>) -> CheckResult {

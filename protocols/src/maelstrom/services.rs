@@ -71,9 +71,28 @@ pub struct SeqKv {
     ring: usize,
     /// Each client's index: it never sees a state older than this.
     index: BTreeMap<NodeId, u64>,
+    /// Reads answered from an older state than the newest: per client, how
+    /// many, and the last one's (state read, newest then).
+    pub stale: BTreeMap<NodeId, (u64, u64, u64)>,
 }
 
 impl Service {
+    /// What a report should say about this service after a run.
+    pub fn notes(&self, name: &str, layout: &Layout) -> Vec<String> {
+        let Service::Seq(s) = self else {
+            return Vec::new();
+        };
+        s.stale
+            .iter()
+            .map(|(c, (n, at, newest))| {
+                format!(
+                    "{name} answered {n} read(s) by {} from an older state than the newest; the last read state {at} when {newest} was the newest",
+                    layout.name(*c)
+                )
+            })
+            .collect()
+    }
+
     /// Service `name` configured by `knobs`.
     pub fn new(name: &str, _layout: &Layout, knobs: &serde_json::Value) -> Result<Service, String> {
         let k: Knobs = serde_json::from_value(knobs.clone()).map_err(|e| format!("{name}: {e}"))?;
@@ -91,6 +110,7 @@ impl Service {
                 first: 0,
                 ring: k.ring,
                 index: BTreeMap::new(),
+                stale: BTreeMap::new(),
             })),
             "lww-kv" if !is_default("ring") => Err("lww-kv: knob ring belongs to seq-kv; lww-kv has replicas".into()),
             "lww-kv" if k.replicas == 0 => Err("lww-kv: replicas must be at least 1".into()),
@@ -253,6 +273,10 @@ impl SeqKv {
             .max(self.first);
         let at = rng.range(low, newest);
         self.index.insert(client, at);
+        if at < newest {
+            let e = self.stale.entry(client).or_insert((0, 0, 0));
+            *e = (e.0 + 1, at, newest);
+        }
         let mut state = self.states[(at - self.first) as usize].clone();
         apply(&mut state, kind, now).1
     }
@@ -273,6 +297,7 @@ mod tests {
             first: 0,
             ring: 32,
             index: BTreeMap::new(),
+            stale: BTreeMap::new(),
         };
         let mut rng = sim::Rng::derive(1, "t");
         for v in 1..=5 {
