@@ -625,3 +625,6 @@ fn parked_notes<W: Workload>(run: &Sim<Server<W>>) -> Vec<String> {
 pub(crate) fn ms(t: Time) -> String {
     crate::generic::ms(t)
 }
+
+#[cfg(test)]
+mod tests;
