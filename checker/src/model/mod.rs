@@ -16,6 +16,7 @@ mod counter;
 mod kv;
 mod kv_append;
 mod list_append;
+pub mod maelstrom;
 
 pub(crate) use atom::Atom;
 
@@ -241,6 +242,9 @@ static REGISTRY: &[Registration] = &[
     list_append::REGISTRATION,
     counter::REGISTRATION,
     bank::REGISTRATION,
+    maelstrom::SET_FULL,
+    maelstrom::UNIQUE_IDS,
+    maelstrom::G_COUNTER,
 ];
 
 /// The registered models, with their one-line descriptions.

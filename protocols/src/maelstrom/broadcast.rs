@@ -473,7 +473,7 @@ impl Workload for Broadcast {
         let (adds, mut reads) = super::checks::set_ops(run.history(), "broadcast", "read");
         let mut r = super::checks::set_full(&adds, &mut reads);
         match name {
-            "set-full" => super::checks::set_full_result(&mut r),
+            "set-full" => super::checks::set_full_result(&mut r, &reads),
             "stable-latency" => {
                 let bounds = run
                     .nodes()

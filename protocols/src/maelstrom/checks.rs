@@ -9,6 +9,7 @@ use sim::{EventKind, HistoryEvent, Sim, Time, Value};
 use super::{ms, Server, Workload};
 use crate::generic::{ops, Op};
 use crate::{CheckResult, CheckSpec};
+pub use checker::model::maelstrom::{set_full, subset_sums, SetAdd, SetFull, SetRead};
 
 /// Maelstrom's stats, as a check that always passes.
 pub const STATS: CheckSpec = CheckSpec {
@@ -196,125 +197,6 @@ fn shared_tags(tags: &[u32]) -> Vec<String> {
         .collect()
 }
 
-/// One add of the set-full analysis.
-#[derive(Clone, Debug)]
-pub struct SetAdd {
-    /// The element.
-    pub element: i64,
-    /// Invocation time.
-    pub invoked: Time,
-    /// Completion time when it ended ok.
-    pub ok_at: Option<Time>,
-}
-
-/// One ok read of the set-full analysis.
-#[derive(Clone, Debug)]
-pub struct SetRead {
-    /// Invocation time.
-    pub invoked: Time,
-    /// Completion time.
-    pub completed: Time,
-    /// The elements it returned, sorted.
-    pub elements: Vec<i64>,
-}
-
-/// What set-full found.
-#[derive(Clone, Debug, Default)]
-pub struct SetFull {
-    /// Elements added (attempted).
-    pub attempted: usize,
-    /// Seen, and every read that began after the last read missing them contains them.
-    pub stable: Vec<i64>,
-    /// Known, and missed by a read that began after their last sighting.
-    pub lost: Vec<(i64, String)>,
-    /// Known, but no read began after they became known.
-    pub never_read: Vec<i64>,
-    /// Reads that missed a known element that later reads saw again.
-    pub stale_reads: usize,
-    /// Elements with stale reads.
-    pub stale: Vec<i64>,
-    /// Per stable element: time from its add's invocation to the end of
-    /// the last read that missed it (0 when none did).
-    pub stable_latencies: Vec<Time>,
-    /// Per lost element: time from its add's invocation to its last sighting.
-    pub lost_latencies: Vec<Time>,
-}
-
-/// Jepsen's set-full analysis (non-linearizable sets): `adds` and ok
-/// `reads` in any order.
-pub fn set_full(adds: &[SetAdd], reads: &mut [SetRead]) -> SetFull {
-    reads.sort_by_key(|r| (r.invoked, r.completed));
-    let mut out = SetFull {
-        attempted: adds.len(),
-        ..SetFull::default()
-    };
-    let mut first_seen: BTreeMap<i64, Time> = BTreeMap::new();
-    for r in reads.iter() {
-        for &e in &r.elements {
-            let t = first_seen.entry(e).or_insert(r.completed);
-            *t = (*t).min(r.completed);
-        }
-    }
-    for a in adds {
-        let e = a.element;
-        let known = match (a.ok_at, first_seen.get(&e)) {
-            (Some(x), Some(&y)) => x.min(y),
-            (Some(x), None) => x,
-            (None, Some(&y)) => y,
-            (None, None) => continue, // unknown outcome, never seen
-        };
-        let has = |r: &SetRead| r.elements.binary_search(&e).is_ok();
-        let last_present = reads.iter().rposition(has);
-        let after_known = |r: &&SetRead| r.invoked > known;
-        let lost_read = reads
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| last_present.is_none_or(|p| *i > p))
-            .map(|(_, r)| r)
-            .find(|r| after_known(r) && !has(r));
-        if let Some(r) = lost_read {
-            let seen = last_present.map_or("never seen".to_string(), |p| {
-                format!("last seen by a read ending at {}", ms(reads[p].completed))
-            });
-            out.lost.push((
-                e,
-                format!(
-                    "{e}: added at {}, known at {}, {seen}, missing from a read at {}",
-                    ms(a.invoked),
-                    ms(known),
-                    ms(r.invoked)
-                ),
-            ));
-            if let Some(p) = last_present {
-                out.lost_latencies
-                    .push(reads[p].completed.saturating_sub(a.invoked));
-            }
-            continue;
-        }
-        let Some(p) = last_present else {
-            out.never_read.push(e);
-            continue;
-        };
-        let stale = reads[..p]
-            .iter()
-            .filter(|r| after_known(r) && !has(r))
-            .count();
-        if stale > 0 {
-            out.stale_reads += stale;
-            out.stale.push(e);
-        }
-        let last_absent = reads[..p]
-            .iter()
-            .filter(|r| r.invoked >= a.invoked && !has(r))
-            .map(|r| r.completed)
-            .max();
-        out.stable.push(e);
-        out.stable_latencies
-            .push(last_absent.map_or(0, |t| t.saturating_sub(a.invoked)));
-    }
-    out
-}
-
 /// The adds (function `add_f`) and ok reads (`read_f`, values lists of
 /// integers) of a run's history, for [`set_full`].
 pub fn set_ops(history: &[HistoryEvent], add_f: &str, read_f: &str) -> (Vec<SetAdd>, Vec<SetRead>) {
@@ -351,8 +233,9 @@ pub fn set_ops(history: &[HistoryEvent], add_f: &str, read_f: &str) -> (Vec<SetA
     (adds, reads)
 }
 
-/// The set-full check's verdict: invalid iff anything is lost.
-pub fn set_full_result(r: &mut SetFull) -> CheckResult {
+/// The set-full check's verdict: invalid iff anything is lost. `reads`
+/// are the reads [`set_full`] sorted.
+pub fn set_full_result(r: &mut SetFull, reads: &[SetRead]) -> CheckResult {
     let summary = format!(
         "{} attempted: {} stable, {} lost, {} never read; {} stale read(s) of {} element(s); stable latency {}",
         r.attempted,
@@ -373,13 +256,29 @@ pub fn set_full_result(r: &mut SetFull) -> CheckResult {
         }
         return res;
     }
-    let mut evidence: Vec<String> = r.lost.iter().take(SHOWN).map(|(_, s)| s.clone()).collect();
+    let mut evidence: Vec<String> = r
+        .lost
+        .iter()
+        .take(SHOWN)
+        .map(|l| {
+            let seen = l.last_seen.map_or("never seen".to_string(), |p| {
+                format!("last seen by a read ending at {}", ms(reads[p].completed))
+            });
+            format!(
+                "{}: added at {}, known at {}, {seen}, missing from a read at {}",
+                l.element,
+                ms(l.added),
+                ms(l.known),
+                ms(reads[l.missed_by].invoked)
+            )
+        })
+        .collect();
     if r.lost.len() > SHOWN {
         evidence.push(format!("… and {} more lost", r.lost.len() - SHOWN));
     }
     evidence.push(format!(
         "lost: {}; lost latency {}",
-        list(r.lost.iter().map(|(e, _)| e.to_string())),
+        list(r.lost.iter().map(|l| l.element.to_string())),
         quantiles(&mut r.lost_latencies)
     ));
     CheckResult::violation(format!("lost elements: {summary}"), evidence)
@@ -483,28 +382,6 @@ pub fn g_counter(history: &[HistoryEvent], calm_since: Option<Time>) -> CheckRes
     CheckResult::violation(format!("{n} read(s) out of bounds: {summary}"), bad)
 }
 
-/// Which totals some subset of `xs` (non-negative) reaches, when the total
-/// is small enough to tabulate (`None`: only the range is checked).
-fn subset_sums(xs: &[i64]) -> Option<Vec<bool>> {
-    let total: i64 = xs.iter().sum();
-    if xs.iter().any(|&x| x < 0) || total > 10_000_000 {
-        return None;
-    }
-    let mut can = vec![false; total as usize + 1];
-    can[0] = true;
-    let mut top = 0usize;
-    for &x in xs {
-        let x = x as usize;
-        for s in (0..=top).rev() {
-            if can[s] {
-                can[s + x] = true;
-            }
-        }
-        top += x;
-    }
-    Some(can)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,14 +412,20 @@ mod tests {
         ];
         let mut r = set_full(&adds, &mut reads);
         assert_eq!(r.stable, vec![1, 2]);
-        assert_eq!(r.lost.iter().map(|l| l.0).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            r.lost.iter().map(|l| l.element).collect::<Vec<_>>(),
+            vec![3]
+        );
         assert_eq!(r.never_read, vec![4], "added after the last read began");
         assert_eq!((r.stale_reads, r.stale.clone()), (1, vec![2]));
         // 2's last absent read ended at 21, 21 after its add was invoked.
         assert_eq!(r.stable_latencies, vec![0, 21]);
-        assert_eq!(set_full_result(&mut r).status, crate::Status::Violation);
+        assert_eq!(
+            set_full_result(&mut r, &reads).status,
+            crate::Status::Violation
+        );
         let mut ok = set_full(&adds[..2], &mut reads);
-        assert_eq!(set_full_result(&mut ok).status, crate::Status::Pass);
+        assert_eq!(set_full_result(&mut ok, &reads).status, crate::Status::Pass);
     }
 
     fn ev(
