@@ -239,6 +239,10 @@ impl Workload for Broadcast {
         ]
     }
 
+    fn model() -> Option<&'static str> {
+        Some("set-full")
+    }
+
     fn checks() -> &'static [CheckSpec] {
         &[
             CheckSpec {

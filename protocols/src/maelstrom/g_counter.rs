@@ -190,6 +190,10 @@ impl Workload for GCounter {
         ]
     }
 
+    fn model() -> Option<&'static str> {
+        Some("g-counter")
+    }
+
     fn checks() -> &'static [CheckSpec] {
         &[
             CheckSpec {

@@ -269,6 +269,11 @@ pub trait Workload: Clone + Debug + Sized + 'static {
     fn variants() -> &'static [Variant];
     /// The client operations.
     fn ops() -> Vec<OpSpec>;
+    /// The `dsim check` model that reads this workload's history (it also
+    /// backs the `linearizability` check).
+    fn model() -> Option<&'static str> {
+        None
+    }
     /// This workload's own checks.
     fn checks() -> &'static [CheckSpec];
     /// The checks a scenario runs when it names none.
@@ -534,7 +539,7 @@ impl<W: Workload> Protocol for Server<W> {
         false
     }
     fn model() -> Option<&'static str> {
-        None
+        W::model()
     }
     fn checks() -> &'static [CheckSpec] {
         W::checks()

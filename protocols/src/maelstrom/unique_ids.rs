@@ -93,6 +93,10 @@ impl Workload for UniqueIds {
         }]
     }
 
+    fn model() -> Option<&'static str> {
+        Some("unique-ids")
+    }
+
     fn checks() -> &'static [CheckSpec] {
         &[
             CheckSpec {
