@@ -278,7 +278,10 @@ fn registry_lists_every_model_with_a_description() {
             "kv-append",
             "list-append",
             "counter",
-            "bank"
+            "bank",
+            "set-full",
+            "unique-ids",
+            "g-counter"
         ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));
