@@ -108,6 +108,10 @@ impl Registry {
             .with::<seqlog::SeqLog>()
             .with::<vr::Vr>()
             .with::<memstate::MemState>()
+            .with::<maelstrom::Server<maelstrom::echo::Echo>>()
+            .with::<maelstrom::Server<maelstrom::unique_ids::UniqueIds>>()
+            .with::<maelstrom::Server<maelstrom::broadcast::Broadcast>>()
+            .with::<maelstrom::Server<maelstrom::g_counter::GCounter>>()
     }
 
     fn from_entries(entries: Vec<ProtocolEntry>) -> Self {

@@ -279,7 +279,10 @@ fn registry_lists_every_model_with_a_description() {
             "list-append",
             "counter",
             "bank",
-            "versioned-kv"
+            "versioned-kv",
+            "set-full",
+            "unique-ids",
+            "g-counter"
         ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));

@@ -24,6 +24,7 @@ pub mod generic;
 mod generic_reads;
 pub mod history;
 pub mod lww;
+pub mod maelstrom;
 pub mod memstate;
 pub mod seqlog;
 pub mod vr;

@@ -16,6 +16,7 @@ mod counter;
 mod kv;
 mod kv_append;
 mod list_append;
+pub mod maelstrom;
 mod versioned_kv;
 
 pub(crate) use atom::Atom;
@@ -243,6 +244,9 @@ static REGISTRY: &[Registration] = &[
     counter::REGISTRATION,
     bank::REGISTRATION,
     versioned_kv::REGISTRATION,
+    maelstrom::SET_FULL,
+    maelstrom::UNIQUE_IDS,
+    maelstrom::G_COUNTER,
 ];
 
 /// The registered models, with their one-line descriptions.

@@ -1,0 +1,493 @@
+//! Maelstrom's workload checkers as history checks: `set-full` (Jepsen's
+//! set-full, for broadcast: `broadcast`/`add` and `read`), `unique-ids`
+//! (`generate`) and `g-counter` (`add` and `read`, final reads). They are
+//! not sequential specifications: each reads the whole history at once and
+//! answers `not-linearizable` for a violation, with the operations that
+//! show it as the witness. Keys, if any, are checked apart.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{shape, Model, ModelError, Registration, ShapeError};
+use crate::history::{CompletionKind, Operation};
+use crate::linearizability::{KeyChecker, KeyReport, Verdict};
+use crate::witness::Witness;
+
+/// Registration of `set-full`.
+pub(crate) const SET_FULL: Registration = Registration::new(
+    "set-full",
+    "Jepsen's set-full (Maelstrom broadcast): broadcast or add n, read → list; invalid iff an element known to be added is missing from a read that began after its last sighting",
+    |i| build(i, "set-full", Kind::SetFull),
+);
+/// Registration of `unique-ids`.
+pub(crate) const UNIQUE_IDS: Registration = Registration::new(
+    "unique-ids",
+    "Maelstrom unique-ids: generate → id; invalid iff two ok generates returned the same id",
+    |i| build(i, "unique-ids", Kind::UniqueIds),
+);
+/// Registration of `g-counter`.
+pub(crate) const G_COUNTER: Registration = Registration::new(
+    "g-counter",
+    "Maelstrom g-counter: add n, read; each process's last read, invoked after every add ended, equals the ok adds plus a subset of the info adds; every read lies in 0..=(adds invoked before it ended)",
+    |i| build(i, "g-counter", Kind::GCounter),
+);
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    SetFull,
+    UniqueIds,
+    GCounter,
+}
+
+struct Check(Kind);
+
+fn build(initial: Option<&Value>, name: &'static str, kind: Kind) -> Result<Model, ModelError> {
+    match initial {
+        None | Some(Value::Null) => Ok(Model {
+            name,
+            spec: Box::new(Check(kind)),
+        }),
+        Some(v) => Err(ModelError::BadInitial {
+            model: name,
+            expected: "absent (this check has no initial value)",
+            found: v.clone(),
+        }),
+    }
+}
+
+/// One add of the set-full analysis.
+#[derive(Clone, Debug)]
+pub struct SetAdd {
+    /// The element.
+    pub element: i64,
+    /// Invocation time.
+    pub invoked: u64,
+    /// Completion time, when it ended ok.
+    pub ok_at: Option<u64>,
+}
+
+/// One ok read of the set-full analysis.
+#[derive(Clone, Debug)]
+pub struct SetRead {
+    /// Invocation time.
+    pub invoked: u64,
+    /// Completion time.
+    pub completed: u64,
+    /// The elements it returned, sorted.
+    pub elements: Vec<i64>,
+}
+
+/// An element set-full found lost.
+#[derive(Clone, Debug)]
+pub struct Lost {
+    /// The element.
+    pub element: i64,
+    /// Its add's invocation.
+    pub added: u64,
+    /// When it became known (its add's ok, or its first sighting).
+    pub known: u64,
+    /// Index (in the sorted reads) of the last read that saw it.
+    pub last_seen: Option<usize>,
+    /// Index of the first later read that missed it.
+    pub missed_by: usize,
+}
+
+/// What set-full found.
+#[derive(Clone, Debug, Default)]
+pub struct SetFull {
+    /// Elements added (attempted, failed adds excluded).
+    pub attempted: usize,
+    /// Seen, and every read that began after the last read missing them contains them.
+    pub stable: Vec<i64>,
+    /// Known, and missed by a read that began after their last sighting.
+    pub lost: Vec<Lost>,
+    /// Known, but never seen and no read began after they became known.
+    pub never_read: Vec<i64>,
+    /// Reads that missed a known element that a later read saw again.
+    pub stale_reads: usize,
+    /// Elements with stale reads.
+    pub stale: Vec<i64>,
+    /// Per stable element: from its add's invocation to the end of the last
+    /// read that missed it (0 when none did).
+    pub stable_latencies: Vec<u64>,
+    /// Per lost element seen at least once: from its add's invocation to
+    /// the end of its last sighting.
+    pub lost_latencies: Vec<u64>,
+}
+
+/// Jepsen's set-full analysis over `adds` and ok `reads` (sorted here by
+/// invocation).
+pub fn set_full(adds: &[SetAdd], reads: &mut [SetRead]) -> SetFull {
+    reads.sort_by_key(|r| (r.invoked, r.completed));
+    let mut out = SetFull {
+        attempted: adds.len(),
+        ..SetFull::default()
+    };
+    let mut first_seen: BTreeMap<i64, u64> = BTreeMap::new();
+    for r in reads.iter() {
+        for &e in &r.elements {
+            let t = first_seen.entry(e).or_insert(r.completed);
+            *t = (*t).min(r.completed);
+        }
+    }
+    for a in adds {
+        let e = a.element;
+        let known = match (a.ok_at, first_seen.get(&e)) {
+            (Some(x), Some(&y)) => x.min(y),
+            (Some(x), None) => x,
+            (None, Some(&y)) => y,
+            (None, None) => continue, // unknown outcome, never seen
+        };
+        let has = |r: &SetRead| r.elements.binary_search(&e).is_ok();
+        let last_present = reads.iter().rposition(has);
+        let from = last_present.map_or(0, |p| p + 1);
+        if let Some(i) = (from..reads.len()).find(|&i| reads[i].invoked > known) {
+            out.lost.push(Lost {
+                element: e,
+                added: a.invoked,
+                known,
+                last_seen: last_present,
+                missed_by: i,
+            });
+            if let Some(p) = last_present {
+                out.lost_latencies
+                    .push(reads[p].completed.saturating_sub(a.invoked));
+            }
+            continue;
+        }
+        let Some(p) = last_present else {
+            out.never_read.push(e);
+            continue;
+        };
+        let stale = reads[..p]
+            .iter()
+            .filter(|r| r.invoked > known && !has(r))
+            .count();
+        if stale > 0 {
+            out.stale_reads += stale;
+            out.stale.push(e);
+        }
+        let last_absent = reads[..p]
+            .iter()
+            .filter(|r| r.invoked >= a.invoked && !has(r))
+            .map(|r| r.completed)
+            .max();
+        out.stable.push(e);
+        out.stable_latencies
+            .push(last_absent.map_or(0, |t| t.saturating_sub(a.invoked)));
+    }
+    out
+}
+
+/// Which totals some subset of `xs` (non-negative) reaches, when the total
+/// is small enough to tabulate (`None`: only the range can be checked).
+pub fn subset_sums(xs: &[i64]) -> Option<Vec<bool>> {
+    let total: i64 = xs.iter().sum();
+    if xs.iter().any(|&x| x < 0) || total > 10_000_000 {
+        return None;
+    }
+    let mut can = vec![false; total as usize + 1];
+    can[0] = true;
+    let mut top = 0usize;
+    for &x in xs {
+        let x = x as usize;
+        for s in (0..=top).rev() {
+            if can[s] {
+                can[s + x] = true;
+            }
+        }
+        top += x;
+    }
+    Some(can)
+}
+
+const SET_FNS: &[&str] = &["broadcast", "add", "read"];
+const ID_FNS: &[&str] = &["generate"];
+const COUNTER_FNS: &[&str] = &["add", "read"];
+
+impl KeyChecker for Check {
+    fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
+        let out = op.output();
+        match (self.0, op.f.as_str()) {
+            (Kind::SetFull, "broadcast" | "add") | (Kind::GCounter, "add") => {
+                shape::int_input(op, "an integer").map(|_| ())
+            }
+            (Kind::SetFull, "read") => match out {
+                None => Ok(()),
+                Some(Value::Array(a)) if a.iter().all(Value::is_i64) => Ok(()),
+                Some(v) => Err(shape::bad_output(op, v, "a list of integers")),
+            },
+            (Kind::GCounter, "read") => match out {
+                None => Ok(()),
+                Some(v) if v.is_i64() => Ok(()),
+                Some(v) => Err(shape::bad_output(op, v, "an integer")),
+            },
+            (Kind::UniqueIds, "generate") => Ok(()),
+            (Kind::SetFull, _) => Err(shape::unknown(op, SET_FNS)),
+            (Kind::UniqueIds, _) => Err(shape::unknown(op, ID_FNS)),
+            (Kind::GCounter, _) => Err(shape::unknown(op, COUNTER_FNS)),
+        }
+    }
+
+    fn check_keys(
+        &self,
+        keys: &[(Option<&str>, Vec<&Operation>)],
+        _budget: u64,
+        _explain: bool,
+    ) -> (Vec<KeyReport>, Option<Witness>) {
+        let mut reports = Vec::new();
+        let mut witness = None;
+        for (key, ops) in keys {
+            let found = match self.0 {
+                Kind::SetFull => set_full_ops(ops),
+                Kind::UniqueIds => unique_ids_ops(ops),
+                Kind::GCounter => g_counter_ops(ops),
+            };
+            let verdict = if found.is_some() {
+                Verdict::NotLinearizable
+            } else {
+                Verdict::Linearizable
+            };
+            if let (Some((text, cited)), None) = (found, &witness) {
+                witness = Some(Witness {
+                    key: key.map(str::to_string),
+                    ops: cited.into_iter().map(|i| ops[i].clone()).collect(),
+                    explanation: text,
+                    minimal: false,
+                });
+            }
+            reports.push(KeyReport {
+                key: key.map(str::to_string),
+                ops: ops.len(),
+                verdict: Some(verdict),
+                steps: ops.len() as u64,
+            });
+        }
+        (reports, witness)
+    }
+}
+
+/// A violation: words, and the indices of the operations they cite.
+type Found = Option<(String, Vec<usize>)>;
+
+fn end(op: &Operation) -> u64 {
+    op.completion.as_ref().map_or(u64::MAX, |c| c.time)
+}
+
+fn set_full_ops(ops: &[&Operation]) -> Found {
+    let mut adds = Vec::new();
+    let mut reads = Vec::new();
+    let mut read_op = Vec::new();
+    let mut add_op: BTreeMap<i64, usize> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if op.f == "read" {
+            if let Some(Value::Array(a)) = op.output() {
+                let mut elements: Vec<i64> = a.iter().filter_map(Value::as_i64).collect();
+                elements.sort_unstable();
+                elements.dedup();
+                reads.push(SetRead {
+                    invoked: op.time,
+                    completed: end(op),
+                    elements,
+                });
+                read_op.push(i);
+            }
+        } else if let Some(e) = op.value.as_i64() {
+            add_op.insert(e, i);
+            adds.push(SetAdd {
+                element: e,
+                invoked: op.time,
+                ok_at: op.output().map(|_| end(op)),
+            });
+        }
+    }
+    // Sorting the reads must move their operation indices along.
+    let mut order: Vec<usize> = (0..reads.len()).collect();
+    order.sort_by_key(|&i| (reads[i].invoked, reads[i].completed));
+    let read_op: Vec<usize> = order.iter().map(|&i| read_op[i]).collect();
+    let r = set_full(&adds, &mut reads);
+    let lost = r.lost.first()?;
+    let mut cited = vec![add_op[&lost.element]];
+    cited.extend(lost.last_seen.map(|p| read_op[p]));
+    cited.push(read_op[lost.missed_by]);
+    cited.sort_unstable();
+    let seen = match lost.last_seen {
+        Some(p) => format!("a read ending at {} saw it", reads[p].completed),
+        None => "no read ever saw it".to_string(),
+    };
+    Some((
+        format!(
+            "{} element(s) lost; {} was added at {} and known from {}; {seen}, but a read invoked at {} misses it ({} stable, {} never read, {} stale read(s))",
+            r.lost.len(),
+            lost.element,
+            lost.added,
+            lost.known,
+            reads[lost.missed_by].invoked,
+            r.stable.len(),
+            r.never_read.len(),
+            r.stale_reads
+        ),
+        cited,
+    ))
+}
+
+fn unique_ids_ops(ops: &[&Operation]) -> Found {
+    let mut by_id: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Some(v) = op.output() {
+            by_id.entry(v.to_string()).or_default().push(i);
+        }
+    }
+    let dups: Vec<(&String, &Vec<usize>)> = by_id.iter().filter(|(_, v)| v.len() > 1).collect();
+    let (id, who) = dups.first()?;
+    let procs: Vec<String> = who
+        .iter()
+        .map(|&i| format!("process {}", ops[i].process))
+        .collect();
+    Some((
+        format!(
+            "{} duplicated id(s); id {id} was returned to {}",
+            dups.len(),
+            procs.join(" and ")
+        ),
+        (*who).clone(),
+    ))
+}
+
+fn g_counter_ops(ops: &[&Operation]) -> Found {
+    let delta = |op: &Operation| op.value.as_i64().unwrap_or(0);
+    let adds: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].f == "add").collect();
+    let ok = |op: &Operation| matches!(&op.completion, Some(c) if c.kind == CompletionKind::Ok);
+    let ok_sum: i64 = adds
+        .iter()
+        .filter(|&&i| ok(ops[i]))
+        .map(|&i| delta(ops[i]))
+        .sum();
+    let info: Vec<i64> = adds
+        .iter()
+        .filter(|&&i| !ok(ops[i]))
+        .map(|&i| delta(ops[i]))
+        .collect();
+    let info_sum: i64 = info.iter().sum();
+    let sums = subset_sums(&info);
+    let last_add_end = adds.iter().map(|&i| end(ops[i])).max().unwrap_or(0);
+    let mut last_read: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        if op.f == "read" {
+            last_read.insert(op.process, i);
+        }
+    }
+    for (i, op) in ops.iter().enumerate().filter(|(_, o)| o.f == "read") {
+        let Some(v) = op.output().and_then(Value::as_i64) else {
+            continue;
+        };
+        let ended = end(op);
+        let before: Vec<usize> = adds
+            .iter()
+            .copied()
+            .filter(|&a| ops[a].time <= ended)
+            .collect();
+        let upper: i64 = before.iter().map(|&a| delta(ops[a])).sum();
+        if v < 0 || v > upper {
+            return Some((
+                format!(
+                    "read by process {} returned {v}, outside 0..={upper}, the sum of the adds invoked before it ended",
+                    op.process
+                ),
+                vec![i],
+            ));
+        }
+        let is_final = last_read.get(&op.process) == Some(&i) && op.time > last_add_end;
+        let extra = v - ok_sum;
+        let fits = extra >= 0
+            && sums.as_ref().map_or(extra <= info_sum, |s| {
+                s.get(extra as usize).copied().unwrap_or(false)
+            });
+        if is_final && !fits {
+            let mut cited = vec![i];
+            cited.extend(adds.iter().copied().take(6));
+            cited.sort_unstable();
+            return Some((
+                format!(
+                    "final read by process {} returned {v}, but the ok adds sum to {ok_sum} and no subset of the {} info add(s) (summing to {info_sum}) makes up the difference",
+                    op.process,
+                    info.len()
+                ),
+                cited,
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{check, History, Verdict};
+
+    fn verdict(model: &str, text: &str) -> Verdict {
+        let h = History::parse_jsonl(text).expect("history");
+        let m = super::super::by_name(model, None).expect("model");
+        check(&h, &m, 1000).expect("fits").verdict
+    }
+
+    fn line(p: u64, t: &str, f: &str, v: &str, time: u64) -> String {
+        format!(r#"{{"process":{p},"type":"{t}","f":"{f}","value":{v},"time":{time}}}"#)
+    }
+
+    #[test]
+    fn set_full_is_invalid_iff_a_known_element_goes_missing() {
+        let base = [
+            line(0, "invoke", "broadcast", "1", 0),
+            line(0, "ok", "broadcast", "1", 1),
+            line(1, "invoke", "read", "null", 2),
+            line(1, "ok", "read", "[1]", 3),
+        ]
+        .join("\n");
+        assert_eq!(verdict("set-full", &base), Verdict::Linearizable);
+        let lost = format!(
+            "{base}\n{}\n{}",
+            line(2, "invoke", "read", "null", 5),
+            line(2, "ok", "read", "[]", 6)
+        );
+        assert_eq!(verdict("set-full", &lost), Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn unique_ids_finds_a_duplicate() {
+        let ok = [
+            line(0, "invoke", "generate", "null", 0),
+            line(0, "ok", "generate", "7", 1),
+            line(1, "invoke", "generate", "null", 0),
+            line(1, "ok", "generate", "\"n1-1\"", 1),
+        ]
+        .join("\n");
+        assert_eq!(verdict("unique-ids", &ok), Verdict::Linearizable);
+        let dup = ok.replace("\"n1-1\"", "7");
+        assert_eq!(verdict("unique-ids", &dup), Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn g_counter_final_reads_are_ok_adds_plus_some_info_adds() {
+        let adds = [
+            line(0, "invoke", "add", "2", 0),
+            line(0, "ok", "add", "2", 1),
+            line(1, "invoke", "add", "5", 0),
+            line(1, "info", "add", "5", 10),
+        ]
+        .join("\n");
+        for (v, want) in [
+            (2, Verdict::Linearizable),
+            (7, Verdict::Linearizable),
+            (3, Verdict::NotLinearizable),
+            (1, Verdict::NotLinearizable),
+        ] {
+            let h = format!(
+                "{adds}\n{}\n{}",
+                line(2, "invoke", "read", "null", 20),
+                line(2, "ok", "read", &v.to_string(), 21)
+            );
+            assert_eq!(verdict("g-counter", &h), want, "final read {v}");
+        }
+    }
+}
