@@ -10,7 +10,7 @@ use crate::Registry;
 /// What `list` shows of protocol `P`.
 pub(crate) fn describe<P: Protocol>() -> String {
     {
-        let mut o = format!("  {:10} {}\n", P::NAME, P::SUMMARY);
+        let mut o = format!("  {:13} {}\n", P::NAME, P::SUMMARY);
         for v in P::variants() {
             o += &format!("    variant  {:10} {}\n", v.name, v.summary);
         }
