@@ -283,11 +283,6 @@ pub fn provenance_protocols(registry: &crate::Registry) -> Vec<&'static str> {
         .collect()
 }
 
-/// Search steps the linearizability check may take per run.
-fn checker_budget() -> u64 {
-    checker::DEFAULT_BUDGET
-}
-
 fn run_check<P: Protocol>(
     name: &str,
     sim: &Sim<P>,
@@ -297,7 +292,7 @@ fn run_check<P: Protocol>(
     match name {
         "convergence" => check::convergence(sim, stop.completed()),
         "linearizability" => match P::model() {
-            Some(model) => check::linearizability(sim, model, checker_budget()),
+            Some(model) => check::linearizability(sim, model, params.linearizability.budget),
             None => CheckResult::unknown(format!("{} declares no model to check against", P::NAME)),
         },
         // A protocol's own check replaces a generic one of the same name.

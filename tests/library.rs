@@ -135,3 +135,32 @@ fn search_and_shrink_from_code_write_a_file_that_replays() {
         );
     }
 }
+
+#[test]
+fn the_linearizability_budget_is_a_check_param() {
+    let registry = Registry::bundled();
+    let with_budget = |budget: u64| {
+        let mut params = dsim::protocols::CheckParams::default();
+        params.linearizability.budget = budget;
+        Builder::new("lww", 3)
+            .variant("intended")
+            .workload(RawWorkload {
+                ops: 60,
+                keys: Some(1),
+                ..Default::default()
+            })
+            .checks(["linearizability"])
+            .expect("linearizability", Expect::Any)
+            .check_params(params)
+            .build(&registry)
+    };
+    let status = |budget| {
+        let sc = with_budget(budget).unwrap();
+        let rep = dsim::runner::run_at(&sc, 1).unwrap();
+        rep.checks[0].result.status
+    };
+    assert_eq!(status(1), dsim::protocols::Status::Unknown);
+    assert_ne!(status(5_000_000), dsim::protocols::Status::Unknown);
+    let e = with_budget(0).unwrap_err();
+    assert_eq!(e.field, "check_params.linearizability.budget", "{e}");
+}

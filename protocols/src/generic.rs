@@ -52,6 +52,26 @@ pub struct CheckParams {
     /// `message-budget`.
     #[serde(rename = "message-budget")]
     pub message_budget: MessageBudget,
+    /// `linearizability`.
+    pub linearizability: Linearizability,
+}
+
+/// `check_params.linearizability`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Linearizability {
+    /// The most search steps the check may spend before it answers
+    /// "unknown" (`dsim check --budget`); its memo is capped at 1 GiB
+    /// whatever the budget.
+    pub budget: u64,
+}
+
+impl Default for Linearizability {
+    fn default() -> Self {
+        Linearizability {
+            budget: checker::DEFAULT_BUDGET,
+        }
+    }
 }
 
 /// `check_params.availability`.
@@ -113,6 +133,12 @@ impl CheckParams {
                 ))
             }
         };
+        if self.linearizability.budget == 0 {
+            return Err((
+                "linearizability.budget".into(),
+                "must be at least 1 search step".into(),
+            ));
+        }
         frac(self.availability.min_ok, "min_ok")?;
         frac(self.availability.min_ok_after_heal, "min_ok_after_heal")?;
         if self.liveness.within_ms == 0 || self.liveness.within_ms > u64::MAX / MS {
