@@ -145,7 +145,24 @@ impl Service {
             Service::Lww(copies) => {
                 let n = copies.len() as u64;
                 let i = ctx.rng().below(n) as usize;
+                // Last write wins by stamp: an update stamped before (or,
+                // at the same instant, with a smaller value than) what this
+                // copy holds is acknowledged but does not replace it, as a
+                // merge would not (the service's clock can step back).
+                let key = match &msg.body.kind {
+                    Kind::Write { key, .. } | Kind::Cas { key, .. } => Some(key.clone()),
+                    _ => None,
+                };
+                let before = key.as_ref().and_then(|k| copies[i].get(k).cloned());
                 let out = apply(&mut copies[i], msg.body.kind, now).1;
+                if let (Some(k), Some((v0, t0))) = (key, before) {
+                    if copies[i]
+                        .get(&k)
+                        .is_some_and(|&(v1, t1)| (t1, v1) < (t0, v0))
+                    {
+                        copies[i].insert(k, (v0, t0));
+                    }
+                }
                 if ctx.rng().below(2) == 0 {
                     let j = ctx.rng().below(n) as usize;
                     let merged = merge(&copies[i], &copies[j]);
@@ -224,12 +241,15 @@ fn apply(store: &mut Store, kind: Kind, now: u64) -> (bool, Kind) {
     }
 }
 
-/// The union of two lww copies, the later stamp winning per key.
+/// The union of two lww copies, the later stamp (then the larger value)
+/// winning per key.
 fn merge(a: &Store, b: &Store) -> Store {
     let mut out = a.clone();
     for (k, (v, t)) in b {
         match out.get(k) {
-            Some((_, mine)) if mine >= t => {}
+            // The later stamp wins; at equal stamps the larger value, so
+            // that merging in either order gives the same copy.
+            Some(&(mv, mt)) if (mt, mv) >= (*t, *v) => {}
             _ => {
                 out.insert(k.clone(), (*v, *t));
             }

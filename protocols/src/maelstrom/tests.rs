@@ -470,7 +470,6 @@ fn lww_kv_copies_merge_to_the_later_stamp_whichever_copy_holds_it() {
 }
 
 #[test]
-#[ignore = "bug: a write applies to its copy without comparing stamps, so after the service clock steps back an older-stamped write can erase the later-stamped value"]
 fn lww_kv_a_write_stamped_earlier_does_not_beat_a_later_stamp() {
     // x = 1 stamped 100 is in one copy only; the service's clock then steps
     // back and x = 2 is written, stamped 50. Last-write-wins by stamp: x
