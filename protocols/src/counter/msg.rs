@@ -90,9 +90,9 @@ impl Body {
         }
     }
 
-    /// The length of this message's JSON encoding, for the 8 KiB cliff.
-    /// Only messages that grow with the op log can cross it, so the rest are
-    /// not encoded at all.
+    /// The length of this message's JSON encoding as the original's
+    /// `json.dumps` writes it, for the 8 KiB cliff. Only messages that grow
+    /// with the op log can cross it, so the rest are not encoded at all.
     pub(super) fn encoded_len(&self) -> usize {
         match self {
             Body::SyncData { .. }
@@ -100,10 +100,34 @@ impl Body {
             | Body::NonceSend { .. }
             | Body::StartSync { .. }
             | Body::SyncMismatchData { .. }
-            | Body::StopSync { .. } => serde_json::to_vec(self).map_or(0, |v| v.len()),
+            | Body::StopSync { .. } => serde_json::to_vec(self).map_or(0, |v| python_len(&v)),
             _ => 0,
         }
     }
+}
+
+/// The length of compact JSON `json` as Python's `json.dumps` writes the
+/// same value by default: a space after every `,` and `:` that separate
+/// items and keys (outside strings).
+fn python_len(json: &[u8]) -> usize {
+    let (mut in_string, mut escaped, mut spaces) = (false, false, 0);
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b':' => spaces += 1,
+                _ => {}
+            }
+        }
+    }
+    json.len() + spaces
 }
 
 /// Wire messages: a datagram, a TCP frame, or a TCP acknowledgement.
@@ -135,4 +159,21 @@ pub enum Timer {
     SyncData,
     /// Resend unacknowledged TCP messages to this peer.
     Resend(NodeId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_those_of_python_json_dumps() {
+        // json.dumps({"msg_type": "nonce_send", "variable_name": "a,b: c",
+        //             "nonce_dict": {"1": 5, "2": -3}}) is 86 characters.
+        let compact =
+            br#"{"msg_type":"nonce_send","variable_name":"a,b: c","nonce_dict":{"1":5,"2":-3}}"#;
+        assert_eq!(python_len(compact), 86);
+        // An escaped quote does not end the string.
+        assert_eq!(python_len(br#"{"k":"x",y"}"#), 13 + 1);
+        assert_eq!(python_len(b"[]"), 2);
+    }
 }
