@@ -129,6 +129,11 @@ impl SeedOutcome {
     }
 }
 
+/// One job per core: the default of `dsim fuzz --jobs` and of the library.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The text of a panic payload.
 pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()

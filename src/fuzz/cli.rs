@@ -163,10 +163,7 @@ pub fn run(registry: &crate::Registry, args: &FuzzArgs) -> ExitCode {
         shard: shard.index,
         shards: shard.count,
     };
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        usize::from,
-    );
+    let jobs = args.jobs.map_or_else(campaign::default_jobs, usize::from);
     let started = Instant::now();
     let deadline = args.time_budget.map(|s| started + Duration::from_secs(s));
     let (ran, failed) = run_seeds(&sc, seeds, jobs, deadline, args);

@@ -79,7 +79,7 @@ pub fn search(
     let mut sc = sc.clone();
     resolve(&mut sc)?;
     let jobs = match jobs {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => campaign::default_jobs(),
         j => j,
     };
     let count = seeds.end.saturating_sub(seeds.start);
@@ -121,8 +121,13 @@ pub fn shrink_into(
             })
             .collect();
     }
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    save::shrink_all(&sc, &save::picks(failed, per_group), dir, jobs, runs)
+    save::shrink_all(
+        &sc,
+        &save::picks(failed, per_group),
+        dir,
+        campaign::default_jobs(),
+        runs,
+    )
 }
 
 /// Fills in what the `fuzz` block leaves to the probe run (the kinds of

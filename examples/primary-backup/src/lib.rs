@@ -226,6 +226,21 @@ impl PrimaryBackup {
         self.last_heard = ctx.now();
     }
 
+    /// A message from the primary of `view`: a sender in an older view is
+    /// told the current one and ignored (false); a newer view is adopted;
+    /// either way the primary was heard from now.
+    fn hear_primary(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, view: u64) -> bool {
+        if view < self.view {
+            ctx.send(from, Msg::NewView { view: self.view });
+            return false;
+        }
+        if view > self.view {
+            self.adopt(ctx, view);
+        }
+        self.last_heard = ctx.now();
+        true
+    }
+
     fn on_update(
         &mut self,
         ctx: &mut Ctx<'_, Self>,
@@ -234,14 +249,9 @@ impl PrimaryBackup {
         seq: u64,
         kv: (u32, i64),
     ) {
-        if view < self.view {
-            ctx.send(from, Msg::NewView { view: self.view });
+        if !self.hear_primary(ctx, from, view) {
             return;
         }
-        if view > self.view {
-            self.adopt(ctx, view);
-        }
-        self.last_heard = ctx.now();
         if seq == self.seq + 1 {
             self.seq = seq;
             self.store.insert(kv.0, kv.1);
@@ -299,14 +309,9 @@ impl Node for PrimaryBackup {
                 value,
             } => self.on_update(ctx, from, view, seq, (key, value)),
             Msg::Snapshot { view, seq, store } => {
-                if view < self.view {
-                    ctx.send(from, Msg::NewView { view: self.view });
+                if !self.hear_primary(ctx, from, view) {
                     return;
                 }
-                if view > self.view {
-                    self.adopt(ctx, view);
-                }
-                self.last_heard = ctx.now();
                 // A late snapshot older than what we have changes nothing
                 // (within a view, equal numbers mean equal stores).
                 if seq >= self.seq {
@@ -322,14 +327,9 @@ impl Node for PrimaryBackup {
                 );
             }
             Msg::Heartbeat { view } => {
-                if view < self.view {
-                    ctx.send(from, Msg::NewView { view: self.view });
+                if !self.hear_primary(ctx, from, view) {
                     return;
                 }
-                if view > self.view {
-                    self.adopt(ctx, view);
-                }
-                self.last_heard = ctx.now();
                 ctx.send(
                     from,
                     Msg::Ack {

@@ -140,29 +140,12 @@ impl Service {
                 }
                 k => not_supported(&k),
             },
-            Service::Lin(store) => apply(store, msg.body.kind, now).1,
+            Service::Lin(store) => apply(store, msg.body.kind, now, Stamps::Ignore).1,
             Service::Seq(s) => s.on_op(ctx.rng(), from, msg.body.kind, now),
             Service::Lww(copies) => {
                 let n = copies.len() as u64;
                 let i = ctx.rng().below(n) as usize;
-                // Last write wins by stamp: an update stamped before (or,
-                // at the same instant, with a smaller value than) what this
-                // copy holds is acknowledged but does not replace it, as a
-                // merge would not (the service's clock can step back).
-                let key = match &msg.body.kind {
-                    Kind::Write { key, .. } | Kind::Cas { key, .. } => Some(key.clone()),
-                    _ => None,
-                };
-                let before = key.as_ref().and_then(|k| copies[i].get(k).cloned());
-                let out = apply(&mut copies[i], msg.body.kind, now).1;
-                if let (Some(k), Some((v0, t0))) = (key, before) {
-                    if copies[i]
-                        .get(&k)
-                        .is_some_and(|&(v1, t1)| (t1, v1) < (t0, v0))
-                    {
-                        copies[i].insert(k, (v0, t0));
-                    }
-                }
+                let out = apply(&mut copies[i], msg.body.kind, now, Stamps::Lww).1;
                 if ctx.rng().below(2) == 0 {
                     let j = ctx.rng().below(n) as usize;
                     let merged = merge(&copies[i], &copies[j]);
@@ -202,16 +185,37 @@ fn missing(key: &str) -> Kind {
     }
 }
 
+/// Whether an update may replace a value stamped later than itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stamps {
+    /// Yes: the store is one linearizable (or sequential) register per key.
+    Ignore,
+    /// No: last write wins by stamp, then by the larger value, as a merge
+    /// decides. An update stamped before what the copy holds (the service's
+    /// clock stepped back) is acknowledged but does not replace it.
+    Lww,
+}
+
+/// Stores `value` for `key` at service time `now`, unless `stamps` keeps
+/// what is there.
+fn put(store: &mut Store, key: String, value: i64, now: u64, stamps: Stamps) {
+    let older = |&(v0, t0): &(i64, u64)| (now, value) < (t0, v0);
+    if stamps == Stamps::Lww && store.get(&key).is_some_and(older) {
+        return;
+    }
+    store.insert(key, (value, now));
+}
+
 /// Applies one operation to `store` at service time `now`; true when it
 /// changed the store.
-fn apply(store: &mut Store, kind: Kind, now: u64) -> (bool, Kind) {
+fn apply(store: &mut Store, kind: Kind, now: u64, stamps: Stamps) -> (bool, Kind) {
     match kind {
         Kind::Read { key } => match store.get(&key) {
             Some((v, _)) => (false, Kind::ReadOk { value: *v }),
             None => (false, missing(&key)),
         },
         Kind::Write { key, value } => {
-            store.insert(key, (value, now));
+            put(store, key, value, now, stamps);
             (true, Kind::WriteOk)
         }
         Kind::Cas {
@@ -221,12 +225,12 @@ fn apply(store: &mut Store, kind: Kind, now: u64) -> (bool, Kind) {
             create_if_not_exists,
         } => match store.get(&key) {
             None if create_if_not_exists => {
-                store.insert(key, (to, now));
+                put(store, key, to, now, stamps);
                 (true, Kind::CasOk)
             }
             None => (false, missing(&key)),
             Some((v, _)) if *v == from => {
-                store.insert(key, (to, now));
+                put(store, key, to, now, stamps);
                 (true, Kind::CasOk)
             }
             Some((v, _)) => (
@@ -270,7 +274,7 @@ impl SeqKv {
     fn on_op(&mut self, rng: &mut sim::Rng, client: NodeId, kind: Kind, now: u64) -> Kind {
         let newest = self.newest();
         let mut next = self.states.back().expect("at least one state").clone();
-        let (changed, out) = apply(&mut next, kind.clone(), now);
+        let (changed, out) = apply(&mut next, kind.clone(), now, Stamps::Ignore);
         if changed {
             self.states.push_back(next);
             if self.states.len() > self.ring {
@@ -298,7 +302,7 @@ impl SeqKv {
             *e = (e.0 + 1, at, newest);
         }
         let mut state = self.states[(at - self.first) as usize].clone();
-        apply(&mut state, kind, now).1
+        apply(&mut state, kind, now, Stamps::Ignore).1
     }
 }
 
