@@ -93,6 +93,12 @@ impl<S: Spec> Prober<'_, S> {
         }
     }
 
+    /// Puts operations in order of invocation, as [`Spec::can_matter`]
+    /// receives its weakened ones.
+    fn by_call(&self, ops: &mut [usize]) {
+        ops.sort_by_key(|&i| (self.open[i].call, i));
+    }
+
     /// Whether exactly `picks` fail: `None` if the probe ran out of steps
     /// (at most `cap`).
     fn illegal(&mut self, picks: &[Pick], cap: u64) -> Option<bool> {
@@ -132,9 +138,10 @@ impl<S: Spec> Prober<'_, S> {
         for &(i, _) in picks {
             inside[i] = true;
         }
-        let candidates: Vec<usize> = (0..self.known.len())
+        let mut candidates: Vec<usize> = (0..self.known.len())
             .filter(|&i| !inside[i] && !self.droppable[i] && self.open[i].call <= horizon)
             .collect();
+        self.by_call(&mut candidates);
         let kept: Vec<&S::Op> = picks.iter().map(|&p| &self.timed(p).op).collect();
         let weak: Vec<&S::Op> = candidates.iter().map(|&i| &self.open[i].op).collect();
         let matter = self.spec.can_matter(&kept, &weak);
@@ -165,7 +172,7 @@ impl<S: Spec> Prober<'_, S> {
                 .filter_map(|&(i, _)| self.known[i].ret)
                 .max()
                 .unwrap_or(0);
-            let candidates: Vec<usize> = (0..self.known.len())
+            let mut candidates: Vec<usize> = (0..self.known.len())
                 .filter(|&i| {
                     !inside[i]
                         && self.in_prefix[i].is_some()
@@ -173,6 +180,7 @@ impl<S: Spec> Prober<'_, S> {
                         && self.open[i].call <= horizon
                 })
                 .collect();
+            self.by_call(&mut candidates);
             let kept: Vec<&S::Op> = all.iter().map(|&p| &self.timed(p).op).collect();
             let weak: Vec<&S::Op> = candidates.iter().map(|&i| &self.open[i].op).collect();
             let matter = self.spec.can_matter(&kept, &weak);

@@ -10,7 +10,7 @@ use super::shape::{bad_input, echo_output, no_input, unknown};
 use super::{Atom, Explanation, Model, Registration, ShapeError, Spec};
 use crate::history::Operation;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The registry line.
 pub(crate) const REGISTRATION: Registration = Registration::new(
@@ -118,6 +118,16 @@ impl Spec for CasRegister {
     /// of unknown outcome only if its `new` is such a value (then its `old`
     /// is needed too). Any other one sets a value nothing accepts until a
     /// kept write or cas overwrites it, so leaving it out changes nothing.
+    ///
+    /// Of weakened operations that are alike (writes of one value, or cas
+    /// of one pair), no more matter than there are operations that find
+    /// the value they set (kept reads and cas of it, and the weakened cas
+    /// that matter): in any order, one that helps is followed by its own
+    /// such operation before the register changes again, and the
+    /// earliest-invoked of them can stand in for whichever ones an order
+    /// uses (each may go wherever a later-invoked one can). So only that
+    /// many, earliest first, are kept; with few values and many writers
+    /// this is most of the saving.
     fn can_matter(&self, kept: &[&RegisterOp], weak: &[&RegisterOp]) -> Vec<bool> {
         // Asked "is this in?" only, never iterated: its order reaches nothing.
         let mut needed: HashSet<&Atom> = kept
@@ -146,6 +156,7 @@ impl Spec for CasRegister {
                 grew |= matter[k];
             }
             if !grew {
+                cap_blind_writes(kept, weak, &mut matter);
                 return matter;
             }
         }
@@ -155,6 +166,39 @@ impl Spec for CasRegister {
         suspects
             .iter()
             .find_map(|&r| self.explain_read(history, r, suspects))
+    }
+}
+
+/// Keeps, of the weakened operations that `matter` and are alike (writes
+/// of one value, or cas of one pair), only the earliest as many as there
+/// are operations that find the value they set (see
+/// [`CasRegister::can_matter`]).
+fn cap_blind_writes(kept: &[&RegisterOp], weak: &[&RegisterOp], matter: &mut [bool]) {
+    // Looked up, never iterated: their order reaches nothing.
+    let mut finders: HashMap<&Atom, usize> = HashMap::new();
+    let weak_finders = weak.iter().zip(matter.iter()).filter(|(_, m)| **m);
+    for op in kept.iter().chain(weak_finders.map(|(op, _)| op)) {
+        let found = match op {
+            RegisterOp::Read(value) => value.as_ref(),
+            RegisterOp::Cas { old, .. } => Some(old),
+            RegisterOp::Write(_) => None,
+        };
+        if let Some(value) = found {
+            *finders.entry(value).or_default() += 1;
+        }
+    }
+    let mut used: HashMap<(Option<&Atom>, &Atom), usize> = HashMap::new();
+    for (op, m) in weak.iter().zip(matter.iter_mut()) {
+        let alike = match op {
+            RegisterOp::Write(value) => (None, value),
+            RegisterOp::Cas { old, new, .. } => (Some(old), new),
+            RegisterOp::Read(_) => continue,
+        };
+        if *m {
+            let count = used.entry(alike).or_default();
+            *count += 1;
+            *m = *count <= finders.get(alike.1).copied().unwrap_or(0);
+        }
     }
 }
 

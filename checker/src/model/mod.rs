@@ -63,7 +63,9 @@ pub trait Spec: Send + Sync + 'static {
 
     /// For operations of unknown outcome (`weak`, in compact form) that
     /// could be added to the operations `kept`: which could change whether
-    /// `kept` can be linearized. Witnesses use it to ignore the rest of a
+    /// `kept` can be linearized. `weak` is in order of invocation, earliest
+    /// first; a weakened operation may take effect at any moment after its
+    /// invocation, or not at all. Witnesses use it to ignore the rest of a
     /// key's history when proving that a small set fails whatever the rest
     /// did. Answering `true` for every one is always right, only slower.
     fn can_matter(&self, kept: &[&Self::Op], weak: &[&Self::Op]) -> Vec<bool> {
