@@ -56,6 +56,12 @@ fn hard_set() -> Vec<(String, Shape, u64)> {
     }
     set.push(("wrong-1k-1".into(), shape(10, 1000, Spoil::Wrong), 1));
     set.push(("stale-10k-0".into(), shape(4, 10_000, Spoil::Stale), 0));
+    set.push(("stale-10k-10p-0".into(), shape(10, 10_000, Spoil::Stale), 0));
+    let many_values = Shape {
+        values: 10_000,
+        ..shape(10, 10_000, Spoil::Stale)
+    };
+    set.push(("stale-10k-10p-unique-0".into(), many_values, 0));
     set
 }
 
