@@ -149,7 +149,17 @@ impl Account {
         &self.events
     }
 
-    fn push(&mut self, e: Event) {
+    /// Stores `e` as the original's `persist` does (node_cluster.py, the
+    /// version with the provenance graph): pop the root, push it back,
+    /// record `e` as its child, push `e`. With equal timestamps the pop and
+    /// re-push move the root, which decides later parents and the replay
+    /// order among the ties.
+    fn push(&mut self, mut e: Event) {
+        if let Some(root) = self.heap.pop() {
+            self.heap.push(root);
+            self.events[root.idx].children.push(e.local_id);
+        }
+        e.children.clear();
         self.heap.push(Slot {
             ts: e.ts,
             idx: self.events.len(),
@@ -157,9 +167,9 @@ impl Account {
         self.events.push(e);
     }
 
-    fn newest_mut(&mut self) -> Option<&mut Event> {
+    fn newest(&self) -> Option<&Event> {
         let idx = self.heap.root()?.idx;
-        self.events.get_mut(idx)
+        self.events.get(idx)
     }
 }
 
@@ -194,7 +204,9 @@ impl Bank {
             return Replay::default();
         };
         match self.mode {
-            Mode::Faithful => Replay::of(acc.heap.pop_order().iter().map(|s| &acc.events[s.idx])),
+            Mode::Faithful => {
+                Replay::as_coded(acc.heap.pop_order().iter().map(|s| &acc.events[s.idx]))
+            }
             Mode::Intended => Replay::oldest_first(&acc.events),
         }
     }
@@ -226,11 +238,8 @@ impl Bank {
         self.local_counter += 1;
         let local_id = self.local_counter;
         let acc = self.accounts.entry(key).or_default();
-        let h = match acc.newest_mut() {
-            Some(root) => {
-                root.children.push(local_id);
-                root.h
-            }
+        let h = match acc.newest() {
+            Some(root) => root.h,
             None => local_id,
         };
         acc.push(Event {

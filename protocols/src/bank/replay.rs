@@ -59,8 +59,24 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Replays `events` in the order given, by the original's rules.
+    /// Replays `events` in the order given, by the original's rules, but
+    /// with a blame search that considers every earlier event (the
+    /// original's skips the first: see [`Replay::as_coded`]).
     pub fn of<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
+        Replay::blaming(events, 0)
+    }
+
+    /// Replays `events` in the order given exactly as node_bank's
+    /// `getvalue` does, including its blame search,
+    /// `range(item_index - 1, 0, -1)`, which stops before the first
+    /// replayed event: a withdrawal whose only short predecessor is the
+    /// first event is cancelled "not large enough" with nobody blamed.
+    pub fn as_coded<'a>(events: impl IntoIterator<Item = &'a Event>) -> Replay {
+        Replay::blaming(events, 1)
+    }
+
+    /// The replay, blaming only events at replay position `first` or later.
+    fn blaming<'a>(events: impl IntoIterator<Item = &'a Event>, first: usize) -> Replay {
         let mut r = Replay::default();
         for e in events {
             let cancelled = match e.dir {
@@ -80,6 +96,8 @@ impl Replay {
                     reason: Reason::NotLargeEnough,
                     cause: r
                         .steps
+                        .get(first..)
+                        .unwrap_or_default()
                         .iter()
                         .rev()
                         .find(|s| s.balance < e.amount)

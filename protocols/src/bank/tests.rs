@@ -109,6 +109,43 @@ fn a_short_withdrawal_is_blamed_on_the_event_before_it() {
 }
 
 #[test]
+fn the_faithful_blame_search_never_considers_the_first_replayed_event() {
+    // Newest first: deposit 30 (#200) replays first and falls short of
+    // withdraw 50 (#100), which the original then blames on nobody: its
+    // search, range(i - 1, 0, -1), stops before index 0.
+    let mut n = node("faithful", 0);
+    n.message(1, sync(Dir::Withdraw, 50, 1, 100));
+    n.message(1, sync(Dir::Deposit, 30, 2, 200));
+    let r = n.node.replay(0);
+    assert_eq!(r.steps[0].id, 200);
+    let cancel = r.steps[1].cancelled.expect("cancelled");
+    assert_eq!(cancel.reason, Reason::NotLargeEnough);
+    assert_eq!(cancel.cause, None);
+    // The complete search over the same order blames the deposit.
+    let events = n.node.account(0).expect("account").events();
+    let order = [&events[1], &events[0]];
+    let full = Replay::of(order);
+    assert_eq!(full.steps[1].cancelled.expect("cancelled").cause, Some(200));
+}
+
+#[test]
+fn every_persist_pops_and_repushes_the_root_and_links_a_child() {
+    // Four events with one timestamp. heapq's pop and re-push of the root
+    // before each push moves the first arrival out of the root slot after
+    // the third event, so the fourth is the second's child; without them
+    // the first would stay the root and parent of all. Syncs link children
+    // as sets do.
+    let mut n = node("faithful", 0);
+    for (amount, id) in [(10, 100), (20, 200), (30, 300), (40, 400)] {
+        n.message(1, sync(Dir::Deposit, amount, 5, id));
+    }
+    let ev = n.node.account(0).expect("account").events();
+    assert_eq!(ev[0].children, vec![2, 3]);
+    assert_eq!(ev[1].children, vec![4]);
+    assert!(ev[2].children.is_empty() && ev[3].children.is_empty());
+}
+
+#[test]
 fn faithful_cancelled_flags_stick_intended_ones_are_recomputed() {
     // A deposit arrives that covers the withdrawal in each variant's order:
     // a newer one for newest-first replay, an older one for oldest-first.
