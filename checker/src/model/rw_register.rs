@@ -1058,6 +1058,10 @@ fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize
     }
 }
 
+/// A cycle search: its kind, the edges that may close the cycle, the edges
+/// the path back may use, and the bound on the path's rw edges.
+type Search<'a> = (AnomalyKind, &'a dyn Fn(Dep) -> bool, &'a dyn Fn(Dep) -> bool, Rw);
+
 /// Finds and classifies the cycles `model` forbids (kinds it allows are
 /// not searched for: their searches are the expensive ones).
 fn cycles(g: &Graph, model: Consistency, anomalies: &mut Vec<Anomaly>) {
@@ -1069,7 +1073,7 @@ fn cycles(g: &Graph, model: Consistency, anomalies: &mut Vec<Anomaly>) {
     let is_rw = |d: Dep| d == Dep::Rw;
     let is_rt = |d: Dep| d == Dep::Rt;
     // (kind, closing edges, path edges, rw bound on the path)
-    let searches: [(AnomalyKind, &dyn Fn(Dep) -> bool, &dyn Fn(Dep) -> bool, Rw); 5] = [
+    let searches: [Search<'_>; 5] = [
         (AnomalyKind::G0, &ww, &ww, Rw::Any),
         (AnomalyKind::G1c, &is_wr, &wwr, Rw::Any),
         (AnomalyKind::GSingle, &is_rw, &wwr, Rw::Any),
@@ -1328,10 +1332,8 @@ impl KeyChecker for RwRegister {
     ) -> (Vec<KeyReport>, Option<Witness>) {
         let mut ops: Vec<&Operation> = keys.iter().flat_map(|(_, o)| o.iter().copied()).collect();
         ops.sort_by_key(|o| (o.time, o.line, o.process));
-        let txns = match txns_of(&ops) {
-            Ok(t) => t,
-            Err(_) => Vec::new(), // validated already
-        };
+        // Every operation was validated already.
+        let txns = txns_of(&ops).unwrap_or_default();
         let analysis = analyze(txns, self.model);
         let (verdict, witness) = judge(&analysis, self.model, self.ryw, &ops);
         let report = KeyReport {
