@@ -127,3 +127,52 @@ fn dsim_check_reads_a_txn_run_history() {
     assert_eq!(wrong.status.code(), Some(2));
     let _ = std::fs::remove_file(&history);
 }
+
+#[test]
+fn each_hand_made_history_shows_exactly_its_anomaly() {
+    const MODELS: [&str; 5] = [
+        "read-uncommitted",
+        "read-committed",
+        "repeatable-read",
+        "serializable",
+        "strict-serializable",
+    ];
+    for (file, kind, weakest) in [
+        ("g0", "G0", 0),
+        ("garbage-read", "garbage-read", 0),
+        ("g1a", "G1a", 1),
+        ("g1b", "G1b", 1),
+        ("g1c", "G1c", 1),
+        ("g-single", "G-single", 2),
+        ("g2-item", "G2-item", 2),
+        ("internal", "internal", 3),
+        ("g-single-realtime", "G-single-realtime", 4),
+    ] {
+        let path = format!("checker/tests/rw-register/{file}.jsonl");
+        for (m, model) in MODELS.iter().enumerate() {
+            let out = dsim(&[
+                "check",
+                "--model",
+                "rw-register",
+                "--consistency",
+                model,
+                &path,
+            ]);
+            let want = if m >= weakest { 1 } else { 0 };
+            assert_eq!(
+                out.status.code(),
+                Some(want),
+                "{file} at {model}: {}",
+                text(&out.stdout)
+            );
+            if m >= weakest {
+                let expected = format!("not {model}: {kind} (1 anomaly in all)");
+                assert!(
+                    text(&out.stdout).replace('\n', " ").contains(&expected),
+                    "{file} at {model}: {}",
+                    text(&out.stdout)
+                );
+            }
+        }
+    }
+}

@@ -378,12 +378,16 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The anomalies `model` forbids.
+    /// The anomalies `model` forbids, by kind (G0 first, then G1a, G1b,
+    /// G1c, G-single, G2-item, the realtime cycles, and the rest).
     pub fn violations(&self, model: Consistency) -> Vec<&Anomaly> {
-        self.anomalies
+        let mut bad: Vec<&Anomaly> = self
+            .anomalies
             .iter()
             .filter(|a| model.forbids(a.kind))
-            .collect()
+            .collect();
+        bad.sort_by_key(|a| a.kind);
+        bad
     }
 
     /// True if the unique-writes assumption failed: no verdict is possible.
@@ -1060,7 +1064,12 @@ fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize
 
 /// A cycle search: its kind, the edges that may close the cycle, the edges
 /// the path back may use, and the bound on the path's rw edges.
-type Search<'a> = (AnomalyKind, &'a dyn Fn(Dep) -> bool, &'a dyn Fn(Dep) -> bool, Rw);
+type Search<'a> = (
+    AnomalyKind,
+    &'a dyn Fn(Dep) -> bool,
+    &'a dyn Fn(Dep) -> bool,
+    Rw,
+);
 
 /// Finds and classifies the cycles `model` forbids (kinds it allows are
 /// not searched for: their searches are the expensive ones).
