@@ -176,3 +176,44 @@ fn each_hand_made_history_shows_exactly_its_anomaly() {
         }
     }
 }
+
+#[test]
+fn a_mix_sets_the_txn_generator_and_a_bad_one_is_refused() {
+    let base = std::fs::read_to_string(format!(
+        "{}/scenarios/gg-txn-benign.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut s: serde_json::Value = serde_json::from_str(&base).unwrap();
+    s["workload"]["ops"] = 200.into();
+    s["workload"]["mix"] =
+        serde_json::json!([{"f": "txn", "value": {"txn": {"keys": 2, "max_len": 6}}}]);
+    let good = scratch("txn", "mix.json", &s.to_string());
+    let history = scratch("txn", "mix.jsonl", "");
+    let out = dsim(&[
+        "run",
+        good.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let mut longest = 0;
+    for line in std::fs::read_to_string(&history).unwrap().lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mops = e["value"].as_array().unwrap();
+        longest = longest.max(mops.len());
+        assert!(mops.len() <= 6);
+        assert!(mops.iter().all(|m| m[1].as_i64().unwrap() < 2), "{line}");
+    }
+    assert!(longest > 4, "the mix's max_len is used");
+    s["workload"]["mix"] =
+        serde_json::json!([{"f": "txn", "value": {"txn": {"keys": 0, "max_len": 6}}}]);
+    let bad = scratch("txn", "bad.json", &s.to_string());
+    let out = dsim(&["run", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("workload.mix[0].value.txn: must be"),
+        "{}",
+        text(&out.stderr)
+    );
+}
