@@ -28,6 +28,20 @@ fn gg10_equal_versions_keep_the_first_arrival_and_replicas_diverge() {
 }
 
 #[test]
+fn gg10_two_txns_on_one_node_tie_too() {
+    sweep(
+        "gg10-txn-b-version-tie-one-node.json",
+        &["convergence"],
+        &[],
+    );
+    let (_, r) = run("gg10-txn-b-version-tie-one-node.json", None);
+    assert!(
+        detail(&r, "convergence").contains("key 1: n0=2 n1=3"),
+        "{r:#}"
+    );
+}
+
+#[test]
 fn gg11_a_read_before_the_self_gossip_misses_the_own_write() {
     sweep(
         "gg11-txn-b-read-your-writes-gap.json",
