@@ -55,6 +55,16 @@ pub enum ValueGen {
     },
     /// Always this value.
     Const(Value),
+    /// A transaction (Maelstrom's txn-rw-register): 1..=`max_len`
+    /// micro-operations `["r", k, null]` or `["w", k, v]`, each a read or a
+    /// write with equal odds, `k` uniform in `0..keys`, every written `v`
+    /// drawn from the same counter as `Unique`, so writes are unique.
+    Txn {
+        /// Keys drawn from `0..keys`.
+        keys: u32,
+        /// At most this many micro-operations.
+        max_len: u32,
+    },
 }
 
 /// One kind of generated operation and how often it is drawn.
@@ -317,6 +327,22 @@ impl Clients {
             }
             ValueGen::Range { min, max } => Value::Int(self.rng.range_i64(min, max)),
             ValueGen::Const(v) => v,
+            ValueGen::Txn { keys, max_len } => {
+                let len = 1 + self.rng.below(u64::from(max_len.max(1)));
+                let mops = (0..len)
+                    .map(|_| {
+                        let k = Value::Int(self.rng.below(u64::from(keys.max(1))) as i64);
+                        if self.rng.below(2) == 0 {
+                            Value::List(vec![Value::Str("r".into()), k, Value::Null])
+                        } else {
+                            self.next_unique += 1;
+                            let v = Value::Int(self.next_unique - 1);
+                            Value::List(vec![Value::Str("w".into()), k, v])
+                        }
+                    })
+                    .collect();
+                Value::List(mops)
+            }
         };
         Planned {
             f,

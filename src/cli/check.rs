@@ -33,6 +33,14 @@ pub struct CheckArgs {
     /// The model's initial value, as JSON (e.g. `0`, `null`, `'"abc"'`).
     #[arg(long, value_name = "VALUE")]
     pub initial: Option<String>,
+    /// rw-register only: the consistency model the transactions must
+    /// satisfy (read-uncommitted, read-committed, repeatable-read,
+    /// serializable, strict-serializable; default strict-serializable).
+    #[arg(long, value_name = "MODEL")]
+    pub consistency: Option<String>,
+    /// rw-register only: also check read-your-writes per process.
+    #[arg(long)]
+    pub read_your_writes: bool,
     /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -132,6 +140,28 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
         Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
             format!("--initial {text:?} is not JSON ({e}); a string needs quotes: '\"{text}\"'")
         })?),
+    };
+    let initial = match (args.consistency.as_deref(), args.read_your_writes) {
+        (None, false) => initial,
+        _ if args.model != "rw-register" => {
+            return Err(format!(
+                "--consistency and --read-your-writes go with --model rw-register, not {}",
+                args.model
+            ))
+        }
+        _ if initial.is_some() => {
+            return Err("give --consistency/--read-your-writes or --initial, not both".into())
+        }
+        (consistency, ryw) => {
+            let name = consistency.unwrap_or("strict-serializable");
+            if model::rw_register::Consistency::parse(name).is_none() {
+                return Err(format!(
+                    "--consistency {name:?} is not a consistency model; allowed: {}",
+                    model::rw_register::Consistency::names()
+                ));
+            }
+            Some(serde_json::json!({"consistency": name, "read_your_writes": ryw}))
+        }
     };
     model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())
 }

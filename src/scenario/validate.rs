@@ -651,7 +651,7 @@ fn value(v: &serde_json::Value, src: &Src, at: &P) -> R<Value> {
 fn value_gen(v: &serde_json::Value, src: &Src, at: &P) -> R<ValueGen> {
     use serde_json::Value as J;
     const ALLOWED: &str =
-        "allowed: \"unique\", \"null\", {\"min\": A, \"max\": B} or {\"const\": VALUE}";
+        "allowed: \"unique\", \"null\", {\"min\": A, \"max\": B}, {\"const\": VALUE} or {\"txn\": {\"keys\": K, \"max_len\": M}}";
     match v {
         J::String(s) if s == "unique" => Ok(ValueGen::Unique),
         J::String(s) if s == "null" => Ok(ValueGen::Null),
@@ -673,6 +673,26 @@ fn value_gen(v: &serde_json::Value, src: &Src, at: &P) -> R<ValueGen> {
             }
             Ok(ValueGen::Range { min, max })
         }
+        J::Object(o) if o.len() == 1 && o.contains_key("txn") => {
+            let at = at.clone().k("txn");
+            let shape = "must be {\"keys\": K, \"max_len\": M}, integers from 1 to 1000";
+            let fields = o["txn"].as_object().ok_or_else(|| src.err(&at, shape))?;
+            let field = |name: &str| {
+                fields
+                    .get(name)
+                    .and_then(serde_json::Value::as_u64)
+                    .filter(|n| (1..=1000).contains(n))
+                    .map(|n| n as u32)
+                    .ok_or_else(|| src.err(&at, shape))
+            };
+            if fields.len() != 2 {
+                return Err(src.err(&at, shape));
+            }
+            Ok(ValueGen::Txn {
+                keys: field("keys")?,
+                max_len: field("max_len")?,
+            })
+        }
         _ => Err(src.err(at, format!("invalid value generator {v}; {ALLOWED}"))),
     }
 }
@@ -683,5 +703,8 @@ fn value_gen_json(g: &ValueGen) -> serde_json::Value {
         ValueGen::Unique => "unique".into(),
         ValueGen::Range { min, max } => serde_json::json!({"min": min, "max": max}),
         ValueGen::Const(v) => serde_json::json!({"const": v}),
+        ValueGen::Txn { keys, max_len } => {
+            serde_json::json!({"txn": {"keys": keys, "max_len": max_len}})
+        }
     }
 }

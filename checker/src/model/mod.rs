@@ -17,6 +17,7 @@ mod kv;
 mod kv_append;
 mod list_append;
 pub mod maelstrom;
+pub mod rw_register;
 mod versioned_kv;
 
 pub(crate) use atom::Atom;
@@ -249,6 +250,7 @@ static REGISTRY: &[Registration] = &[
     maelstrom::SET_FULL,
     maelstrom::UNIQUE_IDS,
     maelstrom::G_COUNTER,
+    rw_register::REGISTRATION,
 ];
 
 /// The registered models, with their one-line descriptions.

@@ -44,6 +44,7 @@ pub mod echo;
 pub mod g_counter;
 pub mod services;
 pub mod topology;
+pub mod txn;
 pub mod unique_ids;
 
 /// A shared, immutable list of integers (a gossiped set): cloning a message
@@ -167,6 +168,21 @@ pub enum Kind {
         /// Strictly greater than every earlier one.
         ts: i64,
     },
+    /// txn-b: one write, gossiped to every node (self included).
+    #[serde(rename = "gossip")]
+    TxnGossip {
+        /// The key.
+        key: i64,
+        /// The value.
+        value: i64,
+        /// The snapshot's version + 1 (0 for a new key).
+        version: i64,
+    },
+    /// The intended txn: final values `[key, value, lamport, node]`.
+    TxnReplicate {
+        /// The stamped writes.
+        writes: txn::Writes,
+    },
     /// An error reply.
     Error {
         /// Maelstrom's error code ([`code`]).
@@ -195,6 +211,8 @@ impl Kind {
             Kind::CasOk => "cas_ok",
             Kind::Ts => "ts",
             Kind::TsOk { .. } => "ts_ok",
+            Kind::TxnGossip { .. } => "gossip",
+            Kind::TxnReplicate { .. } => "txn_replicate",
             Kind::Error { .. } => "error",
         }
     }

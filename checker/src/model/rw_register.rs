@@ -1,0 +1,1425 @@
+//! `rw-register`: an Elle-style analysis of transactions over read/write
+//! registers (Maelstrom's txn-rw-register workload, Jepsen's Elle
+//! `rw-register`), judged against a consistency model.
+//!
+//! Shapes: `txn` takes a list of micro-operations `["r", k, null]` and
+//! `["w", k, v]` (keys and values integers or strings); an `ok` completion
+//! repeats them with each read's value filled in (`null`: the key was never
+//! written). `info` and `fail` completions carry nothing the analysis uses:
+//! their writes come from the invocation. Writes must be unique per key.
+//!
+//! The analysis, as Elle's:
+//!
+//! - **External** reads and writes: a transaction's first read of a key that
+//!   it had not written before, and its last write of a key. A read of a
+//!   key the transaction wrote earlier must see that write, and two reads
+//!   without a write between them must agree (`internal` otherwise).
+//! - **Version order** per key, inferred only from (a) the initial state:
+//!   `nil` precedes every value written or read, and (b) writes follow
+//!   reads: an ok transaction that externally read `k = v1` and externally
+//!   wrote `k = v2` puts `v1` before `v2`. A cycle in (b) is
+//!   `cyclic-versions`, and that key's (b) edges are dropped (Elle drops the
+//!   analyzer).
+//! - **Dependencies** between ok transactions: `wr` (T1 externally wrote
+//!   the value T2 externally read), and for every inferred version edge
+//!   `v1 → v2`: `ww` from the writers of `v1` to the writers of `v2`, `rw`
+//!   from the readers of `v1` (of `nil`, for the initial state) to the
+//!   writers of `v2`. For strict serializability, `rt` (real time: T1 ended
+//!   before T2 was invoked), kept transitively reduced as Elle does.
+//! - **Anomalies**: `G0` (a cycle of ww), `G1a` (an ok read of a value only
+//!   a failed transaction wrote), `G1b` (an ok read of another
+//!   transaction's intermediate write), `G1c` (a cycle of ww and wr, at least
+//!   one wr), `G-single` (a cycle with exactly one rw), `G2-item` (a cycle
+//!   with two or more rw), their `-realtime` forms (the cycle needs an rt
+//!   edge), `lost-update` (two ok transactions read the same version of a
+//!   key and both wrote it), `internal`, `cyclic-versions`, and two that
+//!   Elle does not report: `garbage-read` (a read of a value nobody wrote)
+//!   and `duplicate-write` (a value written twice to one key; the history
+//!   breaks the unique-writes assumption, and the verdict is unknown).
+//!
+//! Which anomalies a model forbids is [`Consistency::forbids`], after
+//! Elle's table: read-uncommitted (PL-1) forbids G0 and cyclic-versions;
+//! read-committed (PL-2) adds G1a, G1b, G1c; repeatable-read (PL-2.99)
+//! adds G-single, G2-item and lost-update; serializable (PL-3) adds
+//! internal; strict-serializable adds the -realtime cycles. garbage-read is
+//! forbidden by all. Read-your-writes per session is a separate check
+//! ([`read_your_writes`]).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+
+use serde_json::Value;
+
+use super::shape::{bad_input, bad_output, unknown};
+use super::{Model, ModelError, Registration, ShapeError};
+use crate::history::{CompletionKind, Operation};
+use crate::linearizability::{KeyChecker, KeyReport, Verdict};
+use crate::witness::Witness;
+
+/// The registry line.
+pub(crate) const REGISTRATION: Registration = Registration::new(
+    "rw-register",
+    "Elle rw-register: txn of [\"r\", k, v] and [\"w\", k, v] micro-ops (unique writes per key); ww/wr/rw (+rt) dependency cycles, G0 G1a G1b G1c G-single G2-item, judged against --consistency (default strict-serializable); initial: a consistency name or {\"consistency\": name, \"read_your_writes\": bool}",
+    build,
+);
+
+const FUNCTIONS: &[&str] = &["txn"];
+const MICRO: &str =
+    "a list of micro-operations [\"r\", key, null] and [\"w\", key, value] (keys and values integers or strings)";
+
+/// A consistency model the history is judged against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Consistency {
+    /// Adya PL-1.
+    ReadUncommitted,
+    /// Adya PL-2.
+    ReadCommitted,
+    /// Adya PL-2.99 (for registers without predicates, the same cycles as serializable).
+    RepeatableRead,
+    /// Adya PL-3.
+    Serializable,
+    /// PL-3 plus real-time order.
+    StrictSerializable,
+}
+
+impl Consistency {
+    /// Every model, weakest first.
+    pub const ALL: [Consistency; 5] = [
+        Consistency::ReadUncommitted,
+        Consistency::ReadCommitted,
+        Consistency::RepeatableRead,
+        Consistency::Serializable,
+        Consistency::StrictSerializable,
+    ];
+
+    /// The model's name, as `--consistency` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::ReadUncommitted => "read-uncommitted",
+            Consistency::ReadCommitted => "read-committed",
+            Consistency::RepeatableRead => "repeatable-read",
+            Consistency::Serializable => "serializable",
+            Consistency::StrictSerializable => "strict-serializable",
+        }
+    }
+
+    /// The model called `name`.
+    pub fn parse(name: &str) -> Option<Consistency> {
+        Consistency::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// The names, for error messages.
+    pub fn names() -> String {
+        Consistency::ALL.map(Consistency::name).join(", ")
+    }
+
+    /// Whether the model forbids anomaly `a` (Elle's table, see the module docs).
+    pub fn forbids(self, a: AnomalyKind) -> bool {
+        use AnomalyKind::*;
+        let level = match a {
+            G0 | CyclicVersions | GarbageRead => Consistency::ReadUncommitted,
+            G1a | G1b | G1c => Consistency::ReadCommitted,
+            GSingle | G2Item | LostUpdate => Consistency::RepeatableRead,
+            Internal => Consistency::Serializable,
+            G0Realtime | G1cRealtime | GSingleRealtime | G2ItemRealtime => {
+                Consistency::StrictSerializable
+            }
+            DuplicateWrite => return false,
+        };
+        self >= level
+    }
+
+    fn realtime(self) -> bool {
+        self == Consistency::StrictSerializable
+    }
+}
+
+/// The kinds of anomaly the analysis reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AnomalyKind {
+    /// A cycle of write-write dependencies.
+    G0,
+    /// An ok read of a value written only by a failed transaction.
+    G1a,
+    /// An ok read of another transaction's intermediate (not final) write.
+    G1b,
+    /// A cycle of ww and wr dependencies, at least one wr.
+    G1c,
+    /// A cycle with exactly one rw (anti-)dependency.
+    GSingle,
+    /// A cycle with two or more rw dependencies.
+    G2Item,
+    /// G0 that needs a real-time edge.
+    G0Realtime,
+    /// G1c that needs a real-time edge.
+    G1cRealtime,
+    /// G-single that needs a real-time edge.
+    GSingleRealtime,
+    /// G2-item that needs a real-time edge.
+    G2ItemRealtime,
+    /// Two ok transactions read the same version of a key and both wrote it.
+    LostUpdate,
+    /// A transaction's read disagrees with its own earlier write or read.
+    Internal,
+    /// The writes-follow-reads version order of a key is cyclic.
+    CyclicVersions,
+    /// A read of a value no transaction wrote (not reported by Elle).
+    GarbageRead,
+    /// A value written twice to one key: writes are not unique.
+    DuplicateWrite,
+}
+
+impl AnomalyKind {
+    /// Elle's name.
+    pub fn name(self) -> &'static str {
+        use AnomalyKind::*;
+        match self {
+            G0 => "G0",
+            G1a => "G1a",
+            G1b => "G1b",
+            G1c => "G1c",
+            GSingle => "G-single",
+            G2Item => "G2-item",
+            G0Realtime => "G0-realtime",
+            G1cRealtime => "G1c-realtime",
+            GSingleRealtime => "G-single-realtime",
+            G2ItemRealtime => "G2-item-realtime",
+            LostUpdate => "lost-update",
+            Internal => "internal",
+            CyclicVersions => "cyclic-versions",
+            GarbageRead => "garbage-read",
+            DuplicateWrite => "duplicate-write",
+        }
+    }
+}
+
+impl fmt::Display for AnomalyKind {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        out.write_str(self.name())
+    }
+}
+
+/// A key or value, as its JSON text (`1`, `"x"`).
+pub type Atom = String;
+
+/// One micro-operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mop {
+    /// A read of key, and the value seen (`None`: nil, or unknown when the
+    /// transaction did not end ok).
+    R(Atom, Option<Atom>),
+    /// A write of key = value.
+    W(Atom, Atom),
+}
+
+/// How a transaction ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Committed; its reads are known.
+    Ok,
+    /// Unknown outcome (or never completed).
+    Info,
+    /// Definitely did not happen.
+    Fail,
+}
+
+/// One transaction of the history.
+#[derive(Clone, Debug)]
+pub struct Txn {
+    /// Index of the operation it came from (in the caller's list).
+    pub op: usize,
+    /// The client process.
+    pub process: u64,
+    /// How it ended.
+    pub status: Status,
+    /// Invocation time.
+    pub invoked: u64,
+    /// Completion time (`None`: never completed).
+    pub completed: Option<u64>,
+    /// Its micro-operations, reads filled in when ok.
+    pub mops: Vec<Mop>,
+}
+
+impl Txn {
+    /// External reads: the first read of each key not written before it in the txn.
+    pub fn ext_reads(&self) -> BTreeMap<&Atom, &Option<Atom>> {
+        let mut out = BTreeMap::new();
+        let mut written = BTreeSet::new();
+        for m in &self.mops {
+            match m {
+                Mop::R(k, v) if !written.contains(k) => {
+                    out.entry(k).or_insert(v);
+                }
+                Mop::R(..) => {}
+                Mop::W(k, _) => {
+                    written.insert(k);
+                }
+            }
+        }
+        out
+    }
+
+    /// External writes: the last write of each key.
+    pub fn ext_writes(&self) -> BTreeMap<&Atom, &Atom> {
+        let mut out = BTreeMap::new();
+        for m in &self.mops {
+            if let Mop::W(k, v) = m {
+                out.insert(k, v);
+            }
+        }
+        out
+    }
+
+    fn render(&self, name: usize) -> String {
+        let status = match self.status {
+            Status::Ok => "ok",
+            Status::Info => "info",
+            Status::Fail => "fail",
+        };
+        let mops: Vec<String> = self
+            .mops
+            .iter()
+            .map(|m| match m {
+                Mop::R(k, v) => format!("r {k} {}", v.as_deref().unwrap_or("nil")),
+                Mop::W(k, v) => format!("w {k} {v}"),
+            })
+            .collect();
+        format!(
+            "T{name} (process {}, {status}, invoked at {}): [{}]",
+            self.process,
+            self.invoked,
+            mops.join(", ")
+        )
+    }
+}
+
+/// The kind of a dependency edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Dep {
+    /// Write-write: a later version overwrote.
+    Ww,
+    /// Write-read: the reader saw the writer's value.
+    Wr,
+    /// Read-write: the writer overwrote the version the reader saw.
+    Rw,
+    /// Real time: one ended before the other began.
+    Rt,
+}
+
+impl Dep {
+    fn name(self) -> &'static str {
+        match self {
+            Dep::Ww => "ww",
+            Dep::Wr => "wr",
+            Dep::Rw => "rw",
+            Dep::Rt => "rt",
+        }
+    }
+}
+
+/// One dependency edge between transactions (indices into the txn list).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// From.
+    pub from: usize,
+    /// To.
+    pub to: usize,
+    /// Its kind.
+    pub dep: Dep,
+    /// Key and the versions involved (`v1 → v2`), or none for rt.
+    pub why: Option<(Atom, Option<Atom>, Atom)>,
+}
+
+impl Edge {
+    fn render(&self) -> String {
+        let (from, to) = (self.from, self.to);
+        match (&self.why, self.dep) {
+            (None, _) => format!("T{from} -rt-> T{to} (T{from} ended before T{to} was invoked)"),
+            (Some((k, _, v)), Dep::Wr) => {
+                format!("T{from} -wr-> T{to} (T{to} read {k} = {v}, which T{from} wrote)")
+            }
+            (Some((k, v1, v2)), Dep::Ww) => format!(
+                "T{from} -ww-> T{to} (T{from} wrote {k} = {}, T{to} wrote {v2}, later in the version order)",
+                v1.as_deref().unwrap_or("nil")
+            ),
+            (Some((k, v1, v2)), _) => format!(
+                "T{from} -rw-> T{to} (T{from} read {k} = {}, T{to} wrote {v2}, later in the version order)",
+                v1.as_deref().unwrap_or("nil")
+            ),
+        }
+    }
+}
+
+/// One anomaly: its kind, the transactions involved, and in words.
+#[derive(Clone, Debug)]
+pub struct Anomaly {
+    /// What it is.
+    pub kind: AnomalyKind,
+    /// The transactions involved (indices into [`Analysis::txns`]); for a
+    /// cycle, in cycle order.
+    pub txns: Vec<usize>,
+    /// For a cycle, its edges in order; the last one closes it.
+    pub cycle: Vec<Edge>,
+    /// The anomaly in one sentence.
+    pub text: String,
+}
+
+/// The result of [`analyze`].
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    /// The transactions, in the order given.
+    pub txns: Vec<Txn>,
+    /// Every anomaly found (cycles: up to a few per kind).
+    pub anomalies: Vec<Anomaly>,
+    /// Dependency edges inferred, by kind (ww, wr, rw, rt).
+    pub edges: [usize; 4],
+    /// The dependency edges (one per pair and kind).
+    pub graph: Vec<Edge>,
+}
+
+impl Analysis {
+    /// The anomalies `model` forbids, by kind (G0 first, then G1a, G1b,
+    /// G1c, G-single, G2-item, the realtime cycles, and the rest).
+    pub fn violations(&self, model: Consistency) -> Vec<&Anomaly> {
+        let mut bad: Vec<&Anomaly> = self
+            .anomalies
+            .iter()
+            .filter(|a| model.forbids(a.kind))
+            .collect();
+        bad.sort_by_key(|a| a.kind);
+        bad
+    }
+
+    /// True if the unique-writes assumption failed: no verdict is possible.
+    pub fn undecidable(&self) -> bool {
+        self.anomalies
+            .iter()
+            .any(|a| a.kind == AnomalyKind::DuplicateWrite)
+    }
+
+    /// The kinds found, each once, in order.
+    pub fn kinds(&self) -> Vec<AnomalyKind> {
+        let set: BTreeSet<AnomalyKind> = self.anomalies.iter().map(|a| a.kind).collect();
+        set.into_iter().collect()
+    }
+
+    /// An anomaly in one paragraph: what, the transactions, the edges.
+    pub fn describe_line(&self, a: &Anomaly) -> String {
+        let txns: Vec<String> = a.txns.iter().map(|&t| self.txns[t].render(t)).collect();
+        let mut out = format!("{}: {}. Transactions: {}.", a.kind, a.text, txns.join("; "));
+        if !a.cycle.is_empty() {
+            let edges: Vec<String> = a.cycle.iter().map(Edge::render).collect();
+            out.push_str(&format!(
+                " Edges: {}, which closes the cycle.",
+                edges.join("; ")
+            ));
+        }
+        out
+    }
+
+    /// An anomaly and the transactions it names, as lines of text.
+    pub fn describe(&self, a: &Anomaly) -> Vec<String> {
+        let mut lines = vec![format!("{}: {}", a.kind, a.text)];
+        for &t in &a.txns {
+            lines.push(format!("  {}", self.txns[t].render(t)));
+        }
+        for (i, e) in a.cycle.iter().enumerate() {
+            let closing = if i + 1 == a.cycle.len() {
+                " — closes the cycle"
+            } else {
+                ""
+            };
+            lines.push(format!("  {}{closing}", e.render()));
+        }
+        lines
+    }
+}
+
+/// How many cycles of one kind are reported.
+const CYCLES_PER_KIND: usize = 4;
+/// How many candidate closing edges (inside one strongly connected
+/// component) a cycle search tries per kind. A ww edge inside a component
+/// of the ww graph always closes a G0 cycle, and a wr edge inside a
+/// component of the ww+wr graph a G1c cycle, so those searches succeed on
+/// their first candidate; only G-single and G2-item searches can fail on
+/// a candidate, and past this many they stop (the history is already
+/// invalid for any model that searches them, as the component holds a cycle).
+const SEARCH_EDGES: usize = 256;
+
+/// The micro-operations of an atom-valued JSON list.
+fn atom(v: &Value) -> Option<Atom> {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Value::String(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads `op` as a transaction (`index` is its position in the caller's list).
+pub fn txn_of(op: &Operation, index: usize) -> Result<Txn, ShapeError> {
+    if op.f != "txn" {
+        return Err(unknown(op, FUNCTIONS));
+    }
+    let micros = op.value.as_array().ok_or_else(|| bad_input(op, MICRO))?;
+    let status = match &op.completion {
+        Some(c) if c.kind == CompletionKind::Ok => Status::Ok,
+        Some(c) if c.kind == CompletionKind::Fail => Status::Fail,
+        _ => Status::Info,
+    };
+    let outputs = match op.output() {
+        None => None,
+        Some(Value::Array(out)) if out.len() == micros.len() => Some(out),
+        Some(other) => {
+            return Err(bad_output(
+                op,
+                other,
+                "the transaction's micro-operations again, each read's value filled in",
+            ))
+        }
+    };
+    let mut mops = Vec::with_capacity(micros.len());
+    for (i, micro) in micros.iter().enumerate() {
+        let Some([f, k, v]) = micro.as_array().map(Vec::as_slice) else {
+            return Err(bad_input(op, MICRO));
+        };
+        let key = atom(k).ok_or_else(|| bad_input(op, MICRO))?;
+        match f.as_str() {
+            Some("r") => {
+                let read = match outputs.map(|o| &o[i]) {
+                    None => None,
+                    Some(out) => {
+                        let Some([g, k2, v2]) = out.as_array().map(Vec::as_slice) else {
+                            return Err(bad_output(op, out, "[\"r\", key, value or null]"));
+                        };
+                        if g != f || atom(k2).as_ref() != Some(&key) {
+                            return Err(bad_output(
+                                op,
+                                out,
+                                "the same micro-operation as invoked, its value filled in",
+                            ));
+                        }
+                        match v2 {
+                            Value::Null => None,
+                            v2 => Some(atom(v2).ok_or_else(|| {
+                                bad_output(op, out, "a read of an integer, a string or null")
+                            })?),
+                        }
+                    }
+                };
+                mops.push(Mop::R(key, read));
+            }
+            Some("w") => {
+                let value = atom(v).ok_or_else(|| bad_input(op, MICRO))?;
+                mops.push(Mop::W(key, value));
+            }
+            _ => return Err(bad_input(op, MICRO)),
+        }
+    }
+    Ok(Txn {
+        op: index,
+        process: op.process,
+        status,
+        invoked: op.time,
+        completed: op.completion.as_ref().map(|c| c.time),
+        mops,
+    })
+}
+
+/// Reads every operation as a transaction.
+pub fn txns_of(ops: &[&Operation]) -> Result<Vec<Txn>, (usize, ShapeError)> {
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| txn_of(op, i).map_err(|e| (i, e)))
+        .collect()
+}
+
+/// A bound on the rw edges of a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rw {
+    Any,
+    AtLeastOne,
+}
+
+/// The dependency graph: edges and adjacency.
+struct Graph {
+    edges: Vec<Edge>,
+    out: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    fn new(n: usize) -> Graph {
+        Graph {
+            edges: Vec::new(),
+            out: vec![Vec::new(); n],
+        }
+    }
+
+    fn add(&mut self, seen: &mut BTreeSet<(usize, usize, Dep)>, e: Edge) {
+        if e.from == e.to || !seen.insert((e.from, e.to, e.dep)) {
+            return;
+        }
+        self.out[e.from].push(self.edges.len());
+        self.edges.push(e);
+    }
+
+    /// Strongly connected components over edges `allowed`: a component id per node.
+    fn scc(&self, allowed: &dyn Fn(Dep) -> bool) -> Vec<usize> {
+        // Iterative Tarjan.
+        let n = self.out.len();
+        let mut index = vec![usize::MAX; n];
+        let mut low = vec![0; n];
+        let mut on = vec![false; n];
+        let mut comp = vec![usize::MAX; n];
+        let mut stack = Vec::new();
+        let mut next = 0;
+        let mut comps = 0;
+        for root in 0..n {
+            if index[root] != usize::MAX {
+                continue;
+            }
+            let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on[root] = true;
+            while let Some(&mut (v, ref mut i)) = work.last_mut() {
+                if *i < self.out[v].len() {
+                    let e = &self.edges[self.out[v][*i]];
+                    *i += 1;
+                    if !allowed(e.dep) {
+                        continue;
+                    }
+                    let w = e.to;
+                    if index[w] == usize::MAX {
+                        index[w] = next;
+                        low[w] = next;
+                        next += 1;
+                        stack.push(w);
+                        on[w] = true;
+                        work.push((w, 0));
+                    } else if on[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                } else {
+                    work.pop();
+                    if let Some(&(u, _)) = work.last() {
+                        low[u] = low[u].min(low[v]);
+                    }
+                    if low[v] == index[v] {
+                        while let Some(w) = stack.pop() {
+                            on[w] = false;
+                            comp[w] = comps;
+                            if w == v {
+                                break;
+                            }
+                        }
+                        comps += 1;
+                    }
+                }
+            }
+        }
+        comp
+    }
+
+    /// A shortest path (edge ids) from `from` to `to` over edges whose kind
+    /// `allowed` takes (with at least one rw edge, if `rw` says so).
+    fn path(
+        &self,
+        from: usize,
+        to: usize,
+        allowed: &dyn Fn(Dep) -> bool,
+        rw: Rw,
+    ) -> Option<Vec<usize>> {
+        let layers = if rw == Rw::Any { 1 } else { 2 };
+        let n = self.out.len();
+        // State: (node, rw used); parent edge per state.
+        let mut parent: Vec<Option<(usize, usize)>> = vec![None; n * layers];
+        let mut seen = vec![false; n * layers];
+        let mut queue = VecDeque::new();
+        seen[from * layers] = true;
+        queue.push_back((from, 0usize));
+        while let Some((v, used)) = queue.pop_front() {
+            if v == to && (rw != Rw::AtLeastOne || used == 1) {
+                let mut path = Vec::new();
+                let mut state = v * layers + used;
+                while let Some((e, prev)) = parent[state] {
+                    path.push(e);
+                    state = prev;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &e in &self.out[v] {
+                let edge = &self.edges[e];
+                if !allowed(edge.dep) {
+                    continue;
+                }
+                let used2 = match rw {
+                    Rw::Any => 0,
+                    Rw::AtLeastOne => (used + usize::from(edge.dep == Dep::Rw)).min(1),
+                };
+                let state = edge.to * layers + used2;
+                if !seen[state] {
+                    seen[state] = true;
+                    parent[state] = Some((e, v * layers + used));
+                    queue.push_back((edge.to, used2));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The inferred version graph of one key: edges `v1 → v2` (`None` is nil).
+type Versions = BTreeSet<(Option<Atom>, Atom)>;
+
+/// Whether `edges` (wfr edges of one key, non-nil) contain a cycle; if so one value on it.
+fn version_cycle(edges: &Versions) -> Option<Vec<Atom>> {
+    let mut out: BTreeMap<&Atom, Vec<&Atom>> = BTreeMap::new();
+    for (a, b) in edges {
+        if let Some(a) = a {
+            out.entry(a).or_default().push(b);
+        }
+    }
+    // Colour DFS.
+    let mut state: BTreeMap<&Atom, u8> = BTreeMap::new();
+    for &start in out.keys() {
+        if state.get(start).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        let mut stack: Vec<(&Atom, usize)> = vec![(start, 0)];
+        state.insert(start, 1);
+        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+            let next = out.get(v).and_then(|n| n.get(*i)).copied();
+            *i += 1;
+            match next {
+                None => {
+                    state.insert(v, 2);
+                    stack.pop();
+                }
+                Some(w) => match state.get(w).copied().unwrap_or(0) {
+                    0 => {
+                        state.insert(w, 1);
+                        stack.push((w, 0));
+                    }
+                    1 => {
+                        let from = stack.iter().position(|(x, _)| *x == w).unwrap_or(0);
+                        return Some(stack[from..].iter().map(|(x, _)| (*x).clone()).collect());
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+    None
+}
+
+/// Analyses `txns` (all of the history's transactions, failed ones
+/// included), inferring what `model` needs (real-time edges only for
+/// strict-serializable).
+pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
+    let mut anomalies = Vec::new();
+    let n = txns.len();
+    let ok = |t: &Txn| t.status == Status::Ok;
+
+    // Writers of each (key, value): (txn, final?).
+    let mut writers: BTreeMap<(&Atom, &Atom), Vec<(usize, bool)>> = BTreeMap::new();
+    for (i, t) in txns.iter().enumerate() {
+        let finals = t.ext_writes();
+        for (j, m) in t.mops.iter().enumerate() {
+            if let Mop::W(k, v) = m {
+                let last = !t.mops[j + 1..]
+                    .iter()
+                    .any(|m| matches!(m, Mop::W(k2, _) if k2 == k));
+                debug_assert!(!last || finals.get(k) == Some(&v));
+                writers.entry((k, v)).or_default().push((i, last));
+            }
+        }
+    }
+    let mut duplicated = false;
+    for ((k, v), ws) in &writers {
+        let distinct: BTreeSet<usize> = ws.iter().map(|w| w.0).collect();
+        if ws.len() > 1 {
+            duplicated = true;
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::DuplicateWrite,
+                txns: distinct.into_iter().collect(),
+                cycle: Vec::new(),
+                text: format!(
+                    "{k} = {v} was written {} times; writes must be unique per key, so versions cannot be told apart",
+                    ws.len()
+                ),
+            });
+        }
+    }
+
+    // Internal consistency, G1a, G1b, garbage reads.
+    for (i, t) in txns.iter().enumerate().filter(|(_, t)| ok(t)) {
+        let mut state: BTreeMap<&Atom, &Option<Atom>> = BTreeMap::new();
+        let mut wrote: BTreeMap<&Atom, Option<Atom>> = BTreeMap::new();
+        for m in &t.mops {
+            match m {
+                Mop::W(k, v) => {
+                    wrote.insert(k, Some(v.clone()));
+                }
+                Mop::R(k, v) => {
+                    if let Some(w) = wrote.get(k) {
+                        if w != v {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::Internal,
+                                txns: vec![i],
+                                cycle: Vec::new(),
+                                text: format!(
+                                    "T{i} wrote {k} = {} and then read {k} = {}",
+                                    w.as_deref().unwrap_or("nil"),
+                                    v.as_deref().unwrap_or("nil")
+                                ),
+                            });
+                        }
+                        continue;
+                    }
+                    if let Some(prev) = state.get(k) {
+                        if *prev != v {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::Internal,
+                                txns: vec![i],
+                                cycle: Vec::new(),
+                                text: format!(
+                                    "T{i} read {k} = {} and then {k} = {} with no write between",
+                                    prev.as_deref().unwrap_or("nil"),
+                                    v.as_deref().unwrap_or("nil")
+                                ),
+                            });
+                        }
+                    }
+                    state.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in t.ext_reads() {
+            let Some(v) = v else { continue };
+            match writers.get(&(k, v)) {
+                None => anomalies.push(Anomaly {
+                    kind: AnomalyKind::GarbageRead,
+                    txns: vec![i],
+                    cycle: Vec::new(),
+                    text: format!("T{i} read {k} = {v}, a value no transaction wrote"),
+                }),
+                Some(ws) => {
+                    for &(w, last) in ws.iter().filter(|(w, _)| *w != i) {
+                        if txns[w].status == Status::Fail {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::G1a,
+                                txns: vec![w, i],
+                                cycle: Vec::new(),
+                                text: format!(
+                                    "T{i} read {k} = {v}, written by T{w}, which failed (aborted read)"
+                                ),
+                            });
+                        } else if !last {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::G1b,
+                                txns: vec![w, i],
+                                cycle: Vec::new(),
+                                text: format!(
+                                    "T{i} read {k} = {v}, an intermediate write of T{w}, which wrote {k} again later (intermediate read)"
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // Indices of ok external reads and writes.
+    let mut ext_readers: BTreeMap<&Atom, BTreeMap<Option<&Atom>, Vec<usize>>> = BTreeMap::new();
+    let mut ext_writers: BTreeMap<&Atom, BTreeMap<&Atom, Vec<usize>>> = BTreeMap::new();
+    for (i, t) in txns.iter().enumerate().filter(|(_, t)| ok(t)) {
+        for (k, v) in t.ext_reads() {
+            ext_readers
+                .entry(k)
+                .or_default()
+                .entry(v.as_ref())
+                .or_default()
+                .push(i);
+        }
+        for (k, v) in t.ext_writes() {
+            ext_writers
+                .entry(k)
+                .or_default()
+                .entry(v)
+                .or_default()
+                .push(i);
+        }
+    }
+
+    // Version graphs: initial state, then writes-follow-reads.
+    let mut versions: BTreeMap<&Atom, Versions> = BTreeMap::new();
+    for t in txns.iter().filter(|t| t.status != Status::Fail) {
+        for (k, v) in t.ext_writes() {
+            versions.entry(k).or_default().insert((None, v.clone()));
+        }
+        if ok(t) {
+            for (k, v) in t.ext_reads() {
+                if let Some(v) = v {
+                    versions.entry(k).or_default().insert((None, v.clone()));
+                }
+            }
+        }
+    }
+    let mut wfr: BTreeMap<&Atom, Versions> = BTreeMap::new();
+    for t in txns.iter().filter(|t| ok(t)) {
+        let writes = t.ext_writes();
+        for (k, v) in t.ext_reads() {
+            if let (Some(v), Some(&w)) = (v, writes.get(k)) {
+                if v != w {
+                    wfr.entry(k)
+                        .or_default()
+                        .insert((Some(v.clone()), w.clone()));
+                }
+            }
+        }
+    }
+    for (k, edges) in wfr {
+        if let Some(cycle) = version_cycle(&edges) {
+            let mut involved = BTreeSet::new();
+            for v in &cycle {
+                if let Some(ws) = ext_writers.get(k).and_then(|m| m.get(v)) {
+                    involved.extend(ws.iter().copied());
+                }
+            }
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::CyclicVersions,
+                txns: involved.into_iter().collect(),
+                cycle: Vec::new(),
+                text: format!(
+                    "writes follow reads orders the versions of {k} in a cycle: {} → {}; those edges are not used",
+                    cycle.join(" → "),
+                    cycle[0]
+                ),
+            });
+            continue;
+        }
+        versions.entry(k).or_default().extend(edges);
+    }
+
+    // Lost update: two ok txns read the same version of k and both wrote k.
+    for (k, by_value) in &ext_readers {
+        for (v, readers) in by_value {
+            let both: Vec<usize> = readers
+                .iter()
+                .copied()
+                .filter(|&r| txns[r].ext_writes().contains_key(k))
+                .collect();
+            if both.len() > 1 {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::LostUpdate,
+                    txns: both.clone(),
+                    cycle: Vec::new(),
+                    text: format!(
+                        "{} transactions read {k} = {} and each wrote {k}: {}",
+                        both.len(),
+                        v.map_or("nil", |v| v.as_str()),
+                        both.iter()
+                            .map(|t| format!("T{t}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
+
+    // The dependency graph.
+    let mut g = Graph::new(n);
+    let mut seen = BTreeSet::new();
+    for (k, by_value) in &ext_readers {
+        for (v, readers) in by_value {
+            let Some(v) = v else { continue };
+            let Some(ws) = ext_writers.get(k).and_then(|m| m.get(v)) else {
+                continue;
+            };
+            if ws.len() != 1 {
+                continue; // duplicate writes: no inference
+            }
+            for &r in readers {
+                g.add(
+                    &mut seen,
+                    Edge {
+                        from: ws[0],
+                        to: r,
+                        dep: Dep::Wr,
+                        why: Some(((*k).clone(), None, (*v).clone())),
+                    },
+                );
+            }
+        }
+    }
+    for (k, vg) in &versions {
+        let none = BTreeMap::new();
+        let writes = ext_writers.get(k).unwrap_or(&none);
+        let reads_none = BTreeMap::new();
+        let reads = ext_readers.get(k).unwrap_or(&reads_none);
+        for (v1, v2) in vg {
+            let Some(w2) = writes.get(v2) else { continue };
+            if duplicated && w2.len() > 1 {
+                continue;
+            }
+            if let Some(v1) = v1 {
+                if let Some(w1) = writes.get(v1) {
+                    for &a in w1 {
+                        for &b in w2 {
+                            g.add(
+                                &mut seen,
+                                Edge {
+                                    from: a,
+                                    to: b,
+                                    dep: Dep::Ww,
+                                    why: Some(((*k).clone(), Some(v1.clone()), v2.clone())),
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(r1) = reads.get(&v1.as_ref()) {
+                for &a in r1 {
+                    for &b in w2 {
+                        g.add(
+                            &mut seen,
+                            Edge {
+                                from: a,
+                                to: b,
+                                dep: Dep::Rw,
+                                why: Some(((*k).clone(), v1.clone(), v2.clone())),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if model.realtime() {
+        realtime_edges(&txns, &mut g, &mut seen);
+    }
+    let mut counts = [0usize; 4];
+    for e in &g.edges {
+        counts[e.dep as usize] += 1;
+    }
+
+    cycles(&g, model, &mut anomalies);
+    Analysis {
+        txns,
+        anomalies,
+        edges: counts,
+        graph: g.edges,
+    }
+}
+
+/// Real-time edges among ok transactions, transitively reduced: each
+/// transaction follows the frontier of transactions that had ended when it
+/// was invoked and that no other ended transaction followed.
+fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize, Dep)>) {
+    // Events (time, 0 invocation / 1 completion, txn); at equal times an
+    // invocation sorts first: ending at t does not precede starting at t.
+    let mut events: Vec<(u64, u8, usize)> = Vec::new();
+    for (i, t) in txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status == Status::Ok)
+    {
+        events.push((t.invoked, 0, i));
+        if let Some(c) = t.completed {
+            events.push((c, 1, i));
+        }
+    }
+    events.sort();
+    let mut frontier: BTreeSet<usize> = BTreeSet::new();
+    let mut preds: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (_, kind, i) in events {
+        if kind == 0 {
+            let p: Vec<usize> = frontier.iter().copied().collect();
+            for &f in &p {
+                g.add(
+                    seen,
+                    Edge {
+                        from: f,
+                        to: i,
+                        dep: Dep::Rt,
+                        why: None,
+                    },
+                );
+            }
+            preds.insert(i, p);
+        } else {
+            for p in preds.remove(&i).unwrap_or_default() {
+                frontier.remove(&p);
+            }
+            frontier.insert(i);
+        }
+    }
+}
+
+/// A cycle search: its kind, the edges that may close the cycle, the edges
+/// the path back may use, and the bound on the path's rw edges.
+type Search<'a> = (
+    AnomalyKind,
+    &'a dyn Fn(Dep) -> bool,
+    &'a dyn Fn(Dep) -> bool,
+    Rw,
+);
+
+/// Finds and classifies the cycles `model` forbids (kinds it allows are
+/// not searched for: their searches are the expensive ones).
+fn cycles(g: &Graph, model: Consistency, anomalies: &mut Vec<Anomaly>) {
+    let ww = |d: Dep| d == Dep::Ww;
+    let wwr = |d: Dep| matches!(d, Dep::Ww | Dep::Wr);
+    let dep = |d: Dep| d != Dep::Rt;
+    let all = |_: Dep| true;
+    let is_wr = |d: Dep| d == Dep::Wr;
+    let is_rw = |d: Dep| d == Dep::Rw;
+    let is_rt = |d: Dep| d == Dep::Rt;
+    // (kind, closing edges, path edges, rw bound on the path)
+    let searches: [Search<'_>; 5] = [
+        (AnomalyKind::G0, &ww, &ww, Rw::Any),
+        (AnomalyKind::G1c, &is_wr, &wwr, Rw::Any),
+        (AnomalyKind::GSingle, &is_rw, &wwr, Rw::Any),
+        (AnomalyKind::G2Item, &is_rw, &dep, Rw::AtLeastOne),
+        (AnomalyKind::G0Realtime, &is_rt, &all, Rw::Any),
+    ];
+    let mut found: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
+    for (kind, closing, path, rw) in searches {
+        if !model.forbids(kind) {
+            continue;
+        }
+        let either = |d: Dep| closing(d) || path(d);
+        let comp = g.scc(&either);
+        let mut reported = 0;
+        let mut tried = 0;
+        for (id, e) in g.edges.iter().enumerate() {
+            if reported >= CYCLES_PER_KIND || tried >= SEARCH_EDGES {
+                break;
+            }
+            if !closing(e.dep) || comp[e.from] != comp[e.to] {
+                continue;
+            }
+            tried += 1;
+            let back = if kind == AnomalyKind::G0Realtime {
+                // The weakest cycle first: ww and rt, then with wr, then any.
+                let ww_rt = |d: Dep| matches!(d, Dep::Ww | Dep::Rt);
+                let no_rw = |d: Dep| d != Dep::Rw;
+                g.path(e.to, e.from, &ww_rt, Rw::Any)
+                    .or_else(|| g.path(e.to, e.from, &no_rw, Rw::Any))
+                    .or_else(|| g.path(e.to, e.from, path, rw))
+            } else {
+                g.path(e.to, e.from, path, rw)
+            };
+            let Some(back) = back else {
+                continue;
+            };
+            // The cycle: the path back, then the edge that closes it.
+            let mut ids = back;
+            ids.push(id);
+            // A cycle through the same transactions as one already reported
+            // (a wr edge beside a ww edge, say) is the same anomaly.
+            let mut canon: Vec<(usize, usize)> = ids
+                .iter()
+                .map(|&e| (g.edges[e].from, g.edges[e].to))
+                .collect();
+            canon.sort_unstable();
+            let visits = canon.len();
+            canon.dedup();
+            let mut nodes: Vec<usize> = canon.iter().map(|p| p.0).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            // The layered search may pass a transaction twice: such a walk
+            // is two cycles, each found on its own.
+            if nodes.len() != visits || !found.insert(canon) {
+                continue;
+            }
+            let cycle: Vec<Edge> = ids.iter().map(|&e| g.edges[e].clone()).collect();
+            let count = |d: Dep| cycle.iter().filter(|e| e.dep == d).count();
+            let kind = match kind {
+                AnomalyKind::G0Realtime => match (count(Dep::Wr), count(Dep::Rw)) {
+                    (0, 0) => AnomalyKind::G0Realtime,
+                    (_, 0) => AnomalyKind::G1cRealtime,
+                    (_, 1) => AnomalyKind::GSingleRealtime,
+                    _ => AnomalyKind::G2ItemRealtime,
+                },
+                k => k,
+            };
+            let txns: Vec<usize> = cycle.iter().map(|e| e.from).collect();
+            let chain: Vec<String> = cycle
+                .iter()
+                .map(|e| format!("T{} -{}->", e.from, e.dep.name()))
+                .collect();
+            let text = format!(
+                "a cycle of {} transaction(s): {} T{}; the {} edge T{} -> T{} closes it",
+                txns.len(),
+                chain.join(" "),
+                cycle[0].from,
+                e.dep.name(),
+                e.from,
+                e.to
+            );
+            anomalies.push(Anomaly {
+                kind,
+                txns,
+                cycle,
+                text,
+            });
+            reported += 1;
+        }
+    }
+}
+
+/// A read-your-writes violation: a later transaction of the same process
+/// read a key the process had written, and saw something older.
+#[derive(Clone, Debug)]
+pub struct RywViolation {
+    /// The transaction that wrote.
+    pub writer: usize,
+    /// The later transaction that read.
+    pub reader: usize,
+    /// The key.
+    pub key: Atom,
+    /// What the process last wrote.
+    pub wrote: Atom,
+    /// What the read returned (`None`: nil).
+    pub read: Option<Atom>,
+    /// Why the read is older, in words.
+    pub text: String,
+}
+
+/// Read-your-writes per session: for each process, an ok transaction's
+/// external read of a key the process wrote in an earlier ok transaction
+/// (its latest write of the key, `w`) must not return a version known to
+/// be older than `w`: nil, an earlier write of the same process to that key
+/// (a session's own writes are ordered by the session), or a value that
+/// the inferred version order puts before `w`.
+pub fn read_your_writes(analysis: &Analysis) -> Vec<RywViolation> {
+    let txns = &analysis.txns;
+    // Version order edges from writes-follow-reads, for "before".
+    let mut after: BTreeMap<(&Atom, &Atom), BTreeSet<&Atom>> = BTreeMap::new();
+    for t in txns.iter().filter(|t| t.status == Status::Ok) {
+        let writes = t.ext_writes();
+        for (k, v) in t.ext_reads() {
+            if let (Some(v), Some(w)) = (v, writes.get(k)) {
+                after.entry((k, v)).or_default().insert(w);
+            }
+        }
+    }
+    let precedes = |k: &Atom, a: &Atom, b: &Atom| -> bool {
+        let mut stack = vec![a];
+        let mut seen = BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            for y in after.get(&(k, x)).into_iter().flatten() {
+                if *y == b {
+                    return true;
+                }
+                stack.push(y);
+            }
+        }
+        false
+    };
+    let mut by_process: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, t) in txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status == Status::Ok)
+    {
+        by_process.entry(t.process).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for list in by_process.values_mut() {
+        list.sort_by_key(|&i| (txns[i].invoked, i));
+        // Per key: the latest write (txn, value) and every earlier own value.
+        let mut last: BTreeMap<&Atom, (usize, &Atom)> = BTreeMap::new();
+        let mut older: BTreeMap<&Atom, BTreeSet<&Atom>> = BTreeMap::new();
+        for &i in list.iter() {
+            for (k, v) in txns[i].ext_reads() {
+                let Some(&(w, wrote)) = last.get(k) else {
+                    continue;
+                };
+                let why = match v {
+                    None => Some("nil, the initial state".to_string()),
+                    Some(v) if v == wrote => None,
+                    Some(v) if older.get(k).is_some_and(|o| o.contains(v)) => {
+                        Some(format!("{v}, which the process wrote before {wrote}"))
+                    }
+                    Some(v) if precedes(k, v, wrote) => {
+                        Some(format!("{v}, which the version order puts before {wrote}"))
+                    }
+                    Some(_) => None,
+                };
+                if let Some(why) = why {
+                    out.push(RywViolation {
+                        writer: w,
+                        reader: i,
+                        key: k.clone(),
+                        wrote: wrote.clone(),
+                        read: v.clone(),
+                        text: format!(
+                            "process {} wrote {k} = {wrote} in T{w}, then T{i} read {k} = {why}",
+                            txns[i].process
+                        ),
+                    });
+                }
+            }
+            for (k, v) in txns[i].ext_writes() {
+                if let Some((_, prev)) = last.insert(k, (i, v)) {
+                    older.entry(k).or_default().insert(prev);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The model's settings, from `--initial` / `--consistency`.
+#[derive(Clone, Copy, Debug)]
+struct RwRegister {
+    model: Consistency,
+    ryw: bool,
+}
+
+fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
+    let bad = |found: &Value| {
+        ModelError::BadInitial {
+        model: "rw-register",
+        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool}",
+        found: found.clone(),
+    }
+    };
+    let mut settings = RwRegister {
+        model: Consistency::StrictSerializable,
+        ryw: false,
+    };
+    match initial {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::String(s)) => {
+            settings.model = Consistency::parse(s).ok_or_else(|| bad(v))?
+        }
+        Some(v @ Value::Object(o)) => {
+            for (field, x) in o {
+                match (field.as_str(), x) {
+                    ("consistency", Value::String(s)) => {
+                        settings.model = Consistency::parse(s).ok_or_else(|| bad(v))?
+                    }
+                    ("read_your_writes", Value::Bool(b)) => settings.ryw = *b,
+                    _ => return Err(bad(v)),
+                }
+            }
+        }
+        Some(v) => return Err(bad(v)),
+    }
+    Ok(Model {
+        name: "rw-register",
+        spec: Box::new(settings),
+    })
+}
+
+impl KeyChecker for RwRegister {
+    fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
+        txn_of(op, 0).map(|_| ())
+    }
+
+    fn keeps_failed(&self) -> bool {
+        true
+    }
+
+    fn check_keys(
+        &self,
+        keys: &[(Option<&str>, Vec<&Operation>)],
+        _budget: u64,
+        _explain: bool,
+    ) -> (Vec<KeyReport>, Option<Witness>) {
+        let mut ops: Vec<&Operation> = keys.iter().flat_map(|(_, o)| o.iter().copied()).collect();
+        ops.sort_by_key(|o| (o.time, o.line, o.process));
+        // Every operation was validated already.
+        let txns = txns_of(&ops).unwrap_or_default();
+        let analysis = analyze(txns, self.model);
+        let (verdict, witness) = judge(&analysis, self.model, self.ryw, &ops);
+        let report = KeyReport {
+            key: None,
+            ops: ops.len(),
+            verdict: Some(verdict),
+            steps: analysis.edges.iter().sum::<usize>() as u64,
+        };
+        (vec![report], witness)
+    }
+}
+
+/// The verdict and, on a violation, a witness naming the first violation's
+/// transactions, with every violation listed in the explanation.
+fn judge(
+    analysis: &Analysis,
+    model: Consistency,
+    ryw: bool,
+    ops: &[&Operation],
+) -> (Verdict, Option<Witness>) {
+    let bad = analysis.violations(model);
+    let ryw_bad = if ryw {
+        read_your_writes(analysis)
+    } else {
+        Vec::new()
+    };
+    if bad.is_empty() && ryw_bad.is_empty() {
+        let verdict = if analysis.undecidable() {
+            Verdict::Unknown
+        } else {
+            Verdict::Linearizable
+        };
+        return (verdict, None);
+    }
+    let mut kinds: Vec<String> = analysis
+        .kinds()
+        .into_iter()
+        .filter(|k| model.forbids(*k))
+        .map(|k| k.name().to_string())
+        .collect();
+    if !ryw_bad.is_empty() {
+        kinds.push("read-your-writes".into());
+    }
+    let (first_txns, first_text) = match bad.first() {
+        Some(a) => (a.txns.clone(), analysis.describe_line(a)),
+        None => {
+            let r = &ryw_bad[0];
+            (
+                vec![r.writer, r.reader],
+                format!("read-your-writes: {}", r.text),
+            )
+        }
+    };
+    let mut cited: Vec<usize> = first_txns.iter().map(|&t| analysis.txns[t].op).collect();
+    cited.sort_unstable();
+    cited.dedup();
+    let text = format!(
+        "not {}: {} ({} anomal{} in all); first: {first_text}",
+        model.name(),
+        kinds.join(", "),
+        bad.len() + ryw_bad.len(),
+        if bad.len() + ryw_bad.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        }
+    );
+    (
+        Verdict::NotLinearizable,
+        Some(Witness {
+            key: None,
+            ops: cited.into_iter().map(|i| ops[i].clone()).collect(),
+            explanation: text,
+            minimal: false,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests;
