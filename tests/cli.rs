@@ -133,6 +133,70 @@ fn semantic_errors_say_what_is_allowed() {
 }
 
 #[test]
+fn loss_on_ordered_links_and_a_stray_tcp_timeout_are_errors() {
+    let err = bad(
+        "lossy.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3,\n \"network\": {\"duplicate\": 0.1}}",
+    );
+    assert!(
+        err.contains("lossy.json:2:")
+            && err.contains("network.duplicate: random duplicate on an ordered (TCP-like) link"),
+        "{err}"
+    );
+    assert!(err.contains("\"lossy_ordered\": true"), "{err}");
+    let err = bad(
+        "lossy-link.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"network\": {\"ordered\": false, \"drop\": 0.1, \"links\": [{\"from\": 0, \"to\": 1, \"ordered\": true}]}}",
+    );
+    assert!(err.contains("network.links[0].drop: random drop"), "{err}");
+    let err = bad(
+        "timeout.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"network\": {\"tcp_timeout_ms\": 500}}",
+    );
+    assert!(
+        err.contains("network.tcp_timeout_ms: applies only with \"partition_mode\": \"tcp\" (this network's is \"drop\")"),
+        "{err}"
+    );
+    // Both are accepted when the scenario says so.
+    for (name, network) in [
+        ("lossy-ok.json", "{\"drop\": 0.1, \"lossy_ordered\": true}"),
+        ("udp-ok.json", "{\"drop\": 0.1, \"ordered\": false}"),
+        (
+            "tcp-ok.json",
+            "{\"partition_mode\": \"tcp\", \"tcp_timeout_ms\": 500}",
+        ),
+    ] {
+        let text = format!("{{\"protocol\": \"lww\", \"nodes\": 3, \"network\": {network}}}");
+        let p = scratch(name, &text);
+        let out = dsim(&["run", p.to_str().unwrap()]);
+        // It runs (a lossy run may fail its checks: exit 1); it is not refused.
+        let stderr = self::text(&out.stderr);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{name}: {stderr}");
+        assert!(!stderr.contains("error:"), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn lww_split_over_tcp_fails_links_only_past_the_socket_timeout() {
+    let long = dsim(&["run", "scenarios/lww-split-brain-tcp-faithful.json"]);
+    let out = text(&long.stdout);
+    assert_eq!(long.status.code(), Some(0), "{out}");
+    assert!(out.contains("link n0 -> n2 died at 202"), "{out}");
+    assert!(
+        out.contains("convergence      VIOLATION (expected)"),
+        "{out}"
+    );
+    let short = dsim(&["run", "scenarios/lww-split-brain-tcp-short-faithful.json"]);
+    let out = text(&short.stdout);
+    assert_eq!(short.status.code(), Some(0), "{out}");
+    assert!(
+        !out.contains("died at"),
+        "no link fails in a 700 ms stall: {out}"
+    );
+    assert!(out.contains("convergence      PASS"), "{out}");
+}
+
+#[test]
 fn missing_file_and_bad_usage_exit_2() {
     let out = dsim(&["run", "no/such/file.json"]);
     assert_eq!(out.status.code(), Some(2));

@@ -30,6 +30,10 @@ pub struct SimConfig {
     pub links: Vec<(NodeId, NodeId, Link)>,
     /// Messages that meet a partition are dropped or held.
     pub partition_mode: PartitionMode,
+    /// With [`PartitionMode::Tcp`]: how long an ordered link may stall on
+    /// a partition before its sender sees a connection error (default 20 s,
+    /// the seed projects' socket timeout).
+    pub tcp_timeout_us: Time,
     /// Initial clock of each node (missing ones are exact).
     pub clocks: Vec<Clock>,
     /// Nodes that are down when the run starts (they join with a restart fault).
@@ -75,6 +79,7 @@ impl Default for SimConfig {
             link: Link::default(),
             links: Vec::new(),
             partition_mode: PartitionMode::Drop,
+            tcp_timeout_us: 20_000 * crate::MS,
             clocks: Vec::new(),
             down_at_start: Vec::new(),
             workload: WorkloadSpec::default(),
@@ -258,6 +263,13 @@ enum Ev<M, T> {
     LossEnd,
     RuleEnd,
     FinalHeal,
+    /// A link that stalled on a partition reaches its TCP timeout (if the
+    /// stall `gen` is still the link's).
+    TcpTimeout {
+        from: NodeId,
+        to: NodeId,
+        gen: u64,
+    },
 }
 
 impl<M, T> Ev<M, T> {
@@ -328,6 +340,9 @@ pub struct Sim<N: Node> {
     net: Network,
     net_rng: Rng,
     held: Vec<Held<N::Msg>>,
+    /// Per directed link (`from * n + to`), in `tcp` partition mode: the
+    /// stall generation, odd while the link is stalled on a cut.
+    tcp_stall: Vec<u64>,
     clients: Clients,
     faults_left: usize,
     final_heal_at: Option<Time>,
@@ -402,6 +417,11 @@ impl<N: Node> Sim<N> {
             net,
             net_rng: Rng::derive(cfg.seed, "network"),
             held: Vec::new(),
+            tcp_stall: if cfg.partition_mode == PartitionMode::Tcp {
+                vec![0; n * n]
+            } else {
+                Vec::new()
+            },
             clients,
             faults_left: cfg.faults.len(),
             final_heal_at: None,
@@ -646,6 +666,7 @@ impl<N: Node> Sim<N> {
                 self.apply_fault(idx, &fault);
                 self.update_calm();
             }
+            Ev::TcpTimeout { from, to, gen } => self.tcp_timeout(from, to, gen),
             Ev::LossEnd => {
                 self.trace.rec(self.now, "loss_end").end();
                 self.net.restore_loss();
@@ -743,7 +764,11 @@ impl<N: Node> Sim<N> {
         } else if ordered && inc != self.incarnation[to] {
             Some("connection-reset")
         } else if self.net.is_cut(from, to) {
-            if self.net.partition_mode == PartitionMode::Hold {
+            let tcp = self.net.partition_mode == PartitionMode::Tcp && ordered;
+            if tcp {
+                self.stall(from, to);
+            }
+            if tcp || self.net.partition_mode == PartitionMode::Hold {
                 self.trace.rec(self.now, "hold").u("mid", mid).end();
                 self.held.push(Held {
                     mid,
@@ -1135,15 +1160,72 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// In `tcp` mode, marks link `from → to` stalled on a cut, if it was
+    /// not yet, and sets its timeout.
+    fn stall(&mut self, from: NodeId, to: NodeId) {
+        let k = from * self.nodes.len() + to;
+        if self.tcp_stall[k] % 2 == 0 {
+            self.tcp_stall[k] += 1;
+            let gen = self.tcp_stall[k];
+            let at = self.now.saturating_add(self.cfg.tcp_timeout_us);
+            self.push(at, Ev::TcpTimeout { from, to, gen });
+        }
+    }
+
+    /// A stalled link's TCP timeout: every message held on it is lost and
+    /// its sender sees a connection error for each (the connection died).
+    fn tcp_timeout(&mut self, from: NodeId, to: NodeId, gen: u64) {
+        let k = from * self.nodes.len() + to;
+        if self.tcp_stall[k] != gen {
+            return;
+        }
+        self.tcp_stall[k] += 1;
+        let (dead, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.from == from && h.to == to);
+        self.held = kept;
+        for h in dead {
+            self.stats.dropped += 1;
+            self.trace
+                .rec(self.now, "drop")
+                .u("mid", h.mid)
+                .s("reason", "tcp-timeout")
+                .end();
+            let inc = self.incarnation[from];
+            self.push(
+                self.now,
+                Ev::LinkError {
+                    from,
+                    to,
+                    inc,
+                    msg: h.msg,
+                },
+            );
+        }
+    }
+
     fn heal(&mut self) {
         self.net.heal();
+        // Stalled links recover: their pending timeouts lapse.
+        for g in &mut self.tcp_stall {
+            *g += *g % 2;
+        }
+        // On an ordered link the held messages go out in the order they
+        // were sent, and nothing sent later overtakes them.
+        let mut line: BTreeMap<(NodeId, NodeId), Time> = BTreeMap::new();
         for h in std::mem::take(&mut self.held) {
-            let at = self.now
+            let mut at = self.now
                 + self
                     .net
                     .link(h.from, h.to)
                     .latency
                     .sample(&mut self.net_rng);
+            if self.net.ordered(h.from, h.to) {
+                let last = line.entry((h.from, h.to)).or_insert(at);
+                at = at.max(*last);
+                *last = at;
+                self.net.hold_line(h.from, h.to, at);
+            }
             self.trace
                 .rec(self.now, "release")
                 .u("mid", h.mid)

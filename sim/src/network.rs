@@ -147,6 +147,14 @@ pub enum PartitionMode {
     /// flight when the cut began are lost, and no link, ordered or not,
     /// tells the sender.
     Receiver,
+    /// As over a real TCP connection with a socket timeout: on an ordered
+    /// link, a message that meets the cut is retransmitted until the heal
+    /// (held, then delivered in order), unless the link has been stalled
+    /// for the timeout ([`crate::SimConfig::tcp_timeout_us`]); then every
+    /// message held on it is lost and its sender sees a connection error.
+    /// A cut shorter than the timeout costs only delay. On an unordered
+    /// link a message that meets the cut is lost, as in `drop`.
+    Tcp,
 }
 
 impl PartitionMode {
@@ -156,6 +164,7 @@ impl PartitionMode {
             PartitionMode::Drop => "drop",
             PartitionMode::Hold => "hold",
             PartitionMode::Receiver => "receiver",
+            PartitionMode::Tcp => "tcp",
         }
     }
 }

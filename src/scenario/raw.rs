@@ -227,8 +227,18 @@ pub struct RawNetwork {
     /// UDP (default `true`).
     pub ordered: bool,
     /// What happens to a message whose receiver is cut off from its sender
-    /// when it arrives: `drop`, `hold` or `receiver` (default `drop`).
+    /// when it arrives: `drop`, `hold`, `receiver` or `tcp` (default `drop`).
     pub partition_mode: sim::PartitionMode,
+    /// With `partition_mode: "tcp"`: how long an ordered link may stall on
+    /// a partition before its sender sees a connection error, in ms
+    /// (default 20000, the seed projects' socket timeout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_timeout_ms: Option<u64>,
+    /// Allow random `drop` / `duplicate` on ordered links (TCP delivers
+    /// everything once, in order, or fails the connection; default false:
+    /// such a setting is an error).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lossy_ordered: bool,
     /// Links whose settings differ from these defaults (default: none).
     pub links: Vec<RawLink>,
 }
@@ -244,6 +254,8 @@ impl Default for RawNetwork {
             duplicate: 0.0,
             ordered: true,
             partition_mode: sim::PartitionMode::Drop,
+            tcp_timeout_ms: None,
+            lossy_ordered: false,
             links: Vec::new(),
         }
     }
@@ -271,6 +283,10 @@ pub struct RawLink {
     /// network's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordered: Option<bool>,
+    /// Allow random loss or duplication on this link although it is
+    /// ordered (absent: the network's `lossy_ordered`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lossy_ordered: Option<bool>,
 }
 
 /// A replica's clock at the start of the run.

@@ -166,6 +166,25 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         duplicate: prob(raw.network.duplicate, src, &p(&["network", "duplicate"]))?,
         ordered: raw.network.ordered,
     };
+    lossless_if_ordered(&link, raw.network.lossy_ordered, src, &p(&["network"]))?;
+    let tcp_timeout_us = match (raw.network.partition_mode, raw.network.tcp_timeout_ms) {
+        (_, Some(0)) => {
+            return Err(src.err(&p(&["network", "tcp_timeout_ms"]), "must be at least 1"));
+        }
+        (sim::PartitionMode::Tcp, t) => {
+            us(t.unwrap_or(20_000), src, &p(&["network", "tcp_timeout_ms"]))?
+        }
+        (mode, Some(_)) => {
+            return Err(src.err(
+                &p(&["network", "tcp_timeout_ms"]),
+                format!(
+                    "applies only with \"partition_mode\": \"tcp\" (this network's is \"{}\")",
+                    mode.name()
+                ),
+            ));
+        }
+        (_, None) => 20_000 * sim::MS,
+    };
     let workload = workload::<Pr>(&mut raw, n, src)?;
     let layout = Layout {
         clients: if client == ClientMode::Protocol {
@@ -196,6 +215,8 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         if let Some(o) = l.ordered {
             x.ordered = o;
         }
+        let lossy = l.lossy_ordered.unwrap_or(raw.network.lossy_ordered);
+        lossless_if_ordered(&x, lossy, src, &at)?;
         links.push((from, to, x));
     }
     let mut clocks = vec![Clock::default(); n];
@@ -248,6 +269,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         link,
         links,
         partition_mode: raw.network.partition_mode,
+        tcp_timeout_us,
         clocks,
         down_at_start: raw.down_at_start.iter().map(|&d| d as usize).collect(),
         workload,
@@ -566,6 +588,28 @@ fn node(x: u64, n: usize, src: &Src, at: &P) -> R<()> {
                 n - 1
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Random loss or duplication on an ordered (TCP-like) link only when the
+/// scenario says so: TCP delivers each message once, in order, or fails the
+/// connection. `at` is the network block or one of its `links`.
+fn lossless_if_ordered(link: &Link, lossy: bool, src: &Src, at: &P) -> R<()> {
+    if !link.ordered || lossy {
+        return Ok(());
+    }
+    for (field, chance) in [("drop", link.drop), ("duplicate", link.duplicate)] {
+        if chance != Prob::ZERO {
+            return Err(src.err(
+                &P(at.0.clone()).k(field),
+                format!(
+                    "random {field} on an ordered (TCP-like) link, which TCP never does: \
+                     set \"ordered\": false for a UDP-like link, set \"lossy_ordered\": true \
+                     to keep it anyway, or use a fault (\"loss\", \"link_error\", a message rule)"
+                ),
+            ));
+        }
     }
     Ok(())
 }
