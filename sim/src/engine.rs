@@ -1164,7 +1164,7 @@ impl<N: Node> Sim<N> {
     /// not yet, and sets its timeout.
     fn stall(&mut self, from: NodeId, to: NodeId) {
         let k = from * self.nodes.len() + to;
-        if self.tcp_stall[k] % 2 == 0 {
+        if self.tcp_stall[k].is_multiple_of(2) {
             self.tcp_stall[k] += 1;
             let gen = self.tcp_stall[k];
             let at = self.now.saturating_add(self.cfg.tcp_timeout_us);
