@@ -198,7 +198,7 @@ fn probes_stay_in_the_history_but_out_of_kv_linearizability() {
     assert!(
         probes
             .iter()
-            .any(|l| l.contains("\"fail\"") && l.contains("normal")),
+            .any(|l| l.contains("\"fail\"") && l.contains("view_change")),
         "{probes:?}"
     );
     let summary = report["details"]["kv-linearizability"]["summary"].to_string();
