@@ -55,7 +55,9 @@ impl Replica {
     }
 
     pub(crate) fn on_recovery(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, nonce: u64) {
-        if self.status != Status::Normal {
+        // vrrm answers with `primary = false` or `true`; a pid (D12) is
+        // neither, and the catch-all drops the message.
+        if self.status != Status::Normal || self.pid_primary {
             return;
         }
         let state = self
@@ -155,6 +157,7 @@ impl Replica {
             return;
         }
         self.primary = self.primary_of(view) == self.id;
+        self.pid_primary = false;
         self.status = Status::Normal;
         ctx.cancel_timer(super::msg::Timer::Recovery);
         self.arm_timer(ctx);

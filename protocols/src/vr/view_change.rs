@@ -210,6 +210,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.primary = true;
+        self.pid_primary = false;
         self.status = Status::Normal;
         self.dvcs.retain(|(v, _, _)| *v != view);
         self.acks.clear();
@@ -373,6 +374,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.primary = am_primary;
+        self.pid_primary = false;
         self.status = Status::Normal;
         self.arm_timer(ctx);
     }
