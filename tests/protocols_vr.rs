@@ -364,3 +364,35 @@ fn faithful_fails_the_same_fuzz_block() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
+
+#[test]
+fn intended_refuses_the_reconfiguration_of_vr12a_and_passes() {
+    let path = format!(
+        "{}/scenarios/vr-12a-new-member-request.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut sc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    sc["variant"] = json!("intended");
+    sc.as_object_mut().unwrap().remove("expect");
+    let file = scratch("vr", "vr-12a-intended.json", &sc.to_string());
+    let history = scratch("vr", "vr-12a-intended-history.jsonl", "");
+    let out = dsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    // The group stays n0, n1, n2 in epoch 0; the spares never join.
+    assert!(
+        report.contains("n3: unconfigured view 0 op 0 commit 0"),
+        "{report}"
+    );
+    let h = std::fs::read_to_string(&history).unwrap();
+    let refused = h
+        .lines()
+        .find(|l| l.contains("\"reconfigure\"") && l.contains("\"fail\""))
+        .unwrap_or_else(|| panic!("no refused reconfigure in\n{h}"));
+    assert!(refused.contains("VRR section 7"), "{refused}");
+}
