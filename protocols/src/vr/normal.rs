@@ -87,7 +87,8 @@ impl Replica {
             );
         }
         let transitioning = self.status == Status::Transitioning;
-        if self.status != Status::Normal && !(transitioning && !self.primary) {
+        let answers = self.status == Status::Normal || (transitioning && !self.primary);
+        if !answers {
             return; // view_change: no clause, the call times out
         }
         if !self.primary && !self.pid_primary {
