@@ -175,6 +175,42 @@ fn vr9_probes_move_waiting_replicas_to_normal() {
 }
 
 #[test]
+fn probes_stay_in_the_history_but_out_of_kv_linearizability() {
+    // vr-9 probes every replica and checks kv-linearizability (the sweep
+    // above pins it as a pass on 51 seeds): the probes are in the run's
+    // history, answered, and the model never sees them.
+    let history = scratch("vr", "vr-9-history.jsonl", "");
+    let scenario = format!(
+        "{}/scenarios/vr-9-probe-mutates-status.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = dsim(&[
+        "run",
+        &scenario,
+        "--json",
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["checks"]["kv-linearizability"], "pass", "{report:#}");
+    let h = std::fs::read_to_string(&history).unwrap();
+    let probes: Vec<&str> = h.lines().filter(|l| l.contains("\"get_status\"")).collect();
+    assert!(
+        probes
+            .iter()
+            .any(|l| l.contains("\"fail\"") && l.contains("view_change")),
+        "{probes:?}"
+    );
+    let summary = report["details"]["kv-linearizability"]["summary"].to_string();
+    let all = h.lines().filter(|l| l.contains("\"invoke\"")).count();
+    let probe_invokes = probes.iter().filter(|l| l.contains("\"invoke\"")).count();
+    assert!(
+        summary.contains(&format!("{} operation(s)", all - probe_invokes)),
+        "{summary} ({all} ops, {probe_invokes} probes)"
+    );
+}
+
+#[test]
 fn vr10_retry_executes_twice() {
     sweep(
         "vr-10-at-least-once.json",
@@ -201,10 +237,45 @@ fn vr11_second_generation_primary_halts() {
 }
 
 #[test]
-fn vr12_request_while_transitioning_halts_the_primary() {
-    sweep("vr-12-request-while-transitioning.json", &["no-halts"], &[]);
+fn vr12a_new_members_halt_on_their_first_request() {
+    sweep("vr-12a-new-member-request.json", &["no-halts"], &[]);
+    let (_, report) = run("vr-12a-new-member-request.json", None);
+    let notes = report["notes"].to_string();
+    // n2 left the configuration and stopped after two epoch_started; n0
+    // committed the reconfiguration but kept its old configuration.
+    assert!(
+        notes.contains("n2: stopped view 0 op 3 commit 3 epoch 1"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("n0: primary view 0 op 5 commit 5 epoch 1 config [0, 1, 2]"),
+        "{notes}"
+    );
+    let halts = report["details"]["no-halts"].to_string();
+    assert!(halts.contains("n3") && halts.contains("n4"), "{halts}");
     fixed_by(
-        "vr-12-request-while-transitioning.json",
+        "vr-12a-new-member-request.json",
+        json!({"d12_new_member_crash": false, "d12_stale_config": false}),
+    );
+    let fixed = with_bugs(
+        "vr-12a-new-member-request.json",
+        json!({"d12_new_member_crash": false, "d12_stale_config": false}),
+    );
+    assert!(
+        fixed.contains("n3: normal view 0 op 5 commit 5 epoch 1 config [0, 1, 3, 4]"),
+        "{fixed}"
+    );
+}
+
+#[test]
+fn vr12b_request_while_transitioning_halts_the_primary() {
+    sweep(
+        "vr-12b-request-while-transitioning.json",
+        &["no-halts"],
+        &[],
+    );
+    fixed_by(
+        "vr-12b-request-while-transitioning.json",
         json!({"d12_transitioning_crash": false}),
     );
 }
@@ -238,6 +309,40 @@ fn vr14_recovery_after_compaction_halts() {
 }
 
 #[test]
+fn vr14b_new_members_halt_replaying_a_compacted_log() {
+    sweep(
+        "vr-14b-new-member-after-compaction.json",
+        &["no-halts"],
+        &[],
+    );
+    let (_, report) = run("vr-14b-new-member-after-compaction.json", None);
+    let halts = report["details"]["no-halts"].to_string();
+    assert!(
+        halts.contains("n3 halted")
+            && halts.contains("n4 halted")
+            && halts.contains("get_log_entry(1)"),
+        "{halts}"
+    );
+    fixed_by(
+        "vr-14b-new-member-after-compaction.json",
+        json!({"d14_compaction": false}),
+    );
+    // Without compaction both new members join and both leaving members
+    // stop after their two epoch_started.
+    let fixed = with_bugs(
+        "vr-14b-new-member-after-compaction.json",
+        json!({"d14_compaction": false}),
+    );
+    for line in [
+        "n1: stopped view 0 op 301 commit 301 epoch 1",
+        "n2: stopped view 0 op 301 commit 301 epoch 1",
+        "n3: normal view 0 op 301 commit 301 epoch 1 config [0, 3, 4]",
+    ] {
+        assert!(fixed.contains(line), "{line}\n{fixed}");
+    }
+}
+
+#[test]
 fn intended_survives_its_fuzz_block_on_a_hundred_seeds() {
     let out = dsim(&[
         "fuzz",
@@ -258,4 +363,36 @@ fn faithful_fails_the_same_fuzz_block() {
         "--hunt",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}
+
+#[test]
+fn intended_refuses_the_reconfiguration_of_vr12a_and_passes() {
+    let path = format!(
+        "{}/scenarios/vr-12a-new-member-request.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut sc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    sc["variant"] = json!("intended");
+    sc.as_object_mut().unwrap().remove("expect");
+    let file = scratch("vr", "vr-12a-intended.json", &sc.to_string());
+    let history = scratch("vr", "vr-12a-intended-history.jsonl", "");
+    let out = dsim(&[
+        "run",
+        file.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    // The group stays n0, n1, n2 in epoch 0; the spares never join.
+    assert!(
+        report.contains("n3: unconfigured view 0 op 0 commit 0"),
+        "{report}"
+    );
+    let h = std::fs::read_to_string(&history).unwrap();
+    let refused = h
+        .lines()
+        .find(|l| l.contains("\"reconfigure\"") && l.contains("\"fail\""))
+        .unwrap_or_else(|| panic!("no refused reconfigure in\n{h}"));
+    assert!(refused.contains("VRR section 7"), "{refused}");
 }

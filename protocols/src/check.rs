@@ -155,11 +155,28 @@ fn agreement_groups(live: &[(usize, sim::Digest)]) -> String {
 /// violation the evidence is the checker's witness: a minimal set of
 /// operations of one key, as a timeline per process and in words.
 pub fn linearizability<N: Node>(run: &Sim<N>, model: &str, budget: u64) -> CheckResult {
+    linearizability_of(run, model, budget, |_| true)
+}
+
+/// [`linearizability`] over the operations whose name `keep` accepts (a
+/// protocol's admin operations, which the model does not know, left out).
+pub fn linearizability_of<N: Node>(
+    run: &Sim<N>,
+    model: &str,
+    budget: u64,
+    keep: impl Fn(&str) -> bool,
+) -> CheckResult {
     let model = match checker::model::by_name(model, None) {
         Ok(m) => m,
         Err(e) => return CheckResult::unknown(format!("no checker model: {e}")),
     };
-    let history = match to_checker_history(run.history()) {
+    let events: Vec<sim::HistoryEvent> = run
+        .history()
+        .iter()
+        .filter(|e| keep(e.f))
+        .cloned()
+        .collect();
+    let history = match to_checker_history(&events) {
         Ok(h) => h,
         Err(e) => return CheckResult::unknown(format!("the run's history is malformed: {e}")),
     };

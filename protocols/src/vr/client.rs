@@ -67,17 +67,16 @@ impl Client {
         let (cmd, written) = match request.f {
             "write" => (Cmd::Put { key, value: n }, Some(request.value.clone())),
             "add" => (Cmd::Add { key, by: n }, Some(request.value.clone())),
-            "reconfigure" => {
-                let config = match &request.value {
-                    Value::List(l) => l
-                        .iter()
-                        .filter_map(Value::as_int)
-                        .map(|i| i.max(0) as u64)
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                (Cmd::Reconfigure { config }, Some(request.value.clone()))
-            }
+            "reconfigure" => match self.new_config(&request.value) {
+                Ok(config) => (Cmd::Reconfigure { config }, Some(request.value.clone())),
+                Err(why) => {
+                    // Not sent: vrrm would ship any list (its "validate new
+                    // config" is a TODO), but an id that names no replica
+                    // has no process here.
+                    ctx.reply(request.id, Reply::Fail(Value::Str(why)));
+                    return;
+                }
+            },
             _ => (Cmd::Get { key }, None),
         };
         self.current = Some(Call {
@@ -90,6 +89,34 @@ impl Client {
             probe: request.f == "get_status",
         });
         self.call(ctx);
+    }
+
+    /// A reconfigure operation's value: distinct replica ids.
+    fn new_config(&self, value: &Value) -> Result<Vec<NodeId>, String> {
+        let Value::List(l) = value else {
+            return Err("a reconfigure operation's value must be a list of replica ids".into());
+        };
+        let mut config = Vec::new();
+        for v in l {
+            match v.as_int() {
+                Some(i) if i >= 0 && (i as usize) < self.replicas => {
+                    if config.contains(&(i as usize)) {
+                        return Err(format!("the new configuration names replica {i} twice"));
+                    }
+                    config.push(i as usize);
+                }
+                _ => {
+                    return Err(format!(
+                        "the new configuration must name replicas 0..{}, not {v:?}",
+                        self.replicas
+                    ))
+                }
+            }
+        }
+        if config.is_empty() {
+            return Err("the new configuration names no replica".into());
+        }
+        Ok(config)
     }
 
     /// Calls the current target.
@@ -197,6 +224,13 @@ impl Client {
             Answer::NotPrimary(_) => {
                 ctx.cancel_timer(Timer::Call(self.attempt));
                 self.next(ctx);
+            }
+            Answer::Refused(why) => {
+                // A definite refusal: nothing ran.
+                let c = self.current.take().expect("checked above");
+                ctx.cancel_timer(Timer::Call(self.attempt));
+                ctx.reply(c.id, Reply::Fail(Value::Str(why)));
+                self.req_num += 1;
             }
         }
     }

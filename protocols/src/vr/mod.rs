@@ -22,6 +22,7 @@
 mod app;
 mod checks;
 mod client;
+mod epoch;
 pub mod msg;
 mod normal;
 mod recovery;
@@ -92,10 +93,21 @@ pub struct BugSwitches {
     /// D11: start_view empties a backup's commits vector; as primary later,
     /// its first minimum over it crashes.
     pub d11_empty_commits: Option<bool>,
-    /// D12 (the part modelled): a primary that logged a reconfiguration is
-    /// `transitioning` until it commits, and a client request then crashes
-    /// it (vrrm returns a malformed reply action).
+    /// D12: a primary that logged a reconfiguration is `transitioning`
+    /// until it commits, and a client request then crashes it (vrrm
+    /// returns a malformed reply action).
     pub d12_transitioning_crash: Option<bool>,
+    /// D12: the primary that commits a reconfiguration keeps its old
+    /// configuration (prepares go to the old members, f from the old
+    /// size), and a staying backup that is the new primary crashes on
+    /// `lists:replicate` (no such function). Off: every member adopts the
+    /// new configuration, its primary and a commits vector of its size.
+    pub d12_stale_config: Option<bool>,
+    /// D12: a replica that joins by start_epoch stores a process id as its
+    /// primary flag and an empty commits vector, arms no timer, and
+    /// crashes on its first client request (`lists:min([])`). Off: it joins
+    /// as a backup with the failure timer.
+    pub d12_new_member_crash: Option<bool>,
     /// D13: the primary commits only when a prepare_ok arrives (n = 1 never
     /// commits).
     pub d13_commit_needs_ack: Option<bool>,
@@ -112,6 +124,12 @@ pub struct BugSwitches {
     /// vrrm cannot restart a replica: a restarted one stays unconfigured
     /// and answers nothing. Off: the paper's recovery with nonces.
     pub restart_unconfigured: Option<bool>,
+    /// vrrm's epochs: a committed reconfiguration starts a new epoch
+    /// (start_epoch, state transfer to new members, epoch_started, leaving
+    /// members stop), with D12's holes as their switches set them. Off: the
+    /// paper variant, which does not implement VRR §7, refuses a
+    /// reconfiguration with its reason.
+    pub vrrm_epochs: Option<bool>,
 }
 
 /// The switches resolved for one variant.
@@ -129,10 +147,13 @@ pub struct Bugs {
     pub(crate) d10: bool,
     pub(crate) d11: bool,
     pub(crate) d12: bool,
+    pub(crate) d12_stale: bool,
+    pub(crate) d12_join: bool,
     pub(crate) d13: bool,
     pub(crate) d14: bool,
     pub(crate) ood: bool,
     pub(crate) restart_unconfigured: bool,
+    pub(crate) epochs: bool,
 }
 
 impl BugSwitches {
@@ -157,10 +178,13 @@ impl BugSwitches {
             d10: b(self.d10_at_least_once),
             d11: b(self.d11_empty_commits),
             d12: b(self.d12_transitioning_crash),
+            d12_stale: b(self.d12_stale_config),
+            d12_join: b(self.d12_new_member_crash),
             d13: b(self.d13_commit_needs_ack),
             d14: b(self.d14_compaction),
             ood: b(self.out_of_date_recovery),
             restart_unconfigured: b(self.restart_unconfigured),
+            epochs: b(self.vrrm_epochs),
         }
     }
 }
@@ -185,6 +209,10 @@ pub struct Params {
     /// vrrm's snapshot_op_interval: with D14 the primary compacts its log
     /// every this many ops (0: never).
     pub snapshot_interval: u64,
+    /// The replicas given vrrm's `initial_config` (in order: the first is
+    /// the primary of view 0); the others start unconfigured, spares a
+    /// reconfiguration can add. Default: every replica.
+    pub initial_config: Option<Vec<NodeId>>,
     /// The deviations.
     pub bugs: BugSwitches,
 }
@@ -199,6 +227,7 @@ impl Default for Params {
             client_timeout_ms: 500,
             max_redirects: 3,
             snapshot_interval: 2000,
+            initial_config: None,
             bugs: BugSwitches::default(),
         }
     }
@@ -325,7 +354,21 @@ impl Protocol for Vr {
     }
 
     fn validate(params: &Params, nodes: usize) -> Result<(), String> {
-        let _ = nodes;
+        if let Some(config) = &params.initial_config {
+            if config.is_empty() {
+                return Err("initial_config must name at least one replica".into());
+            }
+            for (i, r) in config.iter().enumerate() {
+                if *r >= nodes {
+                    return Err(format!(
+                        "initial_config names replica {r}, but the replicas are 0..{nodes}"
+                    ));
+                }
+                if config[..i].contains(r) {
+                    return Err(format!("initial_config names replica {r} twice"));
+                }
+            }
+        }
         for (name, ms) in [
             ("idle_commit_ms", params.idle_commit_ms),
             ("primary_failure_ms", params.primary_failure_ms),

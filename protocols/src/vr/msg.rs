@@ -23,7 +23,7 @@ pub enum Cmd {
     /// vrrm's `reconfigure(new_config)`: a special log entry.
     Reconfigure {
         /// The new configuration (replica ids).
-        config: Vec<u64>,
+        config: Vec<NodeId>,
     },
     /// Counter `increment(key, by)` (`add` in histories).
     Add {
@@ -57,6 +57,9 @@ pub enum Answer {
     Ok(Value),
     /// `{error, not_primary, P}`: ask `P` instead.
     NotPrimary(NodeId),
+    /// The request is refused, for the reason given (the paper variant's
+    /// answer to a reconfiguration, which it does not implement).
+    Refused(String),
 }
 
 /// What a view-change participant reports (`do_view_change`).
@@ -72,8 +75,8 @@ pub struct ViewReport {
     pub log: Vec<Entry>,
 }
 
-/// Messages. Protocol messages carry the sender's view (vrrm wraps every
-/// one in `{epoch, view, sender}`; epochs are not modelled).
+/// Messages. Protocol messages carry the sender's epoch and view (vrrm
+/// wraps every one in `{epoch, view, sender}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Msg {
@@ -93,6 +96,8 @@ pub enum Msg {
     },
     /// Primary → backups: log `entry` at `op`.
     Prepare {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The primary's view.
         view: u64,
         /// The entry's op number.
@@ -106,6 +111,8 @@ pub enum Msg {
     },
     /// Backup → primary: `op` is logged.
     PrepareOk {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The view it was logged in.
         view: u64,
         /// The op number.
@@ -113,6 +120,8 @@ pub enum Msg {
     },
     /// Primary → backups (when idle): everything up to `commit` is committed.
     Commit {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The primary's view.
         view: u64,
         /// Its commit number.
@@ -122,11 +131,15 @@ pub enum Msg {
     },
     /// A replica moving to `view` tells the others.
     StartViewChange {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The new view.
         view: u64,
     },
     /// A replica's state, to the primary of `view`.
     DoViewChange {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The new view.
         view: u64,
         /// What the sender knows.
@@ -134,6 +147,8 @@ pub enum Msg {
     },
     /// The new primary's log, to every replica.
     StartView {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The new view.
         view: u64,
         /// The chosen log.
@@ -145,11 +160,15 @@ pub enum Msg {
     },
     /// vrrm: "your view is older than mine" (answers a stale message).
     OutOfDate {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The answering replica's view.
         view: u64,
     },
     /// A recovering replica asks for state.
     Recovery {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The recovering replica's view.
         view: u64,
         /// Its nonce, echoed in the answers.
@@ -157,6 +176,8 @@ pub enum Msg {
     },
     /// The answer to a recovery; the primary includes its log.
     RecoveryResponse {
+        /// The sender's epoch (vrrm's `#msg.epoch`).
+        epoch: u64,
         /// The responder's view.
         view: u64,
         /// The nonce of the recovery answered.
@@ -173,8 +194,37 @@ pub enum Msg {
     Status {
         /// The probe answered.
         probe: u64,
-        /// `normal`, `view_change`, `recovering` or `unconfigured`.
+        /// `normal`, `view_change`, `recovering`, `unconfigured` or
+        /// `transitioning`.
         status: String,
+    },
+    /// vrrm's `start_epoch`: the reconfiguring primary, to each new member.
+    StartEpoch {
+        /// The new epoch.
+        epoch: u64,
+        /// The reconfiguration's op number.
+        op: u64,
+        /// The configuration left.
+        old_config: Vec<NodeId>,
+        /// The configuration joined.
+        new_config: Vec<NodeId>,
+    },
+    /// vrrm's `epoch_started`: a new member, to each leaving one.
+    EpochStarted {
+        /// The epoch started.
+        epoch: u64,
+    },
+    /// vrrm's synchronous `state_transfer` call (a new member to a staying
+    /// one).
+    StateTransfer,
+    /// Its answer: `#st{log, commit, view}` (the log without the snapshot).
+    StateTransferReply {
+        /// Every entry of the source's log.
+        log: Vec<Entry>,
+        /// The source's commit number.
+        commit: u64,
+        /// The source's view.
+        view: u64,
     },
     /// A replica behind in `view` asks for the entries after `after`.
     GetState {

@@ -11,15 +11,21 @@ use super::replica::{Replica, ReqRec, Status};
 use super::{Counting, Vr};
 
 impl Replica {
-    /// vrrm's min over the commits vector; `None` when it is empty (D11:
-    /// `lists:min([])` crashes the process).
-    fn min_commit_estimate(&mut self, ctx: &mut Ctx<'_, Vr>) -> Option<u64> {
+    /// vrrm's min over the commits vector; `None` when it is empty
+    /// (`lists:min([])` crashes the process: D11, or D12 for a member that
+    /// joined by start_epoch).
+    pub(crate) fn min_commit_now(&mut self, ctx: &mut Ctx<'_, Vr>) -> Option<u64> {
         match self.commits.iter().min() {
             Some(m) => Some(*m),
             None => {
+                let why = if self.pid_primary {
+                    "D12: a member that joined by start_epoch has the record default [] and a pid as its primary flag"
+                } else {
+                    "D11: start_view emptied it"
+                };
                 self.halt(
                     ctx,
-                    "lists:min([]) on an empty commits vector (D11: start_view emptied it)".into(),
+                    format!("lists:min([]) on an empty commits vector ({why})"),
                 );
                 None
             }
@@ -27,12 +33,13 @@ impl Replica {
     }
 
     pub(crate) fn on_idle(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        let Some(min_commit) = self.min_commit_estimate(ctx) else {
+        let Some(min_commit) = self.min_commit_now(ctx) else {
             return;
         };
         self.to_others(
             ctx,
             Msg::Commit {
+                epoch: self.epoch,
                 view: self.view,
                 commit: self.commit,
                 min_commit,
@@ -51,6 +58,7 @@ impl Replica {
             self.to_others(
                 ctx,
                 Msg::Prepare {
+                    epoch: self.epoch,
                     view: self.view,
                     op: *op,
                     commit: self.commit,
@@ -78,12 +86,31 @@ impl Replica {
                 "bad_action_from_state_function: {reply, {error, From, reconfiguring}} (a request while transitioning, D12)".into(),
             );
         }
-        if self.status != Status::Normal {
+        let transitioning = self.status == Status::Transitioning;
+        let answers = self.status == Status::Normal || (transitioning && !self.primary);
+        if !answers {
             return; // view_change: no clause, the call times out
         }
-        if !self.primary {
+        if !self.primary && !self.pid_primary {
+            // vrrm answers in normal or transitioning, and moves to normal.
+            if transitioning && self.bugs.d9 {
+                self.status = Status::Normal;
+            }
             let p = self.primary_of(self.view);
             return self.reply(ctx, client, req_num, Answer::NotPrimary(p));
+        }
+        if transitioning {
+            return; // D12 off: a request waits out the reconfiguration
+        }
+        if matches!(cmd, Cmd::Reconfigure { .. }) && !self.bugs.epochs {
+            return self.reply(
+                ctx,
+                client,
+                req_num,
+                Answer::Refused(
+                    "reconfiguration is not implemented: the paper variant has no epochs (VRR section 7); set params.bugs.vrrm_epochs for vrrm's".into(),
+                ),
+            );
         }
         if let Some(rec) = self
             .table
@@ -105,7 +132,7 @@ impl Replica {
                 return; // an old request
             }
         }
-        let Some(min_commit) = self.min_commit_estimate(ctx) else {
+        let Some(min_commit) = self.min_commit_now(ctx) else {
             return;
         };
         self.op += 1;
@@ -125,6 +152,7 @@ impl Replica {
         self.to_others(
             ctx,
             Msg::Prepare {
+                epoch: self.epoch,
                 view: self.view,
                 op: self.op,
                 commit: self.commit,
@@ -167,6 +195,7 @@ impl Replica {
         &mut self,
         ctx: &mut Ctx<'_, Vr>,
         from: NodeId,
+        epoch: u64,
         view: u64,
         op: u64,
         commit: u64,
@@ -185,7 +214,7 @@ impl Replica {
             self.log.insert(op, entry);
             self.op = op;
             self.min_commit = min_commit;
-            ctx.send(from, Msg::PrepareOk { view, op });
+            ctx.send(from, Msg::PrepareOk { epoch, view, op });
             return self.arm_timer(ctx);
         }
         if op == self.op + 1 {
@@ -203,7 +232,14 @@ impl Replica {
         }
         self.min_commit = min_commit;
         if op <= self.op {
-            ctx.send(from, Msg::PrepareOk { view, op: self.op });
+            ctx.send(
+                from,
+                Msg::PrepareOk {
+                    epoch,
+                    view,
+                    op: self.op,
+                },
+            );
         }
         let to = commit.min(self.op);
         if self.catch_up(ctx, to) {
@@ -224,10 +260,18 @@ impl Replica {
         &mut self,
         ctx: &mut Ctx<'_, Vr>,
         from: NodeId,
+        epoch: u64,
         view: u64,
         commit: u64,
         min_commit: u64,
     ) {
+        if self.bugs.epochs && matches!(self.status, Status::Normal | Status::Transitioning) {
+            if epoch != self.epoch {
+                return self.transition(ctx, epoch, commit, min_commit);
+            }
+            // vrrm: a commit of the same epoch ends transitioning.
+            self.status = Status::Normal;
+        }
         if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.ood) {
             return;
         }
@@ -262,7 +306,8 @@ impl Replica {
         if !self.bugs.ood && view != self.view {
             return;
         }
-        if let Some(slot) = self.commits.get_mut(from) {
+        let slot = self.slot(from);
+        if let Some(slot) = slot.and_then(|i| self.commits.get_mut(i)) {
             *slot = op.saturating_sub(1).max(*slot);
         }
         if op <= self.commit {
@@ -303,7 +348,16 @@ impl Replica {
 
     /// The primary commits `op`: runs it, answers the caller, commit := op.
     fn commit_one(&mut self, ctx: &mut Ctx<'_, Vr>, op: u64) -> bool {
-        let Some(value) = self.execute(ctx, op) else {
+        let entry = self.log.get(&op).cloned();
+        let new_config = match entry.as_ref().map(|e| &e.cmd) {
+            Some(Cmd::Reconfigure { config }) if self.bugs.epochs => Some(config.clone()),
+            _ => None,
+        };
+        let value = match &new_config {
+            Some(new) => self.start_next_epoch(ctx, op, new),
+            None => self.execute(ctx, op),
+        };
+        let Some(value) = value else {
             return false;
         };
         let entry = self.log[&op].clone();
@@ -337,10 +391,10 @@ impl Replica {
         }
         self.commit = op;
         self.acks.retain(|(k, _), _| *k > op);
-        if matches!(entry.cmd, Cmd::Reconfigure { .. }) {
-            // vrrm's prepare_ok handler returns to normal; it bumps the
-            // epoch and sends start_epoch (not modelled) and keeps its old
-            // configuration (D12).
+        if let Some(new) = new_config {
+            // vrrm's prepare_ok handler: the next epoch, view 0, normal.
+            self.enter_next_epoch(new, op);
+        } else if matches!(entry.cmd, Cmd::Reconfigure { .. }) {
             self.status = Status::Normal;
         }
         let every = self.params.snapshot_interval;
@@ -363,6 +417,11 @@ impl Replica {
             return None;
         };
         let (client, req_num) = (entry.client, entry.req_num);
+        if let (Cmd::Reconfigure { config }, true) = (&entry.cmd, self.bugs.epochs) {
+            // vrrm's do_upcalls: {OldConfig, Config} becomes {Config, New}.
+            let new = config.clone();
+            self.old_config = std::mem::replace(&mut self.config, new);
+        }
         match self.app.apply(&entry.cmd) {
             Ok(v) => {
                 self.done.insert(op);

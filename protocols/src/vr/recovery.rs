@@ -21,6 +21,7 @@ impl Replica {
         self.to_others(
             ctx,
             Msg::Recovery {
+                epoch: self.epoch,
                 view: self.view,
                 nonce: self.nonce,
             },
@@ -31,18 +32,22 @@ impl Replica {
         );
     }
 
-    /// vrrm: out_of_date from a replica in another view starts recovery.
-    pub(crate) fn on_out_of_date(&mut self, ctx: &mut Ctx<'_, Vr>, view: u64) {
-        if !self.bugs.ood || self.status != Status::Normal || view == self.view {
+    /// vrrm: out_of_date from a replica in another view or epoch starts
+    /// recovery, adopting both.
+    pub(crate) fn on_out_of_date(&mut self, ctx: &mut Ctx<'_, Vr>, epoch: u64, view: u64) {
+        let same = view == self.view && epoch == self.epoch;
+        if !self.bugs.ood || self.status != Status::Normal || same {
             return;
         }
         self.nonce = ctx.rng().next_u64();
         self.responses.clear();
         self.view = view;
+        self.epoch = epoch;
         self.status = Status::Recovering;
         self.to_others(
             ctx,
             Msg::Recovery {
+                epoch,
                 view,
                 nonce: self.nonce,
             },
@@ -50,7 +55,9 @@ impl Replica {
     }
 
     pub(crate) fn on_recovery(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, nonce: u64) {
-        if self.status != Status::Normal {
+        // vrrm answers with `primary = false` or `true`; a pid (D12) is
+        // neither, and the catch-all drops the message.
+        if self.status != Status::Normal || self.pid_primary {
             return;
         }
         let state = self
@@ -59,6 +66,7 @@ impl Replica {
         ctx.send(
             from,
             Msg::RecoveryResponse {
+                epoch: self.epoch,
                 view: self.view,
                 nonce,
                 state,
@@ -70,6 +78,7 @@ impl Replica {
         &mut self,
         ctx: &mut Ctx<'_, Vr>,
         from: NodeId,
+        epoch: u64,
         view: u64,
         nonce: u64,
         state: Option<(Vec<Entry>, u64, u64)>,
@@ -105,6 +114,9 @@ impl Replica {
         } else {
             primary_view(&self.responses)
         };
+        if self.bugs.ood {
+            self.epoch = epoch;
+        }
         self.finish_recovery(ctx, adopted, log, op, commit);
     }
 
@@ -137,9 +149,16 @@ impl Replica {
         self.op = op;
         self.view = view;
         self.last_normal = view;
-        self.primary = self.primary_of(view) == self.id;
-        self.status = Status::Normal;
         self.responses.clear();
+        if self.bugs.epochs && !self.config.contains(&self.id) {
+            // vrrm: a reconfiguration in the merged log left this replica
+            // out: {stop, normal}.
+            self.status = Status::Stopped;
+            return;
+        }
+        self.primary = self.primary_of(view) == self.id;
+        self.pid_primary = false;
+        self.status = Status::Normal;
         ctx.cancel_timer(super::msg::Timer::Recovery);
         self.arm_timer(ctx);
         for (from, msg) in std::mem::take(&mut self.postponed) {
@@ -220,7 +239,14 @@ impl Replica {
             return;
         }
         let p = self.primary_of(view);
-        ctx.send(p, Msg::PrepareOk { view, op });
+        ctx.send(
+            p,
+            Msg::PrepareOk {
+                epoch: self.epoch,
+                view,
+                op,
+            },
+        );
     }
 }
 

@@ -21,8 +21,13 @@ pub enum Status {
     Recovering,
     /// vrrm: never configured (a restarted process); answers nothing.
     Unconfigured,
-    /// vrrm: a primary whose reconfiguration is not committed yet.
+    /// vrrm: a primary whose reconfiguration is not committed yet, or a
+    /// member that learned of a new epoch from a commit.
     Transitioning,
+    /// vrrm: a new member blocked in its `state_transfer` call.
+    Joining,
+    /// vrrm's `{stop, normal}`: a member that left the configuration.
+    Stopped,
 }
 
 /// A client-table record of one request.
@@ -45,6 +50,20 @@ pub struct Replica {
     pub(crate) params: Params,
     pub(crate) status: Status,
     pub(crate) primary: bool,
+    /// D12: the primary flag holds a process id (a replica that joined by
+    /// start_epoch): neither `true` nor `false` to vrrm's clauses.
+    pub(crate) pid_primary: bool,
+    /// The configuration (replica ids; the primary of view v is
+    /// config[v mod len]).
+    pub(crate) config: Vec<NodeId>,
+    /// The configuration before the last reconfiguration.
+    pub(crate) old_config: Vec<NodeId>,
+    /// The epoch (vrrm: bumped by each committed reconfiguration).
+    pub(crate) epoch: u64,
+    /// A joining member's start_epoch: (epoch, op, old, new config).
+    pub(crate) joining: Option<(u64, u64, Vec<NodeId>, Vec<NodeId>)>,
+    /// epoch_started messages collected by a leaving member: (epoch, sender).
+    pub(crate) started: Vec<(u64, NodeId)>,
     pub(crate) view: u64,
     pub(crate) last_normal: u64,
     pub(crate) op: u64,
@@ -80,6 +99,10 @@ pub struct Replica {
 impl Replica {
     /// Replica `id` of `n`.
     pub fn new(id: NodeId, n: usize, bugs: Bugs, params: &Params) -> Self {
+        let config = params
+            .initial_config
+            .clone()
+            .unwrap_or_else(|| (0..n).collect());
         Replica {
             id,
             n,
@@ -87,6 +110,13 @@ impl Replica {
             params: params.clone(),
             status: Status::Unconfigured,
             primary: false,
+            pid_primary: false,
+            commits: vec![0; config.len()],
+            config,
+            old_config: Vec::new(),
+            epoch: 0,
+            joining: None,
+            started: Vec::new(),
             view: 0,
             last_normal: 0,
             op: 0,
@@ -96,7 +126,6 @@ impl Replica {
             done: BTreeSet::new(),
             app: AppState::new(params.app),
             table: BTreeMap::new(),
-            commits: vec![0; n],
             acks: BTreeMap::new(),
             svc_from: BTreeSet::new(),
             dvc_sent: false,
@@ -109,14 +138,19 @@ impl Replica {
         }
     }
 
-    /// f = ⌊(n−1)/2⌋.
+    /// f = ⌊(n−1)/2⌋ for the configuration's n.
     pub(crate) fn f(&self) -> usize {
-        (self.n - 1) / 2
+        self.config.len().saturating_sub(1) / 2
     }
 
     /// The primary of `view`: config[view mod n].
     pub(crate) fn primary_of(&self, view: u64) -> NodeId {
-        (view % self.n as u64) as NodeId
+        primary_in(&self.config, view)
+    }
+
+    /// This replica's slot in the commits vector.
+    pub(crate) fn slot(&self, r: NodeId) -> Option<usize> {
+        self.config.iter().position(|c| *c == r)
     }
 
     pub(crate) fn applied(&self) -> u64 {
@@ -134,7 +168,11 @@ impl Replica {
     }
 
     pub(crate) fn on_start(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        if !self.restarted {
+        if !self.restarted && !self.config.contains(&self.id) {
+            // A spare: never given initial_config; only start_epoch
+            // configures it.
+            self.status = Status::Unconfigured;
+        } else if !self.restarted {
             // initial_config: config[0] is the primary of view 0.
             self.status = Status::Normal;
             self.primary = self.primary_of(0) == self.id;
@@ -152,12 +190,19 @@ impl Replica {
         ctx.halt(reason);
     }
 
-    /// Sends `msg` to every other replica.
+    /// Sends `msg` to every other member of the configuration.
     pub(crate) fn to_others(&self, ctx: &mut Ctx<'_, Vr>, msg: Msg) {
-        for r in 0..self.n {
-            if r != self.id {
-                ctx.send(r, msg.clone());
+        for r in &self.config {
+            if *r != self.id {
+                ctx.send(*r, msg.clone());
             }
+        }
+    }
+
+    /// Sends `msg` to every member, itself included.
+    pub(crate) fn to_all(&self, ctx: &mut Ctx<'_, Vr>, msg: Msg) {
+        for r in &self.config {
+            ctx.send(*r, msg.clone());
         }
     }
 
@@ -180,7 +225,34 @@ impl Replica {
             return self.on_probe(ctx, from, probe);
         }
         match self.status {
-            Status::Unconfigured => return,
+            Status::Unconfigured => {
+                // vrrm postpones requests while unconfigured (here: dropped);
+                // only start_epoch configures a spare.
+                if let Msg::StartEpoch {
+                    epoch,
+                    op,
+                    old_config,
+                    new_config,
+                } = msg
+                {
+                    if self.bugs.epochs && !self.restarted {
+                        self.on_start_epoch(ctx, epoch, op, old_config, new_config);
+                    }
+                }
+                return;
+            }
+            Status::Stopped => return,
+            Status::Joining => {
+                // Blocked in the state_transfer call: everything else waits
+                // in the mailbox.
+                match msg {
+                    Msg::StateTransferReply { log, commit, view } => {
+                        self.on_state_transfer_reply(ctx, log, commit, view)
+                    }
+                    other => self.postponed.push((from, other)),
+                }
+                return;
+            }
             Status::Recovering => {
                 let recovery = matches!(msg, Msg::Recovery { .. } | Msg::RecoveryResponse { .. });
                 if !recovery {
@@ -198,31 +270,39 @@ impl Replica {
         match msg {
             Msg::Request { req_num, cmd } => self.on_request(ctx, from, req_num, cmd),
             Msg::Prepare {
+                epoch,
                 view,
                 op,
                 commit,
                 min_commit,
                 entry,
-            } => self.on_prepare(ctx, from, view, op, commit, min_commit, entry),
-            Msg::PrepareOk { view, op } => self.on_prepare_ok(ctx, from, view, op),
+            } => self.on_prepare(ctx, from, epoch, view, op, commit, min_commit, entry),
+            Msg::PrepareOk { view, op, .. } => self.on_prepare_ok(ctx, from, view, op),
             Msg::Commit {
+                epoch,
                 view,
                 commit,
                 min_commit,
-            } => self.on_commit(ctx, from, view, commit, min_commit),
-            Msg::StartViewChange { view } => self.on_start_view_change(ctx, from, view),
-            Msg::DoViewChange { view, report } => self.on_do_view_change(ctx, from, view, report),
+            } => self.on_commit(ctx, from, epoch, view, commit, min_commit),
+            Msg::StartViewChange { view, .. } => self.on_start_view_change(ctx, from, view),
+            Msg::DoViewChange { view, report, .. } => {
+                self.on_do_view_change(ctx, from, view, report)
+            }
             Msg::StartView {
                 view,
                 log,
                 op,
                 commit,
+                ..
             } => self.on_start_view(ctx, from, view, log, op, commit),
-            Msg::OutOfDate { view } => self.on_out_of_date(ctx, view),
+            Msg::OutOfDate { epoch, view } => self.on_out_of_date(ctx, epoch, view),
             Msg::Recovery { nonce, .. } => self.on_recovery(ctx, from, nonce),
-            Msg::RecoveryResponse { view, nonce, state } => {
-                self.on_recovery_response(ctx, from, view, nonce, state)
-            }
+            Msg::RecoveryResponse {
+                epoch,
+                view,
+                nonce,
+                state,
+            } => self.on_recovery_response(ctx, from, epoch, view, nonce, state),
             Msg::GetState { view, after } => self.on_get_state(ctx, from, view, after),
             Msg::NewState {
                 view,
@@ -231,7 +311,18 @@ impl Replica {
                 op,
                 commit,
             } => self.on_new_state(ctx, view, after, entries, op, commit),
-            Msg::Reply { .. } | Msg::GetStatus { .. } | Msg::Status { .. } => {}
+            Msg::StartEpoch { epoch, .. } => {
+                // vrrm: a normal member already in that epoch answers.
+                if self.bugs.epochs && self.status == Status::Normal && epoch == self.epoch {
+                    ctx.send(from, Msg::EpochStarted { epoch });
+                }
+            }
+            Msg::EpochStarted { epoch } => self.on_epoch_started(ctx, from, epoch),
+            Msg::StateTransfer => self.on_state_transfer(ctx, from),
+            Msg::StateTransferReply { .. }
+            | Msg::Reply { .. }
+            | Msg::GetStatus { .. }
+            | Msg::Status { .. } => {}
         }
     }
 
@@ -242,7 +333,12 @@ impl Replica {
         let status = match self.status {
             Status::Normal => "normal",
             Status::ViewChange => "view_change",
-            Status::Recovering => return,
+            Status::Recovering | Status::Stopped => return,
+            Status::Joining => {
+                // Blocked in a call: the probe waits in the mailbox.
+                self.postponed.push((from, Msg::GetStatus { probe }));
+                return;
+            }
             Status::Unconfigured => "unconfigured",
             Status::Transitioning => "transitioning",
         };
@@ -258,26 +354,35 @@ impl Replica {
         }
     }
 
-    /// vrrm's generic filter in normal: a message from an older view is
-    /// answered with out_of_date and dropped.
+    /// vrrm's generic filters in normal: a message from an older epoch, or
+    /// from the same epoch and an older view, is answered with out_of_date
+    /// and dropped.
     fn stale_filter(&self, ctx: &mut Ctx<'_, Vr>, from: NodeId, msg: &Msg) -> bool {
         if self.status != Status::Normal {
             return false;
         }
-        let view = match msg {
-            Msg::Prepare { view, .. }
-            | Msg::PrepareOk { view, .. }
-            | Msg::Commit { view, .. }
-            | Msg::StartViewChange { view }
-            | Msg::DoViewChange { view, .. }
-            | Msg::StartView { view, .. }
-            | Msg::OutOfDate { view }
-            | Msg::Recovery { view, .. }
-            | Msg::RecoveryResponse { view, .. } => *view,
+        let (epoch, view) = match msg {
+            Msg::Prepare { epoch, view, .. }
+            | Msg::PrepareOk { epoch, view, .. }
+            | Msg::Commit { epoch, view, .. }
+            | Msg::StartViewChange { epoch, view }
+            | Msg::DoViewChange { epoch, view, .. }
+            | Msg::StartView { epoch, view, .. }
+            | Msg::OutOfDate { epoch, view }
+            | Msg::Recovery { epoch, view, .. }
+            | Msg::RecoveryResponse { epoch, view, .. } => (*epoch, Some(*view)),
+            // No view in vrrm's wrapper (undefined, which no integer exceeds).
+            Msg::StartEpoch { epoch, .. } | Msg::EpochStarted { epoch } => (*epoch, None),
             _ => return false,
         };
-        if view < self.view {
-            ctx.send(from, Msg::OutOfDate { view: self.view });
+        if epoch < self.epoch || (epoch == self.epoch && view.is_some_and(|v| v < self.view)) {
+            ctx.send(
+                from,
+                Msg::OutOfDate {
+                    epoch: self.epoch,
+                    view: self.view,
+                },
+            );
             return true;
         }
         false
@@ -286,7 +391,9 @@ impl Replica {
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_, Vr>, timer: Timer) {
         match (timer, self.status) {
             (Timer::IdleCommit, Status::Normal) if self.primary => self.on_idle(ctx),
-            (Timer::Failure, Status::Normal) if !self.primary => self.on_primary_silent(ctx),
+            (Timer::Failure, Status::Normal) if !self.primary && !self.pid_primary => {
+                self.on_primary_silent(ctx)
+            }
             (Timer::Failure, Status::ViewChange) if !self.bugs.d8 => {
                 let next = self.view + 1;
                 self.start_view_change(ctx, next);
@@ -295,4 +402,9 @@ impl Replica {
             _ => {}
         }
     }
+}
+
+/// The primary of `view` in `config`: config[view mod len].
+pub(crate) fn primary_in(config: &[NodeId], view: u64) -> NodeId {
+    config[(view % config.len() as u64) as usize]
 }

@@ -32,6 +32,7 @@ fn put(op: u64, value: i64) -> Entry {
 
 fn prepare(op: u64, commit: u64) -> Msg {
     Msg::Prepare {
+        epoch: 0,
         view: 0,
         op,
         commit,
@@ -105,7 +106,11 @@ fn replies(fx: &[sim::EffectOf<Vr>]) -> usize {
 }
 
 fn ok(op: u64) -> Msg {
-    Msg::PrepareOk { view: 0, op }
+    Msg::PrepareOk {
+        epoch: 0,
+        view: 0,
+        op,
+    }
 }
 
 #[test]
@@ -163,7 +168,7 @@ fn d2_faithful_commits_a_later_op_first_and_skips_the_earlier_one() {
 #[test]
 fn d4_one_start_view_change_moves_a_faithful_replica_but_not_an_intended_one() {
     let mut f = replica(1, 3, "faithful");
-    let fx = f.message(2, Msg::StartViewChange { view: 1 });
+    let fx = f.message(2, Msg::StartViewChange { epoch: 0, view: 1 });
     assert!(fx.iter().any(|e| matches!(
         e,
         Effect::Send {
@@ -172,7 +177,7 @@ fn d4_one_start_view_change_moves_a_faithful_replica_but_not_an_intended_one() {
         }
     )));
     let mut i = replica(1, 3, "intended");
-    let fx = i.message(2, Msg::StartViewChange { view: 1 });
+    let fx = i.message(2, Msg::StartViewChange { epoch: 0, view: 1 });
     assert!(
         !fx.iter().any(|e| matches!(
             e,
@@ -292,4 +297,83 @@ fn d9_a_probe_pulls_a_faithful_replica_out_of_view_change() {
         };
         assert_eq!(r.status, after, "{variant}");
     }
+}
+
+fn reconfigure(req_num: u64, config: Vec<usize>) -> Msg {
+    Msg::Request {
+        req_num,
+        cmd: Cmd::Reconfigure { config },
+    }
+}
+
+#[test]
+fn intended_refuses_a_reconfiguration_and_faithful_logs_it() {
+    let mut i = replica(0, 3, "intended");
+    let fx = i.message(3, reconfigure(0, vec![0, 1]));
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 3,
+                msg: Msg::Reply {
+                    answer: super::msg::Answer::Refused(why),
+                    ..
+                }
+            } if why.contains("VRR section 7")
+        )),
+        "{fx:?}"
+    );
+    assert!(
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                msg: Msg::Prepare { .. },
+                ..
+            }
+        )),
+        "{fx:?}"
+    );
+
+    let mut f = replica(0, 3, "faithful");
+    let fx = f.message(3, reconfigure(0, vec![0, 1]));
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 1,
+                msg: Msg::Prepare { op: 1, .. }
+            }
+        )),
+        "{fx:?}"
+    );
+    // One ack commits it (f = 1): epoch 1, view 0, a commit of the new
+    // epoch to the old members; the primary keeps its configuration (D12).
+    let fx = f.message(
+        1,
+        Msg::PrepareOk {
+            epoch: 0,
+            view: 0,
+            op: 1,
+        },
+    );
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 2,
+                msg: Msg::Commit {
+                    epoch: 1,
+                    view: 0,
+                    commit: 1,
+                    ..
+                }
+            }
+        )),
+        "{fx:?}"
+    );
+    let Vr::Replica(r) = &f.node else {
+        panic!("a replica")
+    };
+    assert_eq!((r.epoch, r.view, r.commit), (1, 0, 1));
+    assert_eq!(r.config, vec![0, 1, 2]);
 }

@@ -16,8 +16,14 @@ impl Replica {
             // itself; its own copy makes it send do_view_change.
             self.view = next;
             self.status = Status::ViewChange;
-            for r in 0..self.n {
-                ctx.send(r, Msg::StartViewChange { view: next });
+            for r in self.config.clone() {
+                ctx.send(
+                    r,
+                    Msg::StartViewChange {
+                        epoch: self.epoch,
+                        view: next,
+                    },
+                );
             }
             return self.arm_timer(ctx);
         }
@@ -35,7 +41,13 @@ impl Replica {
         self.svc_from.clear();
         self.dvc_sent = false;
         self.dvcs.retain(|(v, _, _)| *v >= view);
-        self.to_others(ctx, Msg::StartViewChange { view });
+        self.to_others(
+            ctx,
+            Msg::StartViewChange {
+                epoch: self.epoch,
+                view,
+            },
+        );
         self.arm_timer(ctx);
         self.maybe_send_dvc(ctx);
     }
@@ -64,7 +76,14 @@ impl Replica {
                 self.last_normal = self.view;
             }
             let report = self.report();
-            ctx.send(self.primary_of(view), Msg::DoViewChange { view, report });
+            ctx.send(
+                self.primary_of(view),
+                Msg::DoViewChange {
+                    epoch: self.epoch,
+                    view,
+                    report,
+                },
+            );
             self.status = Status::ViewChange;
             return self.arm_timer(ctx);
         }
@@ -92,7 +111,14 @@ impl Replica {
         if p == self.id {
             self.on_do_view_change(ctx, p, view, report);
         } else {
-            ctx.send(p, Msg::DoViewChange { view, report });
+            ctx.send(
+                p,
+                Msg::DoViewChange {
+                    epoch: self.epoch,
+                    view,
+                    report,
+                },
+            );
         }
     }
 
@@ -184,6 +210,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.primary = true;
+        self.pid_primary = false;
         self.status = Status::Normal;
         self.dvcs.retain(|(v, _, _)| *v != view);
         self.acks.clear();
@@ -193,15 +220,14 @@ impl Replica {
             (self.log.values().cloned().collect(), self.op, self.commit)
         };
         let sv = Msg::StartView {
+            epoch: self.epoch,
             view,
             log,
             op,
             commit,
         };
         if self.bugs.d4 {
-            for r in 0..self.n {
-                ctx.send(r, sv.clone()); // vrrm sends it to itself too
-            }
+            self.to_all(ctx, sv); // vrrm sends it to itself too
         } else {
             self.to_others(ctx, sv);
         }
@@ -311,7 +337,14 @@ impl Replica {
                 }
             }
             for k in commit + 1..=op {
-                ctx.send(p, Msg::PrepareOk { view, op: k });
+                ctx.send(
+                    p,
+                    Msg::PrepareOk {
+                        epoch: self.epoch,
+                        view,
+                        op: k,
+                    },
+                );
             }
         } else {
             self.replace_log(op, &log);
@@ -319,10 +352,17 @@ impl Replica {
                 return;
             }
             if op > self.commit && !am_primary {
-                ctx.send(p, Msg::PrepareOk { view, op });
+                ctx.send(
+                    p,
+                    Msg::PrepareOk {
+                        epoch: self.epoch,
+                        view,
+                        op,
+                    },
+                );
             }
         }
-        let n = self.n;
+        let n = self.config.len();
         self.commits = if am_primary {
             vec![self.min_commit; n]
         } else if self.bugs.d11 {
@@ -334,6 +374,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.primary = am_primary;
+        self.pid_primary = false;
         self.status = Status::Normal;
         self.arm_timer(ctx);
     }
