@@ -150,7 +150,7 @@ fn check_with(
             model: model.name(),
             error,
         })?;
-        if !op.failed() {
+        if !op.failed() || model.spec.keeps_failed() {
             by_key.entry(op.key.as_deref()).or_default().push(op);
         }
     }
@@ -312,6 +312,11 @@ fn overall(reports: &[KeyReport]) -> Verdict {
 pub(crate) trait KeyChecker: Send + Sync {
     /// Checks one operation's shape.
     fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
+    /// True when the check reads failed operations too (the kafka
+    /// analysis's G1a needs the failed sends); searches drop them.
+    fn keeps_failed(&self) -> bool {
+        false
+    }
     /// Searches the keys' (validated, unfailed) operations, and finds a
     /// witness if `explain`; see [`check`].
     fn check_keys(

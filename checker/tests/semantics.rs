@@ -282,7 +282,8 @@ fn registry_lists_every_model_with_a_description() {
             "versioned-kv",
             "set-full",
             "unique-ids",
-            "g-counter"
+            "g-counter",
+            "kafka"
         ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));

@@ -13,6 +13,7 @@ mod atom;
 mod bank;
 mod cas_register;
 mod counter;
+pub mod kafka;
 mod kv;
 mod kv_append;
 mod list_append;
@@ -247,6 +248,7 @@ static REGISTRY: &[Registration] = &[
     maelstrom::SET_FULL,
     maelstrom::UNIQUE_IDS,
     maelstrom::G_COUNTER,
+    kafka::KAFKA,
 ];
 
 /// The registered models, with their one-line descriptions.
