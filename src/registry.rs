@@ -112,6 +112,7 @@ impl Registry {
             .with::<maelstrom::Server<maelstrom::unique_ids::UniqueIds>>()
             .with::<maelstrom::Server<maelstrom::broadcast::Broadcast>>()
             .with::<maelstrom::Server<maelstrom::g_counter::GCounter>>()
+            .with::<maelstrom::Server<maelstrom::kafka::Kafka>>()
     }
 
     fn from_entries(entries: Vec<ProtocolEntry>) -> Self {
