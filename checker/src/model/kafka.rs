@@ -366,9 +366,14 @@ fn parse(op: &Operation) -> Result<KOp, ShapeError> {
             };
             let keys = from
                 .as_array()
-                .and_then(|a| a.iter().map(key_str).collect::<Option<Vec<_>>>())
-                .ok_or_else(|| shape::bad_input(op, KEYS))?;
-            Act::Assign(keys)
+                .and_then(|a| a.iter().map(key_str).collect::<Option<Vec<_>>>());
+            match (keys, status) {
+                (Some(keys), _) => Act::Assign(keys),
+                // An assign of unknown keys that did not complete assigned
+                // nothing the history can tell.
+                (None, Status::Info | Status::Fail) if from.is_null() => Act::Other,
+                (None, _) => return Err(shape::bad_input(op, KEYS)),
+            }
         }
         "crash" => Act::Other,
         _ => return Err(shape::unknown(op, FNS)),
