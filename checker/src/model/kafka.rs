@@ -175,6 +175,9 @@ impl Analysis {
 }
 
 /// One micro-operation, completed as far as the history tells.
+/// A poll's messages: per key, `(offset, msg)` pairs in the order returned.
+type Polled = Vec<(String, Vec<(i64, i64)>)>;
+
 #[derive(Clone, Debug)]
 enum Mop {
     Send {
@@ -182,7 +185,7 @@ enum Mop {
         msg: i64,
         offset: Option<i64>,
     },
-    Poll(Vec<(String, Vec<(i64, i64)>)>),
+    Poll(Polled),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -257,7 +260,7 @@ fn pairs(v: &Value) -> Option<Vec<(i64, i64)>> {
 }
 
 /// `{k: pairs}` or `[[k, pairs], …]`.
-fn poll_msgs(v: &Value) -> Option<Vec<(String, Vec<(i64, i64)>)>> {
+fn poll_msgs(v: &Value) -> Option<Polled> {
     match v {
         Value::Null => Some(Vec::new()),
         Value::Object(o) => o
@@ -903,7 +906,9 @@ fn aborted_and_own_reads(f: &Facts<'_>, found: &mut Vec<Found>) {
 
 /// unseen: messages acknowledged by ok sends that no ok poll returned.
 fn unseen(f: &Facts<'_>, found: &mut Vec<Found>) {
-    let mut by_key: BTreeMap<&str, Vec<(Option<i64>, i64, usize)>> = BTreeMap::new();
+    // Per key: (offset, msg, sending op) of each unseen message.
+    type Unpolled = Vec<(Option<i64>, i64, usize)>;
+    let mut by_key: BTreeMap<&str, Unpolled> = BTreeMap::new();
     for (i, op) in f.ops.iter().enumerate() {
         if op.status != Status::Ok {
             continue;
