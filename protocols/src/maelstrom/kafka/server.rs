@@ -122,7 +122,7 @@ pub struct Srv {
     pub(super) kv: Option<NodeId>,
     /// b, c: the cached leader (`None`: not known yet, or the election failed).
     pub leader: Option<NodeId>,
-    /// b, c: the election ran (its result is cached, even a failed one).
+    /// b, c: the election found a leader (cached forever).
     elected: bool,
     /// b, c: a handler holds the node's (write) lock.
     locked: bool,
@@ -370,11 +370,12 @@ impl Srv {
                     self.dispatch(net, job);
                 }
                 // c's CheckLeader returns any error but precondition-failed,
-                // and its caller ignores it: no leader, cached as such.
+                // and its caller ignores it: no leader (the next handler
+                // would try again, but this one forwards to "" and holds
+                // the lock for good).
                 Kind::Error { code: c, .. }
                     if self.solution == Solution::C && c != code::PRECONDITION_FAILED =>
                 {
-                    self.elected = true;
                     self.dispatch(net, job);
                 }
                 _ => {
@@ -387,8 +388,9 @@ impl Srv {
                 }
             },
             Cont::ElectRead(job) => {
-                self.elected = true;
+                // Only a read that answers caches a leader.
                 if let Kind::ReadOk { value } = kind {
+                    self.elected = true;
                     self.leader = usize::try_from(value).ok();
                 }
                 self.dispatch(net, job);
@@ -495,7 +497,6 @@ pub(super) fn notes(run: &Sim<Server<Kafka>>) -> Vec<String> {
         let leader = match (s.solution, s.leader) {
             (Solution::A, _) => String::new(),
             (_, Some(l)) => format!(", leader {}", layout.name(l)),
-            (_, None) if s.elected => ", no leader".into(),
             (_, None) => String::new(),
         };
         lengths.push(format!("{} {total}{status}{leader}", layout.name(i)));
