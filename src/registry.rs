@@ -113,6 +113,7 @@ impl Registry {
             .with::<maelstrom::Server<maelstrom::broadcast::Broadcast>>()
             .with::<maelstrom::Server<maelstrom::g_counter::GCounter>>()
             .with::<maelstrom::Server<maelstrom::txn::TxnNode>>()
+            .with::<maelstrom::Server<maelstrom::kafka::Kafka>>()
     }
 
     fn from_entries(entries: Vec<ProtocolEntry>) -> Self {

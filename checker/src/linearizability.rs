@@ -312,8 +312,9 @@ fn overall(reports: &[KeyReport]) -> Verdict {
 pub(crate) trait KeyChecker: Send + Sync {
     /// Checks one operation's shape.
     fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
-    /// True if [`KeyChecker::check_keys`] wants failed operations too (an
-    /// analysis of aborted reads needs them); by default they are dropped.
+    /// True if [`KeyChecker::check_keys`] wants failed operations too (the
+    /// analyses of aborted reads, rw-register's and kafka's G1a, need them);
+    /// by default they are dropped.
     fn keeps_failed(&self) -> bool {
         false
     }

@@ -283,7 +283,8 @@ fn registry_lists_every_model_with_a_description() {
             "set-full",
             "unique-ids",
             "g-counter",
-            "rw-register"
+            "rw-register",
+            "kafka"
         ]
     );
     assert!(model::list().iter().all(|r| !r.description.is_empty()));

@@ -13,6 +13,7 @@ mod atom;
 mod bank;
 mod cas_register;
 mod counter;
+pub mod kafka;
 mod kv;
 mod kv_append;
 mod list_append;
@@ -251,6 +252,7 @@ static REGISTRY: &[Registration] = &[
     maelstrom::UNIQUE_IDS,
     maelstrom::G_COUNTER,
     rw_register::REGISTRATION,
+    kafka::KAFKA,
 ];
 
 /// The registered models, with their one-line descriptions.

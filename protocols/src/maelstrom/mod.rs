@@ -42,6 +42,7 @@ pub mod broadcast;
 pub mod checks;
 pub mod echo;
 pub mod g_counter;
+pub mod kafka;
 pub mod services;
 pub mod topology;
 pub mod txn;
@@ -190,6 +191,10 @@ pub enum Kind {
         /// Words.
         text: String,
     },
+    /// kafka (untagged, so last): the workload's and the solutions' messages (their own
+    /// `type`s, written as if they were variants of this enum).
+    #[serde(untagged)]
+    Kafka(kafka::Msg),
 }
 
 impl Kind {
@@ -214,6 +219,7 @@ impl Kind {
             Kind::TxnGossip { .. } => "gossip",
             Kind::TxnReplicate { .. } => "txn_replicate",
             Kind::Error { .. } => "error",
+            Kind::Kafka(m) => m.name(),
         }
     }
 }
@@ -299,6 +305,12 @@ pub trait Workload: Clone + Debug + Sized + 'static {
     /// The services a scenario runs when it names none.
     fn default_services() -> &'static [&'static str] {
         &[]
+    }
+    /// The clients this workload runs with, the first the default. With
+    /// [`ClientMode::Protocol`], [`Workload::new`] builds client process
+    /// `id` (an id at or past `nodes`) as well as servers.
+    fn client_modes() -> &'static [ClientMode] {
+        &[ClientMode::Generic]
     }
     /// Validates `params` for `nodes` servers.
     fn validate(params: &Self::Params, nodes: usize) -> Result<(), String> {
@@ -597,7 +609,12 @@ impl<W: Workload> Protocol for Server<W> {
         services::Service::new(name, layout, knobs).map(Server::Service)
     }
     fn client_modes() -> &'static [ClientMode] {
-        &[ClientMode::Generic]
+        W::client_modes()
+    }
+    fn client(index: usize, layout: &Layout, variant: &str, params: &W::Params) -> Option<Self> {
+        W::client_modes().contains(&ClientMode::Protocol).then(|| {
+            <Self as Protocol>::new(layout.client(index), layout.replicas, variant, params)
+        })
     }
     fn notes(run: &Sim<Self>) -> Vec<String> {
         let mut notes = W::notes(run);
