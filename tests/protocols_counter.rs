@@ -48,6 +48,23 @@ fn partition_blocks_the_sync_and_refuses_writes() {
 }
 
 #[test]
+fn dead_peer_blocks_the_sync_for_good() {
+    // CRDT-2: n2 crashes for good and stays a peer; the sync n0 starts
+    // never gets n2's dict, so n0 and n1 end the run in sync.
+    let counts = sweep(
+        "counter-crdt2-dead-peer-faithful.json",
+        &["availability", "sync-liveness"],
+        &[
+            "message-budget",
+            "convergence",
+            "counter-final",
+            "counter-bounds",
+        ],
+    );
+    at_least(&counts, "message-budget", 12);
+}
+
+#[test]
 fn partition_intended_completes_after_the_heal() {
     sweep("counter-crdt1-partition-intended.json", &[], &[]);
 }
