@@ -48,6 +48,36 @@ fn partition_blocks_the_sync_and_refuses_writes() {
 }
 
 #[test]
+fn dead_peer_blocks_the_sync_for_good() {
+    // CRDT-2: n2 crashes for good and stays a peer; the sync n0 starts
+    // never gets n2's dict, so n0 and n1 end the run in sync.
+    let counts = sweep(
+        "counter-crdt2-dead-peer-faithful.json",
+        &["availability", "sync-liveness"],
+        &[
+            "message-budget",
+            "convergence",
+            "counter-final",
+            "counter-bounds",
+        ],
+    );
+    at_least(&counts, "message-budget", 12);
+}
+
+#[test]
+fn write_during_sync_splits_the_cluster() {
+    // CRDT-11: start_sync never reaches n2, which keeps taking writes while
+    // n0 and n1 sit in sync.
+    let counts = sweep(
+        "counter-crdt11-write-during-sync-faithful.json",
+        &["availability", "sync-liveness", "message-budget"],
+        &["convergence", "counter-final", "counter-bounds"],
+    );
+    // Today: 26 of 51 seeds end with replicas that disagree.
+    at_least(&counts, "convergence", 12);
+}
+
+#[test]
 fn partition_intended_completes_after_the_heal() {
     sweep("counter-crdt1-partition-intended.json", &[], &[]);
 }
