@@ -122,11 +122,13 @@ fn intended_broadcast_meets_the_efficiency_bars() {
 
 #[test]
 fn gg6_a_short_kafka_c_replica_panics_on_a_poll_past_its_end() {
-    sweep(
+    // The queue analysis sees it on 990 of seeds 0..1000 (the scenario says which not).
+    let seen = sweep(
         "gg6-kafka-poll-past-end.json",
-        &["kafka", "availability"],
-        &[],
+        &["availability"],
+        &["kafka"],
     );
+    assert!(seen["kafka"] >= 45, "{seen:?}");
     let (_, r) = run("gg6-kafka-poll-past-end.json", None);
     let halts = r["halts"].to_string();
     assert!(
@@ -171,11 +173,9 @@ fn gg8_one_dropped_send_update_stalls_every_kafka_c_send() {
 
 #[test]
 fn gg9_a_duplicated_send_update_makes_kafka_c_offsets_inconsistent() {
-    sweep(
-        "gg9-kafka-c-divergence.json",
-        &["kafka", "availability"],
-        &[],
-    );
+    // The queue analysis sees it on 990 of seeds 0..1000 (the scenario says which not).
+    let seen = sweep("gg9-kafka-c-divergence.json", &["availability"], &["kafka"]);
+    assert!(seen["kafka"] >= 45, "{seen:?}");
     let (_, r) = run("gg9-kafka-c-divergence.json", None);
     let d = detail(&r, "kafka");
     assert!(d.contains("inconsistent-offsets: key"), "{d}");
