@@ -176,25 +176,31 @@ fn partitions_drop_and_report_errors_on_ordered_links_then_heal() {
     assert_eq!(sim.stats().dropped, 6);
 }
 
-#[test]
-fn hold_mode_delivers_after_the_heal() {
-    let mut cfg = config(
-        2,
-        vec![
-            (
-                25,
-                Fault::Partition {
-                    groups: vec![vec![0], vec![1]],
-                },
-            ),
-            (55, Fault::Heal),
-        ],
-        vec![op(58, 0, 1, "read")],
-    );
-    cfg.partition_mode = PartitionMode::Hold;
+/// Node 0 ticks to node 1 every 10 ms; a partition cuts them from 25 ms
+/// to `heal_ms`, in `mode`; a read at `read_ms` keeps the run going. Runs
+/// it and returns what node 1 received, as (tick, arrival).
+fn cut_between_two(
+    mode: PartitionMode,
+    tcp_timeout_ms: u64,
+    heal_ms: u64,
+    read_ms: u64,
+) -> (Sim<Probe>, Vec<(u64, Time)>) {
+    let partition = Fault::Partition {
+        groups: vec![vec![0], vec![1]],
+    };
+    let faults = vec![(25, partition), (heal_ms, Fault::Heal)];
+    let mut cfg = config(2, faults, vec![op(read_ms, 0, 1, "read")]);
+    cfg.partition_mode = mode;
+    cfg.tcp_timeout_us = tcp_timeout_ms * MS;
     let mut sim = Sim::new(cfg, ticking(2), None);
     sim.run();
-    let got: Vec<(u64, Time)> = sim.nodes()[1].received.iter().map(|r| (r.1, r.2)).collect();
+    let got = sim.nodes()[1].received.iter().map(|r| (r.1, r.2)).collect();
+    (sim, got)
+}
+
+#[test]
+fn hold_mode_delivers_after_the_heal() {
+    let (sim, got) = cut_between_two(PartitionMode::Hold, 20000, 55, 58);
     assert_eq!(&got[..2], &[(1, 11 * MS), (2, 21 * MS)]);
     // 3, 4, 5 were held and arrive one latency after the heal at 55 ms.
     assert_eq!(&got[2..5], &[(3, 56 * MS), (4, 56 * MS), (5, 56 * MS)]);
@@ -206,24 +212,7 @@ fn hold_mode_delivers_after_the_heal() {
 
 #[test]
 fn tcp_mode_rides_out_a_cut_shorter_than_the_timeout() {
-    let mut cfg = config(
-        2,
-        vec![
-            (
-                25,
-                Fault::Partition {
-                    groups: vec![vec![0], vec![1]],
-                },
-            ),
-            (55, Fault::Heal),
-        ],
-        vec![op(80, 0, 1, "read")],
-    );
-    cfg.partition_mode = PartitionMode::Tcp;
-    cfg.tcp_timeout_us = 100 * MS;
-    let mut sim = Sim::new(cfg, ticking(2), None);
-    sim.run();
-    let got: Vec<(u64, Time)> = sim.nodes()[1].received.iter().map(|r| (r.1, r.2)).collect();
+    let (sim, got) = cut_between_two(PartitionMode::Tcp, 100, 55, 80);
     // 3, 4, 5 are retransmitted until the heal, then arrive in order.
     assert_eq!(
         &got[..5],
@@ -244,24 +233,8 @@ fn tcp_mode_rides_out_a_cut_shorter_than_the_timeout() {
 
 #[test]
 fn tcp_mode_fails_a_link_stalled_past_the_timeout() {
-    let mut cfg = config(
-        2,
-        vec![
-            (
-                25,
-                Fault::Partition {
-                    groups: vec![vec![0], vec![1]],
-                },
-            ),
-            (105, Fault::Heal),
-        ],
-        vec![op(130, 0, 1, "read")],
-    );
-    cfg.partition_mode = PartitionMode::Tcp;
-    cfg.tcp_timeout_us = 50 * MS;
-    let mut sim = Sim::new(cfg, ticking(2), None);
-    sim.run();
-    let got: Vec<u64> = sim.nodes()[1].received.iter().map(|r| r.1).collect();
+    let (sim, got) = cut_between_two(PartitionMode::Tcp, 50, 105, 130);
+    let got: Vec<u64> = got.iter().map(|r| r.0).collect();
     // The link stalls when 3 meets the cut (31 ms) and fails at 81 ms,
     // before 8 arrives: 3..=7, held by then, are lost with an error each.
     // 8, 9 and 10 stall the link again and go through at the heal (105 ms).
