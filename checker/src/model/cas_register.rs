@@ -37,6 +37,18 @@ pub(crate) enum RegisterOp {
     Cas { old: Atom, new: Atom, known: bool },
 }
 
+impl RegisterOp {
+    /// The value this operation needs to find in the register (a read's
+    /// value, a cas's old one); a write finds nothing.
+    fn finds(&self) -> Option<&Atom> {
+        match self {
+            RegisterOp::Read(value) => value.as_ref(),
+            RegisterOp::Cas { old, .. } => Some(old),
+            RegisterOp::Write(_) => None,
+        }
+    }
+}
+
 impl CasRegister {
     /// A register starting at `initial` (null if `None`).
     pub(crate) fn new(initial: Option<&Value>, keyed: bool) -> CasRegister {
@@ -130,14 +142,7 @@ impl Spec for CasRegister {
     /// this is most of the saving.
     fn can_matter(&self, kept: &[&RegisterOp], weak: &[&RegisterOp]) -> Vec<bool> {
         // Asked "is this in?" only, never iterated: its order reaches nothing.
-        let mut needed: HashSet<&Atom> = kept
-            .iter()
-            .filter_map(|op| match op {
-                RegisterOp::Read(value) => value.as_ref(),
-                RegisterOp::Cas { old, .. } => Some(old),
-                RegisterOp::Write(_) => None,
-            })
-            .collect();
+        let mut needed: HashSet<&Atom> = kept.iter().filter_map(|op| op.finds()).collect();
         let mut matter = vec![false; weak.len()];
         loop {
             let mut grew = false;
@@ -174,16 +179,12 @@ impl Spec for CasRegister {
 /// are operations that find the value they set (see
 /// [`CasRegister::can_matter`]).
 fn cap_blind_writes(kept: &[&RegisterOp], weak: &[&RegisterOp], matter: &mut [bool]) {
-    // Looked up, never iterated: their order reaches nothing.
+    // Both maps are looked up by key, never iterated: their order reaches
+    // nothing.
     let mut finders: HashMap<&Atom, usize> = HashMap::new();
     let weak_finders = weak.iter().zip(matter.iter()).filter(|(_, m)| **m);
     for op in kept.iter().chain(weak_finders.map(|(op, _)| op)) {
-        let found = match op {
-            RegisterOp::Read(value) => value.as_ref(),
-            RegisterOp::Cas { old, .. } => Some(old),
-            RegisterOp::Write(_) => None,
-        };
-        if let Some(value) = found {
+        if let Some(value) = op.finds() {
             *finders.entry(value).or_default() += 1;
         }
     }

@@ -11,7 +11,7 @@
 //! checker such as Elle) and is refused.
 
 use super::kv_append::{Suffix, Text};
-use super::shape::{bad_input, bad_output, unknown};
+use super::shape::{bad_input, bad_output, txn_micros};
 use super::{Model, ModelError, Registration, ShapeError, Spec};
 use crate::history::Operation;
 use serde_json::Value;
@@ -23,7 +23,6 @@ pub(crate) const REGISTRATION: Registration = Registration::new(
     build,
 );
 
-const FUNCTIONS: &[&str] = &["txn"];
 const MICRO: &str =
     "a list of [\"append\", key, integer] and [\"r\", key, null], every key the operation's";
 
@@ -79,21 +78,11 @@ impl Spec for ListAppend {
     }
 
     fn prepare(&self, op: &Operation) -> Result<Vec<Micro>, ShapeError> {
-        if op.f != "txn" {
-            return Err(unknown(op, FUNCTIONS));
-        }
-        let micros = op.value.as_array().ok_or_else(|| bad_input(op, MICRO))?;
-        let outputs = match op.output() {
-            None => None,
-            Some(Value::Array(out)) if out.len() == micros.len() => Some(out),
-            Some(other) => {
-                return Err(bad_output(
-                    op,
-                    other,
-                    "the transaction's micro-operations, each read's list filled in",
-                ))
-            }
-        };
+        let (micros, outputs) = txn_micros(
+            op,
+            MICRO,
+            "the transaction's micro-operations, each read's list filled in",
+        )?;
         let mut prepared = Vec::with_capacity(micros.len());
         for (k, micro) in micros.iter().enumerate() {
             let Some([f, key, value]) = micro.as_array().map(Vec::as_slice) else {
@@ -149,7 +138,7 @@ impl Spec for ListAppend {
 }
 
 /// The `k`th micro-operation of an output, for an error message.
-fn out_of(outputs: Option<&Vec<Value>>, k: usize) -> Value {
+fn out_of(outputs: Option<&[Value]>, k: usize) -> Value {
     outputs
         .and_then(|out| out.get(k))
         .cloned()

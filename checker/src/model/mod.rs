@@ -327,6 +327,27 @@ pub(crate) mod shape {
         op.value.as_i64().ok_or_else(|| bad_input(op, expected))
     }
 
+    /// A `txn` operation's micro-operations and, when it completed with
+    /// output, the output's micro-operations (as many as the input's): the
+    /// shape rw-register and list-append share. `micro` describes a valid
+    /// input, `filled` a valid output.
+    pub fn txn_micros<'o>(
+        op: &'o Operation,
+        micro: &'static str,
+        filled: &'static str,
+    ) -> Result<(&'o [Value], Option<&'o [Value]>), ShapeError> {
+        if op.f != "txn" {
+            return Err(unknown(op, &["txn"]));
+        }
+        let micros = op.value.as_array().ok_or_else(|| bad_input(op, micro))?;
+        let outputs = match op.output() {
+            None => None,
+            Some(Value::Array(out)) if out.len() == micros.len() => Some(out.as_slice()),
+            Some(other) => return Err(bad_output(op, other, filled)),
+        };
+        Ok((micros, outputs))
+    }
+
     /// A wrong-input error for `op`.
     pub fn bad_input(op: &Operation, expected: &'static str) -> ShapeError {
         ShapeError::BadInput {

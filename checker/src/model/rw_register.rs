@@ -50,7 +50,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::shape::{bad_input, bad_output, unknown};
+use super::shape::{bad_input, bad_output, txn_micros};
 use super::{Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
 use crate::linearizability::{KeyChecker, KeyReport, Verdict};
@@ -63,7 +63,6 @@ pub(crate) const REGISTRATION: Registration = Registration::new(
     build,
 );
 
-const FUNCTIONS: &[&str] = &["txn"];
 const MICRO: &str =
     "a list of micro-operations [\"r\", key, null] and [\"w\", key, value] (keys and values integers or strings)";
 
@@ -457,25 +456,15 @@ fn atom(v: &Value) -> Option<Atom> {
 
 /// Reads `op` as a transaction (`index` is its position in the caller's list).
 pub fn txn_of(op: &Operation, index: usize) -> Result<Txn, ShapeError> {
-    if op.f != "txn" {
-        return Err(unknown(op, FUNCTIONS));
-    }
-    let micros = op.value.as_array().ok_or_else(|| bad_input(op, MICRO))?;
+    let (micros, outputs) = txn_micros(
+        op,
+        MICRO,
+        "the transaction's micro-operations again, each read's value filled in",
+    )?;
     let status = match &op.completion {
         Some(c) if c.kind == CompletionKind::Ok => Status::Ok,
         Some(c) if c.kind == CompletionKind::Fail => Status::Fail,
         _ => Status::Info,
-    };
-    let outputs = match op.output() {
-        None => None,
-        Some(Value::Array(out)) if out.len() == micros.len() => Some(out),
-        Some(other) => {
-            return Err(bad_output(
-                op,
-                other,
-                "the transaction's micro-operations again, each read's value filled in",
-            ))
-        }
     };
     let mut mops = Vec::with_capacity(micros.len());
     for (i, micro) in micros.iter().enumerate() {
@@ -764,36 +753,27 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                     wrote.insert(k, Some(v.clone()));
                 }
                 Mop::R(k, v) => {
-                    if let Some(w) = wrote.get(k) {
-                        if w != v {
-                            anomalies.push(Anomaly {
-                                kind: AnomalyKind::Internal,
-                                txns: vec![i],
-                                cycle: Vec::new(),
-                                text: format!(
-                                    "T{i} wrote {k} = {} and then read {k} = {}",
-                                    w.as_deref().unwrap_or("nil"),
-                                    v.as_deref().unwrap_or("nil")
-                                ),
-                            });
-                        }
-                        continue;
+                    // What this read must see: the txn's own last write of
+                    // k, else what it read of k before.
+                    let (before, how, tail) = match wrote.get(k) {
+                        Some(w) => (Some(w), "wrote", ""),
+                        None => (state.get(k).copied(), "read", " with no write between"),
+                    };
+                    if let Some(seen) = before.filter(|seen| *seen != v) {
+                        anomalies.push(Anomaly {
+                            kind: AnomalyKind::Internal,
+                            txns: vec![i],
+                            cycle: Vec::new(),
+                            text: format!(
+                                "T{i} {how} {k} = {} and then read {k} = {}{tail}",
+                                seen.as_deref().unwrap_or("nil"),
+                                v.as_deref().unwrap_or("nil")
+                            ),
+                        });
                     }
-                    if let Some(prev) = state.get(k) {
-                        if *prev != v {
-                            anomalies.push(Anomaly {
-                                kind: AnomalyKind::Internal,
-                                txns: vec![i],
-                                cycle: Vec::new(),
-                                text: format!(
-                                    "T{i} read {k} = {} and then {k} = {} with no write between",
-                                    prev.as_deref().unwrap_or("nil"),
-                                    v.as_deref().unwrap_or("nil")
-                                ),
-                            });
-                        }
+                    if !wrote.contains_key(k) {
+                        state.insert(k, v);
                     }
-                    state.insert(k, v);
                 }
             }
         }
