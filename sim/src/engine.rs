@@ -343,6 +343,13 @@ pub struct Sim<N: Node> {
     /// Per directed link (`from * n + to`), in `tcp` partition mode: the
     /// stall generation, odd while the link is stalled on a cut.
     tcp_stall: Vec<u64>,
+    /// Messages a heal released on ordered links and not yet dispatched,
+    /// by id, with their link.
+    released: BTreeMap<u64, (NodeId, NodeId)>,
+    /// Per ordered link with released messages pending: how many, and when
+    /// the last of them arrives. A message still in flight at the heal
+    /// that arrives before then waits behind them.
+    release_line: BTreeMap<(NodeId, NodeId), (usize, Time)>,
     clients: Clients,
     faults_left: usize,
     final_heal_at: Option<Time>,
@@ -422,6 +429,8 @@ impl<N: Node> Sim<N> {
             } else {
                 Vec::new()
             },
+            released: BTreeMap::new(),
+            release_line: BTreeMap::new(),
             clients,
             faults_left: cfg.faults.len(),
             final_heal_at: None,
@@ -751,6 +760,12 @@ impl<N: Node> Sim<N> {
     }
 
     fn deliver(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
+        if !self.released.is_empty() {
+            if let Some(at) = self.behind_released(mid, from, to) {
+                self.push(at, Ev::deliver(mid, from, to, inc, msg));
+                return;
+            }
+        }
         let ordered = self.net.ordered(from, to);
         let reason = if self.status[to] != Status::Up {
             match self.status[to] {
@@ -1204,6 +1219,23 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// After a heal: forgets released message `mid` as it comes due, or,
+    /// for a message that was still in flight on an ordered link whose
+    /// released messages have not all arrived, the time of the last of
+    /// them (it goes after them, as over TCP).
+    fn behind_released(&mut self, mid: u64, from: NodeId, to: NodeId) -> Option<Time> {
+        let Some(link) = self.released.remove(&mid) else {
+            return self.release_line.get(&(from, to)).map(|&(_, last)| last);
+        };
+        if let Some((pending, _)) = self.release_line.get_mut(&link) {
+            *pending -= 1;
+            if *pending == 0 {
+                self.release_line.remove(&link);
+            }
+        }
+        None
+    }
+
     fn heal(&mut self) {
         self.net.heal();
         // Stalled links recover: their pending timeouts lapse.
@@ -1211,8 +1243,9 @@ impl<N: Node> Sim<N> {
             *g += *g % 2;
         }
         // On an ordered link the held messages go out in the order they
-        // were sent, and nothing sent later overtakes them.
-        let mut line: BTreeMap<(NodeId, NodeId), Time> = BTreeMap::new();
+        // were sent, and nothing sent later overtakes them: not what is
+        // sent from now on (the line is held), nor what is in flight now
+        // ([`Sim::behind_released`]).
         for h in std::mem::take(&mut self.held) {
             let mut at = self.now
                 + self
@@ -1221,9 +1254,10 @@ impl<N: Node> Sim<N> {
                     .latency
                     .sample(&mut self.net_rng);
             if self.net.ordered(h.from, h.to) {
-                let last = line.entry((h.from, h.to)).or_insert(at);
-                at = at.max(*last);
-                *last = at;
+                let line = self.release_line.entry((h.from, h.to)).or_insert((0, at));
+                at = at.max(line.1);
+                *line = (line.0 + 1, at);
+                self.released.insert(h.mid, (h.from, h.to));
                 self.net.hold_line(h.from, h.to, at);
             }
             self.trace

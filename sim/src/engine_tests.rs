@@ -211,6 +211,34 @@ fn hold_mode_delivers_after_the_heal() {
 }
 
 #[test]
+fn released_messages_are_not_overtaken_by_ones_still_in_flight() {
+    // The heal comes at 50.5 ms, while tick 5 (sent at 50 ms) is in
+    // flight: 3 and 4, held since 31 and 41 ms, are released to arrive at
+    // 51.5 ms, after 5 would (51 ms). On an ordered link 5 waits for them.
+    for mode in [PartitionMode::Hold, PartitionMode::Tcp] {
+        let partition = Fault::Partition {
+            groups: vec![vec![0], vec![1]],
+        };
+        let faults = vec![(25, partition), (50, Fault::Heal)];
+        let mut cfg = config(2, faults, vec![op(80, 0, 1, "read")]);
+        cfg.faults[1].at += MS / 2;
+        cfg.partition_mode = mode;
+        let mut sim = Sim::new(cfg, ticking(2), None);
+        sim.run();
+        let got: Vec<(u64, Time)> = sim.nodes()[1].received.iter().map(|r| (r.1, r.2)).collect();
+        assert_eq!(
+            &got[2..5],
+            &[
+                (3, 51 * MS + MS / 2),
+                (4, 51 * MS + MS / 2),
+                (5, 51 * MS + MS / 2)
+            ],
+            "{mode:?}: {got:?}"
+        );
+    }
+}
+
+#[test]
 fn tcp_mode_rides_out_a_cut_shorter_than_the_timeout() {
     let (sim, got) = cut_between_two(PartitionMode::Tcp, 100, 55, 80);
     // 3, 4, 5 are retransmitted until the heal, then arrive in order.
