@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use sim::{Ctx, Node, NodeId, Sim, Time};
 
+use crate::handshake::{Handshake, Inbound};
+
 /// Which node an origin pushes a write to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -43,8 +45,13 @@ impl Target {
 pub struct Params {
     /// Where origins push writes.
     pub target: Target,
-    /// Intended variant: pause before retrying after a link error.
+    /// Intended variant: pause before retrying after a link error (and,
+    /// with `handshake`, before retrying a refused connect).
     pub retry_ms: u64,
+    /// ECM-11, opt-in (history and bank): model connection set-up and its
+    /// handshake race. Absent: no connections are modelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<Handshake>,
 }
 
 impl Default for Params {
@@ -52,6 +59,7 @@ impl Default for Params {
         Params {
             target: Target::RoundRobin,
             retry_ms: 100,
+            handshake: None,
         }
     }
 }
@@ -63,6 +71,9 @@ impl Params {
         if self.retry_ms == 0 {
             return Err("retry_ms must be at least 1".into());
         }
+        if let Some(h) = &self.handshake {
+            h.validate()?;
+        }
         Ok(())
     }
 
@@ -73,6 +84,11 @@ impl Params {
             Mode::Intended => OnError::Retry,
         };
         Links::new(nodes, on_error, self.retry_ms.saturating_mul(sim::MS))
+    }
+
+    /// The inbound side (ECM-11) these parameters ask for in `mode`.
+    pub fn inbound(&self, mode: Mode) -> Inbound {
+        Inbound::new(self.handshake.as_ref(), mode, self.retry_ms)
     }
 }
 
@@ -110,6 +126,10 @@ pub fn link_notes<N: Node, M: Clone>(run: &Sim<N>, links: impl Fn(&N) -> &Links<
 pub enum Timer {
     /// Intended variant: resend what failed to reach this peer.
     Retry(NodeId),
+    /// ECM-11: connect again to this peer's server, which refused.
+    Connect(NodeId),
+    /// ECM-11: read the handshake of this peer's connection.
+    Handshake(NodeId),
 }
 
 /// What a link does after it reports an error.

@@ -22,6 +22,7 @@ pub mod counter;
 pub mod ecm;
 pub mod generic;
 mod generic_reads;
+pub mod handshake;
 pub mod history;
 pub mod lww;
 pub mod maelstrom;

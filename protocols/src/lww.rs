@@ -196,8 +196,9 @@ impl Node for Lww {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
-        let Timer::Retry(to) = timer;
-        self.links.on_retry(ctx, to);
+        if let Timer::Retry(to) = timer {
+            self.links.on_retry(ctx, to);
+        }
     }
 
     fn on_crash(&mut self) {
@@ -245,6 +246,11 @@ impl Protocol for Lww {
     }
 
     fn validate(params: &Params, _nodes: usize) -> Result<(), String> {
+        if params.handshake.is_some() {
+            // node_lww's relay loop tests "initialized" before it reads a
+            // connection's server_index, so it has no ECM-11 race.
+            return Err("handshake: lww has no handshake race (node_lww checks a connection's handshake before reading its peer index); only history and bank take this parameter".into());
+        }
         params.validate()
     }
 

@@ -41,6 +41,7 @@ use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value, ValueGen}
 
 pub use crate::ecm::Params;
 use crate::ecm::{Links, Mode, Stamped, TsHeap};
+use crate::handshake::{Connecting, Inbound};
 use crate::{CheckResult, CheckSpec, OpSpec, Protocol, Variant};
 
 pub use crate::ecm::Timer;
@@ -70,6 +71,9 @@ impl Dir {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Msg {
+    /// ECM-11 only (`params.handshake`): a connection to the receiver's
+    /// server, whose handshake `server <index>` is read a little later.
+    Connect,
     /// Origin → target: store this event and relay it.
     Set {
         /// Account.
@@ -181,6 +185,7 @@ pub struct Bank {
     accounts: BTreeMap<u32, Account>,
     next_target: usize,
     links: Links<Msg>,
+    inbound: Inbound,
     local_counter: u64,
     /// Event ids issued by this origin. Simulator bookkeeping, so it
     /// survives crashes and ids stay unique.
@@ -256,6 +261,16 @@ impl Bank {
     }
 }
 
+impl Connecting for Msg {
+    fn connect() -> Self {
+        Msg::Connect
+    }
+
+    fn is_connect(&self) -> bool {
+        matches!(self, Msg::Connect)
+    }
+}
+
 impl Node for Bank {
     type Msg = Msg;
     type Timer = Timer;
@@ -263,6 +278,7 @@ impl Node for Bank {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.links.reset(ctx.nodes());
         self.next_target = ctx.id();
+        self.inbound.on_start(ctx);
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
@@ -271,6 +287,10 @@ impl Node for Bank {
             "deposit" => Dir::Deposit,
             "withdraw" => Dir::Withdraw,
             "balance" => {
+                if !self.inbound.answers() {
+                    // ECM-11: the read is a `get` to a server that reads nothing.
+                    return;
+                }
                 let v = self.on_read(key);
                 ctx.reply(r.id, Reply::Ok(v));
                 return;
@@ -312,8 +332,12 @@ impl Node for Bank {
         ctx.reply(r.id, Reply::Ok(Value::Int(id as i64)));
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, _from: NodeId, msg: Msg) {
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        if !self.inbound.on_message(ctx, from, &msg) {
+            return;
+        }
         match msg {
+            Msg::Connect => {}
             Msg::Set {
                 key,
                 dir,
@@ -323,7 +347,8 @@ impl Node for Bank {
             } => {
                 let h = self.accept(key, dir, amount, ts, id);
                 let me = ctx.id();
-                for peer in (0..ctx.nodes()).filter(|&p| p != me) {
+                let relay = self.inbound.relay_targets(ctx.now(), me, ctx.nodes(), from);
+                for peer in relay {
                     let sync = Msg::Sync {
                         key,
                         dir,
@@ -360,12 +385,18 @@ impl Node for Bank {
     }
 
     fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
-        self.links.on_error(ctx, to, msg);
+        if let Some(msg) = self.inbound.on_link_error(ctx, to, msg) {
+            self.links.on_error(ctx, to, msg);
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
-        let Timer::Retry(to) = timer;
-        self.links.on_retry(ctx, to);
+        if self.inbound.on_timer(ctx, &timer) {
+            return;
+        }
+        if let Timer::Retry(to) = timer {
+            self.links.on_retry(ctx, to);
+        }
     }
 
     fn on_crash(&mut self) {
@@ -452,7 +483,14 @@ impl Protocol for Bank {
     }
 
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
-        crate::ecm::link_notes(run, |n| &n.links)
+        let mut notes = crate::ecm::link_notes(run, |n| &n.links);
+        notes.extend(
+            run.nodes()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.inbound.note(i)),
+        );
+        notes
     }
 
     fn model() -> Option<&'static str> {
@@ -487,6 +525,7 @@ impl Protocol for Bank {
             accounts: BTreeMap::new(),
             next_target: 0,
             links: params.links(nodes, mode),
+            inbound: params.inbound(mode),
             local_counter: 0,
             issued: 0,
         }

@@ -36,6 +36,7 @@ use sim::{Ctx, Digest, Node, NodeId, Reply, Request, Sim, Time, Value};
 
 pub use crate::ecm::Params;
 use crate::ecm::{Links, Mode, Stamped, TsHeap};
+use crate::handshake::{Connecting, Inbound};
 use crate::{CheckResult, CheckSpec, OpSpec, Protocol, Variant};
 
 pub use crate::ecm::Timer;
@@ -45,6 +46,9 @@ pub use check::trail_dot;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Msg {
+    /// ECM-11 only (`params.handshake`): a connection to the receiver's
+    /// server, whose handshake `server <index>` is read a little later.
+    Connect,
     /// Origin → target: hash this into the trail, store it and relay it.
     Set {
         /// Key.
@@ -200,6 +204,7 @@ pub struct History {
     logs: BTreeMap<u32, KeyLog>,
     next_target: usize,
     links: Links<Msg>,
+    inbound: Inbound,
 }
 
 impl History {
@@ -236,6 +241,16 @@ impl History {
     }
 }
 
+impl Connecting for Msg {
+    fn connect() -> Self {
+        Msg::Connect
+    }
+
+    fn is_connect(&self) -> bool {
+        matches!(self, Msg::Connect)
+    }
+}
+
 impl Node for History {
     type Msg = Msg;
     type Timer = Timer;
@@ -243,6 +258,7 @@ impl Node for History {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.links.reset(ctx.nodes());
         self.next_target = ctx.id();
+        self.inbound.on_start(ctx);
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
@@ -258,6 +274,10 @@ impl Node for History {
             // Acknowledged once queued, before any replica has applied it.
             ctx.reply(r.id, Reply::Ok(r.value));
         } else {
+            if !self.inbound.answers() {
+                // ECM-11: the read is a `get` to a server that reads nothing.
+                return;
+            }
             let v = self
                 .log(key)
                 .and_then(KeyLog::newest)
@@ -267,7 +287,11 @@ impl Node for History {
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
+        if !self.inbound.on_message(ctx, from, &msg) {
+            return;
+        }
         match msg {
+            Msg::Connect => {}
             Msg::Set { key, value, ts } => {
                 let e = self.accept(from, key, value, ts);
                 let (link, origin) = match self.mode {
@@ -276,7 +300,8 @@ impl Node for History {
                     Mode::Intended => (e.link, e.origin),
                 };
                 let me = ctx.id();
-                for peer in (0..ctx.nodes()).filter(|&p| p != me) {
+                let relay = self.inbound.relay_targets(ctx.now(), me, ctx.nodes(), from);
+                for peer in relay {
                     let sync = Msg::Sync {
                         key,
                         value,
@@ -311,12 +336,18 @@ impl Node for History {
     }
 
     fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
-        self.links.on_error(ctx, to, msg);
+        if let Some(msg) = self.inbound.on_link_error(ctx, to, msg) {
+            self.links.on_error(ctx, to, msg);
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
-        let Timer::Retry(to) = timer;
-        self.links.on_retry(ctx, to);
+        if self.inbound.on_timer(ctx, &timer) {
+            return;
+        }
+        if let Timer::Retry(to) = timer {
+            self.links.on_retry(ctx, to);
+        }
     }
 
     fn on_crash(&mut self) {
@@ -380,7 +411,14 @@ impl Protocol for History {
     }
 
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
-        crate::ecm::link_notes(run, |n| &n.links)
+        let mut notes = crate::ecm::link_notes(run, |n| &n.links);
+        notes.extend(
+            run.nodes()
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.inbound.note(i)),
+        );
+        notes
     }
 
     fn model() -> Option<&'static str> {
@@ -413,6 +451,7 @@ impl Protocol for History {
             logs: BTreeMap::new(),
             next_target: 0,
             links: params.links(nodes, mode),
+            inbound: params.inbound(mode),
         }
     }
 
