@@ -109,3 +109,72 @@ fn bank_dead_link_stays_dead_faithful_only() {
     );
     sweep("bank-dead-link-intended.json", &[], &[]);
 }
+
+/// The run notes of `file` on its own seed, joined.
+fn notes(file: &str) -> String {
+    let (_, report) = run(file, None);
+    report["notes"]
+        .as_array()
+        .expect("notes array")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn history_handshake_race_kills_the_receive_loop_faithful_only() {
+    sweep(
+        "history-ecm11-handshake-race.json",
+        &["convergence", "availability", "liveness"],
+        &[],
+    );
+    let n = notes("history-ecm11-handshake-race.json");
+    assert!(
+        n.contains("n1's receive loop died") && n.contains("connection from n2"),
+        "{n}"
+    );
+    sweep("history-ecm11-handshake-race-intended.json", &[], &[]);
+    let n = notes("history-ecm11-handshake-race-intended.json");
+    assert!(!n.contains("receive loop died"), "{n}");
+}
+
+#[test]
+fn bank_handshake_race_kills_the_receive_loop_faithful_only() {
+    sweep(
+        "bank-ecm11-handshake-race.json",
+        &["convergence", "availability", "liveness", "balance-correct"],
+        &[],
+    );
+    let n = notes("bank-ecm11-handshake-race.json");
+    assert!(
+        n.contains("n1's receive loop died") && n.contains("answered none of 5 read(s)"),
+        "{n}"
+    );
+    sweep("bank-ecm11-handshake-race-intended.json", &[], &[]);
+}
+
+#[test]
+fn handshake_param_is_refused_where_it_does_not_apply() {
+    let cases = [
+        (
+            r#"{"protocol":"lww","nodes":3,"params":{"handshake":{"gap_ms":200}}}"#,
+            "lww has no handshake race",
+        ),
+        (
+            r#"{"protocol":"history","nodes":3,"params":{"handshake":{"gap_ms":0}}}"#,
+            "handshake.gap_ms must be from 1",
+        ),
+        (
+            r#"{"protocol":"bank","nodes":3,"params":{"handshake":{"gap":5}}}"#,
+            "params.handshake.gap: unknown field `gap`, expected `gap_ms`",
+        ),
+    ];
+    for (i, (json, want)) in cases.iter().enumerate() {
+        let p = scratch("ecm", &format!("bad-handshake-{i}.json"), json);
+        let out = dsim(&["run", p.to_str().expect("utf-8 path")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
+        assert!(err.contains(want), "{json}: {err}");
+    }
+}

@@ -24,7 +24,7 @@
 //!
 //! The relay goes to every node but the target itself, so the origin does
 //! receive its write (lww's origin blindness is gone). The handshake race of
-//! ECM-11 is not modelled: the engine has no connection set-up to race with.
+//! ECM-11 is opt-in (`params.handshake`, see [`crate::handshake`]).
 
 mod check;
 

@@ -296,3 +296,92 @@ fn intended_ties_follow_one_order_whatever_the_arrival() {
     assert_eq!(a.node.digest(), b.node.digest());
     assert_eq!(a.node.digest()["0"], "6", "origin 2 outranks origin 1");
 }
+
+fn with_handshake(variant: &str, id: NodeId) -> Harness<History> {
+    let params = Params {
+        handshake: Some(crate::handshake::Handshake { gap_ms: 50 }),
+        ..Params::default()
+    };
+    let mut h = Harness::new(History::new(id, 3, variant, &params), id, 3);
+    let fx = h.start();
+    assert_eq!(
+        sends(&fx),
+        vec![(0, Msg::Connect), (1, Msg::Connect), (2, Msg::Connect)],
+        "a process connects to every server, its own included"
+    );
+    h
+}
+
+fn read(id: u64) -> Request {
+    Request {
+        id,
+        node: 1,
+        f: "read",
+        key: Some(0),
+        value: Value::Null,
+    }
+}
+
+#[test]
+fn ecm11_a_set_during_a_handshake_ends_the_faithful_receive_loop() {
+    let mut f = with_handshake("faithful", 1);
+    for p in [0, 1, 2] {
+        let fx = f.message(p, Msg::Connect);
+        assert!(matches!(
+            fx[..],
+            [Effect::SetTimer {
+                tag: Timer::Handshake(q),
+                ..
+            }] if q == p
+        ));
+    }
+    f.timer(Timer::Handshake(1));
+    // n0's set carries n0's handshake along; n2's has not been read yet.
+    let fx = f.message(0, set(0, 1, 10));
+    assert_eq!(
+        sends(&fx).len(),
+        1,
+        "n0's sync is queued before the loop dies"
+    );
+    assert_eq!(entry(&f, 1).value, 1, "the set was stored first");
+    assert!(
+        f.message(2, set(0, 2, 20)).is_empty(),
+        "nothing is read now"
+    );
+    assert!(f.node.log(0).expect("key 0").get(entry(&f, 1).h).is_some());
+    assert_eq!(f.node.log(0).expect("key 0").entries().len(), 1);
+    assert!(f.request(read(7)).is_empty(), "a read is never answered");
+    let w = f.request(Request {
+        f: "write",
+        value: Value::Int(3),
+        ..read(8)
+    });
+    assert_eq!(sends(&w).len(), 1, "its senders and writes run on");
+
+    let mut i = with_handshake("intended", 1);
+    i.message(2, Msg::Connect);
+    let fx = i.message(0, set(0, 1, 10));
+    assert_eq!(sends(&fx).len(), 2, "intended relays to its peer list");
+    assert_eq!(i.request(read(7)).len(), 1);
+}
+
+#[test]
+fn ecm11_a_refused_connect_is_retried() {
+    let mut f = with_handshake("faithful", 0);
+    let fx = f.link_error(2, Msg::Connect);
+    assert!(matches!(
+        fx[..],
+        [Effect::SetTimer {
+            tag: Timer::Connect(2),
+            ..
+        }]
+    ));
+    assert_eq!(sends(&f.timer(Timer::Connect(2))), vec![(2, Msg::Connect)]);
+    // The link itself did not die: a set still goes out.
+    let fx = f.request(Request {
+        f: "write",
+        value: Value::Int(1),
+        ..read(1)
+    });
+    assert_eq!(sends(&fx).len(), 1);
+}
