@@ -104,6 +104,7 @@ impl Registry {
             .with::<lww::Lww>()
             .with::<history::History>()
             .with::<bank::Bank>()
+            .with::<cluster::Cluster>()
             .with::<counter::Counter>()
             .with::<seqlog::SeqLog>()
             .with::<vr::Vr>()

@@ -124,6 +124,7 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
     let rate = match w.rate {
         Rate::Closed { think_us } => format!("closed loop, think {}", ms(think_us)),
         Rate::Open { interval_us } => format!("open loop, one per {}", ms(interval_us)),
+        Rate::Stagger { mean_us } => format!("staggered, one per {} on average", ms(mean_us)),
     };
     let _ = writeln!(
         o,

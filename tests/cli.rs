@@ -120,6 +120,22 @@ fn semantic_errors_say_what_is_allowed() {
         err.contains("network.drop: probability 1.5 is out of range"),
         "{err}"
     );
+    let err = bad(
+        "stagger.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"workload\": {\"rate\": {\"kind\": \"stagger\", \"mean_ms\": 0}}}",
+    );
+    assert!(
+        err.contains("workload.rate.mean_ms: must be at least 1"),
+        "{err}"
+    );
+    let err = bad(
+        "stagger-field.json",
+        "{\"protocol\": \"lww\", \"nodes\": 3, \"workload\": {\"rate\": {\"kind\": \"stagger\", \"interval_ms\": 5}}}",
+    );
+    assert!(
+        err.contains("unknown field `interval_ms`, expected `mean_ms`"),
+        "{err}"
+    );
     let err = bad("expect.json", "{\"protocol\": \"lww\", \"nodes\": 3, \"checks\": [\"convergence\"], \"expect\": {\"bogus\": \"pass\"}}");
     assert!(err.contains("expect.bogus"), "{err}");
     let err = bad(

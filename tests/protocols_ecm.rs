@@ -178,3 +178,50 @@ fn handshake_param_is_refused_where_it_does_not_apply() {
         assert!(err.contains(want), "{json}: {err}");
     }
 }
+
+#[test]
+fn cluster_jepsen_is_not_linearizable_on_most_seeds_and_converges() {
+    let counts = sweep("cluster-jepsen.json", &[], &["linearizability"]);
+    // 17,629 of seeds 0..20000 (88 %); 51 runs should show well over half.
+    at_least(&counts, "linearizability", 35);
+}
+
+#[test]
+fn cluster_jepsen_long_is_never_linearizable() {
+    sweep("cluster-jepsen-long.json", &["linearizability"], &[]);
+}
+
+#[test]
+fn cluster_restart_leaves_the_restarted_host_behind_for_good() {
+    sweep(
+        "cluster-restart.json",
+        &["linearizability", "convergence"],
+        &[],
+    );
+    let n = notes("cluster-restart.json");
+    assert!(
+        n.contains("-> n2 died") && n.contains("never reopened"),
+        "{n}"
+    );
+}
+
+#[test]
+fn cluster_refuses_params_and_the_generic_client() {
+    let cases = [
+        (
+            r#"{"protocol":"cluster","nodes":5,"params":{"retry_ms":5},"workload":{"client":"protocol"}}"#,
+            "unknown field `retry_ms`",
+        ),
+        (
+            r#"{"protocol":"cluster","nodes":5,"workload":{"client":"generic"}}"#,
+            "generic",
+        ),
+    ];
+    for (i, (json, want)) in cases.iter().enumerate() {
+        let p = scratch("ecm", &format!("bad-cluster-{i}.json"), json);
+        let out = dsim(&["run", p.to_str().expect("utf-8 path")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
+        assert!(err.contains(want), "{json}: {err}");
+    }
+}

@@ -18,6 +18,7 @@ use sim::{Layout, NodeId, Sim, ValueGen};
 
 pub mod bank;
 pub mod check;
+pub mod cluster;
 pub mod counter;
 pub mod ecm;
 pub mod generic;

@@ -339,6 +339,8 @@ pub struct Sim<N: Node> {
     timer_gen: u64,
     net: Network,
     net_rng: Rng,
+    /// The staggered rate's draws, apart from the workload's own.
+    stagger_rng: Rng,
     held: Vec<Held<N::Msg>>,
     /// Per directed link (`from * n + to`), in `tcp` partition mode: the
     /// stall generation, odd while the link is stalled on a cut.
@@ -423,6 +425,7 @@ impl<N: Node> Sim<N> {
             timer_gen: 0,
             net,
             net_rng: Rng::derive(cfg.seed, "network"),
+            stagger_rng: Rng::derive(cfg.seed, "workload/stagger"),
             held: Vec::new(),
             tcp_stall: if cfg.partition_mode == PartitionMode::Tcp {
                 vec![0; n * n]
@@ -578,7 +581,7 @@ impl<N: Node> Sim<N> {
         let start = self.cfg.workload.start_us;
         if self.clients.may_generate(start) {
             match self.cfg.workload.rate {
-                Rate::Open { .. } => self.push(start, Ev::Tick),
+                Rate::Open { .. } | Rate::Stagger { .. } => self.push(start, Ev::Tick),
                 Rate::Closed { .. } => {
                     for client in 0..self.cfg.workload.clients {
                         self.push(start, Ev::Wake { client });
@@ -656,9 +659,16 @@ impl<N: Node> Sim<N> {
                     let c = self.clients.next_open_client();
                     let invoked = self.clients.generate_for(c, self.now);
                     self.invoked(c, invoked);
-                    if let Rate::Open { interval_us } = self.cfg.workload.rate {
-                        if self.clients.may_generate(self.now + interval_us) {
-                            self.push(self.now + interval_us, Ev::Tick);
+                    let next = match self.cfg.workload.rate {
+                        Rate::Open { interval_us } => Some(interval_us),
+                        Rate::Stagger { mean_us } => {
+                            Some(self.stagger_rng.below(mean_us.saturating_mul(2).max(1)))
+                        }
+                        Rate::Closed { .. } => None,
+                    };
+                    if let Some(after) = next {
+                        if self.clients.may_generate(self.now + after) {
+                            self.push(self.now + after, Ev::Tick);
                         }
                     }
                 }

@@ -525,6 +525,38 @@ fn open_loop_issues_one_op_per_interval_round_robin_over_nodes() {
 }
 
 #[test]
+fn staggered_rate_draws_gaps_below_twice_the_mean_and_keeps_the_mean() {
+    let mean = 2 * MS;
+    let cfg = generated(Rate::Stagger { mean_us: mean }, NodePolicy::Fixed, 3, 2000);
+    let mut sim = Sim::new(cfg, quiet(3), None);
+    sim.run();
+    let invokes: Vec<(Time, u64)> = sim
+        .history()
+        .iter()
+        .filter(|e| e.kind == EventKind::Invoke)
+        .map(|e| (e.time, e.process))
+        .collect();
+    assert_eq!(invokes.len(), 2000);
+    assert_eq!(invokes[0], (0, 0), "the first operation comes at the start");
+    let gaps: Vec<Time> = invokes.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    assert!(
+        gaps.iter().all(|&g| g < 2 * mean),
+        "a gap of 2·mean or more"
+    );
+    assert!(gaps.iter().any(|&g| g < mean / 10) && gaps.iter().any(|&g| g > mean * 19 / 10));
+    let avg = gaps.iter().sum::<Time>() / gaps.len() as Time;
+    assert!(
+        (mean * 9 / 10..mean * 11 / 10).contains(&avg),
+        "mean gap {avg}"
+    );
+    // Handed to the clients in turn, as the open rate does.
+    assert_eq!(
+        invokes[..4].iter().map(|i| i.1).collect::<Vec<_>>(),
+        vec![0, 1, 2, 0]
+    );
+}
+
+#[test]
 fn closed_loop_waits_for_completion_plus_think_time() {
     let mut cfg = generated(Rate::Closed { think_us: 5 * MS }, NodePolicy::Fixed, 2, 6);
     cfg.workload.latency = Latency::Fixed { us: MS };

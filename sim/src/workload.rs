@@ -24,6 +24,13 @@ pub enum Rate {
         /// Time between operations.
         interval_us: Time,
     },
+    /// Jepsen's `gen/stagger`: the first operation at the start, then each
+    /// one a uniform random time in `[0, 2·mean_us)` after the previous, so
+    /// `mean_us` apart on average, handed to clients in turn as `Open` does.
+    Stagger {
+        /// The mean time between operations.
+        mean_us: Time,
+    },
 }
 
 /// Which node a client sends an operation to.

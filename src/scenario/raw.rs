@@ -397,6 +397,12 @@ pub enum RawRate {
         /// The time between operations, in ms, at least 1 (required).
         interval_ms: u64,
     },
+    /// `"stagger"`: Jepsen's `gen/stagger`: each operation a uniform random
+    /// time in `[0, 2·mean_ms)` after the previous, handed to clients in turn.
+    Stagger {
+        /// The mean time between operations, in ms, at least 1 (required).
+        mean_ms: u64,
+    },
 }
 
 /// A scripted operation: this client, at this time, this operation.

@@ -509,6 +509,12 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
         RawRate::Open { interval_ms } => Rate::Open {
             interval_us: us(interval_ms, src, &p(&["workload", "rate", "interval_ms"]))?,
         },
+        RawRate::Stagger { mean_ms: 0 } => {
+            return Err(src.err(&p(&["workload", "rate", "mean_ms"]), "must be at least 1"))
+        }
+        RawRate::Stagger { mean_ms } => Rate::Stagger {
+            mean_us: us(mean_ms, src, &p(&["workload", "rate", "mean_ms"]))?,
+        },
     };
     if w.timeout_ms == 0 {
         return Err(src.err(

@@ -158,7 +158,7 @@ impl Account {
     /// record `e` as its child, push `e`. With equal timestamps the pop and
     /// re-push move the root, which decides later parents and the replay
     /// order among the ties.
-    fn push(&mut self, mut e: Event) {
+    pub(crate) fn push(&mut self, mut e: Event) {
         if let Some(root) = self.heap.pop() {
             self.heap.push(root);
             self.events[root.idx].children.push(e.local_id);
@@ -171,7 +171,8 @@ impl Account {
         self.events.push(e);
     }
 
-    fn newest(&self) -> Option<&Event> {
+    /// The heap root: the event with the largest timestamp.
+    pub(crate) fn newest(&self) -> Option<&Event> {
         let idx = self.heap.root()?.idx;
         self.events.get(idx)
     }
@@ -445,7 +446,7 @@ impl Protocol for Bank {
         &[
             Variant {
                 name: "faithful",
-                summary: "as coded: replay newest first, sticky cancelled flags, a link that errors stays dead",
+                summary: "as coded: replay newest first, sticky cancelled flags, a link that errors stays dead; with params.handshake, a set relayed before every handshake is read ends the receive loop (ECM-11)",
             },
             Variant {
                 name: "intended",

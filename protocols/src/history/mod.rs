@@ -391,7 +391,7 @@ impl Protocol for History {
         &[
             Variant {
                 name: "faithful",
-                summary: "as coded: hash chains to the heap's last slot, origin unrecorded, a link that errors stays dead",
+                summary: "as coded: hash chains to the heap's last slot, origin unrecorded, a link that errors stays dead; with params.handshake, a set relayed before every handshake is read ends the receive loop (ECM-11)",
             },
             Variant {
                 name: "intended",
