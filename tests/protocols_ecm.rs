@@ -154,6 +154,17 @@ fn bank_handshake_race_kills_the_receive_loop_faithful_only() {
     sweep("bank-ecm11-handshake-race-intended.json", &[], &[]);
 }
 
+/// Each scenario of `cases` must exit 2 with its message in stderr.
+fn refused(name: &str, cases: &[(&str, &str)]) {
+    for (i, (json, want)) in cases.iter().enumerate() {
+        let p = scratch("ecm", &format!("{name}-{i}.json"), json);
+        let out = dsim(&["run", p.to_str().expect("utf-8 path")]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
+        assert!(err.contains(want), "{json}: {err}");
+    }
+}
+
 #[test]
 fn handshake_param_is_refused_where_it_does_not_apply() {
     let cases = [
@@ -170,13 +181,7 @@ fn handshake_param_is_refused_where_it_does_not_apply() {
             "params.handshake.gap: unknown field `gap`, expected `gap_ms`",
         ),
     ];
-    for (i, (json, want)) in cases.iter().enumerate() {
-        let p = scratch("ecm", &format!("bad-handshake-{i}.json"), json);
-        let out = dsim(&["run", p.to_str().expect("utf-8 path")]);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
-        assert!(err.contains(want), "{json}: {err}");
-    }
+    refused("bad-handshake", &cases);
 }
 
 #[test]
@@ -217,11 +222,5 @@ fn cluster_refuses_params_and_the_generic_client() {
             "generic",
         ),
     ];
-    for (i, (json, want)) in cases.iter().enumerate() {
-        let p = scratch("ecm", &format!("bad-cluster-{i}.json"), json);
-        let out = dsim(&["run", p.to_str().expect("utf-8 path")]);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
-        assert!(err.contains(want), "{json}: {err}");
-    }
+    refused("bad-cluster", &cases);
 }

@@ -121,6 +121,22 @@ pub fn link_notes<N: Node, M: Clone>(run: &Sim<N>, links: impl Fn(&N) -> &Links<
         .collect()
 }
 
+/// Run notes of a mesh whose nodes may model connections: every dead link,
+/// then every receive loop that died (ECM-11).
+pub fn mesh_notes<N: Node, M: Clone>(
+    run: &Sim<N>,
+    parts: impl Fn(&N) -> (&Links<M>, &Inbound),
+) -> Vec<String> {
+    let mut notes = link_notes(run, |n| parts(n).0);
+    notes.extend(
+        run.nodes()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| parts(n).1.note(i)),
+    );
+    notes
+}
+
 /// Timer tags of the mesh nodes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Timer {

@@ -484,14 +484,7 @@ impl Protocol for Bank {
     }
 
     fn notes(run: &sim::Sim<Self>) -> Vec<String> {
-        let mut notes = crate::ecm::link_notes(run, |n| &n.links);
-        notes.extend(
-            run.nodes()
-                .iter()
-                .enumerate()
-                .filter_map(|(i, n)| n.inbound.note(i)),
-        );
-        notes
+        crate::ecm::mesh_notes(run, |n| (&n.links, &n.inbound))
     }
 
     fn model() -> Option<&'static str> {

@@ -249,20 +249,12 @@ impl Protocol for Cluster {
     }
 
     fn ops() -> Vec<OpSpec> {
-        vec![
-            OpSpec {
-                name: "write",
-                read: false,
-                weight: 1,
-                value: ValueGen::Range { min: 0, max: 4 },
-            },
-            OpSpec {
-                name: "read",
-                read: true,
-                weight: 1,
-                value: ValueGen::Null,
-            },
-        ]
+        // etcdemo.clj's `(rand-int 5)`: written values repeat.
+        let mut ops = crate::register_ops();
+        for op in ops.iter_mut().filter(|o| o.name == "write") {
+            op.value = ValueGen::Range { min: 0, max: 4 };
+        }
+        ops
     }
 
     fn keyed() -> bool {
