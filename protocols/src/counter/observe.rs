@@ -130,6 +130,13 @@ pub struct NodeStats {
     pub unanswered_requests: u64,
     /// nonce_send dropped (no op map for the sender yet).
     pub nonce_sends_dropped: u64,
+    /// TCP messages lost because they arrived while the listener thread
+    /// slept in a start_sync handler.
+    pub listener_lost: u64,
+    /// When the first of them arrived (local time, µs).
+    pub listener_lost_first: Option<Time>,
+    /// start_sync receipts handled (each one sleeps, then re-floods).
+    pub start_sync_handled: u64,
     /// The first few notable moments.
     pub notes: Vec<Note>,
 }
