@@ -86,6 +86,13 @@ pub(super) fn notes(run: &Sim<Counter>) -> Vec<String> {
                 n.params().sync_sleep_ms
             ));
         }
+        for (p, (first, last, passes)) in &s.dictless_passes {
+            out.push(format!(
+                "n{i} ran {passes} sync pass(es) without n{p}'s max-nonce dict, from {} to {}: none of them could finish",
+                ms(*first),
+                ms(*last)
+            ));
+        }
         let missing = n.missing_dicts();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|p| format!("n{p}")).collect();

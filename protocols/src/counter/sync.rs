@@ -270,7 +270,22 @@ impl Counter {
         }
     }
 
+    /// Records, for the notes, every peer this sync pass has no dict from.
+    fn note_dictless(&mut self, ctx: &Ctx<'_, Self>) {
+        let now = ctx.now();
+        let missing: Vec<NodeId> = self
+            .peers
+            .keys()
+            .filter(|p| !self.peer_max_nonces.contains_key(p))
+            .copied()
+            .collect();
+        for p in missing {
+            self.stats.dictless(p, now);
+        }
+    }
+
     fn sync_pass_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_dictless(ctx);
         let mut ready = true;
         // As coded, the test compares counts, not members: a dict from a
         // node that is not (yet) a peer can stand in for a missing peer's.
@@ -361,6 +376,7 @@ impl Counter {
     }
 
     fn sync_pass_intended(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_dictless(ctx);
         if self
             .peers
             .keys()
