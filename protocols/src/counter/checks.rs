@@ -110,7 +110,7 @@ pub(super) fn notes(run: &Sim<Counter>) -> Vec<String> {
             ));
         }
         let lacking = n.lacking();
-        if n.status() == super::Status::Sync && !lacking.is_empty() {
+        if !lacking.is_empty() {
             let parts: Vec<String> = lacking
                 .iter()
                 .map(|(p, v, k)| format!("{k} op(s) of n{p} on key {v}"))
@@ -555,11 +555,14 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
     let n = bad.len();
     bad.truncate(SHOWN);
     bad.extend(hints(run));
+    let after = match run.final_heal_at() {
+        Some(h) => format!("the final heal (at {})", ms(h)),
+        None => "their start (the run has no final heal)".to_string(),
+    };
     CheckResult::violation(
         format!(
-            "{n} sync phase(s) never completed within {} after the final heal (at {})",
-            ms(deadline_us),
-            ms(heal)
+            "{n} sync phase(s) never completed within {} after {after}",
+            ms(deadline_us)
         ),
         bad,
     )

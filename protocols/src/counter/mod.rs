@@ -251,7 +251,7 @@ impl Counter {
     /// Faithful: peers this node knows but holds no max-nonce dict from
     /// (what keeps a sync pass from finishing), while it is in sync.
     pub fn missing_dicts(&self) -> Vec<NodeId> {
-        if self.status != Status::Sync {
+        if self.status != Status::Sync || self.step != Step::Main {
             return Vec::new();
         }
         self.peers
@@ -274,10 +274,13 @@ impl Counter {
             .collect()
     }
 
-    /// Ops this node still lacks, per (peer, variable), by the max-nonce
-    /// dicts it holds: what a sync pass keeps requesting.
+    /// Ops this node still lacks while in a sync pass, per (peer,
+    /// variable), by the max-nonce dicts it holds: what each pass requests.
     pub fn lacking(&self) -> Vec<(NodeId, Var, usize)> {
         let mut out = Vec::new();
+        if self.status != Status::Sync || self.step != Step::Main {
+            return out;
+        }
         for (p, d) in &self.peer_max_nonces {
             for (var, &max) in d {
                 let have = self.vars.get(var).and_then(|c| c.peer_ops.get(p));
