@@ -15,36 +15,30 @@ fn full_sync_intended_completes() {
 }
 
 #[test]
-fn start_sync_storm_blows_the_budget_and_refuses_writes() {
+fn start_sync_storm_keeps_every_node_out_of_work() {
     let counts = sweep(
         "counter-crdt12-start-sync-storm-faithful.json",
-        &["message-budget", "availability"],
-        &[
-            "sync-liveness",
-            "convergence",
-            "counter-final",
-            "counter-bounds",
-        ],
+        &["availability", "sync-liveness"],
+        &["convergence", "counter-final", "counter-bounds"],
     );
-    // Today: about half the runs end with a node stuck out of work, and a
-    // quarter with replicas that disagree after premature resets.
-    at_least(&counts, "sync-liveness", 12);
-    at_least(&counts, "convergence", 5);
+    // Today about one run in eight ends with replicas that disagree after
+    // premature resets.
+    at_least(&counts, "convergence", 2);
 }
 
 #[test]
 fn partition_blocks_the_sync_and_refuses_writes() {
     let counts = sweep(
         "counter-crdt1-partition-faithful.json",
-        &["availability", "message-budget"],
+        &["availability", "sync-liveness"],
         &[
-            "sync-liveness",
+            "message-budget",
             "convergence",
             "counter-final",
             "counter-bounds",
         ],
     );
-    at_least(&counts, "sync-liveness", 12);
+    at_least(&counts, "convergence", 40);
 }
 
 #[test]
@@ -54,14 +48,13 @@ fn dead_peer_blocks_the_sync_for_good() {
     let counts = sweep(
         "counter-crdt2-dead-peer-faithful.json",
         &["availability", "sync-liveness"],
-        &[
-            "message-budget",
-            "convergence",
-            "counter-final",
-            "counter-bounds",
-        ],
+        &["convergence", "counter-final", "counter-bounds"],
     );
-    at_least(&counts, "message-budget", 12);
+    // The storm between n0 and n1 is paced by the start_sync handler's
+    // sleep, so message-budget passes; reads above the bounds (an update
+    // counted twice after it raced the hello's sync_data) show on about one
+    // seed in five.
+    at_least(&counts, "counter-bounds", 2);
 }
 
 #[test]
@@ -70,11 +63,11 @@ fn write_during_sync_splits_the_cluster() {
     // n0 and n1 sit in sync.
     let counts = sweep(
         "counter-crdt11-write-during-sync-faithful.json",
-        &["availability", "sync-liveness", "message-budget"],
+        &["availability", "sync-liveness"],
         &["convergence", "counter-final", "counter-bounds"],
     );
-    // Today: 26 of 51 seeds end with replicas that disagree.
-    at_least(&counts, "convergence", 12);
+    // Today: 972 of seeds 0..1000 end with replicas that disagree.
+    at_least(&counts, "convergence", 40);
 }
 
 #[test]

@@ -71,6 +71,63 @@ pub(super) fn notes(run: &Sim<Counter>) -> Vec<String> {
             s.start_sync_sent,
             s.resets
         ).to_lowercase());
+        if s.start_sync_handled > 0 {
+            let lost = match s.listener_lost_first {
+                Some(t) => format!(
+                    "; {} TCP message(s) to it were lost meanwhile, the first at {}",
+                    s.listener_lost,
+                    ms(t)
+                ),
+                None => String::new(),
+            };
+            out.push(format!(
+                "n{i} handled {} start_sync, each sleeping {} ms with its TCP listener held{lost}",
+                s.start_sync_handled,
+                n.params().sync_sleep_ms
+            ));
+        }
+        for (p, (first, last, passes)) in &s.dictless_passes {
+            out.push(format!(
+                "n{i} ran {passes} sync pass(es) without n{p}'s max-nonce dict, from {} to {}: none of them could finish",
+                ms(*first),
+                ms(*last)
+            ));
+        }
+        let missing = n.missing_dicts();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|p| format!("n{p}")).collect();
+            out.push(format!(
+                "n{i} is still in sync without the max-nonce dict of {}: no sync pass can finish",
+                names.join(", ")
+            ));
+        }
+        let waited = n.waiting_in_ready_for();
+        if !waited.is_empty() {
+            let names: Vec<String> = waited.iter().map(|p| format!("n{p}")).collect();
+            out.push(format!(
+                "n{i} waits in ready while it last saw {} in sync: it sends no stop_sync until that changes",
+                names.join(", ")
+            ));
+        }
+        let lacking = n.lacking();
+        if !lacking.is_empty() {
+            let parts: Vec<String> = lacking
+                .iter()
+                .map(|(p, v, k)| format!("{k} op(s) of n{p} on key {v}"))
+                .collect();
+            out.push(format!(
+                "n{i} is still in sync and lacks {}: each sync pass asks for them again",
+                parts.join(", ")
+            ));
+        }
+        if s.oversize_dropped > 0 || s.unanswered_requests > 0 {
+            out.push(format!(
+                "n{i} dropped {} message(s) over {} bytes and left {} nonce_request(s) unanswered",
+                s.oversize_dropped,
+                n.params().max_message_bytes,
+                s.unanswered_requests
+            ));
+        }
         out.extend(s.notes.iter().take(3).map(|note| format!("n{i} {note}")));
     }
     out
@@ -498,11 +555,14 @@ fn liveness(run: &Sim<Counter>) -> CheckResult {
     let n = bad.len();
     bad.truncate(SHOWN);
     bad.extend(hints(run));
+    let after = match run.final_heal_at() {
+        Some(h) => format!("the final heal (at {})", ms(h)),
+        None => "their start (the run has no final heal)".to_string(),
+    };
     CheckResult::violation(
         format!(
-            "{n} sync phase(s) never completed within {} after the final heal (at {})",
-            ms(deadline_us),
-            ms(heal)
+            "{n} sync phase(s) never completed within {} after {after}",
+            ms(deadline_us)
         ),
         bad,
     )
@@ -555,14 +615,15 @@ fn hints(run: &Sim<Counter>) -> Vec<String> {
         .map(|(i, n)| {
             let s = n.stats();
             format!(
-                "n{i}: status {:?}, resets {}, vacuous agreements {}, double-counted updates {}, oversize drops {}, unanswered nonce requests {}, dropped nonce_sends {}",
+                "n{i}: status {:?}, resets {}, vacuous agreements {}, double-counted updates {}, oversize drops {}, unanswered nonce requests {}, dropped nonce_sends {}, tcp messages lost at a sleeping listener {}",
                 n.status(),
                 s.resets,
                 s.vacuous_agreements,
                 s.double_counted,
                 s.oversize_dropped,
                 s.unanswered_requests,
-                s.nonce_sends_dropped
+                s.nonce_sends_dropped,
+                s.listener_lost
             )
             .to_lowercase()
         })

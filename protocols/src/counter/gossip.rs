@@ -9,8 +9,9 @@ use super::{Body, Counter, Msg, Note, Status, Var};
 
 impl Counter {
     pub(super) fn on_add(&mut self, ctx: &mut Ctx<'_, Self>, r: &Request, var: Var) {
-        if self.status != Status::Work {
-            // The original prints "wait for the full sync" and does nothing.
+        if !self.known_or_created(var) || self.status != Status::Work {
+            // The original prints "invalid variable name" or "wait full-sync
+            // to finish" and does nothing.
             ctx.reply(r.id, Reply::Fail(Value::Null));
             return;
         }

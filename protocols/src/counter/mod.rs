@@ -68,6 +68,17 @@ pub struct Params {
     pub tcp_attempts: u32,
     /// Faithful: a message whose JSON is longer than this is dropped.
     pub max_message_bytes: usize,
+    /// Faithful: the `time.sleep(0.1)` at the top of the start_sync handler
+    /// (which holds the single TCP listener thread: a TCP message that
+    /// arrives meanwhile is lost) and in `_start_full_sync` (which delays
+    /// the first start_sync). 0: no sleep.
+    pub sync_sleep_ms: u64,
+    /// Faithful: an `add` or `sync` on a variable the node does not hold
+    /// first creates it, as if the operator had typed `create k` just
+    /// before. With `false` they are refused, as the original refuses them
+    /// ("invalid variable name"), and a scenario creates variables with the
+    /// `create` op. Reads of an unknown variable are refused either way.
+    pub implicit_create: bool,
     /// counter-bounds: adds acknowledged less than this long before a read
     /// began may still be missing from it (0: every one must be counted).
     pub read_lag_ms: u64,
@@ -89,6 +100,8 @@ impl Default for Params {
             tcp_retry_ms: 50,
             tcp_attempts: 1000,
             max_message_bytes: 8192,
+            sync_sleep_ms: 100,
+            implicit_create: true,
             read_lag_ms: 0,
             refused_max: 0.5,
             sync_deadline_ms: 2000,
@@ -180,6 +193,9 @@ pub struct Counter {
     peer_epochs: BTreeMap<NodeId, u64>,
     /// Intended: updates from peers already in the next epoch, applied after our reset.
     future: Vec<(NodeId, Var, u64, i64, u64)>,
+    /// Faithful: the start_sync whose handler sleeps, holding the TCP
+    /// listener, until `Timer::Listener` fires.
+    listener: Option<(NodeId, BTreeMap<Var, u64>)>,
     tcp: Tcp,
     phases: Vec<Phase>,
     stats: NodeStats,
@@ -217,6 +233,66 @@ impl Counter {
 
     fn max_nonces(&self) -> BTreeMap<Var, u64> {
         self.vars.iter().map(|(k, c)| (*k, c.next_nonce)).collect()
+    }
+
+    /// Whether `var` exists for a user command, creating it first where
+    /// `implicit_create` (or the intended variant) allows.
+    fn known_or_created(&mut self, var: Var) -> bool {
+        if self.vars.contains_key(&var) {
+            return true;
+        }
+        if self.faithful() && !self.params.implicit_create {
+            return false;
+        }
+        self.vars.insert(var, Crdt::default());
+        true
+    }
+
+    /// Faithful: peers this node knows but holds no max-nonce dict from
+    /// (what keeps a sync pass from finishing), while it is in sync.
+    pub fn missing_dicts(&self) -> Vec<NodeId> {
+        if self.status != Status::Sync || self.step != Step::Main {
+            return Vec::new();
+        }
+        self.peers
+            .keys()
+            .filter(|p| !self.peer_max_nonces.contains_key(p))
+            .copied()
+            .collect()
+    }
+
+    /// Peers whose last known status is sync, while this node waits in
+    /// ready for them (the ready phase's busy-wait).
+    pub fn waiting_in_ready_for(&self) -> Vec<NodeId> {
+        if self.step != Step::ReadyWait {
+            return Vec::new();
+        }
+        self.peers
+            .iter()
+            .filter(|(_, s)| **s == Status::Sync)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Ops this node still lacks while in a sync pass, per (peer,
+    /// variable), by the max-nonce dicts it holds: what each pass requests.
+    pub fn lacking(&self) -> Vec<(NodeId, Var, usize)> {
+        let mut out = Vec::new();
+        if self.status != Status::Sync || self.step != Step::Main {
+            return out;
+        }
+        for (p, d) in &self.peer_max_nonces {
+            for (var, &max) in d {
+                let have = self.vars.get(var).and_then(|c| c.peer_ops.get(p));
+                let n = (0..max)
+                    .filter(|n| !have.is_some_and(|h| h.contains_key(n)))
+                    .count();
+                if n > 0 {
+                    out.push((*p, *var, n));
+                }
+            }
+        }
+        out
     }
 
     fn epoch_tag(&self) -> Option<u64> {
@@ -268,6 +344,7 @@ impl Counter {
             epoch: 0,
             peer_epochs: BTreeMap::new(),
             future: Vec::new(),
+            listener: None,
             tcp: Tcp::default(),
             phases,
             stats,
@@ -295,11 +372,30 @@ impl Node for Counter {
         match r.f {
             "add" => self.on_add(ctx, &r, var),
             "read" => {
-                // Served in every mode; a variable never heard of reads as 0.
-                let v = self.vars.get(&var).map_or(0, |c| c.value);
-                ctx.reply(r.id, Reply::Ok(Value::Int(v)));
+                // Served in every mode. Faithful: `get k` on a variable the
+                // node never heard of raises and prints "invalid variable
+                // name"; intended: it reads as 0.
+                match self.vars.get(&var) {
+                    Some(c) => ctx.reply(r.id, Reply::Ok(Value::Int(c.value))),
+                    None if self.faithful() => ctx.reply(r.id, Reply::Fail(Value::Null)),
+                    None => ctx.reply(r.id, Reply::Ok(Value::Int(0))),
+                }
             }
-            "sync" => self.on_sync_request(ctx, r.id),
+            "sync" => {
+                if self.known_or_created(var) {
+                    self.on_sync_request(ctx, r.id);
+                } else {
+                    ctx.reply(r.id, Reply::Fail(Value::Null));
+                }
+            }
+            "create" => {
+                // `create k`: local only. As coded it replaces a variable
+                // that exists with a fresh one (value, ops and nonces lost).
+                if self.faithful() || !self.vars.contains_key(&var) {
+                    self.vars.insert(var, Crdt::default());
+                }
+                ctx.reply(r.id, Reply::Ok(Value::Null));
+            }
             _ => ctx.reply(r.id, Reply::Fail(Value::Null)),
         }
     }
@@ -314,6 +410,20 @@ impl Node for Counter {
                 body,
             } => {
                 if self.tcp.on_frame(ctx, from, session, seq, floor) {
+                    if self.listener.is_some() {
+                        // The listener thread sleeps in a start_sync handler.
+                        // The connection completes into the listening
+                        // socket's backlog and the sender's sendall returns,
+                        // but the listener closes that socket when the
+                        // handler is done, which resets every connection in
+                        // the backlog: the message is lost, and the sender
+                        // never knows (the ack stands for its success).
+                        self.stats.listener_lost += 1;
+                        if self.stats.listener_lost_first.is_none() {
+                            self.stats.listener_lost_first = Some(ctx.now());
+                        }
+                        return;
+                    }
                     self.receive(ctx, from, body);
                 }
             }
@@ -347,6 +457,8 @@ impl Node for Counter {
                 }
                 ctx.set_timer(Timer::SyncData, self.params.sync_data_ms * MS);
             }
+            Timer::Listener => self.start_sync_woke(ctx),
+            Timer::FullSync(id) => self.full_sync_woke(ctx, id),
             Timer::Resend(to) => {
                 let p = &self.params;
                 self.tcp.on_resend(ctx, p.tcp_retry_ms, p.tcp_attempts, to);
@@ -383,7 +495,7 @@ impl Protocol for Counter {
         &[
             Variant {
                 name: "faithful",
-                summary: "as coded: start_sync re-flood, vacuous and partial reset, 8 KiB cliff, unanswered nonce requests, double-counted duplicates",
+                summary: "as coded: start_sync re-flood (its 0.1 s sleep holds the TCP listener; messages arriving meanwhile are lost), vacuous and partial reset, 8 KiB cliff, unanswered nonce requests, double-counted duplicates, unknown variables refused",
             },
             Variant {
                 name: "intended",
@@ -408,6 +520,12 @@ impl Protocol for Counter {
             },
             OpSpec {
                 name: "sync",
+                read: false,
+                weight: 0,
+                value: ValueGen::Null,
+            },
+            OpSpec {
+                name: "create",
                 read: false,
                 weight: 0,
                 value: ValueGen::Null,
@@ -446,6 +564,9 @@ impl Protocol for Counter {
         ];
         if let Some((name, _)) = periods.iter().find(|(_, v)| *v == 0 || *v > 3_600_000) {
             return Err(format!("{name} must be from 1 to 3600000"));
+        }
+        if p.sync_sleep_ms > 3_600_000 {
+            return Err("sync_sleep_ms must be from 0 to 3600000".into());
         }
         if p.tcp_attempts == 0 {
             return Err("tcp_attempts must be at least 1".into());

@@ -157,6 +157,10 @@ pub enum Timer {
     Loop,
     /// Broadcast sync_data.
     SyncData,
+    /// Faithful: the start_sync handler's sleep is over.
+    Listener,
+    /// Faithful: `_start_full_sync`'s sleep for this `sync` request is over.
+    FullSync(u64),
     /// Resend unacknowledged TCP messages to this peer.
     Resend(NodeId),
 }

@@ -130,11 +130,28 @@ pub struct NodeStats {
     pub unanswered_requests: u64,
     /// nonce_send dropped (no op map for the sender yet).
     pub nonce_sends_dropped: u64,
+    /// TCP messages lost because they arrived while the listener thread
+    /// slept in a start_sync handler.
+    pub listener_lost: u64,
+    /// When the first of them arrived (local time, µs).
+    pub listener_lost_first: Option<Time>,
+    /// start_sync receipts handled (each one sleeps, then re-floods).
+    pub start_sync_handled: u64,
+    /// Sync passes that found no max-nonce dict from a peer: per peer, the
+    /// first and the last such pass (local time, µs) and how many.
+    pub dictless_passes: std::collections::BTreeMap<NodeId, (Time, Time, u64)>,
     /// The first few notable moments.
     pub notes: Vec<Note>,
 }
 
 impl NodeStats {
+    /// A sync pass at `at` found no max-nonce dict from `peer`.
+    pub(super) fn dictless(&mut self, peer: NodeId, at: Time) {
+        let e = self.dictless_passes.entry(peer).or_insert((at, at, 0));
+        e.1 = at;
+        e.2 += 1;
+    }
+
     pub(super) fn note(&mut self, n: Note) {
         if self.notes.len() < NOTES_KEPT {
             self.notes.push(n);

@@ -3,12 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sim::{Ctx, NodeId, Reply, RequestId, Value};
+use sim::{Ctx, NodeId, Reply, RequestId, Value, MS};
 
-use super::{Body, Counter, Note, Status, Step, Var};
-
-/// An empty op map, for peers with nothing to fetch.
-static EMPTY: BTreeMap<u64, i64> = BTreeMap::new();
+use super::{Body, Counter, Note, Status, Step, Timer, Var};
 
 impl Counter {
     /// start_sync carrying my next nonces (and, intended, the round).
@@ -19,23 +16,36 @@ impl Counter {
         }
     }
 
-    /// The client asked for a full sync (`sync v` on stdin).
+    /// The client asked for a full sync (`s k` on stdin).
     pub(super) fn on_sync_request(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId) {
         if self.faithful() {
             // No guard: a sync typed during a sync starts another flood.
+            // `_start_full_sync` sets the status, then sleeps 0.1 s in the
+            // input thread before it sends start_sync (meanwhile the status
+            // loop may already run sync passes).
             self.set_status(ctx.now(), Status::Sync);
-            let body = self.start_sync_body();
-            self.tell_peers(ctx, body);
-        } else {
-            if self.status != Status::Work {
-                ctx.reply(id, Reply::Fail(Value::Null));
+            if self.params.sync_sleep_ms > 0 {
+                ctx.set_timer(Timer::FullSync(id), self.params.sync_sleep_ms * MS);
                 return;
             }
-            // Round ids are unique per initiator (ids are below 64) and
-            // higher than any round this node has seen.
-            let round = (self.round.max(self.epoch) / 64 + 1) * 64 + ctx.id() as u64;
-            self.join(ctx, round);
+            self.full_sync_woke(ctx, id);
+            return;
         }
+        if self.status != Status::Work {
+            ctx.reply(id, Reply::Fail(Value::Null));
+            return;
+        }
+        // Round ids are unique per initiator (ids are below 64) and
+        // higher than any round this node has seen.
+        let round = (self.round.max(self.epoch) / 64 + 1) * 64 + ctx.id() as u64;
+        self.join(ctx, round);
+        ctx.reply(id, Reply::Ok(Value::Null));
+    }
+
+    /// Faithful: `_start_full_sync` wakes and floods start_sync.
+    pub(super) fn full_sync_woke(&mut self, ctx: &mut Ctx<'_, Self>, id: RequestId) {
+        let body = self.start_sync_body();
+        self.tell_peers(ctx, body);
         ctx.reply(id, Reply::Ok(Value::Null));
     }
 
@@ -70,8 +80,7 @@ impl Counter {
                 variable_max_nonce_dict: dict,
             } => {
                 if self.faithful() || self.status != Status::Work {
-                    self.request_nonces(ctx, from, &dict);
-                    self.peer_max_nonces.insert(from, dict);
+                    self.take_dict(ctx, from, dict);
                 }
             }
             Body::NonceRequest {
@@ -107,8 +116,15 @@ impl Counter {
     ) {
         if self.faithful() {
             // Every receipt re-floods, in any status: late copies knock
-            // nodes that are back at work into sync again.
+            // nodes that are back at work into sync again. The handler sets
+            // the status, then sleeps 0.1 s in the listener thread.
+            self.stats.start_sync_handled += 1;
             self.set_status(ctx.now(), Status::Sync);
+            if self.params.sync_sleep_ms > 0 {
+                self.listener = Some((from, dict));
+                ctx.set_timer(Timer::Listener, self.params.sync_sleep_ms * MS);
+                return;
+            }
             let body = self.start_sync_body();
             self.tell_peers(ctx, body);
         } else {
@@ -120,13 +136,43 @@ impl Counter {
                 self.join(ctx, round);
             }
         }
+        self.take_dict(ctx, from, dict);
+    }
+
+    /// Faithful: the start_sync handler wakes from its sleep, floods its own
+    /// start_sync (with the nonces as they are now) and asks the sender for
+    /// its ops; the listener takes connections again.
+    pub(super) fn start_sync_woke(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let Some((from, dict)) = self.listener.take() else {
+            return;
+        };
+        let body = self.start_sync_body();
+        self.tell_peers(ctx, body);
+        self.take_dict(ctx, from, dict);
+    }
+
+    /// A peer's max-nonce dict (start_sync or sync_mismatch_data): ask it
+    /// for ops and keep the dict for the sync passes. Faithful, as coded:
+    /// each variable named is created if new, a nonce_request goes out per
+    /// variable even when its list is empty, and the dict is stored inside
+    /// that loop, so an empty dict (a peer with no variables) is never
+    /// stored.
+    fn take_dict(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, dict: BTreeMap<Var, u64>) {
+        if self.faithful() {
+            for &var in dict.keys() {
+                self.vars.entry(var).or_default();
+            }
+        }
         self.request_nonces(ctx, from, &dict);
-        self.peer_max_nonces.insert(from, dict);
+        if !self.faithful() || !dict.is_empty() {
+            self.peer_max_nonces.insert(from, dict);
+        }
     }
 
     /// Asks `from` for its ops below each variable's max that this node
     /// lacks. Faithful: the test looks nonces up among peer ids instead of
-    /// the peer's nonces, so it asks for every nonce below the max.
+    /// the peer's nonces, so it asks for every nonce below the max, and it
+    /// sends the request even when that is none.
     fn request_nonces(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, dict: &BTreeMap<Var, u64>) {
         for (&var, &max) in dict {
             let list: Vec<u64> = if self.faithful() {
@@ -137,7 +183,7 @@ impl Counter {
                     .filter(|n| !have.is_some_and(|h| h.contains_key(n)))
                     .collect()
             };
-            if !list.is_empty() {
+            if !list.is_empty() || self.faithful() {
                 let body = Body::NonceRequest {
                     variable_name: var,
                     nonce_number_list: list,
@@ -224,31 +270,43 @@ impl Counter {
         }
     }
 
-    fn sync_pass_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
-        if self
+    /// Records, for the notes, every peer this sync pass has no dict from.
+    fn note_dictless(&mut self, ctx: &Ctx<'_, Self>) {
+        let now = ctx.now();
+        let missing: Vec<NodeId> = self
             .peers
             .keys()
-            .any(|p| !self.peer_max_nonces.contains_key(p))
-        {
-            self.tell_peers(ctx, Body::SyncMismatchRequest);
-            return;
+            .filter(|p| !self.peer_max_nonces.contains_key(p))
+            .copied()
+            .collect();
+        for p in missing {
+            self.stats.dictless(p, now);
         }
-        let mut missing = false;
+    }
+
+    fn sync_pass_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_dictless(ctx);
+        let mut ready = true;
+        // As coded, the test compares counts, not members: a dict from a
+        // node that is not (yet) a peer can stand in for a missing peer's.
+        if self.peer_max_nonces.len() != self.peers.len() {
+            ready = false;
+            self.tell_peers(ctx, Body::SyncMismatchRequest);
+        }
+        // ... and goes on with the dicts it holds.
         let dicts: Vec<(NodeId, Var, u64)> = self
             .peer_max_nonces
             .iter()
             .flat_map(|(&p, d)| d.iter().map(move |(&v, &m)| (p, v, m)))
             .collect();
         for (p, var, max) in dicts {
-            let Some(c) = self.vars.get(&var) else {
-                return; // vars[var] raises: this pass is over.
-            };
-            let Some(have) = c.peer_ops.get(&p).or((max == 0).then_some(&EMPTY)) else {
+            if max == 0 {
+                continue; // range(0): nothing is looked up.
+            }
+            let c = self.vars.entry(var).or_default();
+            let Some(have) = c.peer_ops.get(&p) else {
                 // peer_ops[p] is missing: ask for nonce 0, then the lookup
-                // raises and the pass is over. Read only where the peer has
-                // ops to fetch: with the lookup on every variable, no node
-                // would pass a sync after its first reset, yet §2.10 CRDT-12
-                // sees nodes cycle through work again.
+                // raises and the pass is over.
                 let body = Body::NonceRequest {
                     variable_name: var,
                     nonce_number_list: vec![0],
@@ -258,7 +316,7 @@ impl Counter {
             };
             let list: Vec<u64> = (0..max).filter(|n| !have.contains_key(n)).collect();
             if !list.is_empty() {
-                missing = true;
+                ready = false;
                 let body = Body::NonceRequest {
                     variable_name: var,
                     nonce_number_list: list,
@@ -266,7 +324,7 @@ impl Counter {
                 self.tcp(ctx, p, body);
             }
         }
-        if !missing {
+        if ready {
             self.set_status(ctx.now(), Status::Ready);
             self.tell_peers(ctx, self.status_body(Status::Ready));
             self.peer_max_nonces.clear();
@@ -318,6 +376,7 @@ impl Counter {
     }
 
     fn sync_pass_intended(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.note_dictless(ctx);
         if self
             .peers
             .keys()

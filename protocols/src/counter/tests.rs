@@ -6,15 +6,29 @@ use sim::{Effect, EffectOf, Harness, Node, Reply, Request, Value};
 
 use super::*;
 
+/// A node whose handlers never sleep (`sync_sleep_ms` 0), so that a
+/// start_sync is handled at once; the sleep has its own tests.
 fn node(variant: &str, id: NodeId) -> Harness<Counter> {
-    let mut h = Harness::new(Counter::new(id, 3, variant, &Params::default()), id, 3);
+    let params = Params {
+        sync_sleep_ms: 0,
+        ..Params::default()
+    };
+    node_with(variant, id, &params)
+}
+
+fn node_with(variant: &str, id: NodeId, params: &Params) -> Harness<Counter> {
+    let mut h = Harness::new(Counter::new(id, 3, variant, params), id, 3);
     h.start();
     h
 }
 
 /// A node that knows both peers (both in work).
 fn meshed(variant: &str, id: NodeId) -> Harness<Counter> {
-    let mut h = node(variant, id);
+    let h = node(variant, id);
+    mesh(h, id)
+}
+
+fn mesh(mut h: Harness<Counter>, id: NodeId) -> Harness<Counter> {
     for p in (0..3).filter(|&p| p != id) {
         h.message(
             p,
@@ -192,6 +206,10 @@ fn faithful_asks_for_every_nonce_intended_only_the_missing_ones() {
         })
         .collect();
     assert_eq!(asked, vec![vec![0, 1, 2]]);
+    // A variable at max 0 still gets its (empty) request, and is created.
+    let fx = f.message(2, tcp(2, start_sync(&[(5, 0)], None)));
+    assert_eq!(count(&fx, "nonce_request"), 1);
+    assert!(f.node.vars.contains_key(&5));
 
     let mut i = meshed("intended", 0);
     i.message(1, update(0, 1, 0, Some(0)));
@@ -262,7 +280,7 @@ fn faithful_in_vote(votes: &[(NodeId, &[(Var, i64)])]) -> Harness<Counter> {
             tcp(
                 10 + seq as u64,
                 Body::SyncMismatchData {
-                    variable_max_nonce_dict: BTreeMap::new(),
+                    variable_max_nonce_dict: BTreeMap::from([(0, 0)]),
                 },
             ),
         );
@@ -445,4 +463,189 @@ fn params_reject_zero_periods() {
     };
     assert!(Counter::validate(&p, 3).is_err());
     assert!(Counter::validate(&Params::default(), 3).is_ok());
+}
+
+#[test]
+fn faithful_start_sync_sleeps_holding_the_listener_and_loses_what_arrives() {
+    let mut f = mesh(node_with("faithful", 0, &Params::default()), 0);
+    f.message(1, update(0, 1, 0, None));
+    let fx = f.message(1, tcp(1, start_sync(&[(0, 1)], None)));
+    assert_eq!(f.node.status(), Status::Sync, "the status is set first");
+    assert_eq!(count(&fx, "start_sync"), 0, "then the handler sleeps");
+    assert_eq!(count(&fx, "nonce_request"), 0);
+    // A TCP message meanwhile is acknowledged (the sender's sendall
+    // returns) but never handled.
+    let ready = Body::Status {
+        status: Status::Ready,
+        epoch: None,
+    };
+    let fx = f.message(2, tcp(2, ready.clone()));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Send {
+            to: 2,
+            msg: Msg::Ack { .. }
+        }
+    )));
+    assert_eq!(f.node.peers[&2], Status::Work, "lost");
+    assert_eq!(f.node.stats().listener_lost, 1);
+    // UDP is another thread: still served.
+    f.message(2, update(0, 4, 0, None));
+    assert_eq!(f.node.values()[&0], 5);
+    let fx = f.timer(Timer::Listener);
+    assert_eq!(count(&fx, "start_sync"), 2, "the flood, after the sleep");
+    assert_eq!(count(&fx, "nonce_request"), 1);
+    f.message(2, tcp(3, ready));
+    assert_eq!(f.node.peers[&2], Status::Ready, "the listener is back");
+
+    // The intended node does not sleep.
+    let mut i = mesh(node_with("intended", 0, &Params::default()), 0);
+    let fx = i.message(1, tcp(1, start_sync(&[], Some(65))));
+    assert_eq!(count(&fx, "start_sync"), 2);
+}
+
+#[test]
+fn faithful_full_sync_sets_the_status_then_floods_after_its_sleep() {
+    let mut f = mesh(node_with("faithful", 0, &Params::default()), 0);
+    f.request(req(1, "add", 0, Value::Int(2)));
+    let fx = f.request(req(2, "sync", 0, Value::Null));
+    assert_eq!(f.node.status(), Status::Sync);
+    assert_eq!(count(&fx, "start_sync"), 0);
+    assert!(replies(&fx).is_empty());
+    // Writes are refused already.
+    let fx = f.request(req(3, "add", 0, Value::Int(1)));
+    assert_eq!(replies(&fx), vec![Reply::Fail(Value::Null)]);
+    let fx = f.timer(Timer::FullSync(2));
+    assert_eq!(count(&fx, "start_sync"), 2);
+    assert_eq!(replies(&fx), vec![Reply::Ok(Value::Null)]);
+}
+
+/// A faithful node in sync (no sleeps) that knows both peers.
+fn faithful_syncing() -> Harness<Counter> {
+    let mut n = meshed("faithful", 0);
+    n.request(req(1, "add", 0, Value::Int(2)));
+    n.request(req(2, "sync", 0, Value::Null));
+    n
+}
+
+#[test]
+fn faithful_never_stores_an_empty_dict_so_that_peer_blocks_the_sync() {
+    let mut n = faithful_syncing();
+    for (seq, p) in [1, 2].into_iter().enumerate() {
+        let dict = if p == 1 {
+            BTreeMap::new()
+        } else {
+            BTreeMap::from([(0, 0)])
+        };
+        n.message(
+            p,
+            tcp(
+                10 + seq as u64,
+                Body::SyncMismatchData {
+                    variable_max_nonce_dict: dict,
+                },
+            ),
+        );
+    }
+    assert!(!n.node.peer_max_nonces.contains_key(&1));
+    let fx = n.timer(Timer::Loop);
+    assert_eq!(n.node.status(), Status::Sync);
+    assert_eq!(count(&fx, "sync_mismatch_request"), 2);
+    assert_eq!(n.node.missing_dicts(), vec![1]);
+}
+
+#[test]
+fn faithful_sync_pass_goes_on_with_the_dicts_it_holds() {
+    let mut n = faithful_syncing();
+    n.message(2, update(0, 5, 0, None));
+    let fx = n.message(
+        2,
+        tcp(
+            10,
+            Body::SyncMismatchData {
+                variable_max_nonce_dict: BTreeMap::from([(0, 2)]),
+            },
+        ),
+    );
+    // Acknowledge the request that dict set off, so the next goes out.
+    for e in &fx {
+        if let Effect::Send {
+            to: 2,
+            msg:
+                Msg::Tcp {
+                    session,
+                    seq,
+                    body: Body::NonceRequest { .. },
+                    ..
+                },
+        } = e
+        {
+            n.message(
+                2,
+                Msg::Ack {
+                    session: *session,
+                    seq: *seq,
+                },
+            );
+        }
+    }
+    // n1's dict is missing: ask everyone for theirs, and still ask n2 for
+    // the op it lacks.
+    let fx = n.timer(Timer::Loop);
+    assert_eq!(count(&fx, "sync_mismatch_request"), 2);
+    assert!(bodies(&fx).contains(&(
+        2,
+        Body::NonceRequest {
+            variable_name: 0,
+            nonce_number_list: vec![1]
+        }
+    )));
+}
+
+#[test]
+fn faithful_counts_dicts_by_number_not_by_peer() {
+    let mut n = faithful_syncing();
+    // Dicts from n2 and from n7, a node it has not recorded as a peer:
+    // two dicts for two peers, so the pass goes ready without n1's.
+    for (seq, p) in [2, 7].into_iter().enumerate() {
+        n.message(
+            p,
+            tcp(
+                10 + seq as u64,
+                Body::SyncMismatchData {
+                    variable_max_nonce_dict: BTreeMap::from([(0, 0)]),
+                },
+            ),
+        );
+    }
+    n.timer(Timer::Loop);
+    assert_eq!(n.node.status(), Status::Ready);
+}
+
+#[test]
+fn faithful_refuses_unknown_variables_and_create_replaces() {
+    let mut f = meshed("faithful", 0);
+    let fx = f.request(req(1, "read", 3, Value::Null));
+    assert_eq!(replies(&fx), vec![Reply::Fail(Value::Null)]);
+    let mut i = meshed("intended", 0);
+    let fx = i.request(req(1, "read", 3, Value::Null));
+    assert_eq!(replies(&fx), vec![Reply::Ok(Value::Int(0))]);
+
+    let strict = Params {
+        implicit_create: false,
+        sync_sleep_ms: 0,
+        ..Params::default()
+    };
+    let mut s = node_with("faithful", 0, &strict);
+    let fx = s.request(req(1, "add", 3, Value::Int(2)));
+    assert_eq!(replies(&fx), vec![Reply::Fail(Value::Null)]);
+    let fx = s.request(req(2, "sync", 3, Value::Null));
+    assert_eq!(replies(&fx), vec![Reply::Fail(Value::Null)]);
+    assert_eq!(s.node.status(), Status::Work);
+    s.request(req(3, "create", 3, Value::Null));
+    let fx = s.request(req(4, "add", 3, Value::Int(2)));
+    assert_eq!(replies(&fx), vec![Reply::Ok(Value::Int(2))]);
+    s.request(req(5, "create", 3, Value::Null));
+    assert_eq!(s.node.values()[&3], 0, "create wipes the variable");
+    assert_eq!(s.node.vars[&3].next_nonce, 0);
 }
