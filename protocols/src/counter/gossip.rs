@@ -19,6 +19,7 @@ impl Counter {
         let epoch = self.epoch_tag();
         let c = self.vars.entry(var).or_default();
         let nonce = c.next_nonce;
+        let gen = c.resets;
         c.next_nonce += 1;
         c.own_ops.insert(nonce, delta);
         c.value = c.value.saturating_add(delta);
@@ -28,6 +29,7 @@ impl Counter {
                 operation: delta,
                 nonce,
                 epoch,
+                gen,
             },
         });
         ctx.reply(r.id, Reply::Ok(r.value.clone()));
@@ -147,6 +149,62 @@ impl Counter {
         c.value = c.value.saturating_add(delta);
     }
 
+    /// Notes (faithful): an update that lands in an empty slot although
+    /// this node's last reset folded that very op into the baseline: the
+    /// sender made it before as many resets as this node has made, and the
+    /// reset folded the same delta at that (sender, nonce).
+    fn note_refolded(
+        &mut self,
+        at: Time,
+        from: NodeId,
+        var: Var,
+        delta: i64,
+        nonce: u64,
+        gen: u64,
+    ) {
+        let Some(c) = self.vars.get(&var).filter(|_| self.faithful()) else {
+            return;
+        };
+        let empty = !c
+            .peer_ops
+            .get(&from)
+            .is_some_and(|o| o.contains_key(&nonce));
+        let folded = c.folded.get(&from).and_then(|o| o.get(&nonce)) == Some(&delta);
+        if empty && folded && gen < c.resets {
+            let reset_at = c.reset_at;
+            self.stats.note(Note::Refolded {
+                at,
+                from,
+                var,
+                nonce,
+                delta,
+                reset_at,
+            });
+        }
+    }
+
+    /// Notes (faithful): a sync_data that replaces this node's baseline.
+    fn note_baseline(
+        &mut self,
+        at: Time,
+        from: NodeId,
+        var: Var,
+        history: &BTreeMap<u64, i64>,
+        base: i64,
+    ) {
+        let old = self.vars.get(&var).map_or(0, |c| c.baseline);
+        if self.faithful() && old != base {
+            self.stats.note(Note::BaselineReplaced {
+                at,
+                from,
+                var,
+                old,
+                new: base,
+                ops: history.len(),
+            });
+        }
+    }
+
     pub(super) fn receive(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, body: Body) {
         if self.faithful() && body.encoded_len() > self.params.max_message_bytes {
             // Python reads 8192 bytes, gets a truncated fragment, fails to parse.
@@ -169,13 +227,20 @@ impl Counter {
                 operation,
                 nonce,
                 epoch,
-            } => self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch),
+                gen,
+            } => {
+                self.note_refolded(ctx.now(), from, variable_name, operation, nonce, gen);
+                self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch)
+            }
             Body::SyncData {
                 variable_name,
                 history,
                 previous_value,
                 epoch,
-            } => self.on_sync_data(from, variable_name, history, previous_value, epoch),
+            } => {
+                self.note_baseline(ctx.now(), from, variable_name, &history, previous_value);
+                self.on_sync_data(from, variable_name, history, previous_value, epoch)
+            }
             other => self.receive_sync(ctx, from, other),
         }
     }
