@@ -146,3 +146,97 @@ fn stale_local_reads_point_at_read_lag_ms() {
         "{d}"
     );
 }
+
+/// The run's notes on its own seed, as one string per note.
+fn notes(file: &str) -> Vec<String> {
+    let (_, report) = run(file, None);
+    report["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .map(|n| n.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn delayed_update_after_a_reset_is_counted_twice() {
+    // CRDT-5: n0's nonce-4 update reaches n1 only after n1's reset folded
+    // that op into the baseline; n1 adds it again, for good.
+    let file = "counter-crdt5-delayed-update-faithful.json";
+    sweep(
+        file,
+        &["counter-bounds", "counter-final", "convergence"],
+        &[],
+    );
+    let notes = notes(file);
+    assert!(
+        notes.iter().any(|n| n.starts_with("n1 ")
+            && n.contains("delayed update (key 0, nonce 4, +10)")
+            && n.contains("counted twice")),
+        "{notes:#?}"
+    );
+    let (_, report) = run(file, None);
+    let d = &report["details"]["counter-final"];
+    assert!(
+        d["evidence"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("n1 key 0 = "),
+        "only n1 is off: {d}"
+    );
+}
+
+#[test]
+fn delayed_update_intended_is_ignored_after_the_reset() {
+    sweep("counter-crdt5-delayed-update-intended.json", &[], &[]);
+}
+
+#[test]
+fn baseline_clobber_by_sync_data_of_a_node_that_missed_the_reset() {
+    // CRDT-7: n2 never joined the reset; its sync_data sets n0's and n1's
+    // baselines back to 0 and puts its full history in their op logs.
+    let file = "counter-crdt7-baseline-clobber-faithful.json";
+    sweep(
+        file,
+        &["counter-bounds", "counter-final", "convergence"],
+        &[],
+    );
+    let notes = notes(file);
+    for node in ["n0", "n1"] {
+        assert!(
+            notes.iter().any(|n| n.starts_with(&format!("{node} "))
+                && n.contains("took n2's sync_data")
+                && n.contains("replaced by 0")),
+            "{node}: {notes:#?}"
+        );
+    }
+    let (_, report) = run(file, None);
+    let groups = report["details"]["convergence"]["summary"]
+        .as_str()
+        .unwrap();
+    assert!(groups.contains("{n0,n1} {n2}"), "{groups}");
+}
+
+#[test]
+fn baseline_clobber_intended_keeps_one_epoch() {
+    sweep("counter-crdt7-baseline-clobber-intended.json", &[], &[]);
+}
+
+#[test]
+fn a_bad_sync_data_period_is_refused() {
+    let path = format!(
+        "{}/scenarios/counter-crdt7-baseline-clobber-faithful.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["params"]["sync_data_ms"] = 0.into();
+    let file = scratch("counter", "bad-sync-data.json", &v.to_string());
+    let out = dsim(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sync_data_ms must be from 1 to 3600000"),
+        "{}",
+        text(&out.stderr)
+    );
+}
