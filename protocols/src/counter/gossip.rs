@@ -86,9 +86,18 @@ impl Counter {
         base: i64,
         epoch: Option<u64>,
     ) {
+        let same_epoch = epoch == Some(self.epoch);
         if let Some(e) = epoch {
             if e < self.epoch {
                 return; // From before a reset this node already made.
+            }
+            if e > self.epoch && e == self.round {
+                // A peer that already reset in the round this node is
+                // finishing: this node's own reset folds every op of the
+                // old epoch into its baseline. Taking the peer's baseline
+                // now, on top of the old ops it still holds, would count
+                // them twice.
+                return;
             }
             // A newer epoch: this node joined or restarted after a reset.
             self.epoch = e;
@@ -96,7 +105,14 @@ impl Counter {
         let c = self.vars.entry(var).or_default();
         // Whichever baseline arrived last wins: there is no rule (§2.8).
         c.baseline = base;
-        c.peer_ops.insert(from, history);
+        if same_epoch {
+            // Intended: ops of one epoch never change, so the history is
+            // merged in. Replacing the record would drop an update that
+            // overtook this sync_data (sent just before the op was made).
+            c.peer_ops.entry(from).or_default().extend(history);
+        } else {
+            c.peer_ops.insert(from, history);
+        }
         c.recompute();
     }
 
