@@ -19,6 +19,7 @@ impl Counter {
         let epoch = self.epoch_tag();
         let c = self.vars.entry(var).or_default();
         let nonce = c.next_nonce;
+        let gen = c.resets;
         c.next_nonce += 1;
         c.own_ops.insert(nonce, delta);
         c.value = c.value.saturating_add(delta);
@@ -28,6 +29,7 @@ impl Counter {
                 operation: delta,
                 nonce,
                 epoch,
+                gen,
             },
         });
         ctx.reply(r.id, Reply::Ok(r.value.clone()));
@@ -84,9 +86,18 @@ impl Counter {
         base: i64,
         epoch: Option<u64>,
     ) {
+        let same_epoch = epoch == Some(self.epoch);
         if let Some(e) = epoch {
             if e < self.epoch {
                 return; // From before a reset this node already made.
+            }
+            if e > self.epoch && e == self.round {
+                // A peer that already reset in the round this node is
+                // finishing: this node's own reset folds every op of the
+                // old epoch into its baseline. Taking the peer's baseline
+                // now, on top of the old ops it still holds, would count
+                // them twice.
+                return;
             }
             // A newer epoch: this node joined or restarted after a reset.
             self.epoch = e;
@@ -94,7 +105,14 @@ impl Counter {
         let c = self.vars.entry(var).or_default();
         // Whichever baseline arrived last wins: there is no rule (§2.8).
         c.baseline = base;
-        c.peer_ops.insert(from, history);
+        if same_epoch {
+            // Intended: ops of one epoch never change, so the history is
+            // merged in. Replacing the record would drop an update that
+            // overtook this sync_data (sent just before the op was made).
+            c.peer_ops.entry(from).or_default().extend(history);
+        } else {
+            c.peer_ops.insert(from, history);
+        }
         c.recompute();
     }
 
@@ -147,6 +165,62 @@ impl Counter {
         c.value = c.value.saturating_add(delta);
     }
 
+    /// Notes (faithful): an update that lands in an empty slot although
+    /// this node's last reset folded that very op into the baseline: the
+    /// sender made it before as many resets as this node has made, and the
+    /// reset folded the same delta at that (sender, nonce).
+    fn note_refolded(
+        &mut self,
+        at: Time,
+        from: NodeId,
+        var: Var,
+        delta: i64,
+        nonce: u64,
+        gen: u64,
+    ) {
+        let Some(c) = self.vars.get(&var).filter(|_| self.faithful()) else {
+            return;
+        };
+        let empty = !c
+            .peer_ops
+            .get(&from)
+            .is_some_and(|o| o.contains_key(&nonce));
+        let folded = c.folded.get(&from).and_then(|o| o.get(&nonce)) == Some(&delta);
+        if empty && folded && gen < c.resets {
+            let reset_at = c.reset_at;
+            self.stats.note(Note::Refolded {
+                at,
+                from,
+                var,
+                nonce,
+                delta,
+                reset_at,
+            });
+        }
+    }
+
+    /// Notes (faithful): a sync_data that replaces this node's baseline.
+    fn note_baseline(
+        &mut self,
+        at: Time,
+        from: NodeId,
+        var: Var,
+        history: &BTreeMap<u64, i64>,
+        base: i64,
+    ) {
+        let old = self.vars.get(&var).map_or(0, |c| c.baseline);
+        if self.faithful() && old != base {
+            self.stats.note(Note::BaselineReplaced {
+                at,
+                from,
+                var,
+                old,
+                new: base,
+                ops: history.len(),
+            });
+        }
+    }
+
     pub(super) fn receive(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, body: Body) {
         if self.faithful() && body.encoded_len() > self.params.max_message_bytes {
             // Python reads 8192 bytes, gets a truncated fragment, fails to parse.
@@ -169,13 +243,20 @@ impl Counter {
                 operation,
                 nonce,
                 epoch,
-            } => self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch),
+                gen,
+            } => {
+                self.note_refolded(ctx.now(), from, variable_name, operation, nonce, gen);
+                self.on_update(ctx.now(), from, variable_name, operation, nonce, epoch)
+            }
             Body::SyncData {
                 variable_name,
                 history,
                 previous_value,
                 epoch,
-            } => self.on_sync_data(from, variable_name, history, previous_value, epoch),
+            } => {
+                self.note_baseline(ctx.now(), from, variable_name, &history, previous_value);
+                self.on_sync_data(from, variable_name, history, previous_value, epoch)
+            }
             other => self.receive_sync(ctx, from, other),
         }
     }

@@ -151,6 +151,12 @@ struct Crdt {
     peer_ops: BTreeMap<NodeId, BTreeMap<u64, i64>>,
     next_nonce: u64,
     baseline: i64,
+    /// Observation only (notes): resets of this variable so far.
+    resets: u64,
+    /// Observation only (notes): the peers' ops the last reset folded into
+    /// the baseline, and when (local time, µs).
+    folded: BTreeMap<NodeId, BTreeMap<u64, i64>>,
+    reset_at: Time,
 }
 
 impl Crdt {
@@ -163,11 +169,13 @@ impl Crdt {
             .fold(self.baseline, |a, &d| a.saturating_add(d));
     }
 
-    fn reset(&mut self) {
+    fn reset(&mut self, at: Time) {
         self.baseline = self.value;
         self.own_ops.clear();
-        self.peer_ops.clear();
+        self.folded = std::mem::take(&mut self.peer_ops);
         self.next_nonce = 0;
+        self.resets += 1;
+        self.reset_at = at;
     }
 }
 

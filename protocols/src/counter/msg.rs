@@ -30,6 +30,10 @@ pub enum Body {
         nonce: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         epoch: Option<u64>,
+        /// Observation only, never on the wire: how many resets of this
+        /// variable the sender had made when it made the op (for the notes).
+        #[serde(skip)]
+        gen: u64,
     },
     /// UDP every `sync_data_ms`, TCP to a new peer: my own ops and baseline.
     SyncData {

@@ -62,6 +62,38 @@ pub enum Note {
         /// The delta received.
         new: i64,
     },
+    /// An update landed in an empty slot after this node's reset had
+    /// already folded that op (same sender, nonce and delta, made before
+    /// that reset) into the baseline: it is counted twice.
+    Refolded {
+        /// Local time (µs).
+        at: Time,
+        /// The op's origin.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Its nonce.
+        nonce: u64,
+        /// Its delta.
+        delta: i64,
+        /// When this node's reset folded it (local time, µs).
+        reset_at: Time,
+    },
+    /// A sync_data replaced this node's baseline with the sender's.
+    BaselineReplaced {
+        /// Local time (µs).
+        at: Time,
+        /// The sender.
+        from: NodeId,
+        /// The variable.
+        var: Var,
+        /// The baseline before.
+        old: i64,
+        /// The sender's baseline, now this node's.
+        new: i64,
+        /// The sender's ops it came with (they replace the sender's record).
+        ops: usize,
+    },
     /// A ready phase reset with no stop_sync received from anyone.
     VacuousReset {
         /// Local time (µs).
@@ -96,6 +128,17 @@ impl std::fmt::Display for Note {
             Note::NonceReused { at, from, var, nonce, old, new } => write!(
                 f,
                 "at {} got n{from}'s key {var} nonce {nonce} ({new:+}) while holding {old:+} there: overwritten, {new:+} added on top",
+                ms(at)
+            ),
+            Note::Refolded { at, from, var, nonce, delta, reset_at } => write!(
+                f,
+                "at {} counted n{from}'s delayed update (key {var}, nonce {nonce}, {delta:+}), made before the reset that at {} had already folded it into the baseline: counted twice",
+                ms(at),
+                ms(reset_at)
+            ),
+            Note::BaselineReplaced { at, from, var, old, new, ops } => write!(
+                f,
+                "at {} took n{from}'s sync_data for key {var}: baseline {old} replaced by {new}, and n{from}'s ops by its {ops} op(s)",
                 ms(at)
             ),
             Note::VacuousReset { at } => {

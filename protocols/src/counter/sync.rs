@@ -349,13 +349,14 @@ impl Counter {
     fn vote_faithful(&mut self, ctx: &mut Ctx<'_, Self>) {
         let vacuous = self.peer_final_values.is_empty();
         let votes = &self.peer_final_values;
+        let now = ctx.now();
         let (mut reset, mut waiting) = (0, 0);
         for (var, c) in self.vars.iter_mut() {
             // Every stop_sync ever received votes, stale ones included; with
             // none at all the test passes vacuously. Each variable resets on
             // its own as soon as it matches.
             if votes.values().all(|(_, d)| d.get(var) == Some(&c.value)) {
-                c.reset();
+                c.reset(now);
                 reset += 1;
             } else {
                 waiting += 1;
@@ -429,8 +430,9 @@ impl Counter {
             // stays in ready and sync-liveness reports it.
             return;
         }
+        let now = ctx.now();
         for c in self.vars.values_mut() {
-            c.reset();
+            c.reset(now);
             self.stats.resets += 1;
         }
         self.epoch = round;

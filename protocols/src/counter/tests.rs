@@ -110,6 +110,7 @@ fn update(var: Var, delta: i64, nonce: u64, epoch: Option<u64>) -> Msg {
         operation: delta,
         nonce,
         epoch,
+        gen: 0,
     })
 }
 
