@@ -28,7 +28,8 @@
 //!   for this round agrees on every variable, all variables at once. Ops are
 //!   tagged with the epoch (the last agreed round) and deduplicated by
 //!   (node, nonce) within it; only missing nonces are requested and requests
-//!   are always answered.
+//!   are always answered. Its state is durable: a crash loses only its TCP
+//!   connections, and a restart sends again what they may have carried.
 
 mod checks;
 mod gossip;
@@ -520,7 +521,7 @@ impl Protocol for Counter {
             },
             Variant {
                 name: "intended",
-                summary: "sync rounds with ids, reset only on every peer's agreement for the round, epoch-tagged ops deduplicated by (node, nonce)",
+                summary: "sync rounds with ids, reset only on every peer's agreement for the round, epoch-tagged ops deduplicated by (node, nonce), state durable across a crash",
             },
         ]
     }
