@@ -52,7 +52,8 @@ impl Counter {
     /// Intended, on a restart from durable state: sends again what the
     /// connections lost in the crash may have carried. Every peer gets this
     /// node's history (sync_data, as a new peer would); a sync in progress
-    /// is announced again (its start_sync for the round), and a vote already
+    /// is announced again (its start_sync for the round, also while it waits
+    /// for the votes), and a vote already
     /// cast (in ready, before or after the reset) is cast again: until the
     /// node is back at work its values are the ones it voted with.
     pub(super) fn resume(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -73,6 +74,12 @@ impl Counter {
                 self.tell_peers(ctx, body);
             }
             Step::ReadyVote | Step::ReadyDone => {
+                if self.step == Step::ReadyVote {
+                    // A peer may still lack its dict: unchanged since the
+                    // round began, as writes are refused.
+                    let body = self.start_sync_body();
+                    self.tell_peers(ctx, body);
+                }
                 let body = Body::StopSync {
                     variable_value_dict: self.values(),
                     round: Some(self.round),
