@@ -80,40 +80,59 @@ impl Counter {
 
     fn on_sync_data(
         &mut self,
+        now: Time,
         from: NodeId,
         var: Var,
         history: BTreeMap<u64, i64>,
         base: i64,
         epoch: Option<u64>,
     ) {
-        let same_epoch = epoch == Some(self.epoch);
+        let mut merge = false;
         if let Some(e) = epoch {
+            // Intended: within an epoch an op never changes, so a history
+            // adds to what is held; a TCP snapshot may arrive after a newer
+            // UDP update, which replacing would lose.
+            merge = e == self.epoch;
             if e < self.epoch {
                 return; // From before a reset this node already made.
             }
             if e > self.epoch && e == self.round {
-                // A peer that already reset in the round this node is
-                // finishing: this node's own reset folds every op of the
-                // old epoch into its baseline. Taking the peer's baseline
-                // now, on top of the old ops it still holds, would count
-                // them twice.
+                // The sender reset in the round this node is finishing (it
+                // has this node's vote): this node will reset by itself,
+                // and the sender's post-reset baseline on top of this
+                // node's unfolded ops would count them twice.
                 return;
             }
-            // A newer epoch: this node joined or restarted after a reset.
+            // A newer epoch: this node joined after a reset.
             self.epoch = e;
         }
         let c = self.vars.entry(var).or_default();
         // Whichever baseline arrived last wins: there is no rule (§2.8).
         c.baseline = base;
-        if same_epoch {
-            // Intended: ops of one epoch never change, so the history is
-            // merged in. Replacing the record would drop an update that
-            // overtook this sync_data (sent just before the op was made).
-            c.peer_ops.entry(from).or_default().extend(history);
+        let old = if merge {
+            let held = c.peer_ops.entry(from).or_default();
+            let old = held.clone();
+            held.extend(history);
+            old
         } else {
-            c.peer_ops.insert(from, history);
-        }
+            c.peer_ops.insert(from, history).unwrap_or_default()
+        };
+        let new = &c.peer_ops[&from];
+        let gone: Vec<i64> = old
+            .iter()
+            .filter(|(n, d)| new.get(n) != Some(d))
+            .map(|(_, d)| *d)
+            .collect();
         c.recompute();
+        if !gone.is_empty() {
+            self.stats.note(Note::HistoryReplaced {
+                at: now,
+                from,
+                var,
+                lost: gone.len(),
+                lost_sum: gone.iter().fold(0i64, |a, d| a.saturating_add(*d)),
+            });
+        }
     }
 
     pub(super) fn on_update(
@@ -255,7 +274,14 @@ impl Counter {
                 epoch,
             } => {
                 self.note_baseline(ctx.now(), from, variable_name, &history, previous_value);
-                self.on_sync_data(from, variable_name, history, previous_value, epoch)
+                self.on_sync_data(
+                    ctx.now(),
+                    from,
+                    variable_name,
+                    history,
+                    previous_value,
+                    epoch,
+                )
             }
             other => self.receive_sync(ctx, from, other),
         }

@@ -28,7 +28,8 @@
 //!   for this round agrees on every variable, all variables at once. Ops are
 //!   tagged with the epoch (the last agreed round) and deduplicated by
 //!   (node, nonce) within it; only missing nonces are requested and requests
-//!   are always answered.
+//!   are always answered. Its state is durable: a crash loses only its TCP
+//!   connections, and a restart sends again what they may have carried.
 
 mod checks;
 mod gossip;
@@ -373,6 +374,16 @@ impl Node for Counter {
         ctx.set_timer(Timer::Loop, first);
         // The startup pass of the sync_data task finds no variables.
         ctx.set_timer(Timer::SyncData, self.params.sync_data_ms * MS);
+        if self.stats.crashes > 0 {
+            let durable = !self.faithful();
+            self.stats.note(Note::Restarted {
+                at: ctx.now(),
+                durable,
+            });
+            if durable {
+                self.resume(ctx);
+            }
+        }
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, r: Request) {
@@ -475,6 +486,17 @@ impl Node for Counter {
     }
 
     fn on_crash(&mut self) {
+        self.stats.crashes += 1;
+        if !self.faithful() {
+            // Intended: every state change is on disk before the node acts
+            // on it (op log, nonces, baselines, epoch, round, status, votes,
+            // peers), so a restart resumes where the crash stopped it. Only
+            // its TCP connections die: the unacknowledged messages are
+            // lost, and `on_start` sends again what they carried. A sync
+            // phase in progress goes on across the crash.
+            self.tcp = Tcp::default();
+            return;
+        }
         // A Python process: nothing survives; the same IP comes back with
         // nonces and baseline at 0. Observations for the checks are kept.
         let mut phases = std::mem::take(&mut self.phases);
@@ -507,7 +529,7 @@ impl Protocol for Counter {
             },
             Variant {
                 name: "intended",
-                summary: "sync rounds with ids, reset only on every peer's agreement for the round, epoch-tagged ops deduplicated by (node, nonce)",
+                summary: "sync rounds with ids, reset only on every peer's agreement for the round, epoch-tagged ops deduplicated by (node, nonce), state durable across a crash",
             },
         ]
     }

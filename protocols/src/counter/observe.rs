@@ -94,6 +94,45 @@ pub enum Note {
         /// The sender's ops it came with (they replace the sender's record).
         ops: usize,
     },
+    /// A sync_data replaced this node's record of a peer's ops with a
+    /// history that lacks some of them (a restarted peer's, faithful).
+    HistoryReplaced {
+        /// Local time (µs).
+        at: Time,
+        /// The sender.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Ops held before that the new history lacks or changes.
+        lost: usize,
+        /// Their deltas' sum.
+        lost_sum: i64,
+    },
+    /// A nonce_request named nonces this node does not hold, so the
+    /// handler raised and sent no reply (faithful; the first one only).
+    Unanswered {
+        /// Local time (µs).
+        at: Time,
+        /// The requester.
+        from: NodeId,
+        /// Its variable.
+        var: Var,
+        /// Nonces asked for.
+        asked: usize,
+        /// The lowest nonce asked for that this node lacks.
+        first_lacking: u64,
+        /// How many of the asked nonces it lacks.
+        lacking: usize,
+        /// Whether it holds the variable at all.
+        has_var: bool,
+    },
+    /// The node started again after a crash.
+    Restarted {
+        /// Local time (µs).
+        at: Time,
+        /// Intended: its op log survived (durable state); faithful: nothing did.
+        durable: bool,
+    },
     /// A ready phase reset with no stop_sync received from anyone.
     VacuousReset {
         /// Local time (µs).
@@ -141,6 +180,33 @@ impl std::fmt::Display for Note {
                 "at {} took n{from}'s sync_data for key {var}: baseline {old} replaced by {new}, and n{from}'s ops by its {ops} op(s)",
                 ms(at)
             ),
+            Note::HistoryReplaced { at, from, var, lost, lost_sum } => write!(
+                f,
+                "at {} replaced its record of n{from}'s key {var} ops with n{from}'s sync_data history, which lacks {lost} of them ({lost_sum:+}): gone for good",
+                ms(at)
+            ),
+            Note::Unanswered { at, from, var, asked, first_lacking, lacking, has_var } => {
+                let why = if has_var {
+                    format!("it lacks nonce {first_lacking} ({lacking} of the {asked} asked for)")
+                } else {
+                    format!("it holds no key {var} at all ({asked} nonce(s) asked for)")
+                };
+                write!(
+                    f,
+                    "at {} sent no reply to n{from}'s nonce_request for key {var}: {why}; the handler's lookup raised",
+                    ms(at)
+                )
+            }
+            Note::Restarted { at, durable: false } => write!(
+                f,
+                "restarted at {} with nothing: no ops, no peers, nonces and baseline at 0",
+                ms(at)
+            ),
+            Note::Restarted { at, durable: true } => write!(
+                f,
+                "restarted at {} from its durable state (op log, nonces, epoch, sync round)",
+                ms(at)
+            ),
             Note::VacuousReset { at } => {
                 write!(f, "at {} reset with no stop_sync from any peer", ms(at))
             }
@@ -171,6 +237,8 @@ pub struct NodeStats {
     pub oversize_dropped: u64,
     /// nonce_request left unanswered (an unknown nonce).
     pub unanswered_requests: u64,
+    /// Crashes (each restart starts from what survived).
+    pub crashes: u64,
     /// nonce_send dropped (no op map for the sender yet).
     pub nonce_sends_dropped: u64,
     /// TCP messages lost because they arrived while the listener thread

@@ -49,6 +49,47 @@ impl Counter {
         ctx.reply(id, Reply::Ok(Value::Null));
     }
 
+    /// Intended, on a restart from durable state: sends again what the
+    /// connections lost in the crash may have carried. Every peer gets this
+    /// node's history (sync_data, as a new peer would); a sync in progress
+    /// is announced again (its start_sync for the round, also while it waits
+    /// for the votes), and a vote already
+    /// cast (in ready, before or after the reset) is cast again: until the
+    /// node is back at work its values are the ones it voted with.
+    pub(super) fn resume(&mut self, ctx: &mut Ctx<'_, Self>) {
+        let vars: Vec<Var> = self.vars.keys().copied().collect();
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for &p in &peers {
+            for &var in &vars {
+                let body = self.sync_data(var);
+                self.tcp(ctx, p, body);
+            }
+        }
+        match self.step {
+            Step::Main if self.status == Status::Sync => {
+                // The dicts it holds are durable, and the peers' TCP layer
+                // resends whatever had not reached it: only its own
+                // start_sync may have died with its connections.
+                let body = self.start_sync_body();
+                self.tell_peers(ctx, body);
+            }
+            Step::ReadyVote | Step::ReadyDone => {
+                if self.step == Step::ReadyVote {
+                    // A peer may still lack its dict: unchanged since the
+                    // round began, as writes are refused.
+                    let body = self.start_sync_body();
+                    self.tell_peers(ctx, body);
+                }
+                let body = Body::StopSync {
+                    variable_value_dict: self.values(),
+                    round: Some(self.round),
+                };
+                self.tell_peers(ctx, body);
+            }
+            Step::Main | Step::ReadyWait => {}
+        }
+    }
+
     /// Intended: enter `round`, forgetting any older one, and announce it once.
     fn join(&mut self, ctx: &mut Ctx<'_, Self>, round: u64) {
         self.round = round;
@@ -201,6 +242,22 @@ impl Counter {
             .collect();
         if self.faithful() && (own.is_none() || found.len() < list.len()) {
             // own_ops[n] raises KeyError in the handler thread: no reply at all.
+            if self.stats.unanswered_requests == 0 {
+                let lacking: Vec<u64> = list
+                    .iter()
+                    .filter(|n| !own.is_some_and(|o| o.contains_key(n)))
+                    .copied()
+                    .collect();
+                self.stats.note(Note::Unanswered {
+                    at: ctx.now(),
+                    from,
+                    var,
+                    asked: list.len(),
+                    first_lacking: lacking.iter().min().copied().unwrap_or(0),
+                    lacking: lacking.len(),
+                    has_var: own.is_some(),
+                });
+            }
             self.stats.unanswered_requests += 1;
             return;
         }

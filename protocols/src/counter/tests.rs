@@ -447,6 +447,83 @@ fn a_crash_forgets_everything_but_the_observations() {
 }
 
 #[test]
+fn intended_keeps_its_op_log_across_a_crash_and_resends_its_history() {
+    let mut n = meshed("intended", 0);
+    n.request(req(1, "add", 0, Value::Int(2)));
+    n.request(req(2, "add", 0, Value::Int(3)));
+    n.node.on_crash();
+    assert_eq!(n.node.values()[&0], 5, "the op log is durable");
+    let fx = n.start();
+    let sent = bodies(&fx);
+    for p in [1, 2] {
+        assert!(
+            sent.iter().any(|(to, b)| *to == p
+                && matches!(b, Body::SyncData { history, .. } if history.len() == 2)),
+            "its history goes to n{p}: {sent:?}"
+        );
+    }
+    let fx = n.request(req(3, "add", 0, Value::Int(1)));
+    assert!(
+        bodies(&fx)
+            .iter()
+            .any(|(_, b)| matches!(b, Body::VariableUpdate { nonce: 2, .. })),
+        "no nonce is reused"
+    );
+    assert!(matches!(
+        n.node.stats().notes[0],
+        Note::Restarted { durable: true, .. }
+    ));
+}
+
+#[test]
+fn intended_merges_a_history_of_its_own_epoch() {
+    // An older snapshot of n1's ops (nonce 0), arriving after its update
+    // at nonce 1.
+    let snap = |epoch| Body::SyncData {
+        variable_name: 0,
+        history: [(0, 3)].into_iter().collect(),
+        previous_value: 0,
+        epoch,
+    };
+    let mut i = meshed("intended", 0);
+    i.message(1, update(0, 4, 1, Some(0)));
+    i.message(1, tcp(1, snap(Some(0))));
+    assert_eq!(i.node.values()[&0], 7, "nonce 1 is kept");
+    // Faithful replaces the record (the original's `peer_ops[src] = history`).
+    let mut f = meshed("faithful", 0);
+    f.message(1, update(0, 4, 1, None));
+    f.message(1, tcp(1, snap(None)));
+    assert_eq!(f.node.values()[&0], 3);
+    assert!(matches!(
+        f.node.stats().notes[0],
+        Note::HistoryReplaced {
+            from: 1,
+            lost: 1,
+            lost_sum: 4,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn intended_ignores_a_history_from_the_round_it_is_finishing() {
+    let mut i = meshed("intended", 0);
+    i.request(req(1, "add", 0, Value::Int(2)));
+    i.message(1, tcp(1, start_sync(&[(0, 0)], Some(65))));
+    assert_eq!(i.node.status(), Status::Sync);
+    // n1 reset in round 65 (to 2) and tells this node, which has not.
+    let after = Body::SyncData {
+        variable_name: 0,
+        history: BTreeMap::new(),
+        previous_value: 2,
+        epoch: Some(65),
+    };
+    i.message(1, tcp(2, after));
+    assert_eq!(i.node.values()[&0], 2, "not 2 + its own unfolded 2");
+    assert_eq!(i.node.epoch, 0);
+}
+
+#[test]
 fn intended_buffers_an_update_from_the_next_epoch() {
     let mut i = node("intended", 0);
     i.message(1, update(0, 5, 0, Some(65)));
