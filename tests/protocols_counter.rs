@@ -115,24 +115,15 @@ fn stale_local_reads_point_at_read_lag_ms() {
     // The intended counter with reads at other replicas over slow links and
     // no allowance for staleness: counter-bounds fails, and says how to
     // allow the staleness local reads have.
-    let path = format!(
-        "{}/scenarios/counter-full-sync-intended.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v = bundled("counter-full-sync-intended.json");
     v["params"]["read_lag_ms"] = 0.into();
     v["checks"] = serde_json::json!(["counter-bounds"]);
     v["expect"] = serde_json::json!({});
     v["workload"]["node_policy"] = "round-robin".into();
     v["workload"]["rate"] = serde_json::json!({"kind": "closed", "think_ms": 1});
     v["network"]["latency"] = serde_json::json!({"dist": "uniform", "min_ms": 20, "max_ms": 40});
-    let file = std::env::temp_dir().join(format!("dsim-lag0-{}.json", std::process::id()));
-    std::fs::write(&file, v.to_string()).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsim"))
-        .args(["run", file.to_str().unwrap(), "--json"])
-        .output()
-        .unwrap();
+    let file = scratch("counter", "lag0.json", &v.to_string());
+    let out = dsim(&["run", file.to_str().unwrap(), "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = &report["details"]["counter-bounds"];
     assert_eq!(d["status"], "violation", "{d}");
@@ -235,12 +226,7 @@ fn message_cliff_loses_updates_for_good() {
 fn message_cliff_is_what_loses_the_updates() {
     // The same run with the limit lifted converges on most seeds: the
     // 8 KiB cliff, not the lost datagrams alone, is what keeps it apart.
-    let path = format!(
-        "{}/scenarios/counter-crdt9-message-cliff-faithful.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v = bundled("counter-crdt9-message-cliff-faithful.json");
     v["params"]["max_message_bytes"] = 1_000_000.into();
     v["expect"] = serde_json::json!({});
     let file = scratch("counter-cliff", "no-cliff.json", &v.to_string());
@@ -334,12 +320,7 @@ fn baseline_clobber_intended_keeps_one_epoch() {
 
 #[test]
 fn a_bad_sync_data_period_is_refused() {
-    let path = format!(
-        "{}/scenarios/counter-crdt7-baseline-clobber-faithful.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut v = bundled("counter-crdt7-baseline-clobber-faithful.json");
     v["params"]["sync_data_ms"] = 0.into();
     let file = scratch("counter", "bad-sync-data.json", &v.to_string());
     let out = dsim(&["run", file.to_str().unwrap()]);
@@ -359,12 +340,7 @@ fn intended_sync_data_during_and_after_a_round_keeps_the_sum() {
     // 1000 ms (one goes out in the same instant as the adds at 4000 ms and
     // is overtaken by them: it must not replace the record of the newer
     // op). Before the fixes 160 of seeds 0..500 and 979 of 0..1000 failed.
-    let path = format!(
-        "{}/scenarios/counter-crdt7-baseline-clobber-intended.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let base: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let base = bundled("counter-crdt7-baseline-clobber-intended.json");
     for period in [700, 1000] {
         let mut v = base.clone();
         v["params"]["sync_data_ms"] = period.into();
@@ -470,12 +446,7 @@ fn unknown_nonce_intended_answers_and_survives_the_crash() {
     sweep("counter-crdt10-unknown-nonce-intended.json", &[], &[]);
     // The same run with either node crashing inside the sync round or
     // just after it: the intended node resumes from its durable state.
-    let path = format!(
-        "{}/scenarios/counter-crdt10-unknown-nonce-intended.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let base: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let base = bundled("counter-crdt10-unknown-nonce-intended.json");
     for node in [0, 1] {
         for crash in [1005, 1040, 1080, 1120] {
             let mut v = base.clone();
@@ -486,11 +457,8 @@ fn unknown_nonce_intended_answers_and_survives_the_crash() {
             let name = format!("crdt10-intended-n{node}-{crash}.json");
             let file = scratch("counter", &name, &v.to_string());
             for seed in 0..8 {
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_dsim"))
-                    .args(["run", file.to_str().unwrap(), "--json"])
-                    .args(["--seed", &seed.to_string()])
-                    .output()
-                    .unwrap();
+                let seed = seed.to_string();
+                let out = dsim(&["run", file.to_str().unwrap(), "--json", "--seed", &seed]);
                 let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
                 assert_eq!(
                     report["as_expected"], true,

@@ -81,6 +81,13 @@ pub fn at_least(counts: &BTreeMap<String, usize>, check: &str, floor: usize) {
     );
 }
 
+/// A bundled scenario file, parsed, to derive a variant from.
+pub fn bundled(file: &str) -> Value {
+    let path = format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// Runs the built `dsim` with `args` from the repository's root.
 pub fn dsim(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dsim"))

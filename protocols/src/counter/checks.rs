@@ -93,20 +93,22 @@ pub(super) fn notes(run: &Sim<Counter>) -> Vec<String> {
                 ms(*last)
             ));
         }
+        let names = |ids: Vec<NodeId>| {
+            let names: Vec<String> = ids.iter().map(|p| format!("n{p}")).collect();
+            names.join(", ")
+        };
         let missing = n.missing_dicts();
         if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|p| format!("n{p}")).collect();
             out.push(format!(
                 "n{i} is still in sync without the max-nonce dict of {}: no sync pass can finish",
-                names.join(", ")
+                names(missing)
             ));
         }
         let waited = n.waiting_in_ready_for();
         if !waited.is_empty() {
-            let names: Vec<String> = waited.iter().map(|p| format!("n{p}")).collect();
             out.push(format!(
                 "n{i} waits in ready while it last saw {} in sync: it sends no stop_sync until that changes",
-                names.join(", ")
+                names(waited)
             ));
         }
         let lacking = n.lacking();

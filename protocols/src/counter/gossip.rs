@@ -109,20 +109,24 @@ impl Counter {
         let c = self.vars.entry(var).or_default();
         // Whichever baseline arrived last wins: there is no rule (§2.8).
         c.baseline = base;
-        let old = if merge {
+        // The ops held before that the record no longer has as they were.
+        let gone: Vec<i64> = if merge {
+            // Merged: only a nonce the history holds with another delta.
             let held = c.peer_ops.entry(from).or_default();
-            let old = held.clone();
+            let changed = history
+                .iter()
+                .filter_map(|(n, d)| held.get(n).filter(|old| *old != d).copied())
+                .collect();
             held.extend(history);
-            old
+            changed
         } else {
-            c.peer_ops.insert(from, history).unwrap_or_default()
+            let old = c.peer_ops.insert(from, history).unwrap_or_default();
+            let new = &c.peer_ops[&from];
+            old.into_iter()
+                .filter(|(n, d)| new.get(n) != Some(d))
+                .map(|(_, d)| d)
+                .collect()
         };
-        let new = &c.peer_ops[&from];
-        let gone: Vec<i64> = old
-            .iter()
-            .filter(|(n, d)| new.get(n) != Some(d))
-            .map(|(_, d)| *d)
-            .collect();
         c.recompute();
         if !gone.is_empty() {
             self.stats.note(Note::HistoryReplaced {

@@ -263,11 +263,15 @@ impl Counter {
         if self.status != Status::Sync || self.step != Step::Main {
             return Vec::new();
         }
+        self.dictless_peers().collect()
+    }
+
+    /// Known peers this node holds no max-nonce dict from.
+    fn dictless_peers(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.peers
             .keys()
             .filter(|p| !self.peer_max_nonces.contains_key(p))
             .copied()
-            .collect()
     }
 
     /// Peers whose last known status is sync, while this node waits in

@@ -330,12 +330,7 @@ impl Counter {
     /// Records, for the notes, every peer this sync pass has no dict from.
     fn note_dictless(&mut self, ctx: &Ctx<'_, Self>) {
         let now = ctx.now();
-        let missing: Vec<NodeId> = self
-            .peers
-            .keys()
-            .filter(|p| !self.peer_max_nonces.contains_key(p))
-            .copied()
-            .collect();
+        let missing: Vec<NodeId> = self.dictless_peers().collect();
         for p in missing {
             self.stats.dictless(p, now);
         }
