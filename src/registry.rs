@@ -38,6 +38,7 @@ pub struct ProtocolEntry {
     pub(crate) run: fn(&Scenario, RunOptions, &mut dyn FnMut(Progress)) -> RunReport,
     pub(crate) probe: fn(&Scenario) -> Vec<String>,
     pub(crate) describe: fn() -> String,
+    pub(crate) variants: fn() -> &'static [protocols::Variant],
 }
 
 impl ProtocolEntry {
@@ -51,6 +52,7 @@ impl ProtocolEntry {
             run: crate::runner::run_protocol::<P>,
             probe: crate::fuzz::probe::probe::<P>,
             describe: crate::cli::list::describe::<P>,
+            variants: P::variants,
         }
     }
 
@@ -161,6 +163,16 @@ impl Registry {
     /// [`crate::scenario::load`]).
     pub fn load(&self, path: &Path) -> Result<Scenario, ScenarioError> {
         scenario::load_in(self, path)
+    }
+
+    /// As [`Registry::load`], with `--set KEY=VALUE` overrides applied to
+    /// the file before it is validated (see [`scenario::overrides`]).
+    pub fn load_with(
+        &self,
+        path: &Path,
+        sets: &[scenario::overrides::Override],
+    ) -> Result<Scenario, ScenarioError> {
+        scenario::load_in_with(self, path, sets)
     }
 
     /// Validates scenario text; `file` labels errors and `stem` is the

@@ -34,7 +34,11 @@ pub(crate) static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::ne
 
 /// The command that replays this run.
 pub fn replay_command(sc: &Scenario, seed: u64) -> String {
-    format!("{} run {} --seed {seed}", program(), shell_quote(&sc.path))
+    let mut cmd = format!("{} run {} --seed {seed}", program(), shell_quote(&sc.path));
+    for set in &sc.overrides {
+        cmd += &format!(" --set {}", shell_quote(set));
+    }
+    cmd
 }
 
 fn shell_quote(s: &str) -> String {

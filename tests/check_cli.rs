@@ -415,7 +415,7 @@ fn an_empty_history_says_there_was_nothing_to_check() {
 
 /// `dsim list`'s model line for each protocol: (protocol, model or None).
 fn listed_models() -> Vec<(String, Option<String>)> {
-    let list = stdout(&dsim(&["list"]));
+    let list = stdout(&dsim(&["list", "--all"]));
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     let mut protocol = None;
     for line in list.lines().take_while(|l| !l.starts_with("models")) {

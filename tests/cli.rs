@@ -380,7 +380,7 @@ fn history_file_is_in_the_checker_format() {
 
 #[test]
 fn list_shows_protocols_and_bundled_scenarios() {
-    let out = dsim(&["list"]);
+    let out = dsim(&["list", "--all"]);
     assert_eq!(out.status.code(), Some(0));
     let t = text(&out.stdout);
     assert!(
@@ -401,142 +401,75 @@ fn list_shows_protocols_and_bundled_scenarios() {
 }
 
 #[test]
-fn trail_writes_the_provenance_graph_or_refuses() {
-    let dot = scratch("trail.dot", "");
-    let out = dsim(&[
-        "run",
-        "scenarios/history-provenance.json",
-        "--trail",
-        dot.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let g = std::fs::read_to_string(&dot).unwrap();
-    assert!(g.starts_with("digraph"), "{g}");
-    assert!(
-        g.contains("\"replaced\"") || g.contains("label=\"replaced\""),
-        "the faithful trail's bug shows as replaced edges: {g}"
-    );
-    let out = dsim(&[
-        "run",
-        "scenarios/lww-benign.json",
-        "--trail",
-        dot.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr)
-        .contains("protocol lww records no provenance; protocols that do: history"));
-}
-
-#[test]
-fn readme_example_and_quick_start_stay_true() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let block = readme
-        .split("```json\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("README has a JSON scenario example");
-    let p = scratch("readme-example.json", block);
-    let out = dsim(&["run", p.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["checks"]["convergence"], "violation");
-    assert!(readme.contains("cargo test --workspace"));
-    let showcase = "scenarios/lww-split-brain-faithful.json";
-    assert!(readme.contains(&format!("cargo run --release -- run {showcase}")));
-    let out = dsim(&["run", showcase]);
+fn list_overview_counts_every_section_and_names_every_scenario_once() {
+    let out = dsim(&["list"]);
     assert_eq!(out.status.code(), Some(0));
-    // The output the README quotes is the output users get.
-    let shown = text(&out.stdout);
-    let quoted = |prefix: &str| {
-        readme
-            .lines()
-            .find(|l| l.starts_with(prefix))
-            .unwrap_or_else(|| panic!("README quotes a `{prefix}` line"))
-            .to_string()
-    };
-    for prefix in ["fingerprint  ", "replay       "] {
-        let line = quoted(prefix);
-        assert!(
-            shown.lines().any(|l| l == line),
-            "README says `{line}`, dsim prints:\n{shown}"
-        );
+    let t = text(&out.stdout);
+    let bundled: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        t.contains(&format!("scenarios ({} in scenarios)", bundled.len())),
+        "{t}"
+    );
+    let protocols = dsim::Registry::bundled().names().len();
+    assert!(t.contains(&format!("protocols ({protocols})")), "{t}");
+    // Every scenario's name appears as a word of the overview, and the
+    // per-protocol counts add up to the total.
+    let words: Vec<&str> = t.split_whitespace().collect();
+    for name in &bundled {
+        assert!(words.contains(&name.as_str()), "{name} missing:\n{t}");
     }
-    assert!(
-        shown.contains("groups that agree: {n0,n1} {n2,n3,n4}"),
-        "{shown}"
-    );
+    let counted: usize = t
+        .lines()
+        .filter_map(|l| {
+            let l = l.strip_prefix("  ")?;
+            let (_, rest) = l.split_once(" (")?;
+            let (n, tail) = rest.split_once(')')?;
+            tail.starts_with(' ')
+                .then(|| n.parse::<usize>().ok())
+                .flatten()
+        })
+        .sum();
+    assert_eq!(counted, bundled.len(), "{t}");
+    // The overview is a page, not the long form.
+    assert!(!t.contains("variant  faithful"), "{t}");
+    assert!(t.lines().count() < 150, "{} lines", t.lines().count());
 }
 
 #[test]
-fn errors_inside_tagged_objects_name_the_right_field() {
-    let cases = [
-        (
-            "at-type.json",
-            r#"{"protocol":"lww","nodes":2,"faults":[{"kind":"crash","at_ms":"x","node":1}]}"#,
-            "faults[0].at_ms: invalid type: string \"x\"",
-        ),
-        (
-            "at-missing.json",
-            r#"{"protocol":"lww","nodes":2,"faults":[{"kind":"crash","node":1}]}"#,
-            "faults[0]: missing field `at_ms`",
-        ),
-        (
-            "lat-missing.json",
-            r#"{"protocol":"lww","nodes":2,"network":{"latency":{"dist":"fixed"}}}"#,
-            "network.latency: missing field `ms`",
-        ),
-        (
-            "lat-type.json",
-            r#"{"protocol":"lww","nodes":2,"network":{"latency":5}}"#,
-            "expected a latency such as {\"dist\": \"uniform\"",
-        ),
-        ("array.json", "[1, 2]", "a scenario file is one JSON object"),
-    ];
-    for (name, src, want) in cases {
-        let err = bad(name, src);
-        assert!(err.contains(want), "{name}: want {want:?} in {err}");
-        assert!(!err.contains("internally tagged"), "{err}");
-    }
-}
-
-#[test]
-fn the_report_names_fault_targets_and_an_implicit_variant() {
-    let p = scratch(
-        "implicit.json",
-        r#"{"protocol": "lww", "nodes": 3, "workload": {"ops": 10},
-            "faults": [{"kind": "partition", "at_ms": 54, "groups": [[0], [1, 2]]},
-                       {"kind": "crash", "at_ms": 60, "node": 2}]}"#,
-    );
-    let out = dsim(&["run", p.to_str().unwrap()]);
-    let s = text(&out.stdout);
+fn list_pattern_shows_only_what_matches_in_full() {
+    let out = dsim(&["list", "VR"]);
+    assert_eq!(out.status.code(), Some(0));
+    let t = text(&out.stdout);
     assert!(
-        s.contains("partition {n0}|{n1,n2}@54 ms, crash n2@60 ms"),
-        "{s}"
+        t.contains("variant  intended"),
+        "the vr protocol in full: {t}"
+    );
+    assert!(t.contains("vr-8-view-change-deadlock"), "{t}");
+    assert!(!t.contains("lww-benign"), "{t}");
+    assert!(!t.contains("variant  naive"), "no other protocol: {t}");
+    // A scenario matches through its name alone, too.
+    let t = text(&dsim(&["list", "split-brain"]).stdout);
+    assert!(
+        t.contains("lww-split-brain-faithful") && t.contains("history-split-brain"),
+        "{t}"
     );
     assert!(
-        s.contains("no variant given: faithful (as coded:") && s.contains("also: intended"),
-        "{s}"
+        !t.contains("protocols ("),
+        "no protocol is named split-brain: {t}"
     );
-    let out = dsim(&["run", "scenarios/lww-split-brain-intended.json"]);
-    assert!(!text(&out.stdout).contains("no variant given"));
-}
-
-#[test]
-fn print_scenario_at_a_seed_shows_the_faults_that_seed_draws() {
-    let file = "scenarios/fuzz-lww-split-brain.json";
-    let out = dsim(&["run", file, "--print-scenario", "--seed", "7"]);
-    let printed = text(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(&printed).unwrap();
-    assert!(v.get("fuzz").is_none(), "the block became faults");
-    assert!(!v["faults"].as_array().unwrap().is_empty());
-    assert_eq!(v["seed"], 7);
-    let p = scratch("at-seed-7.json", &printed);
-    let a = dsim(&["run", file, "--seed", "7", "--json"]);
-    let b = dsim(&["run", p.to_str().unwrap(), "--json"]);
-    let fa: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
-    let fb: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
-    assert_eq!(fa["trace_fingerprint"], fb["trace_fingerprint"]);
+    // Nothing matches: a usage error that says how to see every name.
+    let out = dsim(&["list", "no-such-thing"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("nothing matches \"no-such-thing\"") && e.contains("dsim list"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -610,4 +543,82 @@ fn witness_times_in_a_run_report_are_milliseconds() {
         "{s}"
     );
     assert!(!s.contains("invoked at 10000"), "{s}");
+}
+
+#[test]
+fn set_overrides_a_field_and_the_replay_line_repeats_it() {
+    // lww-split-brain-faithful expects violations; the same file with the
+    // intended variant passes every check, so its expectations are not met.
+    let plain = dsim(&[
+        "run",
+        "scenarios/lww-split-brain-faithful.json",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    let changed = dsim(&[
+        "run",
+        "scenarios/lww-split-brain-faithful.json",
+        "--seed",
+        "3",
+        "--set",
+        "variant=intended",
+    ]);
+    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed.stdout));
+    let out = text(&changed.stdout);
+    assert!(
+        out.contains(
+            "dsim run scenarios/lww-split-brain-faithful.json --seed 3 --set variant=intended"
+        ),
+        "the replay line repeats --set:\n{out}"
+    );
+    // The replay line is the same run: the same fingerprint.
+    let again = dsim(&[
+        "run",
+        "scenarios/lww-split-brain-faithful.json",
+        "--seed",
+        "3",
+        "--set",
+        "variant=intended",
+        "--json",
+    ]);
+    let again2 = dsim(&[
+        "run",
+        "scenarios/lww-split-brain-faithful.json",
+        "--seed",
+        "3",
+        "--set",
+        "variant=intended",
+        "--json",
+    ]);
+    assert_eq!(again.stdout, again2.stdout);
+    // A value needing quotes is quoted in the replay line.
+    let q = dsim(&[
+        "run",
+        "scenarios/lww-benign.json",
+        "--set",
+        r#"workload.rate={"kind":"closed","think_ms":20}"#,
+    ]);
+    assert_eq!(q.status.code(), Some(0), "{}", text(&q.stderr));
+}
+
+#[test]
+fn set_errors_name_the_field_and_exit_2() {
+    let out = dsim(&["run", "scenarios/lww-benign.json", "--set", "nodez=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("scenarios/lww-benign.json (as changed by --set): nodez: unknown field `nodez`"),
+        "{e}"
+    );
+    let out = dsim(&["run", "scenarios/lww-benign.json", "--set", "nodes.count=3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--set nodes.count=3: nodes is a number, which has no field"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = dsim(&["fuzz", "scenarios/lww-benign.json", "--set", "nodes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected KEY=VALUE"));
 }

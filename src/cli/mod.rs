@@ -46,8 +46,8 @@ pub enum Cmd {
     Fuzz(crate::fuzz::cli::FuzzArgs),
     /// Check a history file for linearizability against a model.
     Check(check::CheckArgs),
-    /// List protocols, their variants and checks, and the bundled scenarios.
-    List,
+    /// List protocols, checks, models and the bundled scenarios (`dsim list PATTERN` for detail).
+    List(list::ListArgs),
 }
 
 /// The command that replays the run in progress, printed if a run panics.
@@ -90,7 +90,7 @@ pub fn run(registry: &Registry, cli: Cli) -> ExitCode {
         Cmd::Run(args) => run::run(registry, &args),
         Cmd::Fuzz(args) => crate::fuzz::cli::run(registry, &args),
         Cmd::Check(args) => check::run(&args),
-        Cmd::List => list::run(registry),
+        Cmd::List(args) => list::run(registry, &args),
     }
 }
 

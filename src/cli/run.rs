@@ -19,6 +19,12 @@ pub struct RunArgs {
     /// Seed for this run (default: the scenario's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Change a scenario field before it is validated: KEY is a dotted path
+    /// (`nodes`, `variant`, `workload.rate`, `params.bugs.d4`,
+    /// `faults.0.at_ms`), VALUE is JSON or else a string. Repeatable; the
+    /// replay line repeats it.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::scenario::overrides::parse)]
+    pub sets: Vec<crate::scenario::overrides::Override>,
     /// Write every event as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
@@ -53,7 +59,7 @@ fn create(path: &PathBuf, what: &str) -> Result<BufWriter<File>, String> {
 
 /// Runs `dsim run`.
 pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
-    let mut sc = match registry.load(&args.scenario) {
+    let mut sc = match registry.load_with(&args.scenario, &args.sets) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };

@@ -25,6 +25,12 @@ use crate::scenario::Scenario;
 pub struct FuzzArgs {
     /// The scenario file (JSON); its `fuzz` block, if any, draws each seed's faults.
     pub scenario: PathBuf,
+    /// Change a scenario field before it is validated: KEY is a dotted path
+    /// (`nodes`, `variant`, `workload.rate`, `params.bugs.d4`,
+    /// `faults.0.at_ms`), VALUE is JSON or else a string. Repeatable; the
+    /// replay line repeats it.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = crate::scenario::overrides::parse)]
+    pub sets: Vec<crate::scenario::overrides::Override>,
     /// Seeds to run: A..B (B excluded), A..=B (B included), or one seed N.
     #[arg(long, value_name = "A..B", default_value = "0..1000", value_parser = parse_seeds)]
     pub seeds: SeedRange,
@@ -139,7 +145,7 @@ pub struct Findings {
 
 /// Runs `dsim fuzz`.
 pub fn run(registry: &crate::Registry, args: &FuzzArgs) -> ExitCode {
-    let mut sc = match registry.load(&args.scenario) {
+    let mut sc = match registry.load_with(&args.scenario, &args.sets) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
     };

@@ -4,6 +4,7 @@
 
 mod build;
 mod locate;
+pub mod overrides;
 pub mod raw;
 mod validate;
 
@@ -60,6 +61,9 @@ pub struct Scenario {
     pub client: protocols::ClientMode,
     /// The scenario with every default filled in.
     pub effective: RawScenario,
+    /// The `--set KEY=VALUE` overrides applied to the file, as written (the
+    /// replay line repeats them).
+    pub overrides: Vec<String>,
 }
 
 impl Scenario {
@@ -112,6 +116,16 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Reads and validates the scenario at `path`, which names a protocol of
 /// `registry`.
 pub(crate) fn load_in(registry: &crate::Registry, path: &Path) -> Result<Scenario, ScenarioError> {
+    load_in_with(registry, path, &[])
+}
+
+/// As [`load_in`], with `--set` overrides applied to the file's JSON before
+/// it is validated.
+pub(crate) fn load_in_with(
+    registry: &crate::Registry,
+    path: &Path,
+    sets: &[overrides::Override],
+) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let fail = |message: String| ScenarioError {
         file: file.clone(),
@@ -138,7 +152,26 @@ pub(crate) fn load_in(registry: &crate::Registry, path: &Path) -> Result<Scenari
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    parse_in(registry, &src, &file, &stem)
+    if sets.is_empty() {
+        return parse_in(registry, &src, &file, &stem);
+    }
+    // A file that is not JSON gets its own error first, with its line.
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&src) else {
+        return parse_in(registry, &src, &file, &stem);
+    };
+    overrides::apply(&mut doc, sets).map_err(fail)?;
+    let changed = serde_json::to_string_pretty(&doc).expect("a JSON value serializes");
+    let label = format!("{file} (as changed by --set)");
+    // The changed text is nowhere on disk: its line numbers would mislead,
+    // so errors name the file and the field only.
+    let mut sc = parse_in(registry, &changed, &label, &stem).map_err(|mut e| {
+        e.line = 0;
+        e.col = 0;
+        e
+    })?;
+    sc.path = file;
+    sc.overrides = sets.iter().map(|s| s.text.clone()).collect();
+    Ok(sc)
 }
 
 /// Validates scenario text naming a bundled protocol; `file` labels errors

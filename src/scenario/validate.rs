@@ -300,6 +300,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         services,
         client,
         effective: raw,
+        overrides: Vec::new(),
     })
 }
 
