@@ -175,7 +175,9 @@ pub fn human(sc: &Scenario, r: &RunReport) -> String {
         let verdict = ch.result.status.name().to_uppercase();
         let note = match (ch.as_expected, ch.expected) {
             (true, Expect::Violation) => " (expected)".to_string(),
-            (true, _) => String::new(),
+            // `any`: the scenario allows this check either verdict.
+            (true, Expect::Any) => " (allowed: the scenario expects any verdict)".to_string(),
+            (true, Expect::Pass) => String::new(),
             (false, e) => format!(" (UNEXPECTED: scenario expects {})", expect_name(e)),
         };
         let _ = writeln!(

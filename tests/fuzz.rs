@@ -433,3 +433,42 @@ fn an_expected_violation_that_does_not_show_is_listed_not_shrunk() {
     let written = std::fs::read_dir(&out_dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(written, 0, "nothing shrunk: {stdout}");
 }
+
+#[test]
+fn unknown_verdicts_come_with_a_hint_naming_the_budget_to_raise() {
+    // With a 20-step budget the search cannot decide the split-brain run:
+    // every seed is unknown where a violation is expected.
+    let out = dsim(&[
+        "fuzz",
+        "scenarios/lww-split-brain-intended.json",
+        "--seeds",
+        "0..2",
+        "--jobs",
+        "1",
+        "--set",
+        "check_params.linearizability.budget=20",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out.stdout);
+    assert!(t.contains("linearizability: unknown"), "{t}");
+    assert!(
+        t.contains(
+            "hint: linearizability answered unknown: the search spent its budget of 20 steps"
+        ) && t.contains("--set check_params.linearizability.budget=200"),
+        "{t}"
+    );
+    // With the bundled budget the same seeds decide: no hint.
+    let out = dsim(&[
+        "fuzz",
+        "scenarios/lww-split-brain-intended.json",
+        "--seeds",
+        "0..2",
+        "--jobs",
+        "1",
+    ]);
+    assert!(
+        !text(&out.stdout).contains("hint:"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -310,7 +310,7 @@ fn availability<N: Node>(sim: &Sim<N>, a: &Availability) -> CheckResult {
     let after_bad = !after.is_empty() && frac(&after) < a.min_ok_after_heal;
     let overall_bad = overall < a.min_ok;
     let summary = format!(
-        "{overall:.3} of {} operations ended ok (at least {} required); {after_part} (at least {} required)",
+        "{overall:.3} of {} operations ended ok (the scenario requires a fraction of at least {:.3}); {after_part} (requires at least {:.3})",
         all.len(),
         a.min_ok,
         a.min_ok_after_heal

@@ -231,9 +231,17 @@ fn run_seeds(
 ) -> (u64, BTreeMap<u64, SeedOutcome>) {
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(seeds.len());
+        // Under 80 columns, so the bar never wraps where the terminal's
+        // width is unknown; the rate as whole seeds per second.
         if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} seeds  {per_sec}  {msg}",
+            "{elapsed_precise} [{bar:24}] {pos}/{len} seeds {rate} {msg}",
         ) {
+            let style = style.with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", s.per_sec());
+                },
+            );
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message("0 failures");

@@ -126,6 +126,11 @@ pub fn human(ctx: &Context, f: &Findings) {
                 "  expected violation not found: nothing to shrink; replay a seed to see the run"
             );
         }
+        if let Some(first) = seeds.first() {
+            for hint in unknown_hints(ctx.sc, first) {
+                let _ = writeln!(o, "  hint: {hint}");
+            }
+        }
         for s in seeds.iter().take(LISTED) {
             let _ = writeln!(o, "  seed {:<8} {}", s.seed, replay_command(sc, s.seed));
         }
@@ -141,6 +146,37 @@ pub fn human(ctx: &Context, f: &Findings) {
         }
     }
     crate::report::emit(&o);
+}
+
+/// For each check of `seed` that answered `unknown` (a budget ran out, not
+/// a bug found), what to raise and by how much.
+fn unknown_hints(sc: &Scenario, seed: &SeedOutcome) -> Vec<String> {
+    seed.unexpected
+        .iter()
+        .filter(|u| u.status == protocols::Status::Unknown)
+        .map(|u| {
+            if u.check == "linearizability" {
+                let now = sc.check_params.linearizability.budget;
+                format!(
+                    "linearizability answered unknown: the search spent its budget of {now} steps \
+                     without deciding; that is not a bug found. Raise \
+                     check_params.linearizability.budget (try {}: --set \
+                     check_params.linearizability.budget={}), or run fewer concurrent clients \
+                     (the search grows with how many operations overlap)",
+                    now.saturating_mul(10),
+                    now.saturating_mul(10)
+                )
+            } else {
+                format!(
+                    "{} answered unknown ({}): that is not a bug found; it counts against the \
+                     scenario because it expects {}",
+                    u.check,
+                    u.summary,
+                    crate::report::expect_name(sc.expectation(&u.check))
+                )
+            }
+        })
+        .collect()
 }
 
 fn saved_text(o: &mut String, s: &Saved) {
