@@ -1,4 +1,4 @@
-//! Pieces shared by the eventually-consistent-mesh nodes (SEEDS.md §1.2):
+//! Pieces shared by the eventually-consistent-mesh nodes:
 //! where an origin pushes a write, the per-peer links with their two failure
 //! behaviours, the Python-`heapq` store that history and bank keep per key,
 //! and small helpers their checks share.

@@ -1,5 +1,5 @@
 //! The inbound side of a node_history / node_bank server, for the
-//! handshake race of ECM-11 (SEEDS.md §1.9). Opt-in with
+//! handshake race of ECM-11. Opt-in with
 //! `params.handshake`; without it nothing here runs and the mesh relays to
 //! every other node, as it always did.
 //!

@@ -1,5 +1,5 @@
 //! The last-writer-wins replicated mesh of samsquire/eventually-consistent-mesh
-//! (node_lww.py; SEEDS.md §1.3).
+//! (node_lww.py).
 //!
 //! A client's write reaches an *origin* node, which timestamps it with its
 //! own clock and pushes it as `set` to one *target* (round-robin over every

@@ -1,5 +1,5 @@
 //! A balance replayed from deposits and withdrawals, from
-//! samsquire/eventually-consistent-mesh (node_bank.py; SEEDS.md §1.5).
+//! samsquire/eventually-consistent-mesh (node_bank.py).
 //!
 //! Links and relay are those of [`crate::history`]: an origin stamps a
 //! client's deposit or withdrawal with its clock and pushes it as `set` to

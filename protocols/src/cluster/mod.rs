@@ -1,5 +1,5 @@
 //! node_cluster and its Jepsen test, from samsquire/eventually-consistent-mesh
-//! (node_cluster.py, jepsen.etcdemo/src/jepsen/etcdemo.clj; SEEDS.md §1.6).
+//! (node_cluster.py, jepsen.etcdemo/src/jepsen/etcdemo.clj).
 //!
 //! node_cluster is [`crate::bank`]'s storage deployed on N hosts with no
 //! built-in load: only the Jepsen clients write. A host stores every event

@@ -1,5 +1,5 @@
 //! The op-log integer CRDT of yilmaz-burak/python-crdt, with its blocking
-//! Work / Sync / Ready "full sync" (SEEDS.md §2).
+//! Work / Sync / Ready "full sync".
 //!
 //! Every node keeps, per named variable (a workload key `k` is variable `k`),
 //! a baseline, its own ops by nonce and every peer's ops by (peer, nonce);

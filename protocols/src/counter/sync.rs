@@ -1,4 +1,4 @@
-//! The full-sync machine (SEEDS.md §2.6): the sync messages' handlers and
+//! The full-sync machine: the sync messages' handlers and
 //! the status loop that drives Work → Sync → Ready → Work.
 
 use std::collections::{BTreeMap, BTreeSet};

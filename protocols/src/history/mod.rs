@@ -1,5 +1,5 @@
 //! The mesh with a hash "trail" per entry, from samsquire/eventually-consistent-mesh
-//! (node_history.py; SEEDS.md §1.4).
+//! (node_history.py).
 //!
 //! Links, load and read rule are those of [`crate::lww`]: an origin stamps a
 //! client's write with its clock and pushes it as `set` to one target, which
