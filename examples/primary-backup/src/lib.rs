@@ -28,8 +28,10 @@
 
 use std::collections::BTreeMap;
 
-use dsim::protocols::{register_ops, OpSpec, Protocol, Variant};
-use dsim::sim::{Ctx, Digest, Node, NodeId, Reply, Request, RequestId, Time, Value, MS};
+use dsim::protocols::{register_ops, CheckResult, CheckSpec, OpSpec, Protocol, Variant};
+use dsim::sim::{
+    Ctx, Digest, EventKind, Node, NodeId, Reply, Request, RequestId, Sim, Time, Value, MS,
+};
 use serde::{Deserialize, Serialize};
 
 /// The scenario's `params`.
@@ -448,6 +450,20 @@ impl Protocol for PrimaryBackup {
         &["linearizability", "convergence"]
     }
 
+    fn checks() -> &'static [CheckSpec] {
+        &[CheckSpec {
+            name: "acked-writes-kept",
+            summary: "a write acknowledged after every other write of its key had completed is the value every live replica holds at the end",
+        }]
+    }
+
+    fn check(name: &str, run: &Sim<Self>) -> CheckResult {
+        match name {
+            "acked-writes-kept" => acked_writes_kept(run),
+            _ => CheckResult::unknown(format!("pb has no check named {name}")),
+        }
+    }
+
     fn validate(params: &Params, nodes: usize) -> Result<(), String> {
         if nodes < 2 {
             return Err(format!(
@@ -478,5 +494,119 @@ impl Protocol for PrimaryBackup {
             pending: Vec::new(),
             last_heard: 0,
         }
+    }
+}
+
+/// One write of the history: its key, value, when it was invoked and when
+/// it completed (`None`: never, or with an unknown outcome).
+struct Write {
+    process: u64,
+    key: u32,
+    value: i64,
+    invoked: Time,
+    acked: Option<Time>,
+}
+
+/// The check `acked-writes-kept`, a custom check of the kind
+/// docs/writing-a-protocol.md walks through. It reads the client history
+/// and the replicas' final state from the finished run:
+///
+/// 1. Pair each invocation with its completion (a process has one
+///    operation in flight at a time), keeping the writes that did not
+///    `fail` (a failed write certainly did not happen).
+/// 2. Per key, the *last* write is one that was acknowledged `ok` and
+///    invoked after every other write of that key had completed: no other
+///    write can have been ordered after it, so whatever the protocol does,
+///    a correct one must end with that value. (A key whose writes overlap
+///    at the end, or whose latest write has an unknown outcome, has no last
+///    write and is not judged.)
+/// 3. Every replica that is up at the end must hold that value.
+fn acked_writes_kept(run: &Sim<PrimaryBackup>) -> CheckResult {
+    let mut in_flight: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut writes: Vec<Write> = Vec::new();
+    let mut failed: Vec<usize> = Vec::new();
+    for e in run.history() {
+        match e.kind {
+            EventKind::Invoke if e.f == "write" => {
+                in_flight.insert(e.process, writes.len());
+                writes.push(Write {
+                    process: e.process,
+                    key: e.key.unwrap_or(0),
+                    value: e.value.as_int().unwrap_or(0),
+                    invoked: e.time,
+                    acked: None,
+                });
+            }
+            EventKind::Invoke => {
+                in_flight.remove(&e.process);
+            }
+            EventKind::Ok => {
+                if let Some(i) = in_flight.remove(&e.process) {
+                    writes[i].acked = Some(e.time);
+                }
+            }
+            EventKind::Fail => {
+                if let Some(i) = in_flight.remove(&e.process) {
+                    failed.push(i);
+                }
+            }
+            EventKind::Info => {
+                in_flight.remove(&e.process);
+            }
+        }
+    }
+    let writes: Vec<&Write> = writes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !failed.contains(i))
+        .map(|(_, w)| w)
+        .collect();
+    let keys: std::collections::BTreeSet<u32> = writes.iter().map(|w| w.key).collect();
+    let mut evidence = Vec::new();
+    let mut judged = 0;
+    for key in keys {
+        let of_key: Vec<&&Write> = writes.iter().filter(|w| w.key == key).collect();
+        let last = of_key.iter().find(|w| {
+            w.acked.is_some()
+                && of_key
+                    .iter()
+                    .filter(|o| !std::ptr::eq(**o, **w))
+                    .all(|o| o.acked.is_some_and(|t| t < w.invoked))
+        });
+        let Some(last) = last else { continue };
+        judged += 1;
+        let holders: Vec<String> = run
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter(|(id, _)| run.is_up(*id))
+            .filter(|(_, n)| n.store.get(&key) != Some(&last.value))
+            .map(|(id, n)| match n.store.get(&key) {
+                Some(v) => format!("n{id} holds {v}"),
+                None => format!("n{id} holds nothing"),
+            })
+            .collect();
+        if !holders.is_empty() {
+            evidence.push(format!(
+                "key {key}: write {} by process {} was acknowledged at {:.3} ms after every other write of key {key} had completed, but at the end {}",
+                last.value,
+                last.process,
+                last.acked.unwrap_or(0) as f64 / 1000.0,
+                holders.join(", ")
+            ));
+        }
+    }
+    if evidence.is_empty() {
+        CheckResult::pass(format!(
+            "every live replica holds the last acknowledged write of each of the {judged} key(s) that have one"
+        ))
+    } else {
+        CheckResult::violation(
+            format!(
+                "{} of {judged} key(s) lost their last acknowledged write",
+                evidence.len()
+            ),
+            evidence,
+        )
     }
 }

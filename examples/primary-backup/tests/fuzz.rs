@@ -117,3 +117,42 @@ fn a_scenario_built_in_code_is_validated_like_a_file() {
     let err = Builder::new("lww", 3).build(&registry()).unwrap_err();
     assert!(err.to_string().contains("allowed: pb"), "{err}");
 }
+
+/// The scenario with only the custom check `acked-writes-kept`, through the
+/// same `--set` overrides the command line takes.
+fn with_custom_check(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    let set = dsim::scenario::overrides::parse(r#"checks=["acked-writes-kept"]"#).unwrap();
+    registry()
+        .load_with(&path, &[set])
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_custom_check_finds_lost_acknowledged_writes_in_async_only() {
+    let failed =
+        dsim::fuzz::search(&with_custom_check("pb-failover-async.json"), 0..100, 0).unwrap();
+    let lost: Vec<_> = failed
+        .values()
+        .filter(|o| {
+            o.unexpected
+                .iter()
+                .any(|u| u.check == "acked-writes-kept" && u.status == Status::Violation)
+        })
+        .collect();
+    assert!(
+        !lost.is_empty(),
+        "100 seeds of the async register never lost a last acknowledged write: {failed:?}"
+    );
+    let u = &lost[0].unexpected[0];
+    assert!(
+        u.summary.contains("lost their last acknowledged write"),
+        "{}",
+        u.summary
+    );
+    // The fixed variant keeps every such write over the same seeds.
+    let fixed = dsim::fuzz::search(&with_custom_check("pb-failover-sync.json"), 0..100, 0).unwrap();
+    assert!(fixed.is_empty(), "{fixed:?}");
+}
