@@ -11,6 +11,8 @@ use super::locate::{locate, render, Seg};
 
 #[path = "validate_faults.rs"]
 mod faults;
+#[path = "validate_node.rs"]
+mod node;
 use super::raw::*;
 use super::{Scenario, ScenarioError};
 use faults::{faults, proc_ref, us, us_signed};
@@ -142,6 +144,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     Pr::validate(&params, n).map_err(|m| src.err(&p(&["params"]), m))?;
     // Write the params back with defaults filled, for --print-scenario.
     raw.params = serde_json::to_value(&params).unwrap_or(serde_json::Value::Null);
+    let foreign = node::foreign::<Pr>(&mut raw, &params, src)?;
 
     if raw.services.is_none() && !Pr::default_services().is_empty() {
         raw.services = Some(
@@ -299,6 +302,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         variant_note,
         services,
         client,
+        foreign,
         effective: raw,
     })
 }
