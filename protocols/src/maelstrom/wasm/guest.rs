@@ -339,7 +339,11 @@ impl Guest {
     }
 
     /// Sends each stdout line as a message (or a client's completion).
-    fn emit<N: Node<Msg = Msg, Timer = Timer>>(&mut self, ctx: &mut Ctx<'_, N>, lines: Vec<Vec<u8>>) {
+    fn emit<N: Node<Msg = Msg, Timer = Timer>>(
+        &mut self,
+        ctx: &mut Ctx<'_, N>,
+        lines: Vec<Vec<u8>>,
+    ) {
         for line in lines {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;

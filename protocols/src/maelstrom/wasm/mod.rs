@@ -139,6 +139,15 @@ impl Program {
         }
         let mut config = wasmi::Config::default();
         config.consume_fuel(true);
+        // Functions are translated lazily, once per engine, by whichever
+        // node calls them first: charging that to the caller would make a
+        // node's instruction count depend on which run or thread came
+        // first. Translation is free; bulk memory costs 1 per 64 bytes.
+        config.fuel_cost(wasmi::CustomFuelCosts {
+            bytes_copied_per_fuel: 64,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        });
         let engine = wasmi::Engine::new(&config);
         let module = wasmi::Module::new(&engine, bytes)
             .map_err(|e| format!("{path} is not a valid WebAssembly module: {e}"))?;
@@ -164,7 +173,10 @@ impl Program {
                 ))
             }
         }
-        if !matches!(module.get_export("memory"), Some(wasmi::ExternType::Memory(_))) {
+        if !matches!(
+            module.get_export("memory"),
+            Some(wasmi::ExternType::Memory(_))
+        ) {
             return Err(format!("{path} exports no memory"));
         }
         let linker = wasi::linker(&engine).map_err(|e| format!("the WASI host: {e}"))?;

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use std::fmt;
 
 use wasmi::errors::HostError;
-use wasmi_core::LimiterError;
 use wasmi::{Caller, Error, Linker, Memory, ResourceLimiter};
+use wasmi_core::LimiterError;
 
 /// The module every WASI preview 1 import comes from.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -356,13 +356,17 @@ pub const PROVIDED: &[&str] = &[
 /// A linker that defines every function of [`PROVIDED`].
 pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
     let mut l = Linker::<HostState>::new(engine);
-    l.func_wrap(MODULE, "args_sizes_get", |mut c: C, argc: u32, size: u32| {
-        errno_of(split(&mut c).and_then(|(mem, st)| {
-            let bytes: usize = st.args.iter().map(|a| a.len() + 1).sum();
-            put(mem, argc, &(st.args.len() as u32).to_le_bytes())?;
-            put(mem, size, &(bytes as u32).to_le_bytes())
-        }))
-    })?;
+    l.func_wrap(
+        MODULE,
+        "args_sizes_get",
+        |mut c: C, argc: u32, size: u32| {
+            errno_of(split(&mut c).and_then(|(mem, st)| {
+                let bytes: usize = st.args.iter().map(|a| a.len() + 1).sum();
+                put(mem, argc, &(st.args.len() as u32).to_le_bytes())?;
+                put(mem, size, &(bytes as u32).to_le_bytes())
+            }))
+        },
+    )?;
     l.func_wrap(MODULE, "args_get", |mut c: C, argv: u32, buf: u32| {
         errno_of(split(&mut c).and_then(|(mem, st)| {
             let mut at = buf;
@@ -376,12 +380,16 @@ pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
         }))
     })?;
     // The environment is empty.
-    l.func_wrap(MODULE, "environ_sizes_get", |mut c: C, n: u32, size: u32| {
-        errno_of(split(&mut c).and_then(|(mem, _)| {
-            put(mem, n, &0u32.to_le_bytes())?;
-            put(mem, size, &0u32.to_le_bytes())
-        }))
-    })?;
+    l.func_wrap(
+        MODULE,
+        "environ_sizes_get",
+        |mut c: C, n: u32, size: u32| {
+            errno_of(split(&mut c).and_then(|(mem, _)| {
+                put(mem, n, &0u32.to_le_bytes())?;
+                put(mem, size, &0u32.to_le_bytes())
+            }))
+        },
+    )?;
     l.func_wrap(MODULE, "environ_get", |_: C, _: u32, _: u32| errno::SUCCESS)?;
     l.func_wrap(MODULE, "clock_res_get", |mut c: C, id: u32, out: u32| {
         if id > 3 {
@@ -432,18 +440,24 @@ pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
     })?;
     // Go sets NONBLOCK on fds 0..=2 and relies on it: refusing it makes its
     // runtime fall back to a read that blocks every goroutine.
-    l.func_wrap(MODULE, "fd_fdstat_set_flags", |mut c: C, fd: u32, flags: u32| {
-        if fd > 2 {
-            return errno::BADF;
-        }
-        c.data_mut().fd_flags[fd as usize] = flags as u16;
-        errno::SUCCESS
-    })?;
+    l.func_wrap(
+        MODULE,
+        "fd_fdstat_set_flags",
+        |mut c: C, fd: u32, flags: u32| {
+            if fd > 2 {
+                return errno::BADF;
+            }
+            c.data_mut().fd_flags[fd as usize] = flags as u16;
+            errno::SUCCESS
+        },
+    )?;
     // No preopened directory: the scan for them ends at fd 3.
     l.func_wrap(MODULE, "fd_prestat_get", |_: C, _: u32, _: u32| errno::BADF)?;
-    l.func_wrap(MODULE, "fd_prestat_dir_name", |_: C, _: u32, _: u32, _: u32| {
-        errno::BADF
-    })?;
+    l.func_wrap(
+        MODULE,
+        "fd_prestat_dir_name",
+        |_: C, _: u32, _: u32, _: u32| errno::BADF,
+    )?;
     l.func_wrap(MODULE, "fd_close", |_: C, fd: u32| {
         if fd > 2 {
             errno::BADF
@@ -451,17 +465,23 @@ pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
             errno::SUCCESS
         }
     })?;
-    l.func_wrap(MODULE, "fd_seek", |_: C, fd: u32, _: i64, _: u32, _: u32| {
-        if fd > 2 {
-            errno::BADF
-        } else {
-            errno::SPIPE
-        }
-    })?;
+    l.func_wrap(
+        MODULE,
+        "fd_seek",
+        |_: C, fd: u32, _: i64, _: u32, _: u32| {
+            if fd > 2 {
+                errno::BADF
+            } else {
+                errno::SPIPE
+            }
+        },
+    )?;
     l.func_wrap(MODULE, "sched_yield", |_: C| errno::SUCCESS)?;
-    l.func_wrap(MODULE, "proc_exit", |_: C, code: i32| -> Result<(), Error> {
-        Err(Error::i32_exit(code))
-    })?;
+    l.func_wrap(
+        MODULE,
+        "proc_exit",
+        |_: C, code: i32| -> Result<(), Error> { Err(Error::i32_exit(code)) },
+    )?;
     l.func_wrap(
         MODULE,
         "fd_write",
@@ -503,9 +523,10 @@ pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
                 });
                 return Err(Error::host(Suspend));
             }
-            Ok(errno_of(st.read_into(mem, iovs, iovs_len).and_then(|n| {
-                put(mem, nread, &n.to_le_bytes())
-            })))
+            Ok(errno_of(
+                st.read_into(mem, iovs, iovs_len)
+                    .and_then(|n| put(mem, nread, &n.to_le_bytes())),
+            ))
         },
     )?;
     l.func_wrap(
