@@ -248,10 +248,20 @@ impl Guest {
         store.limiter(|st| &mut st.limits);
         let cant = |e: wasmi::Error| format!("cannot instantiate {}: {e}", p.path);
         store.set_fuel(limits.max_instructions).map_err(cant)?;
-        let instance = p
-            .linker
-            .instantiate_and_start(&mut store, &p.module)
-            .map_err(cant)?;
+        let instance = match p.linker.instantiate_and_start(&mut store, &p.module) {
+            Ok(i) => i,
+            Err(e) => {
+                return Err(match store.data().limits.denied {
+                    Some(d) => format!(
+                        "cannot start {}: it needs {} MiB of memory at start, past the cap of {} MiB (node.memory_mib)",
+                        p.path,
+                        d.div_ceil(1 << 20),
+                        limits.memory_mib
+                    ),
+                    None => cant(e),
+                })
+            }
+        };
         let memory = instance.get_memory(&store, "memory");
         store.data_mut().memory = memory;
         let start = instance.get_func(&store, "_start");
