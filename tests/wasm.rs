@@ -298,3 +298,19 @@ fn charged_cpu_time_delays_replies() {
     // per instruction (a Go node spends millions on each).
     assert!(latency(0) < latency(1));
 }
+
+#[test]
+fn a_g_counter_over_seq_kv_passes_maelstrom_test() {
+    let Some(dir) = nodes() else { return };
+    let save = scratch("wasm", "gc.json", "");
+    let out = dsim(&[
+        "maelstrom", "test", "-w", "g-counter", "--bin", &node(&dir, "counter"),
+        "--node-count", "3", "--time-limit", "10", "--rate", "10",
+        "--save", &save.display().to_string(), "--json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(out.status.code(), Some(0), "{r:#}");
+    assert_eq!(r["checks"]["g-counter"], "pass");
+    // Each add writes to seq-kv and each tick reads every key from it.
+    assert!(r["messages"]["sent"].as_u64().unwrap_or(0) > 100, "{r:#}");
+}
