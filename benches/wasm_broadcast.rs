@@ -47,11 +47,18 @@ fn main() {
         .expect("the scenario is valid");
     let load = t.elapsed();
     let mut fingerprints = Vec::new();
-    for label in ["first run (module compiled on first use)", "second run (module compiled)"] {
+    for label in [
+        "first run (module compiled on first use)",
+        "second run (module compiled)",
+    ] {
         let t = Instant::now();
         let rep = dsim::runner::run_at(&sc, 1).expect("runs");
         let wall = t.elapsed();
-        let set_full = rep.checks.iter().find(|c| c.name == "set-full").map(|c| c.result.summary.clone());
+        let set_full = rep
+            .checks
+            .iter()
+            .find(|c| c.name == "set-full")
+            .map(|c| c.result.summary.clone());
         println!(
             "{label}: {:.2} s wall for 20 s simulated; {} ops, {} messages delivered, {:.0} µs per delivered message; set-full: {}",
             wall.as_secs_f64(),
@@ -62,7 +69,10 @@ fn main() {
         );
         fingerprints.push(rep.fingerprint);
     }
-    println!("load and compile the module (lazy): {:.1} ms", load.as_secs_f64() * 1e3);
+    println!(
+        "load and compile the module (lazy): {:.1} ms",
+        load.as_secs_f64() * 1e3
+    );
     let idle = registry
         .parse(&scenario(&bin, 0), "bench", "bench")
         .expect("the scenario is valid");

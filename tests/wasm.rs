@@ -304,9 +304,21 @@ fn a_g_counter_over_seq_kv_passes_maelstrom_test() {
     let Some(dir) = nodes() else { return };
     let save = scratch("wasm", "gc.json", "");
     let out = dsim(&[
-        "maelstrom", "test", "-w", "g-counter", "--bin", &node(&dir, "counter"),
-        "--node-count", "3", "--time-limit", "10", "--rate", "10",
-        "--save", &save.display().to_string(), "--json",
+        "maelstrom",
+        "test",
+        "-w",
+        "g-counter",
+        "--bin",
+        &node(&dir, "counter"),
+        "--node-count",
+        "3",
+        "--time-limit",
+        "10",
+        "--rate",
+        "10",
+        "--save",
+        &save.display().to_string(),
+        "--json",
     ]);
     let r: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     assert_eq!(out.status.code(), Some(0), "{r:#}");

@@ -70,7 +70,7 @@ pub struct TestArgs {
     /// The seed (dsim's addition: Maelstrom cannot replay).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Where the scenario file goes (default: dsim-<workload>.json here).
+    /// Where the scenario file goes (default: `dsim-WORKLOAD.json` here).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
     /// Write a self-contained HTML report to FILE.

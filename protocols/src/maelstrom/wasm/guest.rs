@@ -554,18 +554,14 @@ fn gone(e: &wasmi::Error, denied: Option<usize>) -> String {
     }
 }
 
-/// `n` as `10^k` when it is a power of ten, else as is.
+/// `n` as `10^k` when it is a power of ten (from 1000), else as is.
 fn pow10(n: u64) -> String {
-    let mut k = 0;
-    let mut m = n;
-    while m >= 10 && m % 10 == 0 {
-        m /= 10;
-        k += 1;
-    }
-    if m == 1 && k > 2 {
-        format!("10^{k}")
-    } else {
-        n.to_string()
+    let s = n.to_string();
+    match s.strip_prefix('1') {
+        Some(zeros) if zeros.len() > 2 && zeros.bytes().all(|b| b == b'0') => {
+            format!("10^{}", zeros.len())
+        }
+        _ => s,
     }
 }
 

@@ -95,8 +95,10 @@ pub struct Foreign {
 /// Modules compiled by this process, by canonical path: (hash of the
 /// bytes, the program). A fuzz campaign re-validates its scenario many
 /// times; the module is compiled once.
-fn cache() -> &'static Mutex<BTreeMap<PathBuf, (u64, Arc<Program>)>> {
-    static CACHE: OnceLock<Mutex<BTreeMap<PathBuf, (u64, Arc<Program>)>>> = OnceLock::new();
+type Cache = Mutex<BTreeMap<PathBuf, (u64, Arc<Program>)>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
