@@ -256,7 +256,11 @@ fn finals<P: Protocol>(sim: &Sim<P>) -> Vec<FinalState> {
 pub fn processes<P: Protocol>(sc: &Scenario, cfg: &sim::SimConfig, params: &P::Params) -> Vec<P> {
     let layout = cfg.layout();
     let mut nodes: Vec<P> = (0..cfg.nodes)
-        .map(|id| P::new(id, cfg.nodes, &sc.variant, params))
+        .map(|id| match &sc.foreign {
+            Some(f) => P::foreign(id, cfg.nodes, params, f)
+                .expect("the foreign node was validated when the scenario was loaded"),
+            None => P::new(id, cfg.nodes, &sc.variant, params),
+        })
         .collect();
     for (name, knobs) in &sc.services {
         nodes.push(

@@ -178,6 +178,21 @@ pub trait Protocol: sim::Node + Sized + 'static {
         let _ = (run, key);
         None
     }
+    /// Replica `id` of `nodes` as a foreign node: a user's WebAssembly
+    /// program ([`maelstrom::wasm`]). The default refuses: only a world that
+    /// speaks the program's protocol (Maelstrom's) can host one.
+    fn foreign(
+        id: NodeId,
+        nodes: usize,
+        params: &Self::Params,
+        node: &maelstrom::wasm::Foreign,
+    ) -> Result<Self, String> {
+        let _ = (id, nodes, params, node);
+        Err(format!(
+            "{} cannot run a user's program as a node; the Maelstrom protocols (gg-*) can",
+            Self::NAME
+        ))
+    }
     /// Runs protocol check `name` (one of [`Protocol::checks`]) on a finished run.
     fn check(name: &str, _run: &Sim<Self>) -> CheckResult {
         CheckResult::unknown(format!("{} has no check named {name}", Self::NAME))

@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod list;
+pub mod maelstrom;
 pub mod run;
 
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ pub enum Cmd {
     Check(check::CheckArgs),
     /// List protocols, checks, models and the bundled scenarios (`dsim list PATTERN` for detail).
     List(list::ListArgs),
+    /// Maelstrom's command line for your own node (WebAssembly, wasip1).
+    Maelstrom(maelstrom::MaelstromArgs),
 }
 
 /// The command that replays the run in progress, printed if a run panics.
@@ -91,6 +94,7 @@ pub fn run(registry: &Registry, cli: Cli) -> ExitCode {
         Cmd::Fuzz(args) => crate::fuzz::cli::run(registry, &args),
         Cmd::Check(args) => check::run(&args),
         Cmd::List(args) => list::run(registry, &args),
+        Cmd::Maelstrom(args) => maelstrom::run(registry, &args),
     }
 }
 

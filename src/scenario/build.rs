@@ -63,6 +63,7 @@ impl Builder {
                 expect: Default::default(),
                 check_params: Default::default(),
                 fuzz: None,
+                node: None,
             },
         }
     }
@@ -167,6 +168,18 @@ impl Builder {
     /// Fault generators expanded per seed (for [`crate::fuzz::search`]).
     pub fn fuzz(mut self, fuzz: RawFuzz) -> Self {
         self.raw.fuzz = Some(fuzz);
+        self
+    }
+
+    /// Every replica runs the WebAssembly program at `path` (relative to
+    /// the current directory here, since no file was read).
+    pub fn wasm(mut self, path: &str) -> Self {
+        self.raw.node = Some(super::raw::RawNode {
+            wasm: path.to_string(),
+            ns_per_instruction: 0,
+            max_instructions: None,
+            memory_mib: None,
+        });
         self
     }
 

@@ -59,6 +59,8 @@ pub struct Scenario {
     pub services: Vec<(String, serde_json::Value)>,
     /// Which client runs the workload.
     pub client: protocols::ClientMode,
+    /// The user's program the replicas run instead of the protocol's code.
+    pub foreign: Option<protocols::maelstrom::wasm::Foreign>,
     /// The scenario with every default filled in.
     pub effective: RawScenario,
     /// The `--set KEY=VALUE` overrides applied to the file, as written (the

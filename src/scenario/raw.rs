@@ -69,6 +69,34 @@ pub struct RawScenario {
     /// Fault generators expanded per seed (see `dsim::fuzz`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuzz: Option<RawFuzz>,
+    /// The replicas run a user's program instead of the protocol's own
+    /// code (absent: the protocol's code; see docs/wasm-nodes.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<RawNode>,
+}
+
+/// `"node": {"wasm": "node.wasm", …}`: every replica runs this WebAssembly
+/// (WASI preview 1) program as a Maelstrom node.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    /// The module's path, relative to the scenario file (required).
+    pub wasm: String,
+    /// Simulated CPU time per executed instruction, in ns (default 0: a
+    /// handler takes no simulated time).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ns_per_instruction: u64,
+    /// The most instructions a node may run between two blocks before it
+    /// is halted as stuck (default 1,000,000,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_instructions: Option<u64>,
+    /// Each node's memory cap, in MiB (default 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn empty_object() -> serde_json::Value {

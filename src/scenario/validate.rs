@@ -11,6 +11,8 @@ use super::locate::{locate, render, Seg};
 
 #[path = "validate_faults.rs"]
 mod faults;
+#[path = "validate_node.rs"]
+mod node;
 use super::raw::*;
 use super::{Scenario, ScenarioError};
 use faults::{faults, proc_ref, us, us_signed};
@@ -107,7 +109,8 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     let n = raw.nodes as usize;
     // Variant and params.
     let variants: Vec<&str> = Pr::variants().iter().map(|v| v.name).collect();
-    let variant_note = raw.variant.is_none().then(|| {
+    // A user's program replaces the protocol's code: its variants mean nothing.
+    let variant_note = (raw.variant.is_none() && raw.node.is_none()).then(|| {
         let v = &Pr::variants()[0];
         let others: Vec<&str> = variants[1..].to_vec();
         let mut note = format!("no variant given: {} ({})", v.name, v.summary);
@@ -142,6 +145,14 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
     Pr::validate(&params, n).map_err(|m| src.err(&p(&["params"]), m))?;
     // Write the params back with defaults filled, for --print-scenario.
     raw.params = serde_json::to_value(&params).unwrap_or(serde_json::Value::Null);
+    let foreign = node::foreign::<Pr>(&mut raw, &params, src)?;
+    let variant_note = match &foreign {
+        Some(f) => Some(format!(
+            "every server runs {} (WebAssembly), not the protocol's code",
+            f.program.path
+        )),
+        None => variant_note,
+    };
 
     if raw.services.is_none() && !Pr::default_services().is_empty() {
         raw.services = Some(
@@ -299,6 +310,7 @@ fn validate_for<Pr: Protocol>(mut raw: RawScenario, src: &Src) -> R<Scenario> {
         variant_note,
         services,
         client,
+        foreign,
         effective: raw,
         overrides: Vec::new(),
     })

@@ -47,6 +47,7 @@ pub mod services;
 pub mod topology;
 pub mod txn;
 pub mod unique_ids;
+pub mod wasm;
 
 /// A shared, immutable list of integers (a gossiped set): cloning a message
 /// that carries one does not copy it.
@@ -195,11 +196,15 @@ pub enum Kind {
     /// `type`s, written as if they were variants of this enum).
     #[serde(untagged)]
     Kafka(kafka::Msg),
+    /// A WebAssembly node's message, as the JSON it wrote (untagged: the
+    /// body carries its own `type`).
+    #[serde(untagged)]
+    Json(wasm::JsonBody),
 }
 
 impl Kind {
     /// The `type` as it goes on the wire.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Kind::Gossip { .. } => "gossip",
             Kind::GossipOk => "gossip_ok",
@@ -220,6 +225,7 @@ impl Kind {
             Kind::TxnReplicate { .. } => "txn_replicate",
             Kind::Error { .. } => "error",
             Kind::Kafka(m) => m.name(),
+            Kind::Json(b) => b.kind(),
         }
     }
 }
@@ -275,6 +281,11 @@ pub enum Timer {
     Tick,
     /// unique-ids: the millisecond the node slept for is over.
     NextMs,
+    /// A WebAssembly node: the deadline of the poll it is blocked in.
+    Wake,
+    /// A WebAssembly node: the simulated CPU time of its last activation
+    /// is over (its output leaves now).
+    Busy,
 }
 
 /// What a workload's server is: its handlers for client requests, server
@@ -466,12 +477,14 @@ pub struct Host<W: Workload> {
 }
 
 /// A process of a Maelstrom world running workload `W`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Server<W: Workload> {
     /// A server node (`n0`, `n1`, …).
     Node(Box<Host<W>>),
     /// A service (`lin-kv`, `seq-kv`, `lww-kv`, `lin-tso`).
     Service(services::Service),
+    /// A server node that runs a user's WebAssembly program ([`wasm`]).
+    Wasm(Box<wasm::Guest>),
 }
 
 impl<W: Workload> Server<W> {
@@ -479,7 +492,7 @@ impl<W: Workload> Server<W> {
     pub fn host(&self) -> Option<&Host<W>> {
         match self {
             Server::Node(h) => Some(h),
-            Server::Service(_) => None,
+            Server::Service(_) | Server::Wasm(_) => None,
         }
     }
 
@@ -501,12 +514,17 @@ impl<W: Workload> Node for Server<W> {
     type Timer = Timer;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if let Server::Wasm(g) = self {
+            return g.on_start(ctx);
+        }
         self.with_net(ctx, |w, net| w.on_init(net));
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Self>, from: NodeId, msg: Msg) {
-        if let Server::Service(s) = self {
-            return s.on_message(ctx, from, msg);
+        match self {
+            Server::Service(s) => return s.on_message(ctx, from, msg),
+            Server::Wasm(g) => return g.on_message(ctx, from, msg),
+            Server::Node(_) => {}
         }
         self.with_net(ctx, |w, net| {
             let body = msg.body;
@@ -531,14 +549,23 @@ impl<W: Workload> Node for Server<W> {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Self>, timer: Timer) {
+        if let Server::Wasm(g) = self {
+            return g.on_timer(ctx, timer);
+        }
         self.with_net(ctx, |w, net| w.on_timer(net, timer));
     }
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Self>, request: Request) {
+        if let Server::Wasm(g) = self {
+            return g.on_request(ctx, request);
+        }
         self.with_net(ctx, |w, net| w.on_request(net, request));
     }
 
     fn on_crash(&mut self) {
+        if let Server::Wasm(g) = self {
+            g.on_crash();
+        }
         if let Server::Node(h) = self {
             // Nothing is durable: a Maelstrom node restarts from scratch.
             h.w = W::new(h.id, h.nodes, h.variant, &h.params);
@@ -549,7 +576,7 @@ impl<W: Workload> Node for Server<W> {
     fn digest(&self) -> Digest {
         match self {
             Server::Node(h) => h.w.digest(),
-            Server::Service(_) => Digest::new(),
+            Server::Service(_) | Server::Wasm(_) => Digest::new(),
         }
     }
 }
@@ -619,12 +646,22 @@ impl<W: Workload> Protocol for Server<W> {
     fn notes(run: &Sim<Self>) -> Vec<String> {
         let mut notes = W::notes(run);
         notes.extend(parked_notes(run));
+        notes.extend(wasm::notes(run));
         for (i, p) in run.nodes().iter().enumerate() {
             if let Server::Service(s) = p {
                 notes.extend(s.notes(&run.layout().name(i), run.layout()));
             }
         }
         notes
+    }
+    fn foreign(
+        id: NodeId,
+        nodes: usize,
+        params: &W::Params,
+        node: &wasm::Foreign,
+    ) -> Result<Self, String> {
+        let params = serde_json::to_value(params).unwrap_or_default();
+        wasm::Guest::new(id, nodes, W::NAME, &params, node).map(|g| Server::Wasm(Box::new(g)))
     }
     fn check(name: &str, run: &Sim<Self>) -> CheckResult {
         checks::run_common(name, run).unwrap_or_else(|| W::check(name, run))

@@ -1,0 +1,3 @@
+module dsim.test/wasmnodes
+
+go 1.21
