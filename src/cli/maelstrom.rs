@@ -127,6 +127,7 @@ fn test(registry: &Registry, a: &TestArgs) -> ExitCode {
     let run = super::run::RunArgs {
         scenario: path,
         seed: Some(a.seed),
+        sets: Vec::new(),
         trace: a.trace.clone(),
         history: None,
         trail: None,
