@@ -545,7 +545,7 @@ fn a_jepsen_list_append_history_is_checked_key_by_key() {
     let output = dsim(&["check", file.to_str().unwrap(), "--model", "list-append"]);
     assert_eq!(code(&output), 1, "{}{}", stdout(&output), stderr(&output));
     assert!(
-        stdout(&output).starts_with("NOT linearizable (key \"1\")"),
+        stdout(&output).starts_with("NOT linearizable (key 1)"),
         "{}",
         stdout(&output)
     );

@@ -22,7 +22,7 @@ pub(crate) type TimeFormat<'a> = &'a dyn Fn(u64) -> String;
 pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
     let mut out = String::new();
     let key = match &witness.key {
-        Some(key) => format!("key {key:?}"),
+        Some(key) => format!("key {}", crate::history::show_key(key)),
         None => "the register".to_string(),
     };
     let _ = writeln!(

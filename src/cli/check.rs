@@ -5,7 +5,7 @@
 //! 3 unknown (the step budget ran out). With several files, each gets one
 //! verdict line and the exit code is the most severe: 2 over 1 over 3 over 0.
 
-use checker::{check, model, History, Model, Report, Verdict};
+use checker::{check, model, EdnOptions, History, Model, NilRead, Report, TimeUnit, Verdict};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -44,6 +44,15 @@ pub struct CheckArgs {
     /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+    /// EDN only: what an `:ok` read of `nil` means. `unknown` (Knossos's
+    /// meaning, the default): the read constrains nothing; `value`: the
+    /// register held nil.
+    #[arg(long, value_enum, value_name = "MEANING", default_value = "unknown")]
+    pub nil_read: NilMeaning,
+    /// The largest history file read, in MiB; a larger one is refused
+    /// before it is read.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub max_input_mib: u64,
     /// Treat a history with nothing to check (no operations, or only
     /// failed ones) as bad input, exit code 2, instead of passing it.
     #[arg(long)]
@@ -58,6 +67,15 @@ pub struct CheckArgs {
     /// witness, the longest linearizable prefix per key) to FILE; one history only.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+/// What an EDN `:ok` read of nil means (`--nil-read`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NilMeaning {
+    /// A read of unknown value (Knossos).
+    Unknown,
+    /// A read of nil (null).
+    Value,
 }
 
 /// How bad one file's result is; the exit code is the worst over all files.
@@ -103,12 +121,12 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             if let Some(page) = &args.report {
                 write_report(page, &path, &history, &model, &report, args.budget)?;
             }
-            Ok((path, report, empty))
+            Ok((path, report, empty, history.time_unit()))
         });
         let (severity, text) = match judged {
-            Ok((path, report, empty)) => (
+            Ok((path, report, empty, unit)) => (
                 severity(&report),
-                render(args, &path, &report, empty, single),
+                render(args, &path, &report, empty, single, unit),
             ),
             Err((path, message)) => {
                 eprintln!("error: {message}");
@@ -197,16 +215,33 @@ fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, Failure>> {
     out
 }
 
-/// Adds the `*.jsonl` and `*.edn` files under `dir` to `found`.
+/// Adds the `*.jsonl` and `*.edn` files under `dir` to `found`. Symbolic
+/// links to directories are not followed (a link to `.` would loop), links
+/// to files are; a directory tree deeper than [`MAX_DIR_DEPTH`] is refused.
 fn collect(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    collect_at(dir, found, 0)
+}
+
+/// The deepest directory tree `dsim check DIR` walks.
+const MAX_DIR_DEPTH: usize = 64;
+
+fn collect_at(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), String> {
+    if depth > MAX_DIR_DEPTH {
+        return Err(format!(
+            "{}: directories nested more than {MAX_DIR_DEPTH} deep",
+            dir.display()
+        ));
+    }
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?
-            .path();
+        let entry = entry.map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
         if path.is_dir() {
-            collect(&path, found)?;
+            if !link {
+                collect_at(&path, found, depth + 1)?;
+            }
         } else if matches!(extension(&path), Some("jsonl" | "edn")) {
             found.push(path);
         }
@@ -223,7 +258,7 @@ fn extension(path: &Path) -> Option<&str> {
 fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Report, bool), Failure> {
     let shown = path.display().to_string();
     let fail = |message: String| (shown.clone(), message);
-    let text = std::fs::read_to_string(path)
+    let text = read_capped(path, args.max_input_mib)
         .map_err(|e| fail(format!("cannot read history {shown}: {e}")))?;
     let at = |line: Option<usize>| match line {
         Some(line) => format!("{shown}:{line}"),
@@ -233,9 +268,15 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
         Some("edn") => Format::Edn,
         _ => Format::Jsonl,
     });
+    let options = EdnOptions {
+        nil_read: match args.nil_read {
+            NilMeaning::Unknown => NilRead::Unknown,
+            NilMeaning::Value => NilRead::Value,
+        },
+    };
     let history = match format {
         Format::Jsonl => History::parse_jsonl(&text),
-        Format::Edn => History::parse_edn(&text),
+        Format::Edn => History::parse_edn_with(&text, options),
     }
     .map_err(|e| fail(format!("{}: {}", at(e.line), e.kind)))?;
     let report = check(&history, model, args.budget)
@@ -248,6 +289,28 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
         )));
     }
     Ok((history, report, empty))
+}
+
+/// Reads a history file of at most `max_mib` MiB: a larger one (or an
+/// endless one, such as /dev/zero) is refused once the limit is passed,
+/// without reading the rest.
+fn read_capped(path: &Path, max_mib: u64) -> Result<String, String> {
+    use std::io::Read;
+    let limit = max_mib.saturating_mul(1 << 20);
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        format!("the file is not UTF-8 text (byte {at})")
+    })
 }
 
 /// Writes the HTML report of one checked history to `page`.
@@ -297,7 +360,14 @@ struct JsonReport<'a> {
 }
 
 /// What is printed for one checked file.
-fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: bool) -> String {
+fn render(
+    args: &CheckArgs,
+    path: &Path,
+    report: &Report,
+    empty: bool,
+    single: bool,
+    unit: TimeUnit,
+) -> String {
     let shown = path.display().to_string();
     if args.json {
         let out = JsonReport {
@@ -311,7 +381,7 @@ fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: b
     match (empty, single) {
         (true, true) => format!("nothing to check: {}\n", nothing(report)),
         (true, false) => format!("{shown}: nothing to check: {}\n", nothing(report)),
-        (false, true) => human(report, args.budget),
+        (false, true) => human(report, args.budget, unit),
         (false, false) => format!("{shown}: {}\n", one_line(report, args.budget)),
     }
 }
@@ -323,10 +393,9 @@ fn one_line(report: &Report, budget: u64) -> String {
         (Verdict::Linearizable, _) => format!("linearizable ({size})"),
         (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
         (Verdict::NotLinearizable, witness) => {
-            let key = report
-                .key
-                .as_ref()
-                .map_or(String::new(), |k| format!(" (key {k:?})"));
+            let key = report.key.as_ref().map_or(String::new(), |k| {
+                format!(" (key {})", checker::history::show_key(k))
+            });
             let shown = witness.as_ref().map_or(String::new(), |w| {
                 let minimal = if w.minimal {
                     "minimal"
@@ -343,11 +412,11 @@ fn one_line(report: &Report, budget: u64) -> String {
 }
 
 /// The text report: verdict line, per-key counts, witness.
-fn human(report: &Report, budget: u64) -> String {
+fn human(report: &Report, budget: u64, unit: TimeUnit) -> String {
     let verdict = match report.verdict {
         Verdict::Linearizable => "linearizable".to_string(),
         Verdict::NotLinearizable => match &report.key {
-            Some(key) => format!("NOT linearizable (key {key:?})"),
+            Some(key) => format!("NOT linearizable (key {})", checker::history::show_key(key)),
             None => "NOT linearizable".to_string(),
         },
         Verdict::Unknown => format!("unknown: the step budget ({budget}) ran out"),
@@ -378,7 +447,7 @@ fn human(report: &Report, budget: u64) -> String {
     }
     if let Some(witness) = &report.witness {
         out.push('\n');
-        out.push_str(&witness.render_text());
+        out.push_str(&witness.render_text_with(&|t| unit.show(t)));
     }
     out
 }

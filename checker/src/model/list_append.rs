@@ -157,12 +157,12 @@ mod tests {
     fn reads_see_appends_in_order() {
         let m = model::by_name("list-append", None).unwrap();
         let ok = history(&[
-            r#"{"process":0,"type":"invoke","f":"txn","key":"1","value":[["append",1,5],["r",1,null]],"time":1}"#,
-            r#"{"process":0,"type":"ok","f":"txn","key":"1","value":[["append",1,5],["r",1,[5]]],"time":2}"#,
-            r#"{"process":1,"type":"invoke","f":"txn","key":"1","value":[["append",1,6]],"time":3}"#,
-            r#"{"process":1,"type":"ok","f":"txn","key":"1","value":[["append",1,6]],"time":4}"#,
-            r#"{"process":2,"type":"invoke","f":"txn","key":"1","value":[["r",1,null]],"time":5}"#,
-            r#"{"process":2,"type":"ok","f":"txn","key":"1","value":[["r",1,[5,6]]],"time":6}"#,
+            r#"{"process":0,"type":"invoke","f":"txn","key":1,"value":[["append",1,5],["r",1,null]],"time":1}"#,
+            r#"{"process":0,"type":"ok","f":"txn","key":1,"value":[["append",1,5],["r",1,[5]]],"time":2}"#,
+            r#"{"process":1,"type":"invoke","f":"txn","key":1,"value":[["append",1,6]],"time":3}"#,
+            r#"{"process":1,"type":"ok","f":"txn","key":1,"value":[["append",1,6]],"time":4}"#,
+            r#"{"process":2,"type":"invoke","f":"txn","key":1,"value":[["r",1,null]],"time":5}"#,
+            r#"{"process":2,"type":"ok","f":"txn","key":1,"value":[["r",1,[5,6]]],"time":6}"#,
         ]);
         assert_eq!(check(&ok, &m, 1000).unwrap().verdict, Verdict::Linearizable);
         let text = ok.to_jsonl().replace("[5,6]", "[6,5]");
@@ -175,7 +175,7 @@ mod tests {
     fn a_transaction_on_two_keys_is_refused() {
         let m = model::by_name("list-append", None).unwrap();
         let two = history(&[
-            r#"{"process":0,"type":"invoke","f":"txn","key":"1","value":[["append",1,5],["r",2,null]],"time":1}"#,
+            r#"{"process":0,"type":"invoke","f":"txn","key":1,"value":[["append",1,5],["r",2,null]],"time":1}"#,
         ]);
         let error = check(&two, &m, 1000).unwrap_err();
         assert!(
