@@ -46,6 +46,11 @@ pub struct Witness {
     pub ops: Vec<Operation>,
     /// Why they cannot be linearized, in words; it names only these operations.
     pub explanation: String,
+    /// What the operations show, when it is not that they cannot be
+    /// linearized (a transactional model's: "these 2 transactions form a
+    /// G-single cycle"); `None` for linearizability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
     /// True if each operation is needed: with any one of them weakened like
     /// the key's other operations, an order exists (1-minimal). False when
     /// the steps allowed for minimising ran out first.
@@ -266,6 +271,7 @@ pub(crate) fn find<S: Spec>(
         })
         .collect();
     Some(Witness {
+        claim: None,
         key: ops.first().and_then(|op| op.key.clone()),
         ops: witness_ops,
         explanation,

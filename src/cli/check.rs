@@ -33,12 +33,19 @@ pub struct CheckArgs {
     /// The model's initial value, as JSON (e.g. `0`, `null`, `'"abc"'`).
     #[arg(long, value_name = "VALUE")]
     pub initial: Option<String>,
-    /// rw-register only: the consistency model the transactions must
-    /// satisfy (read-uncommitted, read-committed, repeatable-read,
-    /// serializable, strict-serializable; default strict-serializable).
+    /// rw-register and list-append: the consistency model the
+    /// transactions must satisfy, as Elle names it (read-uncommitted,
+    /// read-committed, repeatable-read, snapshot-isolation, serializable,
+    /// strong-session-serializable, strict-serializable; default
+    /// strict-serializable).
     #[arg(long, value_name = "MODEL")]
     pub consistency: Option<String>,
-    /// rw-register only: also check read-your-writes per process.
+    /// rw-register and list-append: anomalies to fail on besides those the
+    /// consistency model forbids, comma-separated (e.g. `garbage-read`), as
+    /// Elle's `:anomalies`.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub anomalies: Vec<String>,
+    /// rw-register and list-append: also check read-your-writes per process.
     #[arg(long)]
     pub read_your_writes: bool,
     /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
@@ -159,26 +166,44 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
             format!("--initial {text:?} is not JSON ({e}); a string needs quotes: '\"{text}\"'")
         })?),
     };
-    let initial = match (args.consistency.as_deref(), args.read_your_writes) {
-        (None, false) => initial,
-        _ if args.model != "rw-register" => {
+    let transactional = matches!(args.model.as_str(), "rw-register" | "list-append");
+    let asked = args.consistency.is_some() || args.read_your_writes || !args.anomalies.is_empty();
+    let initial = match asked {
+        false => initial,
+        true if !transactional => {
             return Err(format!(
-                "--consistency and --read-your-writes go with --model rw-register, not {}",
+                "--consistency, --anomalies and --read-your-writes go with --model rw-register or list-append, not {}",
                 args.model
             ))
         }
-        _ if initial.is_some() => {
-            return Err("give --consistency/--read-your-writes or --initial, not both".into())
+        true if initial.is_some() => {
+            return Err(
+                "give --consistency/--anomalies/--read-your-writes or --initial, not both".into(),
+            )
         }
-        (consistency, ryw) => {
-            let name = consistency.unwrap_or("strict-serializable");
-            if model::rw_register::Consistency::parse(name).is_none() {
+        true => {
+            use model::rw_register::{AnomalyKind, Consistency};
+            let name = args.consistency.as_deref().unwrap_or("strict-serializable");
+            if Consistency::parse(name).is_none() {
                 return Err(format!(
                     "--consistency {name:?} is not a consistency model; allowed: {}",
-                    model::rw_register::Consistency::names()
+                    Consistency::names()
                 ));
             }
-            Some(serde_json::json!({"consistency": name, "read_your_writes": ryw}))
+            for a in &args.anomalies {
+                if AnomalyKind::parse(a).is_none() {
+                    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+                    return Err(format!(
+                        "--anomalies {a:?} is not an anomaly; allowed: {}",
+                        names.join(", ")
+                    ));
+                }
+            }
+            Some(serde_json::json!({
+                "consistency": name,
+                "read_your_writes": args.read_your_writes,
+                "anomalies": args.anomalies,
+            }))
         }
     };
     model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())
@@ -389,6 +414,21 @@ fn render(
 /// The verdict of one of several files, on one line.
 fn one_line(report: &Report, budget: u64) -> String {
     let size = format!("{} operations, {} steps", report.ops, report.steps);
+    if report.property != "linearizable" {
+        let first = report
+            .witness
+            .as_ref()
+            .and_then(|w| w.explanation.lines().next().map(str::to_string));
+        let size = format!("{} transactions", report.ops);
+        return match (report.verdict, first) {
+            (Verdict::NotLinearizable, Some(first)) => format!("{first} ({size})"),
+            (Verdict::NotLinearizable, None) => format!("not {} ({size})", report.property),
+            (Verdict::Linearizable, _) => format!("{} ({size})", report.property),
+            (Verdict::Unknown, _) => format!(
+                "unknown: appends or writes are not unique, so versions cannot be told apart ({size})"
+            ),
+        };
+    }
     match (report.verdict, &report.witness) {
         (Verdict::Linearizable, _) => format!("linearizable ({size})"),
         (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
@@ -413,6 +453,18 @@ fn one_line(report: &Report, budget: u64) -> String {
 
 /// The text report: verdict line, per-key counts, witness.
 fn human(report: &Report, budget: u64, unit: TimeUnit) -> String {
+    if report.property != "linearizable" {
+        let mut out = format!("{}\n", one_line(report, budget));
+        out.push_str(&format!(
+            "model {}, consistency model {}, {} operations\n",
+            report.model, report.property, report.ops
+        ));
+        if let Some(witness) = &report.witness {
+            out.push('\n');
+            out.push_str(&witness.render_text_with(&|t| unit.show(t)));
+        }
+        return out;
+    }
     let verdict = match report.verdict {
         Verdict::Linearizable => "linearizable".to_string(),
         Verdict::NotLinearizable => match &report.key {

@@ -971,6 +971,7 @@ impl KeyChecker for Kafka {
             Verdict::NotLinearizable
         };
         let witness = a.errors().next().map(|first| Witness {
+            claim: None,
             key: Some(first.key.clone()),
             ops: first.ops.iter().map(|&i| all[i].clone()).collect(),
             explanation: format!(

@@ -251,6 +251,7 @@ impl KeyChecker for Check {
             };
             if let (Some((text, cited)), None) = (found, &witness) {
                 witness = Some(Witness {
+                    claim: None,
                     key: key.map(str::to_string),
                     ops: cited.into_iter().map(|i| ops[i].clone()).collect(),
                     explanation: text,
