@@ -29,15 +29,15 @@ pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
         let _ = writeln!(out, "{claim}:");
     } else {
         let _ = writeln!(
-        out,
-        "{key}: {} cannot be linearized{}:",
-        crate::witness::these(witness.ops.len()),
-        if witness.minimal {
-            " (a minimal set)"
-        } else {
-            " (not minimised)"
-        }
-    );
+            out,
+            "{key}: {} cannot be linearized{}:",
+            crate::witness::these(witness.ops.len()),
+            if witness.minimal {
+                " (a minimal set)"
+            } else {
+                " (not minimised)"
+            }
+        );
     }
     out.push('\n');
     let n = witness.ops.len();
@@ -62,7 +62,10 @@ pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
     // Each line of the explanation wrapped on its own, keeping its indent.
     for paragraph in witness.explanation.lines() {
         let indent = &paragraph[..paragraph.len() - paragraph.trim_start().len()];
-        for (i, line) in wrap(paragraph, TEXT_WIDTH - indent.len()).iter().enumerate() {
+        for (i, line) in wrap(paragraph, TEXT_WIDTH - indent.len())
+            .iter()
+            .enumerate()
+        {
             let more = if i == 0 { "" } else { "  " };
             let _ = writeln!(out, "{indent}{more}{line}");
         }

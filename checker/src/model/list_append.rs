@@ -32,12 +32,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use super::rw_register::{build_for, Workload};
 use super::rw_register::{
     cycles_of, process_edges, realtime_edges, Analysis, Anomaly, AnomalyKind, Atom, Consistency,
     Dep, Edge, Graph, Mop, Status, Txn,
 };
 use super::shape::{bad_input, bad_output, txn_micros};
-use super::rw_register::{build_for, Workload};
 use super::{Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
 
@@ -52,8 +52,7 @@ fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
     build_for(Workload::ListAppend, initial)
 }
 
-const MICRO: &str =
-    "a list of micro-operations [\"append\", key, element] and [\"r\", key, null]";
+const MICRO: &str = "a list of micro-operations [\"append\", key, element] and [\"r\", key, null]";
 
 /// A key or element as an atom: its JSON text.
 fn atom(v: &Value) -> Option<Atom> {
@@ -189,7 +188,11 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     // of each list's last element (None: the empty list).
     let mut lists: BTreeMap<&Atom, BTreeSet<&Vec<Atom>>> = BTreeMap::new();
     let mut readers: BTreeMap<(&Atom, Option<&Atom>), Vec<usize>> = BTreeMap::new();
-    for (i, t) in txns.iter().enumerate().filter(|(_, t)| t.status == Status::Ok) {
+    for (i, t) in txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status == Status::Ok)
+    {
         for m in &t.mops {
             let Mop::Rl(k, Some(items)) = m else { continue };
             lists.entry(k).or_default().insert(items);
@@ -266,7 +269,11 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
         {
             let involved: Vec<usize> = [pair[0], pair[1]]
                 .iter()
-                .filter_map(|l| readers.get(&(*k, l.last())).and_then(|r| r.first().copied()))
+                .filter_map(|l| {
+                    readers
+                        .get(&(*k, l.last()))
+                        .and_then(|r| r.first().copied())
+                })
                 .collect();
             anomalies.push(Anomaly {
                 kind: AnomalyKind::IncompatibleOrder,
@@ -291,7 +298,11 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     }
 
     // Internal consistency and future reads, per ok transaction.
-    for (i, t) in txns.iter().enumerate().filter(|(_, t)| t.status == Status::Ok) {
+    for (i, t) in txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status == Status::Ok)
+    {
         // Per key: the known state (a prefix that may be unknown, then elements).
         let mut state: BTreeMap<&Atom, (bool, Vec<&Atom>)> = BTreeMap::new();
         let mut read_elements: BTreeMap<&Atom, BTreeSet<&Atom>> = BTreeMap::new();
@@ -377,7 +388,11 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
 
     // Lost update: two ok transactions read the same list of k, then appended to k.
     let mut collide: BTreeMap<(&Atom, &Vec<Atom>), Vec<usize>> = BTreeMap::new();
-    for (i, t) in txns.iter().enumerate().filter(|(_, t)| t.status == Status::Ok) {
+    for (i, t) in txns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.status == Status::Ok)
+    {
         let mut first_read: BTreeMap<&Atom, &Vec<Atom>> = BTreeMap::new();
         let mut written = BTreeSet::new();
         for m in &t.mops {

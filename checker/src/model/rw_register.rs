@@ -160,8 +160,9 @@ impl Consistency {
             G0Process | G1cProcess | GSingleProcess | GNonadjacentProcess | G2ItemProcess => {
                 level >= 4
             }
-            G0Realtime | G1cRealtime | GSingleRealtime | GNonadjacentRealtime
-            | G2ItemRealtime => level >= 5,
+            G0Realtime | G1cRealtime | GSingleRealtime | GNonadjacentRealtime | G2ItemRealtime => {
+                level >= 5
+            }
             GarbageRead | DuplicateWrite => false,
         }
     }
@@ -593,7 +594,6 @@ impl Analysis {
     }
 }
 
-
 /// The micro-operations of an atom-valued JSON list.
 fn atom(v: &Value) -> Option<Atom> {
     match v {
@@ -754,7 +754,6 @@ impl Graph {
         }
         comp
     }
-
 }
 
 /// The inferred version graph of one key: edges `v1 → v2` (`None` is nil).
@@ -1137,7 +1136,11 @@ pub(crate) fn process_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(us
 /// Real-time edges among ok transactions, transitively reduced: each
 /// transaction follows the frontier of transactions that had ended when it
 /// was invoked and that no other ended transaction followed.
-pub(crate) fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize, Dep)>) {
+pub(crate) fn realtime_edges(
+    txns: &[Txn],
+    g: &mut Graph,
+    seen: &mut BTreeSet<(usize, usize, Dep)>,
+) {
     // Events (time, 0 invocation / 1 completion, txn); at equal times an
     // invocation sorts first: ending at t does not precede starting at t.
     let mut events: Vec<(u64, u8, usize)> = Vec::new();
@@ -1322,10 +1325,12 @@ impl Transactional {
 /// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names]}`.
 pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<Model, ModelError> {
     let name = workload.name();
-    let bad = |found: &Value| ModelError::BadInitial {
+    let bad = |found: &Value| {
+        ModelError::BadInitial {
         model: name,
         expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names]}",
         found: found.clone(),
+    }
     };
     let mut settings = Transactional {
         workload,
