@@ -75,6 +75,16 @@ pub trait Spec: Send + Sync + 'static {
         vec![true; weak.len()]
     }
 
+    /// The operations of `history` (one key's) that could have given
+    /// `history[read]` the value it returned: for a read, every operation
+    /// that writes that value and began before the read returned; empty for
+    /// an operation that reads nothing (the default). A witness holds these
+    /// for each read it holds, so a reader can check it on its own.
+    fn sources(&self, history: &[&Operation], read: usize) -> Vec<usize> {
+        let _ = (history, read);
+        Vec::new()
+    }
+
     /// Explains in words why the operations `history` of one key cannot be
     /// linearized, given `suspects` (indices into `history` of a small set
     /// that cannot), or `None` to fall back to a generic sentence. The
