@@ -14,6 +14,7 @@ mod bank;
 mod cas_register;
 mod counter;
 pub mod kafka;
+mod knossos;
 mod kv;
 mod kv_append;
 mod list_append;
@@ -252,6 +253,9 @@ impl fmt::Debug for Registration {
 /// Every model, in the order `dsim list` shows them.
 static REGISTRY: &[Registration] = &[
     cas_register::REGISTRATION,
+    knossos::MULTI_REGISTER,
+    knossos::MUTEX,
+    knossos::SET,
     kv::REGISTRATION,
     kv_append::REGISTRATION,
     list_append::REGISTRATION,
@@ -259,8 +263,10 @@ static REGISTRY: &[Registration] = &[
     bank::REGISTRATION,
     versioned_kv::REGISTRATION,
     maelstrom::SET_FULL,
+    maelstrom::G_SET,
     maelstrom::UNIQUE_IDS,
     maelstrom::G_COUNTER,
+    maelstrom::PN_COUNTER,
     rw_register::REGISTRATION,
     kafka::KAFKA,
 ];

@@ -433,9 +433,9 @@ impl Edn {
     /// keywords become `:name`, values JSON lacks a `#`-prefixed string
     /// (`#1/2`, `#123456789012345678901N`, `###Inf`, `#\\a`, a symbol
     /// `#sym`), a string that begins with `:` or `#` becomes `#` and its
-    /// quoted EDN text, sets sorted arrays, maps objects keyed as history
-    /// keys are ([`crate::history::key_text`]: `{1 x}` has key `1`, `{"1" x}`
-    /// key `"1"` quoted).
+    /// quoted EDN text, sets sorted arrays, maps objects keyed as JSON keys
+    /// them (a string as itself, anything else as its JSON text, so
+    /// `{1 x}` and `{"1" x}` are one map, as in JSON).
     pub(super) fn to_json(&self) -> Value {
         match self {
             Edn::Nil => Value::Null,
@@ -467,8 +467,12 @@ impl Edn {
             Edn::Map(pairs) => {
                 let mut map = Map::new();
                 for (k, v) in pairs {
-                    let key = crate::history::key_text(&k.to_json())
-                        .unwrap_or_else(|| "null".to_string());
+                    // As JSON object keys: strings as themselves, anything
+                    // else as its JSON text (keywords `:x`).
+                    let key = match k.to_json() {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
                     map.insert(key, v.to_json());
                 }
                 Value::Object(map)
