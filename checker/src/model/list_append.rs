@@ -28,7 +28,7 @@
 //!   `duplicate-elements`, `incompatible-order`; `garbage-read` (an element
 //!   no transaction appended) is listed but fails no model, as in Elle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -156,8 +156,9 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
 
     // Appenders of each (key, element), and whether the append was the
     // transaction's last to that key; failed ones apart.
-    let mut appenders: BTreeMap<(&Atom, &Atom), (usize, bool)> = BTreeMap::new();
-    let mut failed: BTreeMap<(&Atom, &Atom), usize> = BTreeMap::new();
+    // (Looked up only, never iterated: hash maps keep the run deterministic.)
+    let mut appenders: HashMap<(&Atom, &Atom), (usize, bool)> = HashMap::new();
+    let mut failed: HashMap<(&Atom, &Atom), usize> = HashMap::new();
     let mut appends_per_key: BTreeMap<&Atom, Vec<&Atom>> = BTreeMap::new();
     for (i, t) in txns.iter().enumerate() {
         for (j, m) in t.mops.iter().enumerate() {
@@ -187,7 +188,7 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     // Reads of ok transactions: per key, the distinct lists read; readers
     // of each list's last element (None: the empty list).
     let mut lists: BTreeMap<&Atom, BTreeSet<&Vec<Atom>>> = BTreeMap::new();
-    let mut readers: BTreeMap<(&Atom, Option<&Atom>), Vec<usize>> = BTreeMap::new();
+    let mut readers: HashMap<(&Atom, Option<&Atom>), Vec<usize>> = HashMap::new();
     for (i, t) in txns
         .iter()
         .enumerate()
@@ -428,7 +429,7 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     // The dependency graph.
     let mut g = Graph::new(n);
     let mut seen = BTreeSet::new();
-    let index_of: BTreeMap<&Atom, BTreeMap<&Atom, usize>> = order
+    let index_of: HashMap<&Atom, HashMap<&Atom, usize>> = order
         .iter()
         .map(|(k, es)| (*k, es.iter().enumerate().map(|(i, e)| (*e, i)).collect()))
         .collect();
