@@ -1,9 +1,12 @@
 //! `dsim check`: judge history files against a model.
 //!
-//! Exit codes: 0 linearizable, 1 not linearizable, 2 bad input or usage
-//! (the message names the file and line, or lists what is allowed),
-//! 3 unknown (the step budget ran out). With several files, each gets one
-//! verdict line and the exit code is the most severe: 2 over 1 over 3 over 0.
+//! Exit codes: 0 linearizable (for a transactional model: the consistency
+//! model holds), 1 not linearizable (the consistency model does not hold:
+//! "not serializable: G-single ..."), 2 bad input or usage (the message
+//! names the file and line, or lists what is allowed), 3 unknown (the step
+//! budget ran out, or a transactional history's writes are not unique).
+//! With several files, each gets one verdict line and the exit code is the
+//! most severe: 2 over 1 over 3 over 0.
 
 use checker::{check, model, EdnOptions, History, Model, NilRead, Report, TimeUnit, Verdict};
 use serde_json::Value;
@@ -27,7 +30,8 @@ pub struct CheckArgs {
     /// and `*.edn` files; each is checked on its own.
     #[arg(value_name = "HISTORY", required = true)]
     pub histories: Vec<PathBuf>,
-    /// The sequential model to check against (see `dsim list`).
+    /// The model to check against (see `dsim list` and
+    /// docs/checking-histories.md).
     #[arg(long, value_name = "MODEL")]
     pub model: String,
     /// The model's initial value, as JSON (e.g. `0`, `null`, `'"abc"'`).

@@ -29,7 +29,7 @@ mod syntax;
 
 use super::{key_text, CompletionKind, History, HistoryError, HistoryErrorKind, TimeUnit};
 use serde_json::Value;
-use syntax::{forms, Edn, Parsed};
+use syntax::{each_form, Edn, Parsed};
 
 /// What an `:ok` read that returned `nil` means.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -162,11 +162,12 @@ impl History {
     /// read as operations all concurrent with each other. Errors name the line.
     pub fn parse_edn_with(text: &str, options: EdnOptions) -> Result<History, HistoryError> {
         let mut events = Vec::new();
-        for (line, pairs) in forms(text)? {
+        each_form(text, |line, pairs| {
             if let Some(e) = event(line, &pairs)? {
                 events.push(e);
             }
-        }
+            Ok(())
+        })?;
         if events.iter().all(|e| e.index.is_some()) {
             events.sort_by_key(|e| e.index);
         }
@@ -516,6 +517,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h.operations()[0].output(), Some(&Value::Null));
+    }
+
+    #[test]
+    fn a_bad_event_fails_before_the_rest_is_read() {
+        // Line 2 is wrong; the text after it never ends, and is never reached.
+        let text = format!(
+            "{{:process 0, :type :invoke, :f :read, :value nil}}\n\
+             {{:process 0, :type :done, :f :read, :value nil}}\n\
+             {{:process 0 {}",
+            "[1 ".repeat(1000)
+        );
+        let error = History::parse_edn(&text).unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.to_string().contains(":type is :done"), "{error}");
     }
 
     #[test]

@@ -510,48 +510,55 @@ fn canonical_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 pub(super) type Pairs = Vec<(Edn, Edn)>;
 
 /// The top-level forms of `text`: maps, or one vector or list of maps.
-pub(super) fn forms(text: &str) -> Parsed<Vec<(usize, Pairs)>> {
+/// Calls `each` on every event map of `text`, in order, as it is read: the
+/// top-level maps, or the maps of one top-level vector or list (Knossos's
+/// test data). A malformed form fails when it is reached, before the rest
+/// of the text is read.
+pub(super) fn each_form(
+    text: &str,
+    mut each: impl FnMut(usize, Pairs) -> Parsed<()>,
+) -> Parsed<()> {
     let mut reader = Reader {
         text: text.as_bytes(),
         at: 0,
         line: 1,
         depth: 0,
     };
-    let mut top = Vec::new();
-    while let Some(form) = reader.next()? {
-        top.push(form);
-    }
-    // Knossos's test data wraps the events in one vector or list: read its
-    // elements again one by one, to know the line each starts on.
-    if let [(_, Edn::Seq(items))] = top.as_slice() {
-        let mut reader = Reader {
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-            depth: 0,
-        };
-        reader.skip()?;
+    reader.skip()?;
+    if matches!(reader.peek(), Some(b'[' | b'(')) {
+        // Knossos's wrapping vector: read its elements one by one.
+        let start = reader.line;
         reader.bump();
-        let mut out = Vec::with_capacity(items.len());
         loop {
             reader.skip()?;
-            if matches!(reader.peek(), None | Some(b')' | b']')) {
-                break;
+            match reader.peek() {
+                None => {
+                    return Err(reader.error(format!("the vector begun on line {start} never ends")))
+                }
+                Some(b')' | b']') => {
+                    reader.bump();
+                    break;
+                }
+                Some(_) => {}
             }
             let line = reader.line;
             match reader.value()? {
-                Edn::Map(pairs) => out.push((line, pairs)),
+                Edn::Map(pairs) => each(line, pairs)?,
                 other => return Err(not_a_map(line, &other)),
             }
         }
-        return Ok(out);
+        return match reader.next()? {
+            None => Ok(()),
+            Some((line, other)) => Err(not_a_map(line, &other)),
+        };
     }
-    top.into_iter()
-        .map(|(line, form)| match form {
-            Edn::Map(pairs) => Ok((line, pairs)),
-            other => Err(not_a_map(line, &other)),
-        })
-        .collect()
+    while let Some((line, form)) = reader.next()? {
+        match form {
+            Edn::Map(pairs) => each(line, pairs)?,
+            other => return Err(not_a_map(line, &other)),
+        }
+    }
+    Ok(())
 }
 
 fn not_a_map(line: usize, found: &Edn) -> HistoryError {
