@@ -251,7 +251,10 @@ pub fn check_witness(
         // needed by the rule, and leaving out a read leaves out the writes
         // only it needed.
         let sources = |r: &Operation| -> Vec<usize> {
-            let (Some(c), true) = (&r.completion, r.f == "read" && kind == Kind::Register) else {
+            let (Some(c), true) = (
+                &r.completion,
+                r.f == "read" && matches!(kind, Kind::Register | Kind::Kv),
+            ) else {
                 return Vec::new();
             };
             if c.kind != checker::CompletionKind::Ok {
