@@ -166,7 +166,7 @@ fn bad_inputs_exit_2_naming_the_problem() {
     let unknown = dsim(&["check", file.to_str().unwrap(), "--model", "nope"]);
     assert_eq!(code(&unknown), 2);
     assert!(stderr(&unknown).contains(
-        "allowed: cas-register, kv, kv-append, list-append, counter, bank, versioned-kv"
+        "allowed: cas-register, multi-register, mutex, set, kv, kv-append, list-append, counter, bank, versioned-kv"
     ));
 
     let missing = dsim(&["check", "/no/such/history.jsonl", "--model", "kv"]);
