@@ -1,6 +1,6 @@
 //! `dsim check` end to end: the built binary, its exit codes and output.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn corpus(name: &str) -> PathBuf {
@@ -168,6 +168,27 @@ fn bad_inputs_exit_2_naming_the_problem() {
     assert!(stderr(&unknown).contains(
         "allowed: cas-register, multi-register, mutex, set, kv, kv-append, list-append, counter, bank, versioned-kv"
     ));
+
+    // Not text, or too large: refused before the rest is read.
+    if Path::new("/dev/zero").exists() {
+        let zero = dsim(&["check", "/dev/zero", "--model", "kv"]);
+        assert_eq!(code(&zero), 2);
+        assert!(stderr(&zero).contains("byte 0 is NUL"), "{}", stderr(&zero));
+    }
+    let capped = dsim(&[
+        "check",
+        file.to_str().unwrap(),
+        "--model",
+        "kv",
+        "--max-input-mib",
+        "0",
+    ]);
+    assert_eq!(code(&capped), 2);
+    assert!(
+        stderr(&capped).contains("larger than 0 MiB (raise the limit with --max-input-mib)"),
+        "{}",
+        stderr(&capped)
+    );
 
     let missing = dsim(&["check", "/no/such/history.jsonl", "--model", "kv"]);
     assert_eq!(code(&missing), 2);
@@ -570,4 +591,22 @@ fn a_jepsen_list_append_history_is_checked_as_elle_does() {
     );
     let output = dsim(&["check", two.to_str().unwrap(), "--model", "list-append"]);
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
+}
+
+/// Symbolic links to directories are not followed: two links to `.` do
+/// not make 2^40 paths (N2).
+#[cfg(unix)]
+#[test]
+fn a_directory_with_symlink_loops_is_checked_once() {
+    let file = temp_history(
+        "loop/one.jsonl",
+        &std::fs::read_to_string(corpus("kv_c01-ok.jsonl")).unwrap(),
+    );
+    let dir = file.parent().unwrap();
+    for link in ["a", "b"] {
+        let _ = std::os::unix::fs::symlink(".", dir.join(link));
+    }
+    let output = dsim(&["check", dir.to_str().unwrap(), "--model", "kv-append"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stdout(&output).lines().count(), 1, "{}", stdout(&output));
 }

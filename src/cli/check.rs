@@ -326,15 +326,34 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
 fn read_capped(path: &Path, max_mib: u64) -> Result<String, String> {
     use std::io::Read;
     let limit = max_mib.saturating_mul(1 << 20);
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let too_big =
+        || format!("the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)");
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > limit)
+    {
+        return Err(too_big());
+    }
+    // In chunks, so that a file that is not text (a NUL byte; /dev/zero)
+    // or too long is refused as soon as that shows.
     let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > limit {
-        return Err(format!(
-            "the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)"
-        ));
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        if let Some(at) = chunk[..n].iter().position(|&b| b == 0) {
+            return Err(format!(
+                "byte {} is NUL: not a text history",
+                bytes.len() + at
+            ));
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() as u64 > limit {
+            return Err(too_big());
+        }
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
