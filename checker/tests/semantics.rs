@@ -284,6 +284,9 @@ fn registry_lists_every_model_with_a_description() {
         names,
         [
             "cas-register",
+            "multi-register",
+            "mutex",
+            "set",
             "kv",
             "kv-append",
             "list-append",
@@ -291,8 +294,10 @@ fn registry_lists_every_model_with_a_description() {
             "bank",
             "versioned-kv",
             "set-full",
+            "g-set",
             "unique-ids",
             "g-counter",
+            "pn-counter",
             "rw-register",
             "kafka"
         ]
