@@ -57,7 +57,9 @@ mod render;
 mod search;
 mod witness;
 
-pub use history::{Completion, CompletionKind, History, HistoryError, Operation};
+pub use history::{
+    Completion, CompletionKind, EdnOptions, History, HistoryError, NilRead, Operation, TimeUnit,
+};
 pub use linearizability::{
     check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET,
 };

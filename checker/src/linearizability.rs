@@ -66,6 +66,9 @@ pub struct Report {
     pub verdict: Verdict,
     /// The model's name.
     pub model: &'static str,
+    /// The property checked: `linearizable`, or for a transactional model
+    /// the consistency model (`serializable`, `strict-serializable`, ...).
+    pub property: &'static str,
     /// Operations in the history, failed ones included.
     pub ops: usize,
     /// Model steps spent by the search, all keys and rounds (witness
@@ -159,6 +162,7 @@ fn check_with(
     Ok(Report {
         verdict: overall(&keys),
         model: model.name(),
+        property: model.spec.property(),
         ops: ops.len(),
         steps: keys.iter().map(|r| r.steps).sum(),
         key: witness.as_ref().and_then(|w| w.key.clone()),
@@ -317,6 +321,11 @@ pub(crate) trait KeyChecker: Send + Sync {
     /// by default they are dropped.
     fn keeps_failed(&self) -> bool {
         false
+    }
+    /// The property checked, as a report names it (`linearizable`, or a
+    /// consistency model such as `serializable`).
+    fn property(&self) -> &'static str {
+        "linearizable"
     }
     /// Searches the keys' (validated, unfailed) operations, and finds a
     /// witness if `explain`; see [`check`].

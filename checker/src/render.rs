@@ -22,19 +22,23 @@ pub(crate) type TimeFormat<'a> = &'a dyn Fn(u64) -> String;
 pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
     let mut out = String::new();
     let key = match &witness.key {
-        Some(key) => format!("key {key:?}"),
+        Some(key) => format!("key {}", crate::history::show_key(key)),
         None => "the register".to_string(),
     };
-    let _ = writeln!(
-        out,
-        "{key}: {} cannot be linearized{}:",
-        crate::witness::these(witness.ops.len()),
-        if witness.minimal {
-            " (a minimal set)"
-        } else {
-            " (not minimised)"
-        }
-    );
+    if let Some(claim) = &witness.claim {
+        let _ = writeln!(out, "{claim}:");
+    } else {
+        let _ = writeln!(
+            out,
+            "{key}: {} cannot be linearized{}:",
+            crate::witness::these(witness.ops.len()),
+            if witness.minimal {
+                " (a minimal set)"
+            } else {
+                " (not minimised)"
+            }
+        );
+    }
     out.push('\n');
     let n = witness.ops.len();
     if n <= SHOWN {
@@ -55,8 +59,16 @@ pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
         }
     }
     out.push('\n');
-    for line in wrap(&witness.explanation, TEXT_WIDTH) {
-        let _ = writeln!(out, "{line}");
+    // Each line of the explanation wrapped on its own, keeping its indent.
+    for paragraph in witness.explanation.lines() {
+        let indent = &paragraph[..paragraph.len() - paragraph.trim_start().len()];
+        for (i, line) in wrap(paragraph, TEXT_WIDTH - indent.len())
+            .iter()
+            .enumerate()
+        {
+            let more = if i == 0 { "" } else { "  " };
+            let _ = writeln!(out, "{indent}{more}{line}");
+        }
     }
     out
 }
@@ -212,6 +224,7 @@ mod tests {
             .collect();
         let ops = History::parse_jsonl(&text).unwrap().operations().to_vec();
         let witness = Witness {
+            claim: None,
             key: None,
             ops,
             explanation: "why".into(),

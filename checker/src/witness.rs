@@ -46,6 +46,11 @@ pub struct Witness {
     pub ops: Vec<Operation>,
     /// Why they cannot be linearized, in words; it names only these operations.
     pub explanation: String,
+    /// What the operations show, when it is not that they cannot be
+    /// linearized (a transactional model's: "these 2 transactions form a
+    /// G-single cycle"); `None` for linearizability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
     /// True if each operation is needed: with any one of them weakened like
     /// the key's other operations, an order exists (1-minimal). False when
     /// the steps allowed for minimising ran out first.
@@ -252,7 +257,13 @@ pub(crate) fn find<S: Spec>(
     let (picks, explanation, minimal) = explained(&mut prober, ops, &prefix, culprit)
         .unwrap_or_else(|| {
             let (core, minimal) = shrink(&mut prober, prefix);
-            let text = describe(prober.spec, ops, &core, minimal);
+            let (core, minimal, closed) = with_sources(&mut prober, ops, core, minimal);
+            let mut text = describe(prober.spec, ops, &core, minimal);
+            if closed {
+                text.push_str(
+                    " Every write that could have given one of their reads its value is among them.",
+                );
+            }
             (core, text, minimal)
         });
     let witness_ops: Vec<Operation> = picks
@@ -266,6 +277,7 @@ pub(crate) fn find<S: Spec>(
         })
         .collect();
     Some(Witness {
+        claim: None,
         key: ops.first().and_then(|op| op.key.clone()),
         ops: witness_ops,
         explanation,
@@ -300,6 +312,79 @@ fn explained<S: Spec>(
         return None;
     }
     Some((cited, explanation.text, true))
+}
+
+/// `picks` with, for every read among them, each operation that could have
+/// given it its value ([`Spec::sources`]), so the witness can be checked on
+/// its own; then shrunk again under that rule (an operation is left out only
+/// with the writes no read left needs), until no single one can go. Returns
+/// the operations, whether each is known to be needed, and whether the
+/// model named any sources (the rule applies).
+fn with_sources<S: Spec>(
+    prober: &mut Prober<'_, S>,
+    ops: &[&Operation],
+    picks: Vec<Pick>,
+    minimal: bool,
+) -> (Vec<Pick>, bool, bool) {
+    let close = |picks: &[Pick], prober: &Prober<'_, S>| -> (Vec<Pick>, bool) {
+        let mut all = picks.to_vec();
+        let mut any = false;
+        let mut k = 0;
+        while k < all.len() {
+            let (i, open) = all[k];
+            if !open {
+                for j in prober.spec.sources(ops, i) {
+                    any = true;
+                    if !all.iter().any(|p| p.0 == j) {
+                        if let Some(form) = prober.in_prefix[j] {
+                            all.push((j, form));
+                        }
+                    }
+                }
+            }
+            k += 1;
+        }
+        all.sort_unstable();
+        (all, any)
+    };
+    let (mut closed, any) = close(&picks, prober);
+    if !any {
+        return (picks, minimal, false);
+    }
+    if closed.len() == picks.len() {
+        return (closed, minimal, true);
+    }
+    // Adding operations keeps a proof a proof; now drop what the rule allows.
+    let mut decided = minimal;
+    loop {
+        let mut removed = false;
+        let mut k = 0;
+        while k < closed.len() && prober.remaining > 0 {
+            let mut rest = closed.clone();
+            rest.remove(k);
+            let (rest, _) = close(&rest, prober);
+            if rest.len() >= closed.len() {
+                k += 1;
+                continue;
+            }
+            match prober.proves(&rest, u64::MAX) {
+                Some(true) => {
+                    closed = rest;
+                    removed = true;
+                }
+                verdict => {
+                    decided &= verdict.is_some();
+                    k += 1;
+                }
+            }
+        }
+        if prober.remaining == 0 {
+            return (closed, false, true);
+        }
+        if !removed {
+            return (closed, decided, true);
+        }
+    }
 }
 
 /// The words for a witness found by shrinking: the model's, if it explains

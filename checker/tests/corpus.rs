@@ -65,3 +65,89 @@ fn every_corpus_file_gives_its_manifest_verdict() {
         "only {minimal} of {witnesses} witnesses minimal"
     );
 }
+
+/// A JSON value written as EDN (the corpus has integers, strings, null and lists).
+fn edn(value: &Value) -> String {
+    match value {
+        Value::Null => "nil".into(),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(edn).collect();
+            format!("[{}]", items.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The history's events as a Jepsen `history.edn`: keyed operations as
+/// jepsen.independent writes them (`[key value]`), times in nanoseconds.
+fn to_edn(jsonl: &str) -> String {
+    let mut out = String::new();
+    for (index, line) in jsonl.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        let value = match e.get("key") {
+            Some(key) => Value::Array(vec![key.clone(), e["value"].clone()]),
+            None => e["value"].clone(),
+        };
+        out.push_str(&format!(
+            "{{:index {index}, :time {}, :type :{}, :process {}, :f :{}, :value {}}}\n",
+            e["time"].as_u64().unwrap() * 1000,
+            e["type"].as_str().unwrap(),
+            e["process"],
+            e["f"].as_str().unwrap(),
+            edn(&value)
+        ));
+    }
+    out
+}
+
+#[test]
+fn every_corpus_file_gives_one_verdict_as_jsonl_and_as_edn() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(corpus_dir().join("manifest.json")).unwrap())
+            .unwrap();
+    // The corpus reads null as a value (its registers start at null).
+    let options = checker::EdnOptions {
+        nil_read: checker::NilRead::Value,
+    };
+    for entry in manifest["files"].as_array().unwrap() {
+        let name = entry["file"].as_str().unwrap();
+        let text = std::fs::read_to_string(corpus_dir().join(name)).unwrap();
+        let model = model::by_name(
+            entry["model"].as_str().unwrap(),
+            Some(&entry["initial_value"]),
+        )
+        .unwrap();
+        let from_jsonl = History::parse_jsonl(&text).unwrap();
+        let from_edn = History::parse_edn_with(&to_edn(&text), options).unwrap();
+        let again = History::parse_jsonl(&from_jsonl.to_jsonl()).unwrap();
+        assert_eq!(
+            from_edn.operations().len(),
+            from_jsonl.operations().len(),
+            "{name}"
+        );
+        for (a, b) in from_edn.operations().iter().zip(from_jsonl.operations()) {
+            assert_eq!(
+                (&a.key, &a.value, a.output()),
+                (&b.key, &b.value, b.output()),
+                "{name}"
+            );
+        }
+        let verdicts: Vec<Verdict> = [&from_jsonl, &from_edn, &again]
+            .iter()
+            .map(|h| {
+                checker::check_verdict(h, &model, DEFAULT_BUDGET)
+                    .unwrap()
+                    .verdict
+            })
+            .collect();
+        assert_eq!(
+            verdicts[0].as_str(),
+            entry["expected"].as_str().unwrap(),
+            "{name}"
+        );
+        assert!(
+            verdicts.iter().all(|v| *v == verdicts[0]),
+            "{name}: {verdicts:?}"
+        );
+    }
+}

@@ -152,10 +152,9 @@ fn cas_register_cas_needs_the_expected_value() {
 }
 
 #[test]
-fn kv_keys_are_independent_and_integer_keys_are_strings() {
+fn kv_keys_are_independent_and_integer_keys_are_not_strings() {
     let lines = [
-        "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":1,\"value\":5,\"time\":1}\n"
-            .to_string(),
+        ev(0, "invoke", "write", Some("1"), json!(5), 1),
         ev(0, "ok", "write", Some("1"), json!(5), 2),
         ev(1, "invoke", "read", Some("1"), Value::Null, 3),
         ev(1, "ok", "read", Some("1"), json!(5), 4),
@@ -166,7 +165,8 @@ fn kv_keys_are_independent_and_integer_keys_are_strings() {
     let history = History::parse_jsonl(&lines.concat()).unwrap();
     let report = check(&history, &model::by_name("kv", None).unwrap(), 1000).unwrap();
     let keys: Vec<Option<&str>> = report.keys.iter().map(|k| k.key.as_deref()).collect();
-    assert_eq!(keys, [Some("1"), Some("2")]);
+    // The string keys "1" and "2" read as JSON, so they are kept quoted.
+    assert_eq!(keys, [Some("\"1\""), Some("\"2\"")]);
     let stale = [
         &lines[..4],
         &[
@@ -176,6 +176,16 @@ fn kv_keys_are_independent_and_integer_keys_are_strings() {
     ]
     .concat();
     assert_eq!(verdict("kv", &stale), No);
+    // The integer key 1 is another key than the string "1": its read of
+    // null is not stale.
+    let int_key = [
+        &lines[..2],
+        &["{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":1,\"value\":null,\"time\":5}\n\
+           {\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"key\":1,\"value\":null,\"time\":6}\n"
+            .to_string()],
+    ]
+    .concat();
+    assert_eq!(verdict("kv", &int_key), Yes);
 }
 
 #[test]
@@ -274,6 +284,9 @@ fn registry_lists_every_model_with_a_description() {
         names,
         [
             "cas-register",
+            "multi-register",
+            "mutex",
+            "set",
             "kv",
             "kv-append",
             "list-append",
@@ -281,8 +294,10 @@ fn registry_lists_every_model_with_a_description() {
             "bank",
             "versioned-kv",
             "set-full",
+            "g-set",
             "unique-ids",
             "g-counter",
+            "pn-counter",
             "rw-register",
             "kafka"
         ]

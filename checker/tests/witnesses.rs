@@ -44,6 +44,29 @@ fn witness_of(name: &str, kind: Kind, history: &History) -> Witness {
         !witness.explanation.contains("Other operations"),
         "{name}: the explanation names operations outside the witness"
     );
+    if kind == Kind::Register {
+        // Closed under reads-from: every write of a value a read returned
+        // (that began before the read returned) is in the witness.
+        for read in witness.ops.iter().filter(|op| op.f == "read") {
+            let Some(value) = read.output() else { continue };
+            let end = read.end_time().unwrap();
+            for w in key_ops.iter().filter(|op| !op.failed() && op.time <= end) {
+                let sets = match w.f.as_str() {
+                    "write" => Some(&w.value),
+                    "cas" => w.value.get(1),
+                    _ => None,
+                };
+                if sets == Some(value) {
+                    assert!(
+                        witness.ops.iter().any(|o| o.line == w.line && o.f == w.f),
+                        "{name}: a read of {value} is in the witness but a write of it (line {:?}) is not\n{}",
+                        w.line,
+                        witness.render_text()
+                    );
+                }
+            }
+        }
+    }
     witness
 }
 

@@ -1,11 +1,14 @@
 //! `dsim check`: judge history files against a model.
 //!
-//! Exit codes: 0 linearizable, 1 not linearizable, 2 bad input or usage
-//! (the message names the file and line, or lists what is allowed),
-//! 3 unknown (the step budget ran out). With several files, each gets one
-//! verdict line and the exit code is the most severe: 2 over 1 over 3 over 0.
+//! Exit codes: 0 linearizable (for a transactional model: the consistency
+//! model holds), 1 not linearizable (the consistency model does not hold:
+//! "not serializable: G-single ..."), 2 bad input or usage (the message
+//! names the file and line, or lists what is allowed), 3 unknown (the step
+//! budget ran out, or a transactional history's writes are not unique).
+//! With several files, each gets one verdict line and the exit code is the
+//! most severe: 2 over 1 over 3 over 0.
 
-use checker::{check, model, History, Model, Report, Verdict};
+use checker::{check, model, EdnOptions, History, Model, NilRead, Report, TimeUnit, Verdict};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,23 +30,40 @@ pub struct CheckArgs {
     /// and `*.edn` files; each is checked on its own.
     #[arg(value_name = "HISTORY", required = true)]
     pub histories: Vec<PathBuf>,
-    /// The sequential model to check against (see `dsim list`).
+    /// The model to check against (see `dsim list` and
+    /// docs/checking-histories.md).
     #[arg(long, value_name = "MODEL")]
     pub model: String,
     /// The model's initial value, as JSON (e.g. `0`, `null`, `'"abc"'`).
     #[arg(long, value_name = "VALUE")]
     pub initial: Option<String>,
-    /// rw-register only: the consistency model the transactions must
-    /// satisfy (read-uncommitted, read-committed, repeatable-read,
-    /// serializable, strict-serializable; default strict-serializable).
+    /// rw-register and list-append: the consistency model the
+    /// transactions must satisfy, as Elle names it (read-uncommitted,
+    /// read-committed, repeatable-read, snapshot-isolation, serializable,
+    /// strong-session-serializable, strict-serializable; default
+    /// strict-serializable).
     #[arg(long, value_name = "MODEL")]
     pub consistency: Option<String>,
-    /// rw-register only: also check read-your-writes per process.
+    /// rw-register and list-append: anomalies to fail on besides those the
+    /// consistency model forbids, comma-separated (e.g. `garbage-read`), as
+    /// Elle's `:anomalies`.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub anomalies: Vec<String>,
+    /// rw-register and list-append: also check read-your-writes per process.
     #[arg(long)]
     pub read_your_writes: bool,
     /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
+    /// EDN only: what an `:ok` read of `nil` means. `unknown` (Knossos's
+    /// meaning, the default): the read constrains nothing; `value`: the
+    /// register held nil.
+    #[arg(long, value_enum, value_name = "MEANING", default_value = "unknown")]
+    pub nil_read: NilMeaning,
+    /// The largest history file read, in MiB; a larger one is refused
+    /// before it is read.
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    pub max_input_mib: u64,
     /// Treat a history with nothing to check (no operations, or only
     /// failed ones) as bad input, exit code 2, instead of passing it.
     #[arg(long)]
@@ -58,6 +78,15 @@ pub struct CheckArgs {
     /// witness, the longest linearizable prefix per key) to FILE; one history only.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+/// What an EDN `:ok` read of nil means (`--nil-read`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NilMeaning {
+    /// A read of unknown value (Knossos).
+    Unknown,
+    /// A read of nil (null).
+    Value,
 }
 
 /// How bad one file's result is; the exit code is the worst over all files.
@@ -103,12 +132,12 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             if let Some(page) = &args.report {
                 write_report(page, &path, &history, &model, &report, args.budget)?;
             }
-            Ok((path, report, empty))
+            Ok((path, report, empty, history.time_unit()))
         });
         let (severity, text) = match judged {
-            Ok((path, report, empty)) => (
+            Ok((path, report, empty, unit)) => (
                 severity(&report),
-                render(args, &path, &report, empty, single),
+                render(args, &path, &report, empty, single, unit),
             ),
             Err((path, message)) => {
                 eprintln!("error: {message}");
@@ -141,26 +170,44 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
             format!("--initial {text:?} is not JSON ({e}); a string needs quotes: '\"{text}\"'")
         })?),
     };
-    let initial = match (args.consistency.as_deref(), args.read_your_writes) {
-        (None, false) => initial,
-        _ if args.model != "rw-register" => {
+    let transactional = matches!(args.model.as_str(), "rw-register" | "list-append");
+    let asked = args.consistency.is_some() || args.read_your_writes || !args.anomalies.is_empty();
+    let initial = match asked {
+        false => initial,
+        true if !transactional => {
             return Err(format!(
-                "--consistency and --read-your-writes go with --model rw-register, not {}",
+                "--consistency, --anomalies and --read-your-writes go with --model rw-register or list-append, not {}",
                 args.model
             ))
         }
-        _ if initial.is_some() => {
-            return Err("give --consistency/--read-your-writes or --initial, not both".into())
+        true if initial.is_some() => {
+            return Err(
+                "give --consistency/--anomalies/--read-your-writes or --initial, not both".into(),
+            )
         }
-        (consistency, ryw) => {
-            let name = consistency.unwrap_or("strict-serializable");
-            if model::rw_register::Consistency::parse(name).is_none() {
+        true => {
+            use model::rw_register::{AnomalyKind, Consistency};
+            let name = args.consistency.as_deref().unwrap_or("strict-serializable");
+            if Consistency::parse(name).is_none() {
                 return Err(format!(
                     "--consistency {name:?} is not a consistency model; allowed: {}",
-                    model::rw_register::Consistency::names()
+                    Consistency::names()
                 ));
             }
-            Some(serde_json::json!({"consistency": name, "read_your_writes": ryw}))
+            for a in &args.anomalies {
+                if AnomalyKind::parse(a).is_none() {
+                    let names: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.name()).collect();
+                    return Err(format!(
+                        "--anomalies {a:?} is not an anomaly; allowed: {}",
+                        names.join(", ")
+                    ));
+                }
+            }
+            Some(serde_json::json!({
+                "consistency": name,
+                "read_your_writes": args.read_your_writes,
+                "anomalies": args.anomalies,
+            }))
         }
     };
     model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())
@@ -197,16 +244,33 @@ fn expand(args: &[PathBuf]) -> Vec<Result<PathBuf, Failure>> {
     out
 }
 
-/// Adds the `*.jsonl` and `*.edn` files under `dir` to `found`.
+/// Adds the `*.jsonl` and `*.edn` files under `dir` to `found`. Symbolic
+/// links to directories are not followed (a link to `.` would loop), links
+/// to files are; a directory tree deeper than [`MAX_DIR_DEPTH`] is refused.
 fn collect(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    collect_at(dir, found, 0)
+}
+
+/// The deepest directory tree `dsim check DIR` walks.
+const MAX_DIR_DEPTH: usize = 64;
+
+fn collect_at(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), String> {
+    if depth > MAX_DIR_DEPTH {
+        return Err(format!(
+            "{}: directories nested more than {MAX_DIR_DEPTH} deep",
+            dir.display()
+        ));
+    }
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
     for entry in entries {
-        let path = entry
-            .map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?
-            .path();
+        let entry = entry.map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+        let path = entry.path();
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
         if path.is_dir() {
-            collect(&path, found)?;
+            if !link {
+                collect_at(&path, found, depth + 1)?;
+            }
         } else if matches!(extension(&path), Some("jsonl" | "edn")) {
             found.push(path);
         }
@@ -223,7 +287,7 @@ fn extension(path: &Path) -> Option<&str> {
 fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Report, bool), Failure> {
     let shown = path.display().to_string();
     let fail = |message: String| (shown.clone(), message);
-    let text = std::fs::read_to_string(path)
+    let text = read_capped(path, args.max_input_mib)
         .map_err(|e| fail(format!("cannot read history {shown}: {e}")))?;
     let at = |line: Option<usize>| match line {
         Some(line) => format!("{shown}:{line}"),
@@ -233,9 +297,15 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
         Some("edn") => Format::Edn,
         _ => Format::Jsonl,
     });
+    let options = EdnOptions {
+        nil_read: match args.nil_read {
+            NilMeaning::Unknown => NilRead::Unknown,
+            NilMeaning::Value => NilRead::Value,
+        },
+    };
     let history = match format {
         Format::Jsonl => History::parse_jsonl(&text),
-        Format::Edn => History::parse_edn(&text),
+        Format::Edn => History::parse_edn_with(&text, options),
     }
     .map_err(|e| fail(format!("{}: {}", at(e.line), e.kind)))?;
     let report = check(&history, model, args.budget)
@@ -248,6 +318,47 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
         )));
     }
     Ok((history, report, empty))
+}
+
+/// Reads a history file of at most `max_mib` MiB: a larger one (or an
+/// endless one, such as /dev/zero) is refused once the limit is passed,
+/// without reading the rest.
+fn read_capped(path: &Path, max_mib: u64) -> Result<String, String> {
+    use std::io::Read;
+    let limit = max_mib.saturating_mul(1 << 20);
+    let too_big =
+        || format!("the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)");
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > limit)
+    {
+        return Err(too_big());
+    }
+    // In chunks, so that a file that is not text (a NUL byte; /dev/zero)
+    // or too long is refused as soon as that shows.
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        if let Some(at) = chunk[..n].iter().position(|&b| b == 0) {
+            return Err(format!(
+                "byte {} is NUL: not a text history",
+                bytes.len() + at
+            ));
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() as u64 > limit {
+            return Err(too_big());
+        }
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        format!("the file is not UTF-8 text (byte {at})")
+    })
 }
 
 /// Writes the HTML report of one checked history to `page`.
@@ -297,7 +408,14 @@ struct JsonReport<'a> {
 }
 
 /// What is printed for one checked file.
-fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: bool) -> String {
+fn render(
+    args: &CheckArgs,
+    path: &Path,
+    report: &Report,
+    empty: bool,
+    single: bool,
+    unit: TimeUnit,
+) -> String {
     let shown = path.display().to_string();
     if args.json {
         let out = JsonReport {
@@ -311,7 +429,7 @@ fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: b
     match (empty, single) {
         (true, true) => format!("nothing to check: {}\n", nothing(report)),
         (true, false) => format!("{shown}: nothing to check: {}\n", nothing(report)),
-        (false, true) => human(report, args.budget),
+        (false, true) => human(report, args.budget, unit),
         (false, false) => format!("{shown}: {}\n", one_line(report, args.budget)),
     }
 }
@@ -319,14 +437,28 @@ fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: b
 /// The verdict of one of several files, on one line.
 fn one_line(report: &Report, budget: u64) -> String {
     let size = format!("{} operations, {} steps", report.ops, report.steps);
+    if report.property != "linearizable" {
+        let first = report
+            .witness
+            .as_ref()
+            .and_then(|w| w.explanation.lines().next().map(str::to_string));
+        let size = format!("{} transactions", report.ops);
+        return match (report.verdict, first) {
+            (Verdict::NotLinearizable, Some(first)) => format!("{first} ({size})"),
+            (Verdict::NotLinearizable, None) => format!("not {} ({size})", report.property),
+            (Verdict::Linearizable, _) => format!("{} ({size})", report.property),
+            (Verdict::Unknown, _) => format!(
+                "unknown: appends or writes are not unique, so versions cannot be told apart ({size})"
+            ),
+        };
+    }
     match (report.verdict, &report.witness) {
         (Verdict::Linearizable, _) => format!("linearizable ({size})"),
         (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
         (Verdict::NotLinearizable, witness) => {
-            let key = report
-                .key
-                .as_ref()
-                .map_or(String::new(), |k| format!(" (key {k:?})"));
+            let key = report.key.as_ref().map_or(String::new(), |k| {
+                format!(" (key {})", checker::history::show_key(k))
+            });
             let shown = witness.as_ref().map_or(String::new(), |w| {
                 let minimal = if w.minimal {
                     "minimal"
@@ -343,11 +475,23 @@ fn one_line(report: &Report, budget: u64) -> String {
 }
 
 /// The text report: verdict line, per-key counts, witness.
-fn human(report: &Report, budget: u64) -> String {
+fn human(report: &Report, budget: u64, unit: TimeUnit) -> String {
+    if report.property != "linearizable" {
+        let mut out = format!("{}\n", one_line(report, budget));
+        out.push_str(&format!(
+            "model {}, consistency model {}, {} operations\n",
+            report.model, report.property, report.ops
+        ));
+        if let Some(witness) = &report.witness {
+            out.push('\n');
+            out.push_str(&witness.render_text_with(&|t| unit.show(t)));
+        }
+        return out;
+    }
     let verdict = match report.verdict {
         Verdict::Linearizable => "linearizable".to_string(),
         Verdict::NotLinearizable => match &report.key {
-            Some(key) => format!("NOT linearizable (key {key:?})"),
+            Some(key) => format!("NOT linearizable (key {})", checker::history::show_key(key)),
             None => "NOT linearizable".to_string(),
         },
         Verdict::Unknown => format!("unknown: the step budget ({budget}) ran out"),
@@ -378,7 +522,7 @@ fn human(report: &Report, budget: u64) -> String {
     }
     if let Some(witness) = &report.witness {
         out.push('\n');
-        out.push_str(&witness.render_text());
+        out.push_str(&witness.render_text_with(&|t| unit.show(t)));
     }
     out
 }

@@ -16,7 +16,127 @@ use std::collections::{BTreeMap, BTreeSet};
 mod edn;
 mod error;
 
+pub use edn::{EdnOptions, NilRead};
 pub use error::{HistoryError, HistoryErrorKind};
+
+/// The unit of a history's times: how they are shown, never how they are
+/// compared (only their order matters to a check).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    /// Microseconds: dsim's own histories (`dsim run --history`), and JSON Lines.
+    #[default]
+    Micros,
+    /// Nanoseconds: Jepsen's `:time`.
+    Nanos,
+    /// Positions in the file: the history had no usable times.
+    Position,
+}
+
+impl TimeUnit {
+    /// A time in this unit, for people: `1.250 ms`, `42 µs`, `event 7`.
+    pub fn show(self, t: u64) -> String {
+        let micros = match self {
+            TimeUnit::Position => return format!("#{t}"),
+            TimeUnit::Micros => t as f64,
+            TimeUnit::Nanos => t as f64 / 1000.0,
+        };
+        if micros >= 1_000_000.0 {
+            format!("{:.6} s", micros / 1_000_000.0)
+        } else if micros >= 1000.0 {
+            format!("{:.3} ms", micros / 1000.0)
+        } else if self == TimeUnit::Nanos {
+            format!("{t} ns")
+        } else {
+            format!("{t} µs")
+        }
+    }
+}
+
+/// A key as the history keeps it: a string as itself unless it reads as
+/// JSON (`"1"`, `"true"`), which is kept quoted (`"\"1\""`); a number, or
+/// any other value, as its JSON text. So the integer key `1` and the string
+/// key `"1"` stay two keys, and EDN's keyword `:x` (read as `":x"`) and
+/// string `"x"` too. `None` for null (no key).
+pub fn key_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if serde_json::from_str::<Value>(s).is_err() => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A key text as people read it: `"x"` for the string, `1` for the integer,
+/// `"1"` for the string that reads as an integer, `:x` for a keyword.
+pub fn show_key(text: &str) -> String {
+    if serde_json::from_str::<Value>(text).is_ok() || text.starts_with(':') {
+        text.to_string()
+    } else {
+        format!("{text:?}")
+    }
+}
+
+/// The value a key text stands for (the inverse of [`key_text`]).
+pub fn key_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// A JSON line with every integer literal too large for i64/u64 turned
+/// into the string `#<digits>N` (as the EDN reader reads a big integer),
+/// so it keeps its identity instead of becoming an inexact float.
+fn widen_big_integers(line: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = line.as_bytes();
+    let mut run = 0;
+    if !bytes.iter().any(|b| {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 20
+    }) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            if b == b'\\' {
+                out.push_str(&line[i..(i + 2).min(line.len())]);
+                i += 2;
+                continue;
+            }
+            in_string = b != b'"';
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j].is_ascii_digit() {
+                j += 1;
+            }
+            let integral = !matches!(bytes.get(j), Some(b'.' | b'e' | b'E'));
+            let token = &line[start..j];
+            if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                let token = token.trim_start_matches('-');
+                let sign = if start < j && bytes[start] == b'-' {
+                    "-"
+                } else {
+                    ""
+                };
+                let digits = token.trim_start_matches('0');
+                out.push_str(&format!("\"#{sign}{digits}N\""));
+                i = j;
+                continue;
+            }
+            out.push_str(token);
+            i = j;
+            continue;
+        }
+        let ch = line[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// How an operation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -117,7 +237,7 @@ struct OutEvent<'a> {
     kind: &'a str,
     f: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    key: Option<&'a str>,
+    key: Option<Value>,
     value: &'a Value,
     time: u64,
 }
@@ -137,6 +257,7 @@ pub struct History {
     events: Vec<Event>,
     in_flight: BTreeMap<u64, usize>,
     retired: BTreeSet<u64>,
+    time_unit: TimeUnit,
 }
 
 impl History {
@@ -148,6 +269,16 @@ impl History {
     /// The operations, in invocation order.
     pub fn operations(&self) -> &[Operation] {
         &self.ops
+    }
+
+    /// The unit of the history's times (for showing them).
+    pub fn time_unit(&self) -> TimeUnit {
+        self.time_unit
+    }
+
+    /// Sets the unit of the history's times.
+    pub fn set_time_unit(&mut self, unit: TimeUnit) {
+        self.time_unit = unit;
     }
 
     /// Records an invocation; returns the operation's index.
@@ -214,12 +345,11 @@ impl History {
             }
             let line = Some(index + 1);
             let error = |kind| HistoryError { line, kind };
-            let raw: RawEvent =
-                serde_json::from_str(line_text).map_err(|e| error(HistoryErrorKind::Json(e)))?;
+            let raw: RawEvent = serde_json::from_str(&widen_big_integers(line_text))
+                .map_err(|e| error(HistoryErrorKind::Json(e)))?;
             let key = match raw.key {
                 None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s),
-                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+                Some(k @ (Value::String(_) | Value::Number(_))) => key_text(&k),
                 Some(other) => return Err(error(HistoryErrorKind::BadKey(other))),
             };
             let kind = match raw.kind.as_str() {
@@ -259,7 +389,7 @@ impl History {
                 process: op.process,
                 kind,
                 f: &op.f,
-                key: op.key.as_deref(),
+                key: op.key.as_deref().map(key_value),
                 value,
                 time,
             };
@@ -304,6 +434,58 @@ impl History {
         });
         self.in_flight.insert(process, index);
         self.events.push(Event::Invoke(index));
+        Ok(index)
+    }
+
+    /// Records an operation whole, invoked at `invoked` and completed as
+    /// `kind` at `completed`, outside the one-at-a-time rule (for histories
+    /// of completions only, whose operations are taken as concurrent).
+    #[allow(clippy::too_many_arguments)]
+    fn push_whole(
+        &mut self,
+        process: u64,
+        f: String,
+        key: Option<String>,
+        value: Value,
+        invoked: u64,
+        kind: CompletionKind,
+        completed: u64,
+        line: Option<usize>,
+    ) {
+        let index = self.ops.len();
+        let output = if kind == CompletionKind::Ok {
+            value.clone()
+        } else {
+            Value::Null
+        };
+        self.ops.push(Operation {
+            process,
+            f,
+            key,
+            value,
+            time: invoked,
+            completion: Some(Completion {
+                kind,
+                value: output,
+                time: completed,
+                line,
+            }),
+            line,
+        });
+        self.events.push(Event::Invoke(index));
+        self.events.push(Event::Complete(index));
+    }
+
+    /// Records an `ok` read whose value is unknown (Knossos's `nil`): its
+    /// outcome is unknown like `info`'s, but the process goes on.
+    fn complete_unknown(
+        &mut self,
+        process: u64,
+        time: u64,
+        line: Option<usize>,
+    ) -> Result<usize, HistoryError> {
+        let index = self.complete_at(process, CompletionKind::Info, Value::Null, time, line)?;
+        self.retired.remove(&process);
         Ok(index)
     }
 
@@ -395,5 +577,34 @@ impl Serialize for Operation {
             map.serialize_entry("line", &line)?;
         }
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_keys_and_big_integers_keep_their_identity() {
+        let text = "{\"process\":0,\"type\":\"invoke\",\"f\":\"write\",\"key\":1,\"value\":18446744073709551616,\"time\":0}\n\
+                    {\"process\":0,\"type\":\"ok\",\"f\":\"write\",\"key\":1,\"value\":18446744073709551616,\"time\":1}\n\
+                    {\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"1\",\"value\":null,\"time\":2}\n\
+                    {\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"key\":\"1\",\"value\":18446744073709551617,\"time\":3}\n";
+        let h = History::parse_jsonl(text).unwrap();
+        let ops = h.operations();
+        assert_ne!(ops[0].key, ops[1].key);
+        assert_eq!(ops[0].value, Value::String("#18446744073709551616N".into()));
+        assert_ne!(ops[0].output(), ops[1].output());
+        // Written back, the keys keep their types.
+        let again = History::parse_jsonl(&h.to_jsonl()).unwrap();
+        assert_eq!(again.operations()[0].key, ops[0].key);
+        assert_eq!(again.operations()[1].key, ops[1].key);
+        assert!(h.to_jsonl().contains("\"key\":1,"), "{}", h.to_jsonl());
+        // Escapes in strings are not touched by the integer pass.
+        let line = "{\"a\":\"\\\"123456789012345678901234\",\"b\":-123456789012345678901234}";
+        assert_eq!(
+            widen_big_integers(line),
+            "{\"a\":\"\\\"123456789012345678901234\",\"b\":\"#-123456789012345678901234N\"}"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 /// A register value. Integers and null (the common case) are stored inline
 /// so the search hashes and compares them cheaply; anything else keeps a
 /// canonical JSON text, so equal values compare equal.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Atom {
     Null,
     Bool(bool),

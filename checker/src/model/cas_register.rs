@@ -167,6 +167,20 @@ impl Spec for CasRegister {
         }
     }
 
+    fn sources(&self, history: &[&Operation], read: usize) -> Vec<usize> {
+        let op = history[read];
+        let (Some(value), Some(end)) = (op.output().filter(|_| op.f == "read"), op.end_time())
+        else {
+            return Vec::new();
+        };
+        (0..history.len())
+            .filter(|&w| {
+                let writer = history[w];
+                !writer.failed() && writer.time <= end && sets(writer) == Some(value)
+            })
+            .collect()
+    }
+
     fn explain(&self, history: &[&Operation], suspects: &[usize]) -> Option<Explanation> {
         suspects
             .iter()

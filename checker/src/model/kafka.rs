@@ -328,7 +328,20 @@ fn parse(op: &Operation) -> Result<KOp, ShapeError> {
         _ => Status::Info,
     };
     let out = op.output();
-    let act = match op.f.as_str() {
+    // Maelstrom's client records a send or a poll as a one-micro-op
+    // transaction: `send [["send", k, msg]]` → `[["send", k, [offset, msg]]]`.
+    let f = match op.f.as_str() {
+        "send" | "poll"
+            if op
+                .value
+                .as_array()
+                .is_some_and(|v| v.iter().all(Value::is_array)) =>
+        {
+            "txn"
+        }
+        f => f,
+    };
+    let act = match f {
         "send" => {
             let key = op
                 .key
@@ -971,6 +984,7 @@ impl KeyChecker for Kafka {
             Verdict::NotLinearizable
         };
         let witness = a.errors().next().map(|first| Witness {
+            claim: None,
             key: Some(first.key.clone()),
             ops: first.ops.iter().map(|&i| all[i].clone()).collect(),
             explanation: format!(

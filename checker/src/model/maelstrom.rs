@@ -33,11 +33,26 @@ pub(crate) const G_COUNTER: Registration = Registration::new(
     |i| build(i, "g-counter", Kind::GCounter),
 );
 
-#[derive(Clone, Copy, Debug)]
+/// Registration of `g-set`: Maelstrom's g-set workload, checked as Jepsen's set-full.
+pub(crate) const G_SET: Registration = Registration::new(
+    "g-set",
+    "Maelstrom g-set: add n, read → list; checked as set-full (an element known added must be in every read that began after its last sighting)",
+    |i| build(i, "g-set", Kind::SetFull),
+);
+
+/// Registration of `pn-counter`.
+pub(crate) const PN_COUNTER: Registration = Registration::new(
+    "pn-counter",
+    "Maelstrom pn-counter: add n (n may be negative), read; each process's last read, invoked after every add ended, equals the ok adds plus a subset of the info adds; every read lies between the negative and the positive adds invoked before it ended",
+    |i| build(i, "pn-counter", Kind::PnCounter),
+);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     SetFull,
     UniqueIds,
     GCounter,
+    PnCounter,
 }
 
 struct Check(Kind);
@@ -210,7 +225,14 @@ impl KeyChecker for Check {
     fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
         let out = op.output();
         match (self.0, op.f.as_str()) {
-            (Kind::SetFull, "broadcast" | "add") | (Kind::GCounter, "add") => {
+            (Kind::GCounter, "add") => match shape::int_input(op, "an integer")? {
+                n if n < 0 => Err(shape::bad_input(
+                    op,
+                    "a non-negative integer (a g-counter only grows; use --model pn-counter for negative adds)",
+                )),
+                _ => Ok(()),
+            },
+            (Kind::SetFull, "broadcast" | "add") | (Kind::PnCounter, "add") => {
                 shape::int_input(op, "an integer").map(|_| ())
             }
             (Kind::SetFull, "read") => match out {
@@ -218,7 +240,7 @@ impl KeyChecker for Check {
                 Some(Value::Array(a)) if a.iter().all(Value::is_i64) => Ok(()),
                 Some(v) => Err(shape::bad_output(op, v, "a list of integers")),
             },
-            (Kind::GCounter, "read") => match out {
+            (Kind::GCounter | Kind::PnCounter, "read") => match out {
                 None => Ok(()),
                 Some(v) if v.is_i64() => Ok(()),
                 Some(v) => Err(shape::bad_output(op, v, "an integer")),
@@ -226,7 +248,7 @@ impl KeyChecker for Check {
             (Kind::UniqueIds, "generate") => Ok(()),
             (Kind::SetFull, _) => Err(shape::unknown(op, SET_FNS)),
             (Kind::UniqueIds, _) => Err(shape::unknown(op, ID_FNS)),
-            (Kind::GCounter, _) => Err(shape::unknown(op, COUNTER_FNS)),
+            (Kind::GCounter | Kind::PnCounter, _) => Err(shape::unknown(op, COUNTER_FNS)),
         }
     }
 
@@ -242,7 +264,7 @@ impl KeyChecker for Check {
             let found = match self.0 {
                 Kind::SetFull => set_full_ops(ops),
                 Kind::UniqueIds => unique_ids_ops(ops),
-                Kind::GCounter => g_counter_ops(ops),
+                Kind::GCounter | Kind::PnCounter => g_counter_ops(ops),
             };
             let verdict = if found.is_some() {
                 Verdict::NotLinearizable
@@ -251,6 +273,7 @@ impl KeyChecker for Check {
             };
             if let (Some((text, cited)), None) = (found, &witness) {
                 witness = Some(Witness {
+                    claim: None,
                     key: key.map(str::to_string),
                     ops: cited.into_iter().map(|i| ops[i].clone()).collect(),
                     explanation: text,
@@ -370,7 +393,12 @@ fn g_counter_ops(ops: &[&Operation]) -> Found {
         .map(|&i| delta(ops[i]))
         .collect();
     let info_sum: i64 = info.iter().sum();
-    let sums = subset_sums(&info);
+    // Signed adds (pn-counter): a subset of the info adds sums to `extra`
+    // iff a subset of their sizes sums to `extra` minus the negative ones.
+    let info_neg: i64 = info.iter().filter(|&&d| d < 0).sum();
+    let info_pos: i64 = info.iter().filter(|&&d| d > 0).sum();
+    let sizes: Vec<i64> = info.iter().map(|d| d.abs()).collect();
+    let sums = subset_sums(&sizes);
     let last_add_end = adds.iter().map(|&i| end(ops[i])).max().unwrap_or(0);
     let mut last_read: BTreeMap<u64, usize> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
@@ -388,11 +416,12 @@ fn g_counter_ops(ops: &[&Operation]) -> Found {
             .copied()
             .filter(|&a| ops[a].time <= ended)
             .collect();
-        let upper: i64 = before.iter().map(|&a| delta(ops[a])).sum();
-        if v < 0 || v > upper {
+        let upper: i64 = before.iter().map(|&a| delta(ops[a]).max(0)).sum();
+        let lower: i64 = before.iter().map(|&a| delta(ops[a]).min(0)).sum();
+        if v < lower || v > upper {
             return Some((
                 format!(
-                    "read by process {} returned {v}, outside 0..={upper}, the sum of the adds invoked before it ended",
+                    "read by process {} returned {v}, outside {lower}..={upper}, the sums of the negative and of the positive adds invoked before it ended",
                     op.process
                 ),
                 vec![i],
@@ -400,10 +429,13 @@ fn g_counter_ops(ops: &[&Operation]) -> Found {
         }
         let is_final = last_read.get(&op.process) == Some(&i) && op.time > last_add_end;
         let extra = v - ok_sum;
-        let fits = extra >= 0
-            && sums.as_ref().map_or(extra <= info_sum, |s| {
-                s.get(extra as usize).copied().unwrap_or(false)
-            });
+        let shifted = extra - info_neg;
+        let fits = shifted >= 0
+            && sums
+                .as_ref()
+                .map_or(extra >= info_neg && extra <= info_pos, |s| {
+                    s.get(shifted as usize).copied().unwrap_or(false)
+                });
         if is_final && !fits {
             let mut cited = vec![i];
             cited.extend(adds.iter().copied().take(6));

@@ -14,6 +14,7 @@ mod bank;
 mod cas_register;
 mod counter;
 pub mod kafka;
+mod knossos;
 mod kv;
 mod kv_append;
 mod list_append;
@@ -73,6 +74,16 @@ pub trait Spec: Send + Sync + 'static {
     fn can_matter(&self, kept: &[&Self::Op], weak: &[&Self::Op]) -> Vec<bool> {
         let _ = kept;
         vec![true; weak.len()]
+    }
+
+    /// The operations of `history` (one key's) that could have given
+    /// `history[read]` the value it returned: for a read, every operation
+    /// that writes that value and began before the read returned; empty for
+    /// an operation that reads nothing (the default). A witness holds these
+    /// for each read it holds, so a reader can check it on its own.
+    fn sources(&self, history: &[&Operation], read: usize) -> Vec<usize> {
+        let _ = (history, read);
+        Vec::new()
     }
 
     /// Explains in words why the operations `history` of one key cannot be
@@ -242,6 +253,9 @@ impl fmt::Debug for Registration {
 /// Every model, in the order `dsim list` shows them.
 static REGISTRY: &[Registration] = &[
     cas_register::REGISTRATION,
+    knossos::MULTI_REGISTER,
+    knossos::MUTEX,
+    knossos::SET,
     kv::REGISTRATION,
     kv_append::REGISTRATION,
     list_append::REGISTRATION,
@@ -249,8 +263,10 @@ static REGISTRY: &[Registration] = &[
     bank::REGISTRATION,
     versioned_kv::REGISTRATION,
     maelstrom::SET_FULL,
+    maelstrom::G_SET,
     maelstrom::UNIQUE_IDS,
     maelstrom::G_COUNTER,
+    maelstrom::PN_COUNTER,
     rw_register::REGISTRATION,
     kafka::KAFKA,
 ];

@@ -45,10 +45,12 @@
 //! forbidden by all. Read-your-writes per session is a separate check
 //! ([`read_your_writes`]).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::Value;
+
+mod cycles;
 
 use super::shape::{bad_input, bad_output, txn_micros};
 use super::{Model, ModelError, Registration, ShapeError};
@@ -66,28 +68,35 @@ pub(crate) const REGISTRATION: Registration = Registration::new(
 const MICRO: &str =
     "a list of micro-operations [\"r\", key, null] and [\"w\", key, value] (keys and values integers or strings)";
 
-/// A consistency model the history is judged against.
+/// A consistency model the history is judged against, with the anomalies
+/// Elle's `elle.consistency-model` says it prohibits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Consistency {
     /// Adya PL-1.
     ReadUncommitted,
     /// Adya PL-2.
     ReadCommitted,
-    /// Adya PL-2.99 (for registers without predicates, the same cycles as serializable).
+    /// Adya PL-2.99.
     RepeatableRead,
-    /// Adya PL-3.
+    /// Snapshot isolation (Adya PL-SI, as Elle formalizes it).
+    SnapshotIsolation,
+    /// Adya PL-3 (conflict serializability).
     Serializable,
+    /// PL-3 plus each process's order.
+    StrongSessionSerializable,
     /// PL-3 plus real-time order.
     StrictSerializable,
 }
 
 impl Consistency {
-    /// Every model, weakest first.
-    pub const ALL: [Consistency; 5] = [
+    /// Every model.
+    pub const ALL: [Consistency; 7] = [
         Consistency::ReadUncommitted,
         Consistency::ReadCommitted,
         Consistency::RepeatableRead,
+        Consistency::SnapshotIsolation,
         Consistency::Serializable,
+        Consistency::StrongSessionSerializable,
         Consistency::StrictSerializable,
     ];
 
@@ -97,14 +106,27 @@ impl Consistency {
             Consistency::ReadUncommitted => "read-uncommitted",
             Consistency::ReadCommitted => "read-committed",
             Consistency::RepeatableRead => "repeatable-read",
+            Consistency::SnapshotIsolation => "snapshot-isolation",
             Consistency::Serializable => "serializable",
+            Consistency::StrongSessionSerializable => "strong-session-serializable",
             Consistency::StrictSerializable => "strict-serializable",
         }
     }
 
-    /// The model called `name`.
+    /// The model called `name` (Elle's names and aliases: `PL-1`, `PL-2`,
+    /// `PL-2.99`, `PL-SI`, `PL-3`, `PL-SS`, `strong-serializable`).
     pub fn parse(name: &str) -> Option<Consistency> {
-        Consistency::ALL.into_iter().find(|c| c.name() == name)
+        let name = name.strip_prefix(':').unwrap_or(name);
+        let alias = match name {
+            "PL-1" => "read-uncommitted",
+            "PL-2" => "read-committed",
+            "PL-2.99" => "repeatable-read",
+            "PL-SI" => "snapshot-isolation",
+            "PL-3" | "conflict-serializable" => "serializable",
+            "PL-SS" | "strong-serializable" => "strict-serializable",
+            other => other,
+        };
+        Consistency::ALL.into_iter().find(|c| c.name() == alias)
     }
 
     /// The names, for error messages.
@@ -112,28 +134,50 @@ impl Consistency {
         Consistency::ALL.map(Consistency::name).join(", ")
     }
 
-    /// Whether the model forbids anomaly `a` (Elle's table, see the module docs).
+    /// Whether the model forbids anomaly `a`: Elle's prohibited set, the
+    /// anomalies the model and the models it implies proscribe, and every
+    /// anomaly that implies one of those (see the module docs).
     pub fn forbids(self, a: AnomalyKind) -> bool {
         use AnomalyKind::*;
-        let level = match a {
-            G0 | CyclicVersions | GarbageRead => Consistency::ReadUncommitted,
-            G1a | G1b | G1c => Consistency::ReadCommitted,
-            GSingle | G2Item | LostUpdate => Consistency::RepeatableRead,
-            Internal => Consistency::Serializable,
-            G0Realtime | G1cRealtime | GSingleRealtime | G2ItemRealtime => {
-                Consistency::StrictSerializable
-            }
-            DuplicateWrite => return false,
+        use Consistency::*;
+        let cycle_level = |c: Consistency| match c {
+            ReadUncommitted => 0,
+            ReadCommitted => 1,
+            RepeatableRead | SnapshotIsolation => 2,
+            Serializable => 3,
+            StrongSessionSerializable => 4,
+            StrictSerializable => 5,
         };
-        self >= level
+        let level = cycle_level(self);
+        match a {
+            G0 | DuplicateElements | CyclicVersions => true,
+            G1a | G1b | G1c | IncompatibleOrder | DirtyUpdate | FutureRead => level >= 1,
+            G2Item => self == RepeatableRead || level >= 3,
+            LostUpdate => level >= 2,
+            Internal | GSingle | GNonadjacent => self == SnapshotIsolation || level >= 3,
+            // Only reported for the model's own graph (see `cycles`).
+            CycleExists | CycleExistsProcess | CycleExistsRealtime => true,
+            G0Process | G1cProcess | GSingleProcess | GNonadjacentProcess | G2ItemProcess => {
+                level >= 4
+            }
+            G0Realtime | G1cRealtime | GSingleRealtime | GNonadjacentRealtime | G2ItemRealtime => {
+                level >= 5
+            }
+            GarbageRead | DuplicateWrite => false,
+        }
     }
 
+    /// The extra edges the model needs: real time (strict), process order (strong session).
     fn realtime(self) -> bool {
         self == Consistency::StrictSerializable
     }
+
+    fn process(self) -> bool {
+        self == Consistency::StrongSessionSerializable
+    }
 }
 
-/// The kinds of anomaly the analysis reports.
+/// The kinds of anomaly the analysis reports, named as Elle names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AnomalyKind {
     /// A cycle of write-write dependencies.
@@ -146,29 +190,94 @@ pub enum AnomalyKind {
     G1c,
     /// A cycle with exactly one rw (anti-)dependency.
     GSingle,
-    /// A cycle with two or more rw dependencies.
+    /// A cycle with two or more rw dependencies, no two adjacent.
+    GNonadjacent,
+    /// A cycle with two or more rw dependencies, two of them adjacent.
     G2Item,
+    /// G0 that needs a process-order edge.
+    G0Process,
+    /// G1c that needs a process-order edge.
+    G1cProcess,
+    /// G-single that needs a process-order edge.
+    GSingleProcess,
+    /// G-nonadjacent that needs a process-order edge.
+    GNonadjacentProcess,
+    /// G2-item that needs a process-order edge.
+    G2ItemProcess,
     /// G0 that needs a real-time edge.
     G0Realtime,
     /// G1c that needs a real-time edge.
     G1cRealtime,
     /// G-single that needs a real-time edge.
     GSingleRealtime,
+    /// G-nonadjacent that needs a real-time edge.
+    GNonadjacentRealtime,
     /// G2-item that needs a real-time edge.
     G2ItemRealtime,
     /// Two ok transactions read the same version of a key and both wrote it.
     LostUpdate,
     /// A transaction's read disagrees with its own earlier write or read.
     Internal,
+    /// A transaction read a value it only writes later (list-append).
+    FutureRead,
+    /// A read saw the same appended element twice (list-append).
+    DuplicateElements,
+    /// Two reads of a key, neither a prefix of the other (list-append).
+    IncompatibleOrder,
+    /// A committed append follows a failed one in a key's order (list-append).
+    DirtyUpdate,
     /// The writes-follow-reads version order of a key is cyclic.
     CyclicVersions,
-    /// A read of a value no transaction wrote (not reported by Elle).
+    /// A cycle of data dependencies exists, unnamed (the search's bounds ran out).
+    CycleExists,
+    /// A cycle with process edges exists, unnamed.
+    CycleExistsProcess,
+    /// A cycle with real-time edges exists, unnamed.
+    CycleExistsRealtime,
+    /// A read of a value no transaction wrote. Elle reports nothing for it;
+    /// listed for information, it fails no model unless asked for.
     GarbageRead,
     /// A value written twice to one key: writes are not unique.
     DuplicateWrite,
 }
 
 impl AnomalyKind {
+    /// Every kind.
+    pub const ALL: [AnomalyKind; 29] = {
+        use AnomalyKind::*;
+        [
+            G0,
+            G1a,
+            G1b,
+            G1c,
+            GSingle,
+            GNonadjacent,
+            G2Item,
+            G0Process,
+            G1cProcess,
+            GSingleProcess,
+            GNonadjacentProcess,
+            G2ItemProcess,
+            G0Realtime,
+            G1cRealtime,
+            GSingleRealtime,
+            GNonadjacentRealtime,
+            G2ItemRealtime,
+            LostUpdate,
+            Internal,
+            FutureRead,
+            DuplicateElements,
+            IncompatibleOrder,
+            DirtyUpdate,
+            CyclicVersions,
+            CycleExists,
+            CycleExistsProcess,
+            CycleExistsRealtime,
+            GarbageRead,
+            DuplicateWrite,
+        ]
+    };
+
     /// Elle's name.
     pub fn name(self) -> &'static str {
         use AnomalyKind::*;
@@ -178,17 +287,37 @@ impl AnomalyKind {
             G1b => "G1b",
             G1c => "G1c",
             GSingle => "G-single",
+            GNonadjacent => "G-nonadjacent",
             G2Item => "G2-item",
+            G0Process => "G0-process",
+            G1cProcess => "G1c-process",
+            GSingleProcess => "G-single-process",
+            GNonadjacentProcess => "G-nonadjacent-process",
+            G2ItemProcess => "G2-item-process",
             G0Realtime => "G0-realtime",
             G1cRealtime => "G1c-realtime",
             GSingleRealtime => "G-single-realtime",
+            GNonadjacentRealtime => "G-nonadjacent-realtime",
             G2ItemRealtime => "G2-item-realtime",
             LostUpdate => "lost-update",
             Internal => "internal",
+            FutureRead => "future-read",
+            DuplicateElements => "duplicate-elements",
+            IncompatibleOrder => "incompatible-order",
+            DirtyUpdate => "dirty-update",
             CyclicVersions => "cyclic-versions",
+            CycleExists => "cycle-exists",
+            CycleExistsProcess => "cycle-exists-process",
+            CycleExistsRealtime => "cycle-exists-realtime",
             GarbageRead => "garbage-read",
             DuplicateWrite => "duplicate-write",
         }
+    }
+
+    /// The kind called `name`.
+    pub fn parse(name: &str) -> Option<AnomalyKind> {
+        let name = name.strip_prefix(':').unwrap_or(name);
+        AnomalyKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -209,6 +338,10 @@ pub enum Mop {
     R(Atom, Option<Atom>),
     /// A write of key = value.
     W(Atom, Atom),
+    /// An append of an element to key's list (list-append).
+    Append(Atom, Atom),
+    /// A read of key's list (list-append): its elements, `None` if unknown.
+    Rl(Atom, Option<Vec<Atom>>),
 }
 
 /// How a transaction ended.
@@ -249,7 +382,7 @@ impl Txn {
                 Mop::R(k, v) if !written.contains(k) => {
                     out.entry(k).or_insert(v);
                 }
-                Mop::R(..) => {}
+                Mop::R(..) | Mop::Append(..) | Mop::Rl(..) => {}
                 Mop::W(k, _) => {
                     written.insert(k);
                 }
@@ -281,6 +414,9 @@ impl Txn {
             .map(|m| match m {
                 Mop::R(k, v) => format!("r {k} {}", v.as_deref().unwrap_or("nil")),
                 Mop::W(k, v) => format!("w {k} {v}"),
+                Mop::Append(k, v) => format!("append {k} {v}"),
+                Mop::Rl(k, None) => format!("r {k} ?"),
+                Mop::Rl(k, Some(list)) => format!("r {k} [{}]", list.join(" ")),
             })
             .collect();
         format!(
@@ -303,15 +439,18 @@ pub enum Dep {
     Rw,
     /// Real time: one ended before the other began.
     Rt,
+    /// Process order: one process ran one, then the other.
+    Process,
 }
 
 impl Dep {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Dep::Ww => "ww",
             Dep::Wr => "wr",
             Dep::Rw => "rw",
-            Dep::Rt => "rt",
+            Dep::Rt => "realtime",
+            Dep::Process => "process",
         }
     }
 }
@@ -327,25 +466,45 @@ pub struct Edge {
     pub dep: Dep,
     /// Key and the versions involved (`v1 → v2`), or none for rt.
     pub why: Option<(Atom, Option<Atom>, Atom)>,
+    /// True for list-append's edges (the versions are appended elements,
+    /// `None` the empty list), false for registers'.
+    pub list: bool,
 }
 
 impl Edge {
-    fn render(&self) -> String {
+    /// The edge in words, as Elle explains it.
+    pub fn render(&self) -> String {
         let (from, to) = (self.from, self.to);
-        match (&self.why, self.dep) {
-            (None, _) => format!("T{from} -rt-> T{to} (T{from} ended before T{to} was invoked)"),
-            (Some((k, _, v)), Dep::Wr) => {
-                format!("T{from} -wr-> T{to} (T{to} read {k} = {v}, which T{from} wrote)")
+        let nil = |v: &Option<Atom>| v.as_deref().unwrap_or("nil").to_string();
+        let name = self.dep.name();
+        let why = match (&self.why, self.dep, self.list) {
+            (None, Dep::Process, _) => {
+                format!("one process ran T{from}, then T{to}")
             }
-            (Some((k, v1, v2)), Dep::Ww) => format!(
-                "T{from} -ww-> T{to} (T{from} wrote {k} = {}, T{to} wrote {v2}, later in the version order)",
-                v1.as_deref().unwrap_or("nil")
+            (None, _, _) => format!("T{from} completed before T{to} was invoked"),
+            (Some((k, _, v)), Dep::Wr, false) => format!("T{to} read {k} = {v}, which T{from} wrote"),
+            (Some((k, _, v)), Dep::Wr, true) => {
+                format!("T{to} observed T{from}'s append of {v} to key {k}")
+            }
+            (Some((k, v1, v2)), Dep::Ww, false) => format!(
+                "T{from} wrote {k} = {}, T{to} wrote {v2}, later in the version order",
+                nil(v1)
             ),
-            (Some((k, v1, v2)), _) => format!(
-                "T{from} -rw-> T{to} (T{from} read {k} = {}, T{to} wrote {v2}, later in the version order)",
-                v1.as_deref().unwrap_or("nil")
+            (Some((k, v1, v2)), Dep::Ww, true) => {
+                format!("T{to} appended {v2} after T{from} appended {} to {k}", nil(v1))
+            }
+            (Some((k, None, v2)), _, true) => format!(
+                "T{from} observed the initial (empty) state of {k}, which T{to} created by appending {v2}"
             ),
-        }
+            (Some((k, Some(_), v2)), _, true) => {
+                format!("T{from} did not observe T{to}'s append of {v2} to {k}")
+            }
+            (Some((k, v1, v2)), _, false) => format!(
+                "T{from} read {k} = {}, T{to} wrote {v2}, later in the version order",
+                nil(v1)
+            ),
+        };
+        format!("T{from} -{name}-> T{to}: {why}")
     }
 }
 
@@ -370,8 +529,8 @@ pub struct Analysis {
     pub txns: Vec<Txn>,
     /// Every anomaly found (cycles: up to a few per kind).
     pub anomalies: Vec<Anomaly>,
-    /// Dependency edges inferred, by kind (ww, wr, rw, rt).
-    pub edges: [usize; 4],
+    /// Dependency edges inferred, by kind (ww, wr, rw, realtime, process).
+    pub edges: [usize; 5],
     /// The dependency edges (one per pair and kind).
     pub graph: Vec<Edge>,
 }
@@ -380,6 +539,7 @@ impl Analysis {
     /// The anomalies `model` forbids, by kind (G0 first, then G1a, G1b,
     /// G1c, G-single, G2-item, the realtime cycles, and the rest).
     pub fn violations(&self, model: Consistency) -> Vec<&Anomaly> {
+        // (Elle's prohibited set for the model.)
         let mut bad: Vec<&Anomaly> = self
             .anomalies
             .iter()
@@ -434,20 +594,11 @@ impl Analysis {
     }
 }
 
-/// How many cycles of one kind are reported.
-const CYCLES_PER_KIND: usize = 4;
-/// How many candidate closing edges (inside one strongly connected
-/// component) a cycle search tries per kind. A ww edge inside a component
-/// of the ww graph always closes a G0 cycle, and a wr edge inside a
-/// component of the ww+wr graph a G1c cycle, so those searches succeed on
-/// their first candidate; only G-single and G2-item searches can fail on
-/// a candidate, and past this many they stop (the history is already
-/// invalid for any model that searches them, as the component holds a cycle).
-const SEARCH_EDGES: usize = 256;
-
 /// The micro-operations of an atom-valued JSON list.
 fn atom(v: &Value) -> Option<Atom> {
     match v {
+        // An EDN keyword (`:x`) as itself: no other atom's text starts with ':'.
+        Value::String(s) if s.starts_with(':') => Some(s.clone()),
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
         Value::String(_) => Some(v.to_string()),
         _ => None,
@@ -522,28 +673,21 @@ pub fn txns_of(ops: &[&Operation]) -> Result<Vec<Txn>, (usize, ShapeError)> {
         .collect()
 }
 
-/// A bound on the rw edges of a path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Rw {
-    Any,
-    AtLeastOne,
-}
-
 /// The dependency graph: edges and adjacency.
-struct Graph {
-    edges: Vec<Edge>,
-    out: Vec<Vec<usize>>,
+pub(crate) struct Graph {
+    pub(crate) edges: Vec<Edge>,
+    pub(crate) out: Vec<Vec<usize>>,
 }
 
 impl Graph {
-    fn new(n: usize) -> Graph {
+    pub(crate) fn new(n: usize) -> Graph {
         Graph {
             edges: Vec::new(),
             out: vec![Vec::new(); n],
         }
     }
 
-    fn add(&mut self, seen: &mut BTreeSet<(usize, usize, Dep)>, e: Edge) {
+    pub(crate) fn add(&mut self, seen: &mut BTreeSet<(usize, usize, Dep)>, e: Edge) {
         if e.from == e.to || !seen.insert((e.from, e.to, e.dep)) {
             return;
         }
@@ -609,54 +753,6 @@ impl Graph {
             }
         }
         comp
-    }
-
-    /// A shortest path (edge ids) from `from` to `to` over edges whose kind
-    /// `allowed` takes (with at least one rw edge, if `rw` says so).
-    fn path(
-        &self,
-        from: usize,
-        to: usize,
-        allowed: &dyn Fn(Dep) -> bool,
-        rw: Rw,
-    ) -> Option<Vec<usize>> {
-        let layers = if rw == Rw::Any { 1 } else { 2 };
-        let n = self.out.len();
-        // State: (node, rw used); parent edge per state.
-        let mut parent: Vec<Option<(usize, usize)>> = vec![None; n * layers];
-        let mut seen = vec![false; n * layers];
-        let mut queue = VecDeque::new();
-        seen[from * layers] = true;
-        queue.push_back((from, 0usize));
-        while let Some((v, used)) = queue.pop_front() {
-            if v == to && (rw != Rw::AtLeastOne || used == 1) {
-                let mut path = Vec::new();
-                let mut state = v * layers + used;
-                while let Some((e, prev)) = parent[state] {
-                    path.push(e);
-                    state = prev;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for &e in &self.out[v] {
-                let edge = &self.edges[e];
-                if !allowed(edge.dep) {
-                    continue;
-                }
-                let used2 = match rw {
-                    Rw::Any => 0,
-                    Rw::AtLeastOne => (used + usize::from(edge.dep == Dep::Rw)).min(1),
-                };
-                let state = edge.to * layers + used2;
-                if !seen[state] {
-                    seen[state] = true;
-                    parent[state] = Some((e, v * layers + used));
-                    queue.push_back((edge.to, used2));
-                }
-            }
-        }
-        None
     }
 }
 
@@ -775,6 +871,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                         state.insert(k, v);
                     }
                 }
+                Mop::Append(..) | Mop::Rl(..) => {}
             }
         }
         for (k, v) in t.ext_reads() {
@@ -932,6 +1029,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                         to: r,
                         dep: Dep::Wr,
                         why: Some(((*k).clone(), None, (*v).clone())),
+                        list: false,
                     },
                 );
             }
@@ -958,6 +1056,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                                     to: b,
                                     dep: Dep::Ww,
                                     why: Some(((*k).clone(), Some(v1.clone()), v2.clone())),
+                                    list: false,
                                 },
                             );
                         }
@@ -974,6 +1073,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                                 to: b,
                                 dep: Dep::Rw,
                                 why: Some(((*k).clone(), v1.clone(), v2.clone())),
+                                list: false,
                             },
                         );
                     }
@@ -984,12 +1084,24 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
     if model.realtime() {
         realtime_edges(&txns, &mut g, &mut seen);
     }
-    let mut counts = [0usize; 4];
+    if model.process() {
+        process_edges(&txns, &mut g, &mut seen);
+    }
+    cycles_of(txns, g, model, anomalies)
+}
+
+/// Adds the cycles `model` forbids to `anomalies`: the analysis of `txns`.
+pub(crate) fn cycles_of(
+    txns: Vec<Txn>,
+    g: Graph,
+    model: Consistency,
+    mut anomalies: Vec<Anomaly>,
+) -> Analysis {
+    let mut counts = [0usize; 5];
     for e in &g.edges {
         counts[e.dep as usize] += 1;
     }
-
-    cycles(&g, model, &mut anomalies);
+    cycles::cycles(&g, model, &mut anomalies);
     Analysis {
         txns,
         anomalies,
@@ -998,10 +1110,37 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
     }
 }
 
+/// Process-order edges: each ok transaction to its process's next one.
+pub(crate) fn process_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize, Dep)>) {
+    let mut last: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut order: Vec<usize> = (0..txns.len())
+        .filter(|&i| txns[i].status == Status::Ok)
+        .collect();
+    order.sort_by_key(|&i| (txns[i].invoked, i));
+    for i in order {
+        if let Some(prev) = last.insert(txns[i].process, i) {
+            g.add(
+                seen,
+                Edge {
+                    from: prev,
+                    to: i,
+                    dep: Dep::Process,
+                    why: None,
+                    list: false,
+                },
+            );
+        }
+    }
+}
+
 /// Real-time edges among ok transactions, transitively reduced: each
 /// transaction follows the frontier of transactions that had ended when it
 /// was invoked and that no other ended transaction followed.
-fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize, Dep)>) {
+pub(crate) fn realtime_edges(
+    txns: &[Txn],
+    g: &mut Graph,
+    seen: &mut BTreeSet<(usize, usize, Dep)>,
+) {
     // Events (time, 0 invocation / 1 completion, txn); at equal times an
     // invocation sorts first: ending at t does not precede starting at t.
     let mut events: Vec<(u64, u8, usize)> = Vec::new();
@@ -1029,6 +1168,7 @@ fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize
                         to: i,
                         dep: Dep::Rt,
                         why: None,
+                        list: false,
                     },
                 );
             }
@@ -1038,119 +1178,6 @@ fn realtime_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(usize, usize
                 frontier.remove(&p);
             }
             frontier.insert(i);
-        }
-    }
-}
-
-/// A cycle search: its kind, the edges that may close the cycle, the edges
-/// the path back may use, and the bound on the path's rw edges.
-type Search<'a> = (
-    AnomalyKind,
-    &'a dyn Fn(Dep) -> bool,
-    &'a dyn Fn(Dep) -> bool,
-    Rw,
-);
-
-/// Finds and classifies the cycles `model` forbids (kinds it allows are
-/// not searched for: their searches are the expensive ones).
-fn cycles(g: &Graph, model: Consistency, anomalies: &mut Vec<Anomaly>) {
-    let ww = |d: Dep| d == Dep::Ww;
-    let wwr = |d: Dep| matches!(d, Dep::Ww | Dep::Wr);
-    let dep = |d: Dep| d != Dep::Rt;
-    let all = |_: Dep| true;
-    let is_wr = |d: Dep| d == Dep::Wr;
-    let is_rw = |d: Dep| d == Dep::Rw;
-    let is_rt = |d: Dep| d == Dep::Rt;
-    // (kind, closing edges, path edges, rw bound on the path)
-    let searches: [Search<'_>; 5] = [
-        (AnomalyKind::G0, &ww, &ww, Rw::Any),
-        (AnomalyKind::G1c, &is_wr, &wwr, Rw::Any),
-        (AnomalyKind::GSingle, &is_rw, &wwr, Rw::Any),
-        (AnomalyKind::G2Item, &is_rw, &dep, Rw::AtLeastOne),
-        (AnomalyKind::G0Realtime, &is_rt, &all, Rw::Any),
-    ];
-    let mut found: BTreeSet<Vec<(usize, usize)>> = BTreeSet::new();
-    for (kind, closing, path, rw) in searches {
-        if !model.forbids(kind) {
-            continue;
-        }
-        let either = |d: Dep| closing(d) || path(d);
-        let comp = g.scc(&either);
-        let mut reported = 0;
-        let mut tried = 0;
-        for (id, e) in g.edges.iter().enumerate() {
-            if reported >= CYCLES_PER_KIND || tried >= SEARCH_EDGES {
-                break;
-            }
-            if !closing(e.dep) || comp[e.from] != comp[e.to] {
-                continue;
-            }
-            tried += 1;
-            let back = if kind == AnomalyKind::G0Realtime {
-                // The weakest cycle first: ww and rt, then with wr, then any.
-                let ww_rt = |d: Dep| matches!(d, Dep::Ww | Dep::Rt);
-                let no_rw = |d: Dep| d != Dep::Rw;
-                g.path(e.to, e.from, &ww_rt, Rw::Any)
-                    .or_else(|| g.path(e.to, e.from, &no_rw, Rw::Any))
-                    .or_else(|| g.path(e.to, e.from, path, rw))
-            } else {
-                g.path(e.to, e.from, path, rw)
-            };
-            let Some(back) = back else {
-                continue;
-            };
-            // The cycle: the path back, then the edge that closes it.
-            let mut ids = back;
-            ids.push(id);
-            // A cycle through the same transactions as one already reported
-            // (a wr edge beside a ww edge, say) is the same anomaly.
-            let mut canon: Vec<(usize, usize)> = ids
-                .iter()
-                .map(|&e| (g.edges[e].from, g.edges[e].to))
-                .collect();
-            canon.sort_unstable();
-            let visits = canon.len();
-            canon.dedup();
-            let mut nodes: Vec<usize> = canon.iter().map(|p| p.0).collect();
-            nodes.sort_unstable();
-            nodes.dedup();
-            // The layered search may pass a transaction twice: such a walk
-            // is two cycles, each found on its own.
-            if nodes.len() != visits || !found.insert(canon) {
-                continue;
-            }
-            let cycle: Vec<Edge> = ids.iter().map(|&e| g.edges[e].clone()).collect();
-            let count = |d: Dep| cycle.iter().filter(|e| e.dep == d).count();
-            let kind = match kind {
-                AnomalyKind::G0Realtime => match (count(Dep::Wr), count(Dep::Rw)) {
-                    (0, 0) => AnomalyKind::G0Realtime,
-                    (_, 0) => AnomalyKind::G1cRealtime,
-                    (_, 1) => AnomalyKind::GSingleRealtime,
-                    _ => AnomalyKind::G2ItemRealtime,
-                },
-                k => k,
-            };
-            let txns: Vec<usize> = cycle.iter().map(|e| e.from).collect();
-            let chain: Vec<String> = cycle
-                .iter()
-                .map(|e| format!("T{} -{}->", e.from, e.dep.name()))
-                .collect();
-            let text = format!(
-                "a cycle of {} transaction(s): {} T{}; the {} edge T{} -> T{} closes it",
-                txns.len(),
-                chain.join(" "),
-                cycle[0].from,
-                e.dep.name(),
-                e.from,
-                e.to
-            );
-            anomalies.push(Anomaly {
-                kind,
-                txns,
-                cycle,
-                text,
-            });
-            reported += 1;
         }
     }
 }
@@ -1261,24 +1288,55 @@ pub fn read_your_writes(analysis: &Analysis) -> Vec<RywViolation> {
     out
 }
 
-/// The model's settings, from `--initial` / `--consistency`.
-#[derive(Clone, Copy, Debug)]
-struct RwRegister {
-    model: Consistency,
-    ryw: bool,
+/// Which of Elle's workloads a transactional model reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Workload {
+    RwRegister,
+    ListAppend,
 }
 
-fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::RwRegister => "rw-register",
+            Workload::ListAppend => "list-append",
+        }
+    }
+}
+
+/// A transactional model's settings, from `--initial` / `--consistency` /
+/// `--anomalies`.
+#[derive(Clone, Debug)]
+struct Transactional {
+    workload: Workload,
+    model: Consistency,
+    ryw: bool,
+    /// Anomalies to fail on besides the model's (Elle's `:anomalies`).
+    also: Vec<AnomalyKind>,
+}
+
+impl Transactional {
+    fn forbids(&self, a: AnomalyKind) -> bool {
+        self.model.forbids(a) || self.also.contains(&a)
+    }
+}
+
+/// Builds a transactional model: `initial` is a consistency model's name,
+/// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names]}`.
+pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<Model, ModelError> {
+    let name = workload.name();
     let bad = |found: &Value| {
         ModelError::BadInitial {
-        model: "rw-register",
-        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool}",
+        model: name,
+        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names]}",
         found: found.clone(),
     }
     };
-    let mut settings = RwRegister {
+    let mut settings = Transactional {
+        workload,
         model: Consistency::StrictSerializable,
         ryw: false,
+        also: Vec::new(),
     };
     match initial {
         None | Some(Value::Null) => {}
@@ -1292,6 +1350,12 @@ fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
                         settings.model = Consistency::parse(s).ok_or_else(|| bad(v))?
                     }
                     ("read_your_writes", Value::Bool(b)) => settings.ryw = *b,
+                    ("anomalies", Value::Array(names)) => {
+                        for n in names {
+                            let kind = n.as_str().and_then(AnomalyKind::parse);
+                            settings.also.push(kind.ok_or_else(|| bad(v))?);
+                        }
+                    }
                     _ => return Err(bad(v)),
                 }
             }
@@ -1299,18 +1363,29 @@ fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
         Some(v) => return Err(bad(v)),
     }
     Ok(Model {
-        name: "rw-register",
+        name,
         spec: Box::new(settings),
     })
 }
 
-impl KeyChecker for RwRegister {
+fn build(initial: Option<&Value>) -> Result<Model, ModelError> {
+    build_for(Workload::RwRegister, initial)
+}
+
+impl KeyChecker for Transactional {
     fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
-        txn_of(op, 0).map(|_| ())
+        match self.workload {
+            Workload::RwRegister => txn_of(op, 0).map(|_| ()),
+            Workload::ListAppend => super::list_append::txn_of(op, 0).map(|_| ()),
+        }
     }
 
     fn keeps_failed(&self) -> bool {
         true
+    }
+
+    fn property(&self) -> &'static str {
+        self.model.name()
     }
 
     fn check_keys(
@@ -1322,9 +1397,14 @@ impl KeyChecker for RwRegister {
         let mut ops: Vec<&Operation> = keys.iter().flat_map(|(_, o)| o.iter().copied()).collect();
         ops.sort_by_key(|o| (o.time, o.line, o.process));
         // Every operation was validated already.
-        let txns = txns_of(&ops).unwrap_or_default();
-        let analysis = analyze(txns, self.model);
-        let (verdict, witness) = judge(&analysis, self.model, self.ryw, &ops);
+        let analysis = match self.workload {
+            Workload::RwRegister => analyze(txns_of(&ops).unwrap_or_default(), self.model),
+            Workload::ListAppend => super::list_append::analyze(
+                super::list_append::txns_of(&ops).unwrap_or_default(),
+                self.model,
+            ),
+        };
+        let (verdict, witness) = judge(&analysis, self, &ops);
         let report = KeyReport {
             key: None,
             ops: ops.len(),
@@ -1335,16 +1415,20 @@ impl KeyChecker for RwRegister {
     }
 }
 
-/// The verdict and, on a violation, a witness naming the first violation's
-/// transactions, with every violation listed in the explanation.
+/// The verdict and, on a violation, a witness: the first (worst) violation's
+/// transactions, its cycle with every edge explained, and every kind found.
 fn judge(
     analysis: &Analysis,
-    model: Consistency,
-    ryw: bool,
+    settings: &Transactional,
     ops: &[&Operation],
 ) -> (Verdict, Option<Witness>) {
-    let bad = analysis.violations(model);
-    let ryw_bad = if ryw {
+    let mut bad: Vec<&Anomaly> = analysis
+        .anomalies
+        .iter()
+        .filter(|a| settings.forbids(a.kind))
+        .collect();
+    bad.sort_by_key(|a| a.kind);
+    let ryw_bad = if settings.ryw {
         read_your_writes(analysis)
     } else {
         Vec::new()
@@ -1360,14 +1444,14 @@ fn judge(
     let mut kinds: Vec<String> = analysis
         .kinds()
         .into_iter()
-        .filter(|k| model.forbids(*k))
+        .filter(|k| settings.forbids(*k))
         .map(|k| k.name().to_string())
         .collect();
     if !ryw_bad.is_empty() {
         kinds.push("read-your-writes".into());
     }
     let (first_txns, first_text) = match bad.first() {
-        Some(a) => (a.txns.clone(), analysis.describe_line(a)),
+        Some(a) => (a.txns.clone(), analysis.describe(a).join("\n")),
         None => {
             let r = &ryw_bad[0];
             (
@@ -1379,20 +1463,39 @@ fn judge(
     let mut cited: Vec<usize> = first_txns.iter().map(|&t| analysis.txns[t].op).collect();
     cited.sort_unstable();
     cited.dedup();
-    let text = format!(
-        "not {}: {} ({} anomal{} in all); first: {first_text}",
-        model.name(),
+    let total = bad.len() + ryw_bad.len();
+    let allowed: Vec<&str> = analysis
+        .kinds()
+        .into_iter()
+        .filter(|k| !settings.forbids(*k))
+        .map(AnomalyKind::name)
+        .collect();
+    let mut text = format!(
+        "not {}: {} ({total} anomal{} in all)",
+        settings.model.name(),
         kinds.join(", "),
-        bad.len() + ryw_bad.len(),
-        if bad.len() + ryw_bad.len() == 1 {
-            "y"
-        } else {
-            "ies"
-        }
+        if total == 1 { "y" } else { "ies" }
     );
+    if !allowed.is_empty() {
+        text.push_str(&format!(
+            "; also seen, which {} allows: {}",
+            settings.model.name(),
+            allowed.join(", ")
+        ));
+    }
+    text.push_str(&format!("\n{first_text}"));
     (
         Verdict::NotLinearizable,
         Some(Witness {
+            claim: Some(match bad.first() {
+                Some(a) if !a.cycle.is_empty() => format!(
+                    "these {} transactions form a {} cycle",
+                    a.txns.len(),
+                    a.kind
+                ),
+                Some(a) => format!("{} shown by these transactions", a.kind),
+                None => "read-your-writes fails on these transactions".to_string(),
+            }),
             key: None,
             ops: cited.into_iter().map(|i| ops[i].clone()).collect(),
             explanation: text,

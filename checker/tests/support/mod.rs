@@ -246,9 +246,49 @@ pub fn check_witness(
         ));
     }
     if witness.minimal {
+        // The reads-from rule: a register witness holds every write that
+        // could have given one of its reads its value; such a write is
+        // needed by the rule, and leaving out a read leaves out the writes
+        // only it needed.
+        let sources = |r: &Operation| -> Vec<usize> {
+            let (Some(c), true) = (
+                &r.completion,
+                r.f == "read" && matches!(kind, Kind::Register | Kind::Kv),
+            ) else {
+                return Vec::new();
+            };
+            if c.kind != checker::CompletionKind::Ok {
+                return Vec::new();
+            }
+            (0..witness.ops.len())
+                .filter(|&w| {
+                    let op = &witness.ops[w];
+                    let sets = match op.f.as_str() {
+                        "write" => Some(&op.value),
+                        "cas" => op.value.get(1),
+                        _ => None,
+                    };
+                    sets == Some(&c.value) && op.time <= c.time
+                })
+                .collect()
+        };
+        let needed_by_rule: Vec<usize> = witness.ops.iter().flat_map(sources).collect();
         for k in 0..witness.ops.len() {
+            if needed_by_rule.contains(&k) {
+                continue;
+            }
             let mut mine = witness.ops.clone();
             mine[k].completion = None;
+            for w in sources(&witness.ops[k]) {
+                let still = witness
+                    .ops
+                    .iter()
+                    .enumerate()
+                    .any(|(j, r)| j != k && sources(r).contains(&w));
+                if !still {
+                    mine[w].completion = None;
+                }
+            }
             if fails(kind, &with_others(&mine)) {
                 return Err(format!("witness operation {k} is not needed"));
             }

@@ -27,18 +27,38 @@
 
 mod syntax;
 
-use super::{CompletionKind, History, HistoryError, HistoryErrorKind};
+use super::{key_text, CompletionKind, History, HistoryError, HistoryErrorKind, TimeUnit};
 use serde_json::Value;
-use syntax::{forms, Edn, Parsed};
+use syntax::{each_form, Edn, Parsed};
+
+/// What an `:ok` read that returned `nil` means.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NilRead {
+    /// The value is unknown, as Knossos's register models take it: the read
+    /// constrains nothing (it is kept, with outcome unknown, like `info`).
+    #[default]
+    Unknown,
+    /// The register held `nil` (null): the read is checked like any other.
+    Value,
+}
+
+/// How a Jepsen history is read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EdnOptions {
+    /// The meaning of an `:ok` read of `nil`.
+    pub nil_read: NilRead,
+}
 
 /// One event of a Jepsen history, its fields checked.
 struct Event {
     line: usize,
-    process: u64,
+    /// `None`: the event has no `:process` (Elle's test histories).
+    process: Option<u64>,
     kind: Option<CompletionKind>,
     f: String,
     value: Value,
     time: Option<u64>,
+    index: Option<u64>,
 }
 
 /// The event in map `pairs`, or `None` if it is not a client's (e.g. the nemesis's).
@@ -58,7 +78,8 @@ fn event(line: usize, pairs: &[(Edn, Edn)]) -> Parsed<Option<Event>> {
         },
     };
     let process = match field("process") {
-        Some(Edn::Int(p)) if *p >= 0 => *p as u64,
+        None => None,
+        Some(Edn::Int(p)) if *p >= 0 => Some(*p as u64),
         Some(Edn::Keyword(_) | Edn::Symbol(_)) => return Ok(None),
         other => {
             return Err(bad(
@@ -80,12 +101,19 @@ fn event(line: usize, pairs: &[(Edn, Edn)]) -> Parsed<Option<Event>> {
     };
     let f = match field("f") {
         Some(Edn::Keyword(f) | Edn::Symbol(f) | Edn::Text(f)) => f.clone(),
+        // Elle's test histories often leave :f out of transactions.
+        None if matches!(field("value"), Some(Edn::Seq(_))) => "txn".to_string(),
         other => return Err(bad(":f", "a keyword such as :read", other)),
     };
     let time = match field("time") {
         None => None,
         Some(Edn::Int(t)) if *t >= 0 => Some(*t as u64),
-        other => return Err(bad(":time", "a non-negative integer", other)),
+        other => return Err(bad(":time", "a non-negative integer (nanoseconds)", other)),
+    };
+    let index = match field("index") {
+        None => None,
+        Some(Edn::Int(i)) if *i >= 0 => Some(*i as u64),
+        other => return Err(bad(":index", "a non-negative integer", other)),
     };
     let value = field("value").map_or(Value::Null, Edn::to_json);
     Ok(Some(Event {
@@ -95,6 +123,7 @@ fn event(line: usize, pairs: &[(Edn, Edn)]) -> Parsed<Option<Event>> {
         f,
         value,
         time,
+        index,
     }))
 }
 
@@ -114,46 +143,104 @@ fn independent(events: &[Event]) -> bool {
 }
 
 impl History {
-    /// Parses a Jepsen `history.edn` (one event map per line) or a Knossos
-    /// history (the maps in one vector or list). Events of non-integer
-    /// processes (`:nemesis`) are skipped; `:time` is used when every event
-    /// has one, else position; when every read is invoked with `[key nil]`
-    /// (jepsen.independent) values are `[key value]` pairs; a list-append
-    /// `:txn` gets the one key its micro-operations name. Errors name the line.
+    /// Parses a Jepsen history with the default options (an `:ok` read of
+    /// `nil` is a read of unknown value); see [`History::parse_edn_with`].
     pub fn parse_edn(text: &str) -> Result<History, HistoryError> {
+        History::parse_edn_with(text, EdnOptions::default())
+    }
+
+    /// Parses a Jepsen `history.edn` (one event map per line) or a Knossos
+    /// history (the maps in one vector or list), as Jepsen means them:
+    /// events in `:index` order when every event has one, else as written;
+    /// events of non-integer processes (`:nemesis`) skipped; `:time` in
+    /// nanoseconds, used when every event has one and they never go back,
+    /// else the position; when every read is invoked with `[key nil]`
+    /// (jepsen.independent) values are `[key value]` pairs; a `:txn` gets
+    /// the one key its micro-operations name; an `:ok` read of `nil` is
+    /// read as `options.nil_read` says. A history with no invocations at
+    /// all (Elle's test form: completions only, `:process` optional) is
+    /// read as operations all concurrent with each other. Errors name the line.
+    pub fn parse_edn_with(text: &str, options: EdnOptions) -> Result<History, HistoryError> {
         let mut events = Vec::new();
-        for (line, pairs) in forms(text)? {
+        each_form(text, |line, pairs| {
             if let Some(e) = event(line, &pairs)? {
                 events.push(e);
             }
+            Ok(())
+        })?;
+        if events.iter().all(|e| e.index.is_some()) {
+            events.sort_by_key(|e| e.index);
         }
-        let timed = events.iter().all(|e| e.time.is_some());
+        let timed = events.iter().all(|e| e.time.is_some())
+            && events.windows(2).all(|w| w[0].time <= w[1].time);
         let keyed = independent(&events);
+        let completions_only = !events.is_empty() && events.iter().all(|e| e.kind.is_some());
         let mut history = History::new();
+        history.time_unit = if completions_only {
+            TimeUnit::Position
+        } else if timed {
+            TimeUnit::Nanos
+        } else {
+            TimeUnit::Position
+        };
+        let fresh = events
+            .iter()
+            .filter_map(|e| e.process)
+            .max()
+            .map_or(0, |p| p + 1);
         for (position, e) in events.into_iter().enumerate() {
             let line = Some(e.line);
-            let time = if timed {
+            let time = if timed && !completions_only {
                 e.time.unwrap_or_default()
             } else {
-                position as u64
+                position as u64 + 1
             };
+            let mut value = e.value;
+            if matches!(e.f.as_str(), "txn" | "send" | "poll") {
+                mop_names(&mut value);
+            }
             let (key, mut value) = if keyed {
-                split_key(e.line, e.value)?
+                split_key(e.line, value)?
             } else if e.f == "txn" {
-                (txn_key(&e.value), e.value)
+                (txn_key(&value), value)
             } else {
-                (None, e.value)
+                (None, value)
             };
             if e.kind.is_none() && e.f == "read" {
                 // Some Knossos histories put the value read on the invocation too.
                 value = Value::Null;
             }
+            let unknown_read = e.kind == Some(CompletionKind::Ok)
+                && e.f == "read"
+                && value.is_null()
+                && options.nil_read == NilRead::Unknown;
+            if completions_only {
+                let process = e.process.unwrap_or(fresh + position as u64);
+                let kind = e.kind.unwrap_or(CompletionKind::Info);
+                history.push_whole(process, e.f, key, value, 0, kind, time, line);
+                continue;
+            }
+            let Some(process) = e.process else {
+                return Err(HistoryError {
+                    line,
+                    kind: HistoryErrorKind::Field {
+                        field: ":process",
+                        expected: "a non-negative integer naming the client (add :process to \
+                                   every event; a history of completions only may leave it out)",
+                        found: "missing".into(),
+                    },
+                });
+            };
             match e.kind {
                 None => {
-                    history.invoke_at(e.process, e.f, key, value, time, line)?;
+                    history.invoke_at(process, e.f, key, value, time, line)?;
+                }
+                Some(_) if unknown_read => {
+                    let index = history.complete_unknown(process, time, line)?;
+                    history.check_echo(index, &e.f, key.as_deref(), line)?;
                 }
                 Some(kind) => {
-                    let index = history.complete_at(e.process, kind, value, time, line)?;
+                    let index = history.complete_at(process, kind, value, time, line)?;
                     history.check_echo(index, &e.f, key.as_deref(), line)?;
                 }
             }
@@ -162,14 +249,25 @@ impl History {
     }
 }
 
-/// The one key every micro-operation of a list-append transaction
-/// (`[[:append 3 1] [:r 3 nil]]`) names, if there is one.
+/// A transaction's micro-operations name their function with a keyword
+/// (`[:r :x nil]`); the name is taken as the function, as `:f` is.
+fn mop_names(value: &mut Value) {
+    for micro in value.as_array_mut().into_iter().flatten() {
+        if let Some(Value::String(f)) = micro.get_mut(0) {
+            if let Some(name) = f.strip_prefix(':') {
+                *f = name.to_string();
+            }
+        }
+    }
+}
+
+/// The one key every micro-operation of a transaction (`[[:append 3 1]
+/// [:r 3 nil]]`) names, if there is one.
 fn txn_key(value: &Value) -> Option<String> {
-    let mut keys = value.as_array()?.iter().map(|micro| match micro.get(1)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
+    let mut keys = value
+        .as_array()?
+        .iter()
+        .map(|micro| micro.get(1).and_then(key_text));
     let first = keys.next()??;
     keys.all(|k| k.as_deref() == Some(first.as_str()))
         .then_some(first)
@@ -188,12 +286,11 @@ fn split_key(line: usize, value: Value) -> Result<(Option<String>, Value), Histo
     match value {
         Value::Array(mut pair) if pair.len() == 2 => {
             let inner = pair.pop().unwrap_or_default();
-            let key = match pair.pop().unwrap_or_default() {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                other => return Err(bad(&Value::Array(vec![other, inner]))),
-            };
-            Ok((Some(key), inner))
+            let k = pair.pop().unwrap_or_default();
+            match key_text(&k) {
+                Some(key) => Ok((Some(key), inner)),
+                None => Err(bad(&Value::Array(vec![k, inner]))),
+            }
         }
         other => Err(bad(&other)),
     }
@@ -237,7 +334,7 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0].value, json!([1, 2]));
         assert!(ops[0].failed());
-        assert_eq!((ops[1].time, ops[1].line), (2, Some(4)));
+        assert_eq!((ops[1].time, ops[1].line), (3, Some(4)));
     }
 
     #[test]
@@ -296,7 +393,8 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             missing.to_string(),
-            "line 1: :process is missing; allowed: a non-negative integer, or a keyword such as :nemesis"
+            "line 1: :process is missing; allowed: a non-negative integer naming the client \
+             (add :process to every event; a history of completions only may leave it out)"
         );
         let kind = History::parse_edn("\n{:type :done, :f :read, :process 0}").unwrap_err();
         assert_eq!(
@@ -334,7 +432,10 @@ mod tests {
             "[{:type}]",
             "{1 2} {3",
             "#{",
-            "1e999999",
+            "#{1 1}",
+            "{:a 1 :a 2}",
+            "\"\\q\"",
+            "##Foo",
         ] {
             assert!(History::parse_edn(garbage).is_err(), "{garbage:?} parsed");
         }
@@ -344,5 +445,108 @@ mod tests {
                 .starts_with("line 1: not EDN: an event is a map"),
             "{list}"
         );
+    }
+
+    /// The value a one-event history's `:value` reads as.
+    fn value_of(edn: &str) -> Value {
+        let text = format!("{{:process 0, :type :invoke, :f :write, :value {edn}}}");
+        History::parse_edn(&text).unwrap().operations()[0]
+            .value
+            .clone()
+    }
+
+    #[test]
+    fn values_keep_their_jepsen_identity() {
+        // Big integers exact, and distinct from their neighbours.
+        assert_eq!(
+            value_of("9223372036854775808"),
+            json!(9223372036854775808u64)
+        );
+        assert_ne!(
+            value_of("9223372036854775808"),
+            value_of("9223372036854775809")
+        );
+        assert_eq!(
+            value_of("18446744073709551616"),
+            json!("#18446744073709551616N")
+        );
+        assert_eq!(
+            value_of("18446744073709551616N"),
+            value_of("18446744073709551616")
+        );
+        assert_eq!(value_of("1N"), json!(1));
+        // Keywords are not strings; strings that look like the encoding are escaped.
+        assert_eq!(value_of(":a"), json!(":a"));
+        assert_ne!(value_of(":a"), value_of("\"a\""));
+        assert_ne!(value_of(":a"), value_of("\":a\""));
+        assert_ne!(value_of("\"#1/2\""), value_of("1/2"));
+        // Maps keyed by keywords differ from maps keyed by strings; map keys
+        // are JSON's (Maelstrom's kafka polls key their maps with strings).
+        assert_ne!(value_of("{:a 1}"), value_of("{\"a\" 1}"));
+        assert_eq!(value_of("{1 :x}"), value_of("{\"1\" :x}"));
+        // Sets are sets.
+        assert_eq!(value_of("#{2 1}"), value_of("#{1 2}"));
+        // Escapes decoded.
+        assert_eq!(value_of("\"\\u0041\\t\""), json!("A\t"));
+        assert_eq!(value_of("\\A"), value_of("\\u0041"));
+        assert_ne!(value_of("\\A"), value_of("\"A\""));
+        assert_eq!(value_of("\\newline"), json!("#\\\n"));
+        // ##Inf, ##NaN, 1e999 and ratios read, as Clojure reads them.
+        assert_eq!(value_of("##Inf"), value_of("1e999"));
+        assert_eq!(value_of("##NaN"), json!("###NaN"));
+        assert_eq!(value_of("2/4"), json!("#1/2"));
+        assert_eq!(value_of("4/2"), json!(2));
+        assert_ne!(value_of("1.0"), value_of("1"));
+    }
+
+    #[test]
+    fn an_ok_read_of_nil_is_unknown_unless_asked() {
+        let text = "{:process 0, :type :invoke, :f :read, :value nil, :time 5}\n\
+                    {:process 0, :type :ok, :f :read, :value nil, :time 9}\n\
+                    {:process 0, :type :invoke, :f :read, :value nil, :time 12}\n";
+        let h = History::parse_edn(text).unwrap();
+        let read = &h.operations()[0];
+        assert_eq!(read.completion.as_ref().unwrap().kind, CompletionKind::Info);
+        assert_eq!(h.operations().len(), 2, "the process goes on after it");
+        assert_eq!(h.time_unit(), TimeUnit::Nanos);
+        let h = History::parse_edn_with(
+            text,
+            EdnOptions {
+                nil_read: NilRead::Value,
+            },
+        )
+        .unwrap();
+        assert_eq!(h.operations()[0].output(), Some(&Value::Null));
+    }
+
+    #[test]
+    fn a_bad_event_fails_before_the_rest_is_read() {
+        // Line 2 is wrong; the text after it never ends, and is never reached.
+        let text = format!(
+            "{{:process 0, :type :invoke, :f :read, :value nil}}\n\
+             {{:process 0, :type :done, :f :read, :value nil}}\n\
+             {{:process 0 {}",
+            "[1 ".repeat(1000)
+        );
+        let error = History::parse_edn(&text).unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.to_string().contains(":type is :done"), "{error}");
+    }
+
+    #[test]
+    fn index_orders_events_and_completions_alone_are_concurrent() {
+        let text = "{:index 1, :process 0, :type :ok, :f :write, :value 1}\n\
+                    {:index 0, :process 0, :type :invoke, :f :write, :value 1}\n";
+        let h = History::parse_edn(text).unwrap();
+        assert_eq!(h.operations()[0].line, Some(2));
+        // Elle's test form: no invocations, no processes.
+        let text = "[{:type :ok, :value [[:append :x 1]]}\n {:type :ok, :value [[:r :x [1]]]}]";
+        let h = History::parse_edn(text).unwrap();
+        let ops = h.operations();
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[1].value, json!([["r", ":x", [1]]]));
+        assert_eq!(ops[0].time, 0);
+        assert_eq!(ops[1].time, 0);
+        assert_ne!(ops[0].process, ops[1].process);
     }
 }

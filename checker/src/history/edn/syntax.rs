@@ -10,11 +10,18 @@ pub(super) enum Edn {
     Nil,
     Bool(bool),
     Int(i64),
+    /// An integer past i64, its canonical digits (no `N`).
+    BigInt(String),
     Float(f64),
+    /// A ratio `n/d` in lowest terms, a `M` decimal, or any other number
+    /// JSON cannot hold, as written (canonical for ratios).
+    Exact(String),
     Text(String),
+    Char(char),
     Keyword(String),
     Symbol(String),
     Seq(Vec<Edn>),
+    Set(Vec<Edn>),
     Map(Vec<(Edn, Edn)>),
 }
 
@@ -111,8 +118,15 @@ impl Reader<'_> {
                     return Err(self.error("a map has a key without a value"));
                 }
                 let mut pairs = Vec::with_capacity(items.len() / 2);
+                let mut seen = std::collections::BTreeSet::new();
                 let mut items = items.into_iter();
                 while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                    if !seen.insert(k.to_json().to_string()) {
+                        return Err(self.error(format!(
+                            "the map has key {} twice (EDN map keys are distinct)",
+                            k.show()
+                        )));
+                    }
                     pairs.push((k, v));
                 }
                 Ok(Edn::Map(pairs))
@@ -130,7 +144,29 @@ impl Reader<'_> {
                 match self.peek() {
                     Some(b'{') => {
                         self.bump();
-                        Ok(Edn::Seq(self.items(b'}', "set")?))
+                        let items = self.items(b'}', "set")?;
+                        let mut seen = std::collections::BTreeSet::new();
+                        for item in &items {
+                            if !seen.insert(item.to_json().to_string()) {
+                                return Err(self.error(format!(
+                                    "the set has {} twice (EDN sets have distinct elements)",
+                                    item.show()
+                                )));
+                            }
+                        }
+                        Ok(Edn::Set(items))
+                    }
+                    // ##Inf, ##-Inf, ##NaN.
+                    Some(b'#') => {
+                        self.bump();
+                        match self.token().as_str() {
+                            "Inf" => Ok(Edn::Float(f64::INFINITY)),
+                            "-Inf" => Ok(Edn::Float(f64::NEG_INFINITY)),
+                            "NaN" => Ok(Edn::Float(f64::NAN)),
+                            other => Err(self.error(format!(
+                                "##{other} is not a symbolic value; allowed: ##Inf, ##-Inf, ##NaN"
+                            ))),
+                        }
                     }
                     // A tagged value (#inst "...", #jepsen.history.Op{...}): the value.
                     _ => {
@@ -142,18 +178,7 @@ impl Reader<'_> {
             b'"' => self.string(),
             b'\\' => {
                 self.bump();
-                let name = self.token();
-                let c = match name.as_str() {
-                    "newline" => "\n".to_string(),
-                    "space" => " ".to_string(),
-                    "tab" => "\t".to_string(),
-                    "" => self
-                        .bump()
-                        .map(|b| (b as char).to_string())
-                        .unwrap_or_default(),
-                    other => other.to_string(),
-                };
-                Ok(Edn::Text(c))
+                self.character()
             }
             b')' | b']' | b'}' => Err(self.error(format!("unexpected '{}'", c as char))),
             _ => self.atom(),
@@ -191,6 +216,53 @@ impl Reader<'_> {
         String::from_utf8_lossy(&self.text[start..self.at]).into_owned()
     }
 
+    /// A character literal after its backslash: `\\a`, `\\newline`, `\\u0041`, `\\o101`.
+    fn character(&mut self) -> Parsed<Edn> {
+        let mut name = self.token();
+        if name.is_empty() {
+            // A delimiter as a character: \\( \\" \\; and so on (one byte each).
+            match self.bump() {
+                Some(b) if b.is_ascii() => return Ok(Edn::Char(b as char)),
+                _ => return Err(self.error("a backslash with no character after it")),
+            }
+        }
+        let c = match name.as_str() {
+            "newline" => Some('\n'),
+            "space" => Some(' '),
+            "tab" => Some('\t'),
+            "return" => Some('\r'),
+            "backspace" => Some('\u{8}'),
+            "formfeed" => Some('\u{c}'),
+            _ => None,
+        };
+        if let Some(c) = c {
+            return Ok(Edn::Char(c));
+        }
+        let mut chars = name.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => return Ok(Edn::Char(c)),
+            (Some('u'), Some(_)) if name.len() == 5 => {
+                if let Some(c) = u32::from_str_radix(&name[1..], 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
+                    return Ok(Edn::Char(c));
+                }
+            }
+            (Some('o'), Some(_)) if name.len() <= 4 => {
+                if let Some(c) = u32::from_str_radix(&name[1..], 8)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
+                    return Ok(Edn::Char(c));
+                }
+            }
+            _ => {}
+        }
+        name.insert(0, '\\');
+        Err(self.error(format!("{name} is not a character")))
+    }
+
     fn string(&mut self) -> Parsed<Edn> {
         let start = self.line;
         self.bump();
@@ -205,13 +277,63 @@ impl Reader<'_> {
                     Some(b'n') => bytes.push(b'\n'),
                     Some(b't') => bytes.push(b'\t'),
                     Some(b'r') => bytes.push(b'\r'),
-                    Some(c) => bytes.push(c),
+                    Some(b'b') => bytes.push(8),
+                    Some(b'f') => bytes.push(12),
+                    Some(b'u') => {
+                        let at = self.at;
+                        let hex = self.text.get(at..at + 4).unwrap_or_default();
+                        let code = std::str::from_utf8(hex)
+                            .ok()
+                            .filter(|h| h.len() == 4)
+                            .and_then(|h| u32::from_str_radix(h, 16).ok());
+                        let Some(code) = code else {
+                            return Err(self.error("\\u in a string takes four hex digits"));
+                        };
+                        self.at += 4;
+                        // A surrogate pair (JSON style), else the code point.
+                        let c = if (0xD800..0xDC00).contains(&code)
+                            && self.text.get(self.at..self.at + 2) == Some(b"\\u")
+                        {
+                            let low = std::str::from_utf8(
+                                self.text.get(self.at + 2..self.at + 6).unwrap_or_default(),
+                            )
+                            .ok()
+                            .and_then(|h| u32::from_str_radix(h, 16).ok())
+                            .filter(|l| (0xDC00..0xE000).contains(l));
+                            match low {
+                                Some(low) => {
+                                    self.at += 6;
+                                    char::from_u32(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+                                }
+                                None => None,
+                            }
+                        } else {
+                            char::from_u32(code)
+                        };
+                        let Some(c) = c else {
+                            return Err(self.error(format!(
+                                "\\u{code:04x} in a string is not a character"
+                            )));
+                        };
+                        let mut buf = [0u8; 4];
+                        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    }
+                    Some(c @ (b'"' | b'\\' | b'/')) => bytes.push(c),
+                    Some(c) => {
+                        return Err(self.error(format!(
+                            "\\{} is not a string escape; allowed: \\n \\t \\r \\b \\f \\\" \\\\ \\uXXXX",
+                            c as char
+                        )))
+                    }
                     None => continue,
                 },
                 Some(c) => bytes.push(c),
             }
         }
-        Ok(Edn::Text(String::from_utf8_lossy(&bytes).into_owned()))
+        match String::from_utf8(bytes) {
+            Ok(s) => Ok(Edn::Text(s)),
+            Err(_) => Err(self.error("the string is not UTF-8")),
+        }
     }
 
     fn atom(&mut self) -> Parsed<Edn> {
@@ -237,30 +359,116 @@ impl Reader<'_> {
         if !numeric {
             return Ok(Edn::Symbol(token));
         }
-        let digits = token.trim_end_matches(['N', 'M']);
-        if let Ok(n) = digits.parse::<i64>() {
-            return Ok(Edn::Int(n));
-        }
-        match digits.parse::<f64>() {
-            Ok(x) => Ok(Edn::Float(x)),
-            Err(_) => Err(self.error(format!("{token:?} is not a number"))),
-        }
+        number(&token).ok_or_else(|| self.error(format!("{token:?} is not a number")))
     }
 }
 
+/// Reads an EDN number as Clojure does: integers exact (past i64 as big
+/// integers; `N` marks one), ratios in lowest terms (a whole ratio is an
+/// integer), `M` decimals kept as written, floats as f64 (out of range:
+/// infinite, as Clojure reads `1e999`).
+fn number(token: &str) -> Option<Edn> {
+    if let Some(digits) = token.strip_suffix('N') {
+        return integer(digits);
+    }
+    if let Some(body) = token.strip_suffix('M') {
+        body.parse::<f64>().ok()?;
+        return Some(Edn::Exact(format!("{body}M")));
+    }
+    if let Some((n, d)) = token.split_once('/') {
+        return ratio(n, d);
+    }
+    if token.bytes().skip(1).all(|b| b.is_ascii_digit()) {
+        return integer(token);
+    }
+    // Hex and radix integers (0x1F, 2r101) are rare in histories.
+    let x: f64 = token.parse().ok()?;
+    Some(Edn::Float(x))
+}
+
+/// An integer from its digits (an optional sign first).
+fn integer(text: &str) -> Option<Edn> {
+    let (negative, digits) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let signed = if negative && digits != "0" {
+        format!("-{digits}")
+    } else {
+        digits.to_string()
+    };
+    Some(match signed.parse::<i64>() {
+        Ok(n) => Edn::Int(n),
+        Err(_) => Edn::BigInt(signed),
+    })
+}
+
+/// A ratio `n/d` in lowest terms (within i128; larger ones kept as written).
+fn ratio(n: &str, d: &str) -> Option<Edn> {
+    let num: i128 = n.parse().ok()?;
+    let den: i128 = d.parse().ok()?;
+    if den <= 0 || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (mut a, mut b) = (num.unsigned_abs(), den.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let g = a.max(1) as i128;
+    let (num, den) = (num / g, den / g);
+    if den == 1 {
+        return integer(&num.to_string());
+    }
+    Some(Edn::Exact(format!("{num}/{den}")))
+}
+
 impl Edn {
-    /// The value as JSON: keywords and symbols become their names.
+    /// The value as JSON, keeping EDN's identities (see [`super`]'s docs):
+    /// keywords become `:name`, values JSON lacks a `#`-prefixed string
+    /// (`#1/2`, `#123456789012345678901N`, `###Inf`, `#\\a`, a symbol
+    /// `#sym`), a string that begins with `:` or `#` becomes `#` and its
+    /// quoted EDN text, sets sorted arrays, maps objects keyed as JSON keys
+    /// them (a string as itself, anything else as its JSON text, so
+    /// `{1 x}` and `{"1" x}` are one map, as in JSON).
     pub(super) fn to_json(&self) -> Value {
         match self {
             Edn::Nil => Value::Null,
             Edn::Bool(b) => Value::Bool(*b),
             Edn::Int(n) => Value::from(*n),
+            Edn::BigInt(digits) => match digits.parse::<u64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => Value::String(format!("#{digits}N")),
+            },
+            Edn::Float(x) if x.is_nan() => Value::String("###NaN".into()),
+            Edn::Float(x) if x.is_infinite() => {
+                Value::String(if *x > 0.0 { "###Inf" } else { "###-Inf" }.into())
+            }
             Edn::Float(x) => Number::from_f64(*x).map_or(Value::Null, Value::Number),
-            Edn::Text(s) | Edn::Keyword(s) | Edn::Symbol(s) => Value::String(s.clone()),
+            Edn::Exact(text) => Value::String(format!("#{text}")),
+            Edn::Text(s) if s.starts_with([':', '#']) => {
+                Value::String(format!("#{}", Value::String(s.clone())))
+            }
+            Edn::Text(s) => Value::String(s.clone()),
+            Edn::Char(c) => Value::String(format!("#\\{c}")),
+            Edn::Keyword(k) => Value::String(format!(":{k}")),
+            Edn::Symbol(s) => Value::String(format!("#{s}")),
             Edn::Seq(items) => Value::Array(items.iter().map(Edn::to_json).collect()),
+            Edn::Set(items) => {
+                let mut items: Vec<Value> = items.iter().map(Edn::to_json).collect();
+                items.sort_by(canonical_order);
+                Value::Array(items)
+            }
             Edn::Map(pairs) => {
                 let mut map = Map::new();
                 for (k, v) in pairs {
+                    // As JSON object keys: strings as themselves, anything
+                    // else as its JSON text (keywords `:x`).
                     let key = match k.to_json() {
                         Value::String(s) => s,
                         other => other.to_string(),
@@ -277,8 +485,24 @@ impl Edn {
         match self {
             Edn::Keyword(k) => format!(":{k}"),
             Edn::Symbol(s) => s.clone(),
+            Edn::Text(s) => format!("{:?}", s),
             other => other.to_json().to_string(),
         }
+    }
+}
+
+/// The order of a set's elements: numbers by value, then everything else
+/// by its JSON text (a total order, so equal sets read equal).
+fn canonical_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (fx, fy) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            fx.total_cmp(&fy)
+                .then_with(|| x.to_string().cmp(&y.to_string()))
+        }
+        (Value::Number(_), _) => std::cmp::Ordering::Less,
+        (_, Value::Number(_)) => std::cmp::Ordering::Greater,
+        _ => a.to_string().cmp(&b.to_string()),
     }
 }
 
@@ -286,48 +510,55 @@ impl Edn {
 pub(super) type Pairs = Vec<(Edn, Edn)>;
 
 /// The top-level forms of `text`: maps, or one vector or list of maps.
-pub(super) fn forms(text: &str) -> Parsed<Vec<(usize, Pairs)>> {
+/// Calls `each` on every event map of `text`, in order, as it is read: the
+/// top-level maps, or the maps of one top-level vector or list (Knossos's
+/// test data). A malformed form fails when it is reached, before the rest
+/// of the text is read.
+pub(super) fn each_form(
+    text: &str,
+    mut each: impl FnMut(usize, Pairs) -> Parsed<()>,
+) -> Parsed<()> {
     let mut reader = Reader {
         text: text.as_bytes(),
         at: 0,
         line: 1,
         depth: 0,
     };
-    let mut top = Vec::new();
-    while let Some(form) = reader.next()? {
-        top.push(form);
-    }
-    // Knossos's test data wraps the events in one vector or list: read its
-    // elements again one by one, to know the line each starts on.
-    if let [(_, Edn::Seq(items))] = top.as_slice() {
-        let mut reader = Reader {
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-            depth: 0,
-        };
-        reader.skip()?;
+    reader.skip()?;
+    if matches!(reader.peek(), Some(b'[' | b'(')) {
+        // Knossos's wrapping vector: read its elements one by one.
+        let start = reader.line;
         reader.bump();
-        let mut out = Vec::with_capacity(items.len());
         loop {
             reader.skip()?;
-            if matches!(reader.peek(), None | Some(b')' | b']')) {
-                break;
+            match reader.peek() {
+                None => {
+                    return Err(reader.error(format!("the vector begun on line {start} never ends")))
+                }
+                Some(b')' | b']') => {
+                    reader.bump();
+                    break;
+                }
+                Some(_) => {}
             }
             let line = reader.line;
             match reader.value()? {
-                Edn::Map(pairs) => out.push((line, pairs)),
+                Edn::Map(pairs) => each(line, pairs)?,
                 other => return Err(not_a_map(line, &other)),
             }
         }
-        return Ok(out);
+        return match reader.next()? {
+            None => Ok(()),
+            Some((line, other)) => Err(not_a_map(line, &other)),
+        };
     }
-    top.into_iter()
-        .map(|(line, form)| match form {
-            Edn::Map(pairs) => Ok((line, pairs)),
-            other => Err(not_a_map(line, &other)),
-        })
-        .collect()
+    while let Some((line, form)) = reader.next()? {
+        match form {
+            Edn::Map(pairs) => each(line, pairs)?,
+            other => return Err(not_a_map(line, &other)),
+        }
+    }
+    Ok(())
 }
 
 fn not_a_map(line: usize, found: &Edn) -> HistoryError {

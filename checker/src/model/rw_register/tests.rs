@@ -374,6 +374,7 @@ fn random_history(rng: &mut Rng, serial: bool) -> Vec<Txn> {
                     Mop::W(k, v) => {
                         local.insert(k.clone(), v.clone());
                     }
+                    Mop::Append(..) | Mop::Rl(..) => unreachable!("registers only"),
                 }
             }
             if t.status == Status::Ok {
@@ -386,7 +387,7 @@ fn random_history(rng: &mut Rng, serial: bool) -> Vec<Txn> {
             .flat_map(|t| t.mops.iter())
             .filter_map(|m| match m {
                 Mop::W(k, v) => Some((k.clone(), v.clone())),
-                Mop::R(..) => None,
+                _ => None,
             })
             .collect();
         for t in txns.iter_mut() {
@@ -436,6 +437,7 @@ fn replays(txns: &[Txn], order: &[usize]) -> bool {
                 Mop::W(k, v) => {
                     store.insert(k, v);
                 }
+                Mop::Append(..) | Mop::Rl(..) => unreachable!("registers only"),
             }
         }
     }
@@ -454,15 +456,27 @@ fn orders_kinds(model: Consistency) -> &'static [Dep] {
     match model {
         Consistency::ReadUncommitted => &[Dep::Ww],
         Consistency::ReadCommitted => &[Dep::Ww, Dep::Wr],
-        Consistency::RepeatableRead | Consistency::Serializable => &[Dep::Ww, Dep::Wr, Dep::Rw],
+        Consistency::RepeatableRead
+        | Consistency::SnapshotIsolation
+        | Consistency::Serializable => &[Dep::Ww, Dep::Wr, Dep::Rw],
+        Consistency::StrongSessionSerializable => &[Dep::Ww, Dep::Wr, Dep::Rw, Dep::Process],
         Consistency::StrictSerializable => &[Dep::Ww, Dep::Wr, Dep::Rw, Dep::Rt],
     }
 }
 
 fn is_cycle(k: AnomalyKind) -> bool {
-    matches!(
+    !matches!(
         k,
-        G0 | G1c | GSingle | G2Item | G0Realtime | G1cRealtime | GSingleRealtime | G2ItemRealtime
+        G1a | G1b
+            | LostUpdate
+            | Internal
+            | FutureRead
+            | DuplicateElements
+            | IncompatibleOrder
+            | DirtyUpdate
+            | CyclicVersions
+            | GarbageRead
+            | DuplicateWrite
     )
 }
 
@@ -471,7 +485,7 @@ fn agrees_with_a_brute_force_oracle_on_random_histories() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut non_serial_passing = 0;
     let mut serial_count = 0;
-    let mut cyclic = [0usize; 5];
+    let mut cyclic = [0usize; 7];
     let rounds = 20000;
     for round in 0..rounds {
         let txns = random_history(&mut rng, round % 3 == 0);
@@ -501,9 +515,14 @@ fn agrees_with_a_brute_force_oracle_on_random_histories() {
                 .anomalies
                 .iter()
                 .any(|x| is_cycle(x.kind) && model.forbids(x.kind));
-            assert_eq!(
-                cycle_found,
-                !acyclic,
+            // Repeatable read and snapshot isolation allow some cycles
+            // (G-single, G2-item): a cycle they report is still a cycle.
+            let exact = !matches!(
+                model,
+                Consistency::RepeatableRead | Consistency::SnapshotIsolation
+            );
+            assert!(
+                cycle_found != acyclic || (!exact && !cycle_found),
                 "round {round}, {}: checker cycles {:?}, oracle acyclic {acyclic}; {txns:?}",
                 model.name(),
                 a.kinds()
@@ -544,7 +563,7 @@ fn agrees_with_a_brute_force_oracle_on_random_histories() {
     // The oracle found both kinds of history, and cycles at every level.
     assert!(serial_count > rounds / 3, "{serial_count}");
     assert!(
-        cyclic.iter().all(|&c| c > 20) && cyclic[4] > 2000,
+        cyclic.iter().all(|&c| c > 20) && cyclic[6] > 2000,
         "{cyclic:?}"
     );
     eprintln!(
