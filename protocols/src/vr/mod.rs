@@ -130,6 +130,17 @@ pub struct BugSwitches {
     /// paper variant, which does not implement VRR §7, refuses a
     /// reconfiguration with its reason.
     pub vrrm_epochs: Option<bool>,
+    /// vrrm's quorum size for any n: f = ⌊(n−1)/2⌋ acks (plus the
+    /// primary), f + 1 do_view_change and recovery answers, which for an
+    /// even n are two disjoint halves. Off: majorities (⌊n/2⌋ acks,
+    /// ⌊n/2⌋ + 1 reports), the same numbers for an odd n = 2f + 1.
+    pub vrrm_quorum_f: Option<bool>,
+    /// A seeded bug, off in both variants unless set: the state transfer
+    /// to a newer view that dsim's intended variant had before the 2026-12
+    /// audit (truncate the log to the commit number and take the new view
+    /// as last-normal before new_state arrives). It loses committed
+    /// operations; the gate campaign must find it.
+    pub seeded_transfer_truncation: Option<bool>,
 }
 
 /// The switches resolved for one variant.
@@ -154,6 +165,8 @@ pub struct Bugs {
     pub(crate) ood: bool,
     pub(crate) restart_unconfigured: bool,
     pub(crate) epochs: bool,
+    pub(crate) vrrm_quorum_f: bool,
+    pub(crate) seeded_transfer_truncation: bool,
 }
 
 impl BugSwitches {
@@ -185,6 +198,8 @@ impl BugSwitches {
             ood: b(self.out_of_date_recovery),
             restart_unconfigured: b(self.restart_unconfigured),
             epochs: b(self.vrrm_epochs),
+            vrrm_quorum_f: b(self.vrrm_quorum_f),
+            seeded_transfer_truncation: self.seeded_transfer_truncation.unwrap_or(false),
         }
     }
 }

@@ -187,6 +187,10 @@ impl Replica {
             self.enter_view_by_transfer(ctx, from, view);
             return false;
         }
+        if self.awaiting_state {
+            self.still_awaiting(ctx, from);
+            return false;
+        }
         true
     }
 
@@ -222,13 +226,7 @@ impl Replica {
             self.log.insert(op, entry);
             self.op = op;
         } else if op > self.op + 1 {
-            ctx.send(
-                from,
-                Msg::GetState {
-                    view,
-                    after: self.op,
-                },
-            );
+            self.ask_state(ctx, from);
         }
         self.min_commit = min_commit;
         if op <= self.op {
@@ -278,13 +276,7 @@ impl Replica {
         self.min_commit = min_commit;
         let mut to = commit;
         if !self.bugs.d3 && commit > self.op {
-            ctx.send(
-                from,
-                Msg::GetState {
-                    view,
-                    after: self.op,
-                },
-            );
+            self.ask_state(ctx, from);
             to = self.op;
         }
         if self.catch_up(ctx, to) {
@@ -319,7 +311,7 @@ impl Replica {
             self.acks.entry((k, view)).or_default().push(from);
         }
         if self.bugs.d2 {
-            if self.count(op) >= self.f() {
+            if self.count(op) >= self.others_needed() {
                 self.commit_one(ctx, op);
             }
         } else {
@@ -339,7 +331,7 @@ impl Replica {
 
     /// Commits, in order, every op whose acks suffice.
     pub(crate) fn commit_ready(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        while self.commit < self.op && self.count(self.commit + 1) >= self.f() {
+        while self.commit < self.op && self.count(self.commit + 1) >= self.others_needed() {
             if !self.commit_one(ctx, self.commit + 1) {
                 return;
             }

@@ -90,6 +90,17 @@ pub struct Replica {
     pub(crate) responses: Vec<super::recovery::Response>,
     /// Messages postponed while recovering (vrrm's gen_statem postpone).
     pub(crate) postponed: Vec<(NodeId, Msg)>,
+    /// Paper: it moved to a newer view by state transfer and new_state has
+    /// not arrived yet: its log and `last_normal` are still those of its
+    /// old view (reported as such in a view change), it logs nothing of the
+    /// new view and answers no get_state.
+    pub(crate) awaiting_state: bool,
+    /// When (its own clock) it last asked for that state.
+    pub(crate) state_asked_at: u64,
+    /// Paper, on a primary: the highest op each backup acknowledged in
+    /// this view (prepare_oks are cumulative), so a resend carries only
+    /// what that backup lacks.
+    pub(crate) acked: BTreeMap<NodeId, u64>,
     /// It crashed before: a start is a restart.
     pub(crate) restarted: bool,
     /// Why it halted last (set just before `ctx.halt`), for unit tests.
@@ -133,6 +144,9 @@ impl Replica {
             nonce: 0,
             responses: Vec::new(),
             postponed: Vec::new(),
+            awaiting_state: false,
+            state_asked_at: 0,
+            acked: BTreeMap::new(),
             restarted: false,
             halted: None,
         }
@@ -141,6 +155,25 @@ impl Replica {
     /// f = ⌊(n−1)/2⌋ for the configuration's n.
     pub(crate) fn f(&self) -> usize {
         self.config.len().saturating_sub(1) / 2
+    }
+
+    /// Replicas besides this one that a quorum needs: the prepare_oks a
+    /// commit needs, the start_view_change messages from others before a
+    /// do_view_change. vrrm: f for any n; paper: ⌊n/2⌋, so that with this
+    /// replica they are a majority (f for an odd n = 2f + 1).
+    pub(crate) fn others_needed(&self) -> usize {
+        if self.bugs.vrrm_quorum_f {
+            self.f()
+        } else {
+            self.config.len() / 2
+        }
+    }
+
+    /// A quorum of reports (do_view_change, recovery_response), this
+    /// replica's own included where it counts: vrrm f + 1, paper a
+    /// majority ⌊n/2⌋ + 1.
+    pub(crate) fn quorum(&self) -> usize {
+        self.others_needed() + 1
     }
 
     /// The primary of `view`: config[view mod n].

@@ -32,7 +32,7 @@ impl Replica {
 
     /// Paper: move to view `view` and tell everyone.
     pub(crate) fn start_view_change(&mut self, ctx: &mut Ctx<'_, Vr>, view: u64) {
-        if self.status == Status::Normal {
+        if self.status == Status::Normal && !self.awaiting_state {
             self.last_normal = self.view;
         }
         self.view = view;
@@ -72,7 +72,7 @@ impl Replica {
             // vrrm: any start_view_change (normal or view_change, even for
             // the current view) sends do_view_change at once, without
             // moving to its view.
-            if self.status == Status::Normal {
+            if self.status == Status::Normal && !self.awaiting_state {
                 self.last_normal = self.view;
             }
             let report = self.report();
@@ -102,7 +102,7 @@ impl Replica {
     /// Paper: with f start_view_change messages from others, send
     /// do_view_change to the new primary (once).
     fn maybe_send_dvc(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        if self.dvc_sent || self.svc_from.len() < self.f() {
+        if self.dvc_sent || self.svc_from.len() < self.others_needed() {
             return;
         }
         self.dvc_sent = true;
@@ -153,7 +153,7 @@ impl Replica {
         let oks: Vec<&(u64, NodeId, ViewReport)> =
             self.dvcs.iter().filter(|(v, _, _)| *v == view).collect();
         let has_self = oks.iter().any(|(_, s, _)| *s == self.id);
-        if oks.len() > self.f() && has_self {
+        if oks.len() >= self.quorum() && has_self {
             let chosen = self.choose(view);
             let high_commit = oks.iter().map(|(_, _, r)| r.commit).max().unwrap_or(0);
             self.finish_view_change(ctx, view, chosen, high_commit);
@@ -201,14 +201,26 @@ impl Replica {
             }
             self.commit = high_commit;
         } else {
-            self.replace_log(chosen.op, &chosen.log);
-            if !self.catch_up(ctx, high_commit.min(chosen.op)) {
+            if high_commit > chosen.op {
+                // Impossible in correct VR: the chosen log holds every
+                // committed op. A bug got here; losing ops quietly would
+                // hide it.
+                return self.halt(
+                    ctx,
+                    format!(
+                        "VR assertion failed: view {view} chose a log ending at op {} but a do_view_change reports commit {high_commit} (committed ops would be lost)",
+                        chosen.op
+                    ),
+                );
+            }
+            if !self.install_log(ctx, chosen.op, &chosen.log, high_commit) {
                 return;
             }
         }
         self.op = chosen.op;
         self.view = view;
         self.last_normal = view;
+        self.awaiting_state = false;
         self.primary = true;
         self.pid_primary = false;
         self.status = Status::Normal;
@@ -256,8 +268,31 @@ impl Replica {
         }
     }
 
+    /// Paper: installs a view's log (`log` up to `op`, with commit number
+    /// `commit`): entries above this replica's commit number come from
+    /// `log`, and the ops up to `commit` run. A commit number above `op`
+    /// cannot come from a correct replica (a committed op would be lost):
+    /// it halts, naming both. False when it halted.
+    pub(crate) fn install_log(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        op: u64,
+        log: &[Entry],
+        commit: u64,
+    ) -> bool {
+        if commit > op {
+            self.halt(
+                ctx,
+                format!("VR assertion failed: a log ending at op {op} with commit number {commit}"),
+            );
+            return false;
+        }
+        self.replace_log(op, log);
+        self.catch_up(ctx, commit)
+    }
+
     /// Paper: entries above the commit number come from `log`, up to `op`.
-    pub(crate) fn replace_log(&mut self, op: u64, log: &[Entry]) {
+    fn replace_log(&mut self, op: u64, log: &[Entry]) {
         let keep = self.commit;
         self.log.retain(|k, _| *k <= keep);
         for e in log {
@@ -347,8 +382,7 @@ impl Replica {
                 );
             }
         } else {
-            self.replace_log(op, &log);
-            if !self.catch_up(ctx, commit.min(op)) {
+            if !self.install_log(ctx, op, &log, commit) {
                 return;
             }
             if op > self.commit && !am_primary {
@@ -373,6 +407,7 @@ impl Replica {
         self.op = op;
         self.view = view;
         self.last_normal = view;
+        self.awaiting_state = false;
         self.primary = am_primary;
         self.pid_primary = false;
         self.status = Status::Normal;
