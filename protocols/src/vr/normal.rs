@@ -10,6 +10,10 @@ use super::msg::{Answer, Cmd, Entry, Msg};
 use super::replica::{Replica, ReqRec, Status};
 use super::{Counting, Vr};
 
+/// The most prepares the paper's primary resends to one backup per idle
+/// tick.
+const RESEND_MAX: usize = 16;
+
 impl Replica {
     /// vrrm's min over the commits vector; `None` when it is empty
     /// (`lists:min([])` crashes the process: D11, or D12 for a member that
@@ -53,19 +57,31 @@ impl Replica {
         self.arm_timer(ctx);
     }
 
+    /// Sends each backup the uncommitted prepares it has not acknowledged
+    /// (prepare_oks are cumulative), at most `RESEND_MAX` a tick: a backup
+    /// that lacks committed ops learns of them from the commit number and
+    /// fetches them by get_state, and one that is far behind gets the next
+    /// batch on the next tick.
     fn resend_prepares(&self, ctx: &mut Ctx<'_, Vr>, min_commit: u64) {
-        for (op, entry) in self.log.range(self.commit + 1..) {
-            self.to_others(
-                ctx,
-                Msg::Prepare {
-                    epoch: self.epoch,
-                    view: self.view,
-                    op: *op,
-                    commit: self.commit,
-                    min_commit,
-                    entry: entry.clone(),
-                },
-            );
+        for r in &self.config {
+            if *r == self.id {
+                continue;
+            }
+            let acked = self.acked.get(r).copied().unwrap_or(0);
+            let from = acked.max(self.commit) + 1;
+            for (op, entry) in self.log.range(from..).take(RESEND_MAX) {
+                ctx.send(
+                    *r,
+                    Msg::Prepare {
+                        epoch: self.epoch,
+                        view: self.view,
+                        op: *op,
+                        commit: self.commit,
+                        min_commit,
+                        entry: entry.clone(),
+                    },
+                );
+            }
         }
     }
 
@@ -306,6 +322,10 @@ impl Replica {
             return;
         }
         let cumulative = self.bugs.counting == Counting::Distinct && !self.bugs.d3;
+        if cumulative {
+            let acked = self.acked.entry(from).or_default();
+            *acked = op.max(*acked);
+        }
         let first = if cumulative { self.commit + 1 } else { op };
         for k in first..=op {
             self.acks.entry((k, view)).or_default().push(from);

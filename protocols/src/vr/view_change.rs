@@ -226,6 +226,7 @@ impl Replica {
         self.status = Status::Normal;
         self.dvcs.retain(|(v, _, _)| *v != view);
         self.acks.clear();
+        self.acked.clear();
         let (log, op, commit) = if self.bugs.d6 {
             (chosen.log, chosen.op, high_commit)
         } else {
