@@ -36,7 +36,7 @@ impl Replica {
     /// recovery, adopting both.
     pub(crate) fn on_out_of_date(&mut self, ctx: &mut Ctx<'_, Vr>, epoch: u64, view: u64) {
         let same = view == self.view && epoch == self.epoch;
-        if !self.bugs.ood || self.status != Status::Normal || same {
+        if !self.bugs.out_of_date_recovery || self.status != Status::Normal || same {
             return;
         }
         self.nonce = ctx.rng().next_u64();
@@ -86,14 +86,14 @@ impl Replica {
         if self.status != Status::Recovering || nonce != self.nonce {
             return;
         }
-        if !self.bugs.ood {
+        if !self.bugs.out_of_date_recovery {
             self.responses.retain(|r| r.0 != from);
         }
         self.responses.insert(0, (from, view, nonce, state));
         if self.responses.len() < self.quorum() {
             return;
         }
-        let primary = if self.bugs.ood {
+        let primary = if self.bugs.out_of_date_recovery {
             // vrrm: any response that carries a log.
             self.responses.iter().find(|r| r.3.is_some())
         } else {
@@ -109,12 +109,12 @@ impl Replica {
         };
         // vrrm adopts the view of the message in hand; the paper, the
         // primary's (the same thing when it is the primary's response).
-        let adopted = if self.bugs.ood {
+        let adopted = if self.bugs.out_of_date_recovery {
             view
         } else {
             primary_view(&self.responses)
         };
-        if self.bugs.ood {
+        if self.bugs.out_of_date_recovery {
             self.epoch = epoch;
         }
         self.finish_recovery(ctx, adopted, log, op, commit);
@@ -130,7 +130,7 @@ impl Replica {
     ) {
         let keep = self.commit;
         self.log.retain(|k, _| *k <= keep); // trunc_uncommitted
-        if self.bugs.d7 {
+        if self.bugs.d7_backup_double_execution {
             let Some(run) = self.sync_log(ctx, op, &log) else {
                 return;
             };
@@ -149,7 +149,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.responses.clear();
-        if self.bugs.epochs && !self.config.contains(&self.id) {
+        if self.bugs.vrrm_epochs && !self.config.contains(&self.id) {
             // vrrm: a reconfiguration in the merged log left this replica
             // out: {stop, normal}.
             self.status = Status::Stopped;

@@ -268,7 +268,7 @@ impl Replica {
                     new_config,
                 } = msg
                 {
-                    if self.bugs.epochs && !self.restarted {
+                    if self.bugs.vrrm_epochs && !self.restarted {
                         self.on_start_epoch(ctx, epoch, op, old_config, new_config);
                     }
                 }
@@ -289,7 +289,7 @@ impl Replica {
             Status::Recovering => {
                 let recovery = matches!(msg, Msg::Recovery { .. } | Msg::RecoveryResponse { .. });
                 if !recovery {
-                    if self.bugs.ood && !matches!(msg, Msg::Request { .. }) {
+                    if self.bugs.out_of_date_recovery && !matches!(msg, Msg::Request { .. }) {
                         self.postponed.push((from, msg));
                     }
                     return;
@@ -297,7 +297,7 @@ impl Replica {
             }
             _ => {}
         }
-        if self.bugs.ood && self.stale_filter(ctx, from, &msg) {
+        if self.bugs.out_of_date_recovery && self.stale_filter(ctx, from, &msg) {
             return;
         }
         match msg {
@@ -346,7 +346,7 @@ impl Replica {
             } => self.on_new_state(ctx, view, after, entries, op, commit),
             Msg::StartEpoch { epoch, .. } => {
                 // vrrm: a normal member already in that epoch answers.
-                if self.bugs.epochs && self.status == Status::Normal && epoch == self.epoch {
+                if self.bugs.vrrm_epochs && self.status == Status::Normal && epoch == self.epoch {
                     ctx.send(from, Msg::EpochStarted { epoch });
                 }
             }
@@ -361,7 +361,8 @@ impl Replica {
 
     /// vrrm's get_status: answered in every state but recovering (whose
     /// catch-all clause comes first and swallows calls); with D9 it moves a
-    /// replica in view_change to normal.
+    /// replica in view_change or transitioning to normal (vrrm: any state;
+    /// an unconfigured replica is left as it is, docs/protocols/vr.md).
     fn on_probe(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, probe: u64) {
         let status = match self.status {
             Status::Normal => "normal",
@@ -382,7 +383,8 @@ impl Replica {
                 status: status.into(),
             },
         );
-        if self.bugs.d9 && self.status == Status::ViewChange {
+        let moved = matches!(self.status, Status::ViewChange | Status::Transitioning);
+        if self.bugs.d9_probe_mutates_status && moved {
             self.status = Status::Normal;
         }
     }
@@ -427,11 +429,11 @@ impl Replica {
             (Timer::Failure, Status::Normal) if !self.primary && !self.pid_primary => {
                 self.on_primary_silent(ctx)
             }
-            (Timer::Failure, Status::ViewChange) if !self.bugs.d8 => {
+            (Timer::Failure, Status::ViewChange) if !self.bugs.d8_no_view_change_retry => {
                 let next = self.view + 1;
                 self.start_view_change(ctx, next);
             }
-            (Timer::Recovery, Status::Recovering) if !self.bugs.ood => self.start_recovery(ctx),
+            (Timer::Recovery, Status::Recovering) if !self.bugs.out_of_date_recovery => self.start_recovery(ctx),
             _ => {}
         }
     }

@@ -11,7 +11,7 @@ impl Replica {
     /// A backup's failure timer fired in normal.
     pub(crate) fn on_primary_silent(&mut self, ctx: &mut Ctx<'_, Vr>) {
         let next = self.view + 1;
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             // vrrm: view += 1, start_view_change to every member including
             // itself; its own copy makes it send do_view_change.
             self.view = next;
@@ -54,9 +54,9 @@ impl Replica {
 
     /// What this replica reports in a do_view_change.
     fn report(&self) -> ViewReport {
-        let from = if self.bugs.d4 { self.min_commit } else { 0 };
+        let from = if self.bugs.d4_disruptive_view_change { self.min_commit } else { 0 };
         ViewReport {
-            last_normal: if self.bugs.d4 {
+            last_normal: if self.bugs.d4_disruptive_view_change {
                 self.view
             } else {
                 self.last_normal
@@ -68,7 +68,7 @@ impl Replica {
     }
 
     pub(crate) fn on_start_view_change(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, view: u64) {
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             // vrrm: any start_view_change (normal or view_change, even for
             // the current view) sends do_view_change at once, without
             // moving to its view.
@@ -129,7 +129,7 @@ impl Replica {
         view: u64,
         report: ViewReport,
     ) {
-        if !self.bugs.d4 {
+        if !self.bugs.d4_disruptive_view_change {
             if view < self.view || (view == self.view && self.status != Status::ViewChange) {
                 return;
             }
@@ -165,7 +165,7 @@ impl Replica {
     /// the largest (last-normal view, op) with the lowest sender on ties.
     fn choose(&self, view: u64) -> ViewReport {
         let oks = self.dvcs.iter().filter(|(v, _, _)| *v == view);
-        let best = if self.bugs.d5 {
+        let best = if self.bugs.d5_log_by_op_only {
             oks.fold(
                 None,
                 |best: Option<&(u64, NodeId, ViewReport)>, m| match best {
@@ -193,7 +193,7 @@ impl Replica {
         chosen: ViewReport,
         high_commit: u64,
     ) {
-        if self.bugs.d6 {
+        if self.bugs.d6_primary_skips_execution {
             // vrrm: fill gaps from the chosen log, keep own uncommitted
             // entries, adopt the commit number without executing.
             if self.sync_log(ctx, chosen.op, &chosen.log).is_none() {
@@ -227,7 +227,7 @@ impl Replica {
         self.dvcs.retain(|(v, _, _)| *v != view);
         self.acks.clear();
         self.acked.clear();
-        let (log, op, commit) = if self.bugs.d6 {
+        let (log, op, commit) = if self.bugs.d6_primary_skips_execution {
             (chosen.log, chosen.op, high_commit)
         } else {
             (self.log.values().cloned().collect(), self.op, self.commit)
@@ -239,16 +239,16 @@ impl Replica {
             op,
             commit,
         };
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             self.to_all(ctx, sv); // vrrm sends it to itself too
         } else {
             self.to_others(ctx, sv);
         }
-        if !self.bugs.d10 {
+        if !self.bugs.d10_at_least_once {
             self.rebuild_table();
         }
         self.arm_timer(ctx);
-        if !self.bugs.d13 {
+        if !self.bugs.d13_commit_needs_ack {
             self.commit_ready(ctx);
         }
     }
@@ -354,7 +354,7 @@ impl Replica {
         commit: u64,
     ) {
         let _ = from;
-        if self.bugs.ood {
+        if self.bugs.out_of_date_recovery {
             if self.status != Status::ViewChange {
                 return; // vrrm: only in view_change, any view
             }
@@ -363,7 +363,7 @@ impl Replica {
         }
         let p = self.primary_of(view);
         let am_primary = p == self.id;
-        if self.bugs.d7 {
+        if self.bugs.d7_backup_double_execution {
             let Some(run) = self.sync_log(ctx, op, &log) else {
                 return;
             };
@@ -400,7 +400,7 @@ impl Replica {
         let n = self.config.len();
         self.commits = if am_primary {
             vec![self.min_commit; n]
-        } else if self.bugs.d11 {
+        } else if self.bugs.d11_empty_commits {
             Vec::new()
         } else {
             vec![self.commit; n]
