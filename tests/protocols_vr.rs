@@ -92,22 +92,70 @@ fn failing_seeds(file: &str, bugs: &Value, seeds: &str) -> Vec<u64> {
 #[test]
 fn each_deviation_scenario_changes_verdict_with_only_its_switch_off() {
     let table: &[(&str, Value)] = &[
-        ("vr-1-five-never-commit.json", json!({"d1_counting": "distinct"})),
-        ("vr-1b-acked-write-lost.json", json!({"d1_counting": "distinct"})),
-        ("vr-2-commit-out-of-order.json", json!({"d2_commit_out_of_order": false})),
-        ("vr-3-missed-prepare-halts.json", json!({"d3_no_gap_check": false})),
-        ("vr-4-disruptive-view-change.json", json!({"d4_disruptive_view_change": false})),
-        ("vr-6-new-primary-skips-execution.json", json!({"d6_primary_skips_execution": false})),
-        ("vr-7-double-execution.json", json!({"d7_backup_double_execution": false})),
-        ("vr-8-view-change-deadlock.json", json!({"d8_no_view_change_retry": false})),
-        ("vr-9-probe-mutates-status.json", json!({"d9_probe_mutates_status": false})),
-        ("vr-10-at-least-once.json", json!({"d10_at_least_once": false})),
-        ("vr-11-second-generation-primary.json", json!({"d11_empty_commits": false})),
-        ("vr-12a-new-member-request.json", json!({"d12_new_member_crash": false})),
-        ("vr-12b-request-while-transitioning.json", json!({"d12_transitioning_crash": false})),
-        ("vr-13-single-replica.json", json!({"d13_commit_needs_ack": false})),
-        ("vr-14-recovery-after-compaction.json", json!({"d14_compaction": false})),
-        ("vr-14b-new-member-after-compaction.json", json!({"d14_compaction": false})),
+        (
+            "vr-1-five-never-commit.json",
+            json!({"d1_counting": "distinct"}),
+        ),
+        (
+            "vr-1b-acked-write-lost.json",
+            json!({"d1_counting": "distinct"}),
+        ),
+        (
+            "vr-2-commit-out-of-order.json",
+            json!({"d2_commit_out_of_order": false}),
+        ),
+        (
+            "vr-3-missed-prepare-halts.json",
+            json!({"d3_no_gap_check": false}),
+        ),
+        (
+            "vr-4-disruptive-view-change.json",
+            json!({"d4_disruptive_view_change": false}),
+        ),
+        (
+            "vr-6-new-primary-skips-execution.json",
+            json!({"d6_primary_skips_execution": false}),
+        ),
+        (
+            "vr-7-double-execution.json",
+            json!({"d7_backup_double_execution": false}),
+        ),
+        (
+            "vr-8-view-change-deadlock.json",
+            json!({"d8_no_view_change_retry": false}),
+        ),
+        (
+            "vr-9-probe-mutates-status.json",
+            json!({"d9_probe_mutates_status": false}),
+        ),
+        (
+            "vr-10-at-least-once.json",
+            json!({"d10_at_least_once": false}),
+        ),
+        (
+            "vr-11-second-generation-primary.json",
+            json!({"d11_empty_commits": false}),
+        ),
+        (
+            "vr-12a-new-member-request.json",
+            json!({"d12_new_member_crash": false}),
+        ),
+        (
+            "vr-12b-request-while-transitioning.json",
+            json!({"d12_transitioning_crash": false}),
+        ),
+        (
+            "vr-13-single-replica.json",
+            json!({"d13_commit_needs_ack": false}),
+        ),
+        (
+            "vr-14-recovery-after-compaction.json",
+            json!({"d14_compaction": false}),
+        ),
+        (
+            "vr-14b-new-member-after-compaction.json",
+            json!({"d14_compaction": false}),
+        ),
     ];
     for (file, off) in table {
         let on = verdicts(file, &json!({}));
@@ -168,11 +216,7 @@ fn vr1b_duplicate_ack_loses_an_acknowledged_write() {
 
 #[test]
 fn vr2_out_of_order_commit_diverges() {
-    sweep(
-        "vr-2-commit-out-of-order.json",
-        &["replica-agreement"],
-        &[],
-    );
+    sweep("vr-2-commit-out-of-order.json", &["replica-agreement"], &[]);
     fixed_by(
         "vr-2-commit-out-of-order.json",
         json!({"d2_commit_out_of_order": false}),
@@ -218,7 +262,11 @@ fn vr6_new_primary_serves_a_stale_read() {
 fn vr7_backup_double_executes() {
     sweep(
         "vr-7-double-execution.json",
-        &["replica-agreement", "convergence", "counter-linearizability"],
+        &[
+            "replica-agreement",
+            "convergence",
+            "counter-linearizability",
+        ],
         &[],
     );
     // The client's fallback also runs the unanswered add again (D10): with
@@ -514,7 +562,8 @@ fn audit_reproducers_pass_and_fail_with_their_seeded_bug() {
         assert_eq!(v["no-halts"], "violation", "{file}: {v:?}");
         let report = with_bugs(file, seeded.clone());
         assert!(
-            report.contains("VR assertion failed") && report.contains("committed ops would be lost"),
+            report.contains("VR assertion failed")
+                && report.contains("committed ops would be lost"),
             "{file}\n{report}"
         );
     }
@@ -549,7 +598,10 @@ fn gate_campaigns_pass_intended_and_catch_seeded_bugs() {
         (json!({"d8_no_view_change_retry": true}), 10),
     ] {
         let seeds = failing_seeds("vr-gate-3.json", &switch, &format!("0..{within}"));
-        assert!(!seeds.is_empty(), "vr-gate-3 misses {switch} in {within} seeds");
+        assert!(
+            !seeds.is_empty(),
+            "vr-gate-3 misses {switch} in {within} seeds"
+        );
     }
     let seeds = failing_seeds(
         "vr-gate-5.json",

@@ -5,7 +5,8 @@
 //! (SEEDS.md §3.11, D1–D14) is a switch in `params.bugs`. The `faithful`
 //! variant turns on every switch that is implemented (vrrm as coded,
 //! message by message); `intended` turns them all off, which is VR
-//! Revisited: view change with f+1 start_view_change, log choice by
+//! Revisited with majority quorums (f and f + 1 for n = 2f + 1): view
+//! change with a quorum of start_view_change, log choice by
 //! last-normal view then op number, in-order commit, state transfer for
 //! gaps, at-most-once execution through the client table, view-change retry
 //! with view+1, and recovery with nonces after a restart. A scenario may

@@ -177,7 +177,9 @@ impl Replica {
             },
         );
         self.arm_timer(ctx);
-        if self.bugs.d12_transitioning_crash && matches!(self.log[&self.op].cmd, Cmd::Reconfigure { .. }) {
+        if self.bugs.d12_transitioning_crash
+            && matches!(self.log[&self.op].cmd, Cmd::Reconfigure { .. })
+        {
             self.status = Status::Transitioning;
         }
         if !self.bugs.d13_commit_needs_ack {
@@ -222,7 +224,8 @@ impl Replica {
         min_commit: u64,
         entry: Entry,
     ) {
-        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery) {
+        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery)
+        {
             return;
         }
         if self.bugs.d3_no_gap_check {
@@ -286,7 +289,8 @@ impl Replica {
             // vrrm: a commit of the same epoch ends transitioning.
             self.status = Status::Normal;
         }
-        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery) {
+        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery)
+        {
             return;
         }
         self.min_commit = min_commit;

@@ -271,8 +271,7 @@ impl Replica {
         } else {
             self.op
         };
-        if self.status != Status::Normal || view != self.view || after != expected || self.primary
-        {
+        if self.status != Status::Normal || view != self.view || after != expected || self.primary {
             return;
         }
         // Entries up to `after` are committed (awaiting: ours; else in

@@ -433,7 +433,9 @@ impl Replica {
                 let next = self.view + 1;
                 self.start_view_change(ctx, next);
             }
-            (Timer::Recovery, Status::Recovering) if !self.bugs.out_of_date_recovery => self.start_recovery(ctx),
+            (Timer::Recovery, Status::Recovering) if !self.bugs.out_of_date_recovery => {
+                self.start_recovery(ctx)
+            }
             _ => {}
         }
     }

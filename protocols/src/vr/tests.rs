@@ -418,7 +418,13 @@ fn a_backup_entering_a_newer_view_by_transfer_keeps_its_log_until_new_state() {
     };
     let fx = h.message(1, p);
     assert!(
-        !fx.iter().any(|e| matches!(e, Effect::Send { msg: Msg::PrepareOk { .. }, .. })),
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                msg: Msg::PrepareOk { .. },
+                ..
+            }
+        )),
         "{fx:?}"
     );
     // new_state installs view 1's log and its last-normal view.
@@ -433,7 +439,13 @@ fn a_backup_entering_a_newer_view_by_transfer_keeps_its_log_until_new_state() {
         },
     );
     assert!(
-        fx.iter().any(|e| matches!(e, Effect::Send { to: 1, msg: Msg::PrepareOk { view: 1, op: 2, .. } })),
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 1,
+                msg: Msg::PrepareOk { view: 1, op: 2, .. }
+            }
+        )),
         "{fx:?}"
     );
     let Vr::Replica(r) = &h.node else {

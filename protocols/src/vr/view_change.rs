@@ -54,7 +54,11 @@ impl Replica {
 
     /// What this replica reports in a do_view_change.
     fn report(&self) -> ViewReport {
-        let from = if self.bugs.d4_disruptive_view_change { self.min_commit } else { 0 };
+        let from = if self.bugs.d4_disruptive_view_change {
+            self.min_commit
+        } else {
+            0
+        };
         ViewReport {
             last_normal: if self.bugs.d4_disruptive_view_change {
                 self.view
