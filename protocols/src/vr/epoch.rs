@@ -60,7 +60,7 @@ impl Replica {
         self.view = 0;
         self.last_normal = 0;
         self.primary = primary_in(&new, 0) == self.id;
-        if !self.bugs.d12_stale {
+        if !self.bugs.d12_stale_config {
             self.commits = vec![op; new.len()];
             self.old_config = std::mem::replace(&mut self.config, new);
         }
@@ -84,12 +84,17 @@ impl Replica {
             return;
         }
         let first = self.primary_of(0) == self.id;
-        if self.bugs.d12_stale {
-            if first {
+        if self.bugs.d12_stale_config {
+            if first && self.bugs.d12_lists_replicate_undef {
                 return self.halt(
                     ctx,
-                    "undef: lists:replicate/2 (the new primary's commits vector after a reconfiguration, D12)".into(),
+                    "undef: lists:replicate/2 (the new primary's commits vector after a reconfiguration, D12 before 3d69d86)".into(),
                 );
+            }
+            if first {
+                // 527e0ce: lists:duplicate(length(Config), Commit); the
+                // primary flag is left as it was.
+                self.commits = vec![self.commit; self.config.len()];
             }
         } else {
             self.primary = first;
@@ -140,7 +145,7 @@ impl Replica {
                 view: self.view,
             },
         );
-        if self.bugs.d9 {
+        if self.bugs.d9_probe_mutates_status {
             self.status = Status::Normal;
         }
     }
@@ -174,7 +179,7 @@ impl Replica {
         self.old_config = old;
         self.config = new;
         self.status = Status::Normal;
-        if self.bugs.d12_join {
+        if self.bugs.d12_new_member_crash {
             // vrrm: `primary = find_primary(NewConfig, 0)`, a pid; commits
             // stay the record default []; no timer is armed.
             self.pid_primary = true;
@@ -194,7 +199,7 @@ impl Replica {
     /// (f of its configuration, the new one by now; vrrm counts every
     /// message, duplicates included). Elsewhere they are ignored.
     pub(crate) fn on_epoch_started(&mut self, _ctx: &mut Ctx<'_, Vr>, from: NodeId, epoch: u64) {
-        if !self.bugs.epochs || self.status != Status::Transitioning {
+        if !self.bugs.vrrm_epochs || self.status != Status::Transitioning {
             return;
         }
         self.started.push((epoch, from));

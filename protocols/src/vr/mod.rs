@@ -5,7 +5,8 @@
 //! (SEEDS.md §3.11, D1–D14) is a switch in `params.bugs`. The `faithful`
 //! variant turns on every switch that is implemented (vrrm as coded,
 //! message by message); `intended` turns them all off, which is VR
-//! Revisited: view change with f+1 start_view_change, log choice by
+//! Revisited with majority quorums (f and f + 1 for n = 2f + 1): view
+//! change with a quorum of start_view_change, log choice by
 //! last-normal view then op number, in-order commit, state transfer for
 //! gaps, at-most-once execution through the client table, view-change retry
 //! with view+1, and recovery with nonces after a restart. A scenario may
@@ -84,8 +85,10 @@ pub struct BugSwitches {
     pub d7_backup_double_execution: Option<bool>,
     /// D8: the failure timer is ignored in view_change (no retry).
     pub d8_no_view_change_retry: Option<bool>,
-    /// D9: an admin probe (`get_status`) moves a replica in view_change
-    /// back to normal, with whatever fields it has.
+    /// D9: an admin probe (`get_status`) moves a replica in view_change or
+    /// transitioning to normal, with whatever fields it has (vrrm moves
+    /// every state but recovering; an unconfigured one is not modelled,
+    /// docs/protocols/vr.md).
     pub d9_probe_mutates_status: Option<bool>,
     /// D10: the client table never records a commit (duplicates run
     /// again) and the client reuses its request number after a fallback.
@@ -99,10 +102,16 @@ pub struct BugSwitches {
     pub d12_transitioning_crash: Option<bool>,
     /// D12: the primary that commits a reconfiguration keeps its old
     /// configuration (prepares go to the old members, f from the old
-    /// size), and a staying backup that is the new primary crashes on
-    /// `lists:replicate` (no such function). Off: every member adopts the
-    /// new configuration, its primary and a commits vector of its size.
+    /// size), and a staying backup that is first in the new configuration
+    /// stays transitioning with its primary flag false (vrrm 527e0ce sets
+    /// only its commits vector). Off: every member adopts the new
+    /// configuration, its primary and a commits vector of its size.
     pub d12_stale_config: Option<bool>,
+    /// vrrm before 3d69d86 (bdc9f6f), not the 527e0ce snapshot: with
+    /// `d12_stale_config`, that staying backup calls `lists:replicate/2`,
+    /// which does not exist, and crashes (`undef`). Off in both variants
+    /// unless set.
+    pub d12_lists_replicate_undef: Option<bool>,
     /// D12: a replica that joins by start_epoch stores a process id as its
     /// primary flag and an empty commits vector, arms no timer, and
     /// crashes on its first client request (`lists:min([])`). Off: it joins
@@ -130,30 +139,44 @@ pub struct BugSwitches {
     /// paper variant, which does not implement VRR §7, refuses a
     /// reconfiguration with its reason.
     pub vrrm_epochs: Option<bool>,
+    /// vrrm's quorum size for any n: f = ⌊(n−1)/2⌋ acks (plus the
+    /// primary), f + 1 do_view_change and recovery answers, which for an
+    /// even n are two disjoint halves. Off: majorities (⌊n/2⌋ acks,
+    /// ⌊n/2⌋ + 1 reports), the same numbers for an odd n = 2f + 1.
+    pub vrrm_quorum_f: Option<bool>,
+    /// A seeded bug, off in both variants unless set: the state transfer
+    /// to a newer view that dsim's intended variant had before the 2026-12
+    /// audit (truncate the log to the commit number and take the new view
+    /// as last-normal before new_state arrives). It loses committed
+    /// operations; the gate campaign must find it.
+    pub seeded_transfer_truncation: Option<bool>,
 }
 
 /// The switches resolved for one variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bugs {
-    pub(crate) counting: Counting,
-    pub(crate) d2: bool,
-    pub(crate) d3: bool,
-    pub(crate) d4: bool,
-    pub(crate) d5: bool,
-    pub(crate) d6: bool,
-    pub(crate) d7: bool,
-    pub(crate) d8: bool,
-    pub(crate) d9: bool,
-    pub(crate) d10: bool,
-    pub(crate) d11: bool,
-    pub(crate) d12: bool,
-    pub(crate) d12_stale: bool,
-    pub(crate) d12_join: bool,
-    pub(crate) d13: bool,
-    pub(crate) d14: bool,
-    pub(crate) ood: bool,
+    pub(crate) d1_counting: Counting,
+    pub(crate) d2_commit_out_of_order: bool,
+    pub(crate) d3_no_gap_check: bool,
+    pub(crate) d4_disruptive_view_change: bool,
+    pub(crate) d5_log_by_op_only: bool,
+    pub(crate) d6_primary_skips_execution: bool,
+    pub(crate) d7_backup_double_execution: bool,
+    pub(crate) d8_no_view_change_retry: bool,
+    pub(crate) d9_probe_mutates_status: bool,
+    pub(crate) d10_at_least_once: bool,
+    pub(crate) d11_empty_commits: bool,
+    pub(crate) d12_transitioning_crash: bool,
+    pub(crate) d12_stale_config: bool,
+    pub(crate) d12_lists_replicate_undef: bool,
+    pub(crate) d12_new_member_crash: bool,
+    pub(crate) d13_commit_needs_ack: bool,
+    pub(crate) d14_compaction: bool,
+    pub(crate) out_of_date_recovery: bool,
     pub(crate) restart_unconfigured: bool,
-    pub(crate) epochs: bool,
+    pub(crate) vrrm_epochs: bool,
+    pub(crate) vrrm_quorum_f: bool,
+    pub(crate) seeded_transfer_truncation: bool,
 }
 
 impl BugSwitches {
@@ -162,29 +185,32 @@ impl BugSwitches {
         let on = variant == "faithful";
         let b = |o: Option<bool>| o.unwrap_or(on);
         Bugs {
-            counting: self.d1_counting.unwrap_or(if on {
+            d1_counting: self.d1_counting.unwrap_or(if on {
                 Counting::Head
             } else {
                 Counting::Distinct
             }),
-            d2: b(self.d2_commit_out_of_order),
-            d3: b(self.d3_no_gap_check),
-            d4: b(self.d4_disruptive_view_change),
-            d5: b(self.d5_log_by_op_only),
-            d6: b(self.d6_primary_skips_execution),
-            d7: b(self.d7_backup_double_execution),
-            d8: b(self.d8_no_view_change_retry),
-            d9: b(self.d9_probe_mutates_status),
-            d10: b(self.d10_at_least_once),
-            d11: b(self.d11_empty_commits),
-            d12: b(self.d12_transitioning_crash),
-            d12_stale: b(self.d12_stale_config),
-            d12_join: b(self.d12_new_member_crash),
-            d13: b(self.d13_commit_needs_ack),
-            d14: b(self.d14_compaction),
-            ood: b(self.out_of_date_recovery),
+            d2_commit_out_of_order: b(self.d2_commit_out_of_order),
+            d3_no_gap_check: b(self.d3_no_gap_check),
+            d4_disruptive_view_change: b(self.d4_disruptive_view_change),
+            d5_log_by_op_only: b(self.d5_log_by_op_only),
+            d6_primary_skips_execution: b(self.d6_primary_skips_execution),
+            d7_backup_double_execution: b(self.d7_backup_double_execution),
+            d8_no_view_change_retry: b(self.d8_no_view_change_retry),
+            d9_probe_mutates_status: b(self.d9_probe_mutates_status),
+            d10_at_least_once: b(self.d10_at_least_once),
+            d11_empty_commits: b(self.d11_empty_commits),
+            d12_transitioning_crash: b(self.d12_transitioning_crash),
+            d12_stale_config: b(self.d12_stale_config),
+            d12_lists_replicate_undef: self.d12_lists_replicate_undef.unwrap_or(false),
+            d12_new_member_crash: b(self.d12_new_member_crash),
+            d13_commit_needs_ack: b(self.d13_commit_needs_ack),
+            d14_compaction: b(self.d14_compaction),
+            out_of_date_recovery: b(self.out_of_date_recovery),
             restart_unconfigured: b(self.restart_unconfigured),
-            epochs: b(self.vrrm_epochs),
+            vrrm_epochs: b(self.vrrm_epochs),
+            vrrm_quorum_f: b(self.vrrm_quorum_f),
+            seeded_transfer_truncation: self.seeded_transfer_truncation.unwrap_or(false),
         }
     }
 }
@@ -410,7 +436,7 @@ impl Protocol for Vr {
         Some(Vr::Client(Client::new(
             layout.replicas,
             params,
-            params.bugs.resolve(variant).d10,
+            params.bugs.resolve(variant).d10_at_least_once,
         )))
     }
 

@@ -10,6 +10,10 @@ use super::msg::{Answer, Cmd, Entry, Msg};
 use super::replica::{Replica, ReqRec, Status};
 use super::{Counting, Vr};
 
+/// The most prepares the paper's primary resends to one backup per idle
+/// tick.
+const RESEND_MAX: usize = 16;
+
 impl Replica {
     /// vrrm's min over the commits vector; `None` when it is empty
     /// (`lists:min([])` crashes the process: D11, or D12 for a member that
@@ -45,7 +49,7 @@ impl Replica {
                 min_commit,
             },
         );
-        if !self.bugs.d3 {
+        if !self.bugs.d3_no_gap_check {
             // Paper: prepares not yet acknowledged by enough backups are
             // sent again (vrrm never resends one; part of D3).
             self.resend_prepares(ctx, min_commit);
@@ -53,19 +57,31 @@ impl Replica {
         self.arm_timer(ctx);
     }
 
+    /// Sends each backup the uncommitted prepares it has not acknowledged
+    /// (prepare_oks are cumulative), at most `RESEND_MAX` a tick: a backup
+    /// that lacks committed ops learns of them from the commit number and
+    /// fetches them by get_state, and one that is far behind gets the next
+    /// batch on the next tick.
     fn resend_prepares(&self, ctx: &mut Ctx<'_, Vr>, min_commit: u64) {
-        for (op, entry) in self.log.range(self.commit + 1..) {
-            self.to_others(
-                ctx,
-                Msg::Prepare {
-                    epoch: self.epoch,
-                    view: self.view,
-                    op: *op,
-                    commit: self.commit,
-                    min_commit,
-                    entry: entry.clone(),
-                },
-            );
+        for r in &self.config {
+            if *r == self.id {
+                continue;
+            }
+            let acked = self.acked.get(r).copied().unwrap_or(0);
+            let from = acked.max(self.commit) + 1;
+            for (op, entry) in self.log.range(from..).take(RESEND_MAX) {
+                ctx.send(
+                    *r,
+                    Msg::Prepare {
+                        epoch: self.epoch,
+                        view: self.view,
+                        op: *op,
+                        commit: self.commit,
+                        min_commit,
+                        entry: entry.clone(),
+                    },
+                );
+            }
         }
     }
 
@@ -93,7 +109,7 @@ impl Replica {
         }
         if !self.primary && !self.pid_primary {
             // vrrm answers in normal or transitioning, and moves to normal.
-            if transitioning && self.bugs.d9 {
+            if transitioning && self.bugs.d9_probe_mutates_status {
                 self.status = Status::Normal;
             }
             let p = self.primary_of(self.view);
@@ -102,7 +118,7 @@ impl Replica {
         if transitioning {
             return; // D12 off: a request waits out the reconfiguration
         }
-        if matches!(cmd, Cmd::Reconfigure { .. }) && !self.bugs.epochs {
+        if matches!(cmd, Cmd::Reconfigure { .. }) && !self.bugs.vrrm_epochs {
             return self.reply(
                 ctx,
                 client,
@@ -121,12 +137,12 @@ impl Replica {
                 let v = rec.reply.clone().unwrap_or_default();
                 return self.reply(ctx, client, req_num, Answer::Ok(v));
             }
-            if !self.bugs.d10 {
+            if !self.bugs.d10_at_least_once {
                 rec.from = Some(client); // in the log: answer when it commits
                 return;
             }
         }
-        if !self.bugs.d10 {
+        if !self.bugs.d10_at_least_once {
             let latest = self.table.get(&client).and_then(|t| t.keys().next_back());
             if latest.is_some_and(|l| *l > req_num) {
                 return; // an old request
@@ -161,10 +177,12 @@ impl Replica {
             },
         );
         self.arm_timer(ctx);
-        if self.bugs.d12 && matches!(self.log[&self.op].cmd, Cmd::Reconfigure { .. }) {
+        if self.bugs.d12_transitioning_crash
+            && matches!(self.log[&self.op].cmd, Cmd::Reconfigure { .. })
+        {
             self.status = Status::Transitioning;
         }
-        if !self.bugs.d13 {
+        if !self.bugs.d13_commit_needs_ack {
             self.commit_ready(ctx);
         }
     }
@@ -177,7 +195,7 @@ impl Replica {
         {
             return false;
         }
-        if self.bugs.ood {
+        if self.bugs.out_of_date_recovery {
             return self.status == Status::Normal;
         }
         if view < self.view || (view == self.view && self.status != Status::Normal) {
@@ -185,6 +203,10 @@ impl Replica {
         }
         if view > self.view {
             self.enter_view_by_transfer(ctx, from, view);
+            return false;
+        }
+        if self.awaiting_state {
+            self.still_awaiting(ctx, from);
             return false;
         }
         true
@@ -202,10 +224,11 @@ impl Replica {
         min_commit: u64,
         entry: Entry,
     ) {
-        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.ood) {
+        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery)
+        {
             return;
         }
-        if self.bugs.d3 {
+        if self.bugs.d3_no_gap_check {
             // vrrm: catch up to the primary's commit, then log at any op.
             if !self.catch_up(ctx, commit) {
                 return;
@@ -222,13 +245,7 @@ impl Replica {
             self.log.insert(op, entry);
             self.op = op;
         } else if op > self.op + 1 {
-            ctx.send(
-                from,
-                Msg::GetState {
-                    view,
-                    after: self.op,
-                },
-            );
+            self.ask_state(ctx, from);
         }
         self.min_commit = min_commit;
         if op <= self.op {
@@ -265,26 +282,21 @@ impl Replica {
         commit: u64,
         min_commit: u64,
     ) {
-        if self.bugs.epochs && matches!(self.status, Status::Normal | Status::Transitioning) {
+        if self.bugs.vrrm_epochs && matches!(self.status, Status::Normal | Status::Transitioning) {
             if epoch != self.epoch {
                 return self.transition(ctx, epoch, commit, min_commit);
             }
             // vrrm: a commit of the same epoch ends transitioning.
             self.status = Status::Normal;
         }
-        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.ood) {
+        if !self.view_current(ctx, from, view) || (self.primary && !self.bugs.out_of_date_recovery)
+        {
             return;
         }
         self.min_commit = min_commit;
         let mut to = commit;
-        if !self.bugs.d3 && commit > self.op {
-            ctx.send(
-                from,
-                Msg::GetState {
-                    view,
-                    after: self.op,
-                },
-            );
+        if !self.bugs.d3_no_gap_check && commit > self.op {
+            self.ask_state(ctx, from);
             to = self.op;
         }
         if self.catch_up(ctx, to) {
@@ -303,7 +315,7 @@ impl Replica {
         if !serving || !self.primary {
             return;
         }
-        if !self.bugs.ood && view != self.view {
+        if !self.bugs.out_of_date_recovery && view != self.view {
             return;
         }
         let slot = self.slot(from);
@@ -313,13 +325,17 @@ impl Replica {
         if op <= self.commit {
             return;
         }
-        let cumulative = self.bugs.counting == Counting::Distinct && !self.bugs.d3;
+        let cumulative = self.bugs.d1_counting == Counting::Distinct && !self.bugs.d3_no_gap_check;
+        if cumulative {
+            let acked = self.acked.entry(from).or_default();
+            *acked = op.max(*acked);
+        }
         let first = if cumulative { self.commit + 1 } else { op };
         for k in first..=op {
             self.acks.entry((k, view)).or_default().push(from);
         }
-        if self.bugs.d2 {
-            if self.count(op) >= self.f() {
+        if self.bugs.d2_commit_out_of_order {
+            if self.count(op) >= self.others_needed() {
                 self.commit_one(ctx, op);
             }
         } else {
@@ -330,7 +346,7 @@ impl Replica {
     /// prepare_oks counted for `op` in the current view (D1).
     fn count(&self, op: u64) -> usize {
         let acks = self.acks.get(&(op, self.view));
-        match self.bugs.counting {
+        match self.bugs.d1_counting {
             Counting::Head => acks.map_or(0, |a| a.len().min(1)),
             Counting::PreHead => acks.map_or(0, Vec::len),
             Counting::Distinct => acks.map_or(0, |a| a.iter().collect::<BTreeSet<_>>().len()),
@@ -339,7 +355,7 @@ impl Replica {
 
     /// Commits, in order, every op whose acks suffice.
     pub(crate) fn commit_ready(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        while self.commit < self.op && self.count(self.commit + 1) >= self.f() {
+        while self.commit < self.op && self.count(self.commit + 1) >= self.others_needed() {
             if !self.commit_one(ctx, self.commit + 1) {
                 return;
             }
@@ -350,7 +366,7 @@ impl Replica {
     fn commit_one(&mut self, ctx: &mut Ctx<'_, Vr>, op: u64) -> bool {
         let entry = self.log.get(&op).cloned();
         let new_config = match entry.as_ref().map(|e| &e.cmd) {
-            Some(Cmd::Reconfigure { config }) if self.bugs.epochs => Some(config.clone()),
+            Some(Cmd::Reconfigure { config }) if self.bugs.vrrm_epochs => Some(config.clone()),
             _ => None,
         };
         let value = match &new_config {
@@ -368,7 +384,7 @@ impl Replica {
         match rec {
             Some(rec) => {
                 rec.reply = Some(value.clone());
-                let to = if self.bugs.d10 {
+                let to = if self.bugs.d10_at_least_once {
                     rec.from
                 } else {
                     Some(entry.client)
@@ -377,7 +393,7 @@ impl Replica {
                     self.reply(ctx, to, entry.req_num, Answer::Ok(value));
                 }
             }
-            None if self.bugs.d10 => {
+            None if self.bugs.d10_at_least_once => {
                 self.halt(
                     ctx,
                     format!(
@@ -398,7 +414,7 @@ impl Replica {
             self.status = Status::Normal;
         }
         let every = self.params.snapshot_interval;
-        if self.bugs.d14 && every > 0 && op.is_multiple_of(every) {
+        if self.bugs.d14_compaction && every > 0 && op.is_multiple_of(every) {
             // vrrm's maybe_compact: the app state becomes the snapshot
             // (which no shipped log carries) and every entry up to op goes.
             self.log.retain(|k, _| *k > op);
@@ -417,7 +433,7 @@ impl Replica {
             return None;
         };
         let (client, req_num) = (entry.client, entry.req_num);
-        if let (Cmd::Reconfigure { config }, true) = (&entry.cmd, self.bugs.epochs) {
+        if let (Cmd::Reconfigure { config }, true) = (&entry.cmd, self.bugs.vrrm_epochs) {
             // vrrm's do_upcalls: {OldConfig, Config} becomes {Config, New}.
             let new = config.clone();
             self.old_config = std::mem::replace(&mut self.config, new);
@@ -425,7 +441,7 @@ impl Replica {
         match self.app.apply(&entry.cmd) {
             Ok(v) => {
                 self.done.insert(op);
-                if !self.bugs.d10 {
+                if !self.bugs.d10_at_least_once {
                     let rec = self
                         .table
                         .entry(client)

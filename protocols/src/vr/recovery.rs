@@ -36,7 +36,7 @@ impl Replica {
     /// recovery, adopting both.
     pub(crate) fn on_out_of_date(&mut self, ctx: &mut Ctx<'_, Vr>, epoch: u64, view: u64) {
         let same = view == self.view && epoch == self.epoch;
-        if !self.bugs.ood || self.status != Status::Normal || same {
+        if !self.bugs.out_of_date_recovery || self.status != Status::Normal || same {
             return;
         }
         self.nonce = ctx.rng().next_u64();
@@ -86,14 +86,14 @@ impl Replica {
         if self.status != Status::Recovering || nonce != self.nonce {
             return;
         }
-        if !self.bugs.ood {
+        if !self.bugs.out_of_date_recovery {
             self.responses.retain(|r| r.0 != from);
         }
         self.responses.insert(0, (from, view, nonce, state));
-        if self.responses.len() <= self.f() {
+        if self.responses.len() < self.quorum() {
             return;
         }
-        let primary = if self.bugs.ood {
+        let primary = if self.bugs.out_of_date_recovery {
             // vrrm: any response that carries a log.
             self.responses.iter().find(|r| r.3.is_some())
         } else {
@@ -109,12 +109,12 @@ impl Replica {
         };
         // vrrm adopts the view of the message in hand; the paper, the
         // primary's (the same thing when it is the primary's response).
-        let adopted = if self.bugs.ood {
+        let adopted = if self.bugs.out_of_date_recovery {
             view
         } else {
             primary_view(&self.responses)
         };
-        if self.bugs.ood {
+        if self.bugs.out_of_date_recovery {
             self.epoch = epoch;
         }
         self.finish_recovery(ctx, adopted, log, op, commit);
@@ -130,7 +130,7 @@ impl Replica {
     ) {
         let keep = self.commit;
         self.log.retain(|k, _| *k <= keep); // trunc_uncommitted
-        if self.bugs.d7 {
+        if self.bugs.d7_backup_double_execution {
             let Some(run) = self.sync_log(ctx, op, &log) else {
                 return;
             };
@@ -141,8 +141,7 @@ impl Replica {
             }
             self.commit = commit;
         } else {
-            self.replace_log(op, &log);
-            if !self.catch_up(ctx, commit.min(op)) {
+            if !self.install_log(ctx, op, &log, commit) {
                 return;
             }
         }
@@ -150,7 +149,7 @@ impl Replica {
         self.view = view;
         self.last_normal = view;
         self.responses.clear();
-        if self.bugs.epochs && !self.config.contains(&self.id) {
+        if self.bugs.vrrm_epochs && !self.config.contains(&self.id) {
             // vrrm: a reconfiguration in the merged log left this replica
             // out: {stop, normal}.
             self.status = Status::Stopped;
@@ -166,29 +165,68 @@ impl Replica {
         }
     }
 
-    /// Paper: a message from the primary of a newer view: drop what is not
-    /// committed, move to that view and fetch the rest from the sender.
+    /// Paper: a message from the primary of a newer view. The replica
+    /// moves to that view and asks the sender for the log after its commit
+    /// number, but keeps its log and its last-normal view until new_state
+    /// installs the view's log: until then it is a replica of its old view
+    /// to a view change (its log may hold committed ops the new view's
+    /// primary is about to lose, and a report claiming the new view with a
+    /// truncated log would outrank the replicas that have them).
+    ///
+    /// With `seeded_transfer_truncation` it does what dsim did before the
+    /// 2026-12 audit (and VRR section 5.2 reads as): truncates to the
+    /// commit number and takes the new view as last-normal at once.
     pub(crate) fn enter_view_by_transfer(
         &mut self,
         ctx: &mut Ctx<'_, Vr>,
         from: NodeId,
         view: u64,
     ) {
-        let keep = self.commit;
-        self.log.retain(|k, _| *k <= keep);
-        self.op = self.commit;
+        if self.bugs.seeded_transfer_truncation {
+            let keep = self.commit;
+            self.log.retain(|k, _| *k <= keep);
+            self.op = self.commit;
+            self.last_normal = view;
+        } else {
+            self.awaiting_state = true;
+        }
         self.view = view;
-        self.last_normal = view;
         self.status = Status::Normal;
         self.primary = false;
         self.arm_timer(ctx);
+        self.ask_state(ctx, from);
+    }
+
+    /// Sends get_state for the current view to `to`: after the commit
+    /// number while awaiting a view's log, else after the op number (a gap
+    /// in this view).
+    pub(crate) fn ask_state(&mut self, ctx: &mut Ctx<'_, Vr>, to: NodeId) {
+        let after = if self.awaiting_state {
+            self.commit
+        } else {
+            self.op
+        };
+        self.state_asked_at = ctx.now();
         ctx.send(
-            from,
+            to,
             Msg::GetState {
-                view,
-                after: self.op,
+                view: self.view,
+                after,
             },
         );
+    }
+
+    /// While awaiting state, a prepare or commit of the view from its
+    /// primary: the primary is alive (the failure timer restarts) and the
+    /// request is sent again if the last one is an idle interval old
+    /// (get_state or new_state may have been lost).
+    pub(crate) fn still_awaiting(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId) {
+        let now = ctx.now();
+        let due = self.state_asked_at + self.params.idle_commit_ms * MS;
+        if now >= due || now < self.state_asked_at {
+            self.ask_state(ctx, from);
+        }
+        self.arm_timer(ctx);
     }
 
     pub(crate) fn on_get_state(
@@ -198,7 +236,8 @@ impl Replica {
         view: u64,
         after: u64,
     ) {
-        if self.status != Status::Normal || view != self.view || self.op < after {
+        let has_view_log = self.status == Status::Normal && !self.awaiting_state;
+        if !has_view_log || view != self.view || self.op < after {
             return;
         }
         let entries = self
@@ -227,14 +266,26 @@ impl Replica {
         op: u64,
         commit: u64,
     ) {
-        if self.status != Status::Normal || view != self.view || after != self.op || self.primary {
+        let expected = if self.awaiting_state {
+            self.commit
+        } else {
+            self.op
+        };
+        if self.status != Status::Normal || view != self.view || after != expected || self.primary {
             return;
         }
+        // Entries up to `after` are committed (awaiting: ours; else in
+        // this view's log already); the view's log replaces the rest.
+        self.log.retain(|k, _| *k <= after);
         for e in entries {
             self.note_request(&e);
             self.log.insert(e.op, e);
         }
         self.op = op;
+        if self.awaiting_state {
+            self.awaiting_state = false;
+            self.last_normal = view;
+        }
         if !self.catch_up(ctx, commit.min(op)) {
             return;
         }

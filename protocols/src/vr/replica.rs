@@ -90,6 +90,17 @@ pub struct Replica {
     pub(crate) responses: Vec<super::recovery::Response>,
     /// Messages postponed while recovering (vrrm's gen_statem postpone).
     pub(crate) postponed: Vec<(NodeId, Msg)>,
+    /// Paper: it moved to a newer view by state transfer and new_state has
+    /// not arrived yet: its log and `last_normal` are still those of its
+    /// old view (reported as such in a view change), it logs nothing of the
+    /// new view and answers no get_state.
+    pub(crate) awaiting_state: bool,
+    /// When (its own clock) it last asked for that state.
+    pub(crate) state_asked_at: u64,
+    /// Paper, on a primary: the highest op each backup acknowledged in
+    /// this view (prepare_oks are cumulative), so a resend carries only
+    /// what that backup lacks.
+    pub(crate) acked: BTreeMap<NodeId, u64>,
     /// It crashed before: a start is a restart.
     pub(crate) restarted: bool,
     /// Why it halted last (set just before `ctx.halt`), for unit tests.
@@ -133,6 +144,9 @@ impl Replica {
             nonce: 0,
             responses: Vec::new(),
             postponed: Vec::new(),
+            awaiting_state: false,
+            state_asked_at: 0,
+            acked: BTreeMap::new(),
             restarted: false,
             halted: None,
         }
@@ -141,6 +155,25 @@ impl Replica {
     /// f = ⌊(n−1)/2⌋ for the configuration's n.
     pub(crate) fn f(&self) -> usize {
         self.config.len().saturating_sub(1) / 2
+    }
+
+    /// Replicas besides this one that a quorum needs: the prepare_oks a
+    /// commit needs, the start_view_change messages from others before a
+    /// do_view_change. vrrm: f for any n; paper: ⌊n/2⌋, so that with this
+    /// replica they are a majority (f for an odd n = 2f + 1).
+    pub(crate) fn others_needed(&self) -> usize {
+        if self.bugs.vrrm_quorum_f {
+            self.f()
+        } else {
+            self.config.len() / 2
+        }
+    }
+
+    /// A quorum of reports (do_view_change, recovery_response), this
+    /// replica's own included where it counts: vrrm f + 1, paper a
+    /// majority ⌊n/2⌋ + 1.
+    pub(crate) fn quorum(&self) -> usize {
+        self.others_needed() + 1
     }
 
     /// The primary of `view`: config[view mod n].
@@ -235,7 +268,7 @@ impl Replica {
                     new_config,
                 } = msg
                 {
-                    if self.bugs.epochs && !self.restarted {
+                    if self.bugs.vrrm_epochs && !self.restarted {
                         self.on_start_epoch(ctx, epoch, op, old_config, new_config);
                     }
                 }
@@ -256,7 +289,7 @@ impl Replica {
             Status::Recovering => {
                 let recovery = matches!(msg, Msg::Recovery { .. } | Msg::RecoveryResponse { .. });
                 if !recovery {
-                    if self.bugs.ood && !matches!(msg, Msg::Request { .. }) {
+                    if self.bugs.out_of_date_recovery && !matches!(msg, Msg::Request { .. }) {
                         self.postponed.push((from, msg));
                     }
                     return;
@@ -264,7 +297,7 @@ impl Replica {
             }
             _ => {}
         }
-        if self.bugs.ood && self.stale_filter(ctx, from, &msg) {
+        if self.bugs.out_of_date_recovery && self.stale_filter(ctx, from, &msg) {
             return;
         }
         match msg {
@@ -313,7 +346,7 @@ impl Replica {
             } => self.on_new_state(ctx, view, after, entries, op, commit),
             Msg::StartEpoch { epoch, .. } => {
                 // vrrm: a normal member already in that epoch answers.
-                if self.bugs.epochs && self.status == Status::Normal && epoch == self.epoch {
+                if self.bugs.vrrm_epochs && self.status == Status::Normal && epoch == self.epoch {
                     ctx.send(from, Msg::EpochStarted { epoch });
                 }
             }
@@ -328,7 +361,8 @@ impl Replica {
 
     /// vrrm's get_status: answered in every state but recovering (whose
     /// catch-all clause comes first and swallows calls); with D9 it moves a
-    /// replica in view_change to normal.
+    /// replica in view_change or transitioning to normal (vrrm: any state;
+    /// an unconfigured replica is left as it is, docs/protocols/vr.md).
     fn on_probe(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, probe: u64) {
         let status = match self.status {
             Status::Normal => "normal",
@@ -349,7 +383,8 @@ impl Replica {
                 status: status.into(),
             },
         );
-        if self.bugs.d9 && self.status == Status::ViewChange {
+        let moved = matches!(self.status, Status::ViewChange | Status::Transitioning);
+        if self.bugs.d9_probe_mutates_status && moved {
             self.status = Status::Normal;
         }
     }
@@ -394,11 +429,13 @@ impl Replica {
             (Timer::Failure, Status::Normal) if !self.primary && !self.pid_primary => {
                 self.on_primary_silent(ctx)
             }
-            (Timer::Failure, Status::ViewChange) if !self.bugs.d8 => {
+            (Timer::Failure, Status::ViewChange) if !self.bugs.d8_no_view_change_retry => {
                 let next = self.view + 1;
                 self.start_view_change(ctx, next);
             }
-            (Timer::Recovery, Status::Recovering) if !self.bugs.ood => self.start_recovery(ctx),
+            (Timer::Recovery, Status::Recovering) if !self.bugs.out_of_date_recovery => {
+                self.start_recovery(ctx)
+            }
             _ => {}
         }
     }

@@ -377,3 +377,121 @@ fn intended_refuses_a_reconfiguration_and_faithful_logs_it() {
     assert_eq!((r.epoch, r.view, r.commit), (1, 0, 1));
     assert_eq!(r.config, vec![0, 1, 2]);
 }
+
+#[test]
+fn a_backup_entering_a_newer_view_by_transfer_keeps_its_log_until_new_state() {
+    // n2 logged op 1 in view 0; a commit of view 1 from n1 moves it to view
+    // 1 and asks for the log after its commit number (0), but its log and
+    // last-normal view stay those of view 0 until new_state arrives.
+    let mut h = replica(2, 3, "intended");
+    h.message(0, prepare(1, 0));
+    let commit = Msg::Commit {
+        epoch: 0,
+        view: 1,
+        commit: 1,
+        min_commit: 0,
+    };
+    let fx = h.message(1, commit.clone());
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 1,
+                msg: Msg::GetState { view: 1, after: 0 }
+            }
+        )),
+        "{fx:?}"
+    );
+    let Vr::Replica(r) = &h.node else {
+        unreachable!()
+    };
+    assert_eq!((r.view, r.last_normal, r.op, r.commit), (1, 0, 1, 0));
+    assert!(r.awaiting_state && r.log.contains_key(&1));
+    // A prepare of view 1 is neither logged nor acknowledged meanwhile.
+    let p = Msg::Prepare {
+        epoch: 0,
+        view: 1,
+        op: 2,
+        commit: 1,
+        min_commit: 0,
+        entry: put(2, 2),
+    };
+    let fx = h.message(1, p);
+    assert!(
+        !fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                msg: Msg::PrepareOk { .. },
+                ..
+            }
+        )),
+        "{fx:?}"
+    );
+    // new_state installs view 1's log and its last-normal view.
+    let fx = h.message(
+        1,
+        Msg::NewState {
+            view: 1,
+            after: 0,
+            entries: vec![put(1, 1), put(2, 2)],
+            op: 2,
+            commit: 1,
+        },
+    );
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 1,
+                msg: Msg::PrepareOk { view: 1, op: 2, .. }
+            }
+        )),
+        "{fx:?}"
+    );
+    let Vr::Replica(r) = &h.node else {
+        unreachable!()
+    };
+    assert_eq!((r.view, r.last_normal, r.op, r.commit), (1, 1, 2, 1));
+    assert!(!r.awaiting_state);
+}
+
+#[test]
+fn a_view_change_that_would_drop_a_committed_op_halts() {
+    // n1 (primary of view 1) gets its own report (last normal 1, op 0, as
+    // the seeded truncation left it) and n0's (last normal 0, op 1,
+    // commit 1): the chosen log ends below a reported commit.
+    let mut h = replica(1, 3, "intended");
+    let Vr::Replica(r) = &mut h.node else {
+        unreachable!()
+    };
+    r.view = 1;
+    r.status = Status::ViewChange;
+    r.last_normal = 1;
+    r.dvcs.push((
+        1,
+        1,
+        msg::ViewReport {
+            last_normal: 1,
+            op: 0,
+            commit: 0,
+            log: Vec::new(),
+        },
+    ));
+    let fx = h.message(
+        0,
+        Msg::DoViewChange {
+            epoch: 0,
+            view: 1,
+            report: msg::ViewReport {
+                last_normal: 0,
+                op: 1,
+                commit: 1,
+                log: vec![put(1, 1)],
+            },
+        },
+    );
+    assert!(
+        halted(&fx).is_some_and(|r| r.contains("committed ops would be lost")),
+        "{fx:?}"
+    );
+}

@@ -11,7 +11,7 @@ impl Replica {
     /// A backup's failure timer fired in normal.
     pub(crate) fn on_primary_silent(&mut self, ctx: &mut Ctx<'_, Vr>) {
         let next = self.view + 1;
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             // vrrm: view += 1, start_view_change to every member including
             // itself; its own copy makes it send do_view_change.
             self.view = next;
@@ -32,7 +32,7 @@ impl Replica {
 
     /// Paper: move to view `view` and tell everyone.
     pub(crate) fn start_view_change(&mut self, ctx: &mut Ctx<'_, Vr>, view: u64) {
-        if self.status == Status::Normal {
+        if self.status == Status::Normal && !self.awaiting_state {
             self.last_normal = self.view;
         }
         self.view = view;
@@ -54,9 +54,13 @@ impl Replica {
 
     /// What this replica reports in a do_view_change.
     fn report(&self) -> ViewReport {
-        let from = if self.bugs.d4 { self.min_commit } else { 0 };
+        let from = if self.bugs.d4_disruptive_view_change {
+            self.min_commit
+        } else {
+            0
+        };
         ViewReport {
-            last_normal: if self.bugs.d4 {
+            last_normal: if self.bugs.d4_disruptive_view_change {
                 self.view
             } else {
                 self.last_normal
@@ -68,11 +72,11 @@ impl Replica {
     }
 
     pub(crate) fn on_start_view_change(&mut self, ctx: &mut Ctx<'_, Vr>, from: NodeId, view: u64) {
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             // vrrm: any start_view_change (normal or view_change, even for
             // the current view) sends do_view_change at once, without
             // moving to its view.
-            if self.status == Status::Normal {
+            if self.status == Status::Normal && !self.awaiting_state {
                 self.last_normal = self.view;
             }
             let report = self.report();
@@ -102,7 +106,7 @@ impl Replica {
     /// Paper: with f start_view_change messages from others, send
     /// do_view_change to the new primary (once).
     fn maybe_send_dvc(&mut self, ctx: &mut Ctx<'_, Vr>) {
-        if self.dvc_sent || self.svc_from.len() < self.f() {
+        if self.dvc_sent || self.svc_from.len() < self.others_needed() {
             return;
         }
         self.dvc_sent = true;
@@ -129,7 +133,7 @@ impl Replica {
         view: u64,
         report: ViewReport,
     ) {
-        if !self.bugs.d4 {
+        if !self.bugs.d4_disruptive_view_change {
             if view < self.view || (view == self.view && self.status != Status::ViewChange) {
                 return;
             }
@@ -153,7 +157,7 @@ impl Replica {
         let oks: Vec<&(u64, NodeId, ViewReport)> =
             self.dvcs.iter().filter(|(v, _, _)| *v == view).collect();
         let has_self = oks.iter().any(|(_, s, _)| *s == self.id);
-        if oks.len() > self.f() && has_self {
+        if oks.len() >= self.quorum() && has_self {
             let chosen = self.choose(view);
             let high_commit = oks.iter().map(|(_, _, r)| r.commit).max().unwrap_or(0);
             self.finish_view_change(ctx, view, chosen, high_commit);
@@ -165,7 +169,7 @@ impl Replica {
     /// the largest (last-normal view, op) with the lowest sender on ties.
     fn choose(&self, view: u64) -> ViewReport {
         let oks = self.dvcs.iter().filter(|(v, _, _)| *v == view);
-        let best = if self.bugs.d5 {
+        let best = if self.bugs.d5_log_by_op_only {
             oks.fold(
                 None,
                 |best: Option<&(u64, NodeId, ViewReport)>, m| match best {
@@ -193,7 +197,7 @@ impl Replica {
         chosen: ViewReport,
         high_commit: u64,
     ) {
-        if self.bugs.d6 {
+        if self.bugs.d6_primary_skips_execution {
             // vrrm: fill gaps from the chosen log, keep own uncommitted
             // entries, adopt the commit number without executing.
             if self.sync_log(ctx, chosen.op, &chosen.log).is_none() {
@@ -201,20 +205,33 @@ impl Replica {
             }
             self.commit = high_commit;
         } else {
-            self.replace_log(chosen.op, &chosen.log);
-            if !self.catch_up(ctx, high_commit.min(chosen.op)) {
+            if high_commit > chosen.op {
+                // Impossible in correct VR: the chosen log holds every
+                // committed op. A bug got here; losing ops quietly would
+                // hide it.
+                return self.halt(
+                    ctx,
+                    format!(
+                        "VR assertion failed: view {view} chose a log ending at op {} but a do_view_change reports commit {high_commit} (committed ops would be lost)",
+                        chosen.op
+                    ),
+                );
+            }
+            if !self.install_log(ctx, chosen.op, &chosen.log, high_commit) {
                 return;
             }
         }
         self.op = chosen.op;
         self.view = view;
         self.last_normal = view;
+        self.awaiting_state = false;
         self.primary = true;
         self.pid_primary = false;
         self.status = Status::Normal;
         self.dvcs.retain(|(v, _, _)| *v != view);
         self.acks.clear();
-        let (log, op, commit) = if self.bugs.d6 {
+        self.acked.clear();
+        let (log, op, commit) = if self.bugs.d6_primary_skips_execution {
             (chosen.log, chosen.op, high_commit)
         } else {
             (self.log.values().cloned().collect(), self.op, self.commit)
@@ -226,16 +243,16 @@ impl Replica {
             op,
             commit,
         };
-        if self.bugs.d4 {
+        if self.bugs.d4_disruptive_view_change {
             self.to_all(ctx, sv); // vrrm sends it to itself too
         } else {
             self.to_others(ctx, sv);
         }
-        if !self.bugs.d10 {
+        if !self.bugs.d10_at_least_once {
             self.rebuild_table();
         }
         self.arm_timer(ctx);
-        if !self.bugs.d13 {
+        if !self.bugs.d13_commit_needs_ack {
             self.commit_ready(ctx);
         }
     }
@@ -256,8 +273,31 @@ impl Replica {
         }
     }
 
+    /// Paper: installs a view's log (`log` up to `op`, with commit number
+    /// `commit`): entries above this replica's commit number come from
+    /// `log`, and the ops up to `commit` run. A commit number above `op`
+    /// cannot come from a correct replica (a committed op would be lost):
+    /// it halts, naming both. False when it halted.
+    pub(crate) fn install_log(
+        &mut self,
+        ctx: &mut Ctx<'_, Vr>,
+        op: u64,
+        log: &[Entry],
+        commit: u64,
+    ) -> bool {
+        if commit > op {
+            self.halt(
+                ctx,
+                format!("VR assertion failed: a log ending at op {op} with commit number {commit}"),
+            );
+            return false;
+        }
+        self.replace_log(op, log);
+        self.catch_up(ctx, commit)
+    }
+
     /// Paper: entries above the commit number come from `log`, up to `op`.
-    pub(crate) fn replace_log(&mut self, op: u64, log: &[Entry]) {
+    fn replace_log(&mut self, op: u64, log: &[Entry]) {
         let keep = self.commit;
         self.log.retain(|k, _| *k <= keep);
         for e in log {
@@ -318,7 +358,7 @@ impl Replica {
         commit: u64,
     ) {
         let _ = from;
-        if self.bugs.ood {
+        if self.bugs.out_of_date_recovery {
             if self.status != Status::ViewChange {
                 return; // vrrm: only in view_change, any view
             }
@@ -327,7 +367,7 @@ impl Replica {
         }
         let p = self.primary_of(view);
         let am_primary = p == self.id;
-        if self.bugs.d7 {
+        if self.bugs.d7_backup_double_execution {
             let Some(run) = self.sync_log(ctx, op, &log) else {
                 return;
             };
@@ -347,8 +387,7 @@ impl Replica {
                 );
             }
         } else {
-            self.replace_log(op, &log);
-            if !self.catch_up(ctx, commit.min(op)) {
+            if !self.install_log(ctx, op, &log, commit) {
                 return;
             }
             if op > self.commit && !am_primary {
@@ -365,7 +404,7 @@ impl Replica {
         let n = self.config.len();
         self.commits = if am_primary {
             vec![self.min_commit; n]
-        } else if self.bugs.d11 {
+        } else if self.bugs.d11_empty_commits {
             Vec::new()
         } else {
             vec![self.commit; n]
@@ -373,6 +412,7 @@ impl Replica {
         self.op = op;
         self.view = view;
         self.last_normal = view;
+        self.awaiting_state = false;
         self.primary = am_primary;
         self.pid_primary = false;
         self.status = Status::Normal;
