@@ -98,11 +98,25 @@ fn ms8_blind_increments_lose_updates_and_versions_prevent_it() {
         &[],
     );
     sweep("memstate-ms8-lost-update-cas.json", &[], &[]);
+    // The snapshot's engine counts a failed command's record: CAS works.
+    sweep("memstate-ms8-cas-faithful.json", &["availability"], &[]);
     sweep(
-        "memstate-ms8-cas-halts-faithful.json",
+        "memstate-ms8-cas-halts-pre-6f560ec.json",
         &["engines-running", "availability"],
         &[],
     );
+}
+
+#[test]
+fn ms8_the_stop_on_a_failed_cas_is_the_pre_6f560ec_order_and_nothing_else() {
+    // The same scenario with only the switch turned off: no engine stops.
+    let mut s = bundled("memstate-ms8-cas-halts-pre-6f560ec.json");
+    s["params"]["pre_6f560ec"] = serde_json::json!(false);
+    s["expect"] = serde_json::json!({});
+    let path = scratch("memstate", "pre-off.json", &s.to_string());
+    let out = dsim(&["run", path.to_str().expect("path"), "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["checks"]["engines-running"], "pass", "{report}");
 }
 
 #[test]

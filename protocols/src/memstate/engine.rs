@@ -36,6 +36,9 @@ pub struct Engine {
     pub(crate) store: Store,
     /// The next record number expected (the seed's last record number + 1).
     pub(crate) next: u64,
+    /// Loading: the next record to read (the startup read's position, which
+    /// runs ahead of `next` past commands that threw, in `faithful`).
+    read_pos: u64,
     /// `faithful`: stopped on a broken sequence, and why.
     pub(crate) stopped: Option<String>,
     /// Records applied out of sequence (`allow_broken_sequence`).
@@ -120,17 +123,21 @@ impl Engine {
     }
 
     fn on_page(&mut self, ctx: &mut Ctx<'_, MemState>, from: u64, records: Vec<Entry>, more: bool) {
-        if !self.loading || from != self.next {
+        if !self.loading || from != self.read_pos {
             return;
         }
         let now = ctx.now();
         for entry in records {
-            // Startup ignores a command's exception and counts the record.
             self.replay(entry, now);
         }
         let s = self.stream.expect("loading needs the stream");
         if more {
-            return ctx.send(s, Msg::Read { from: self.next });
+            return ctx.send(
+                s,
+                Msg::Read {
+                    from: self.read_pos,
+                },
+            );
         }
         self.loading = false;
         ctx.send(s, Msg::Subscribe { from: self.next });
@@ -153,14 +160,25 @@ impl Engine {
 
     /// Applies a replayed record: no answers, exceptions ignored.
     fn replay(&mut self, entry: Entry, now: Time) {
+        let number = self.read_pos;
+        self.read_pos += 1;
+        if self.mode == Mode::Faithful {
+            // The snapshot's startup path (EngineBuilder.Load) keeps the
+            // pre-6f560ec order: the last record number is set inside the
+            // `try`, after the command ran, so it is the last record that
+            // did not throw. The engine subscribes from the one after it:
+            // trailing failed commands are delivered and run again.
+            if self.execute_cmd(&entry.cmd, None).is_ok() {
+                self.next = number + 1;
+            }
+            return;
+        }
+        self.next = number + 1;
         if let Some(r) = entry.req {
-            if self.mode != Mode::Faithful && !self.applied_ids.insert(r) {
-                self.next += 1;
+            if !self.applied_ids.insert(r) {
                 return;
             }
         }
-        let number = self.next;
-        self.next += 1;
         if self.mode == Mode::Leader {
             self.replay_leader(&entry, number, now);
             if !self.admits(&entry) {
@@ -229,7 +247,8 @@ impl Engine {
             Timer::Idle => {
                 if self.loading {
                     if let Some(s) = self.stream {
-                        ctx.send(s, Msg::Read { from: self.next });
+                        let from = self.read_pos;
+                        ctx.send(s, Msg::Read { from });
                     }
                 } else if !std::mem::take(&mut self.heard) || !self.ahead.is_empty() {
                     // Quiet, or stuck behind a gap whose refetch was lost.
@@ -396,10 +415,16 @@ impl Engine {
             }
             self.broken += 1;
         }
+        // The snapshot (8d30ac9, Engine.cs:176-177, since 6f560ec "fix bug
+        // broken record sequence after failed command") sets the last record
+        // number before it runs the command, so a command that throws still
+        // counts its record. `pre_6f560ec` restores the older order: the
+        // number is set only after the command ran without an exception.
+        if !self.params.pre_6f560ec {
+            self.next = number + 1;
+        }
         let result = self.execute_cmd(&entry.cmd, Some(ctx));
-        if result.is_ok() {
-            // The seed sets the last record number only after the command
-            // ran without an exception.
+        if self.params.pre_6f560ec && result.is_ok() {
             self.next = number + 1;
         }
         if let Some((r, p)) = mine {

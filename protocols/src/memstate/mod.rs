@@ -14,11 +14,13 @@
 //!   append (up to 1024), one append in flight, and dies silently when an
 //!   append fails (no acknowledgement within `params.append_timeout_ms`);
 //!   a record that is not the next number stops the engine for good
-//!   (`allow_broken_sequence = false`) or is applied anyway (`true`); a
-//!   command that throws leaves the last applied number behind, as the
-//!   seed's code does; queries read the local model at once; startup
-//!   replays the log page by page, then subscribes; a dropped
-//!   subscription is never renewed.
+//!   (`allow_broken_sequence = false`) or is applied anyway (`true`); the
+//!   record number is counted before the command runs, so a command that
+//!   throws still counts (the snapshot; `params.pre_6f560ec` restores the
+//!   order memstate had before 2020); queries read the local model at
+//!   once; startup replays the log page by page, counting only records
+//!   whose command did not throw, then subscribes from the next one; a
+//!   dropped subscription is never renewed.
 //! - `intended`: reads wait until the engine has applied everything the
 //!   stream held when the read arrived (`EnsureVersion` with the stream's
 //!   head), records are applied in number order (duplicates ignored, gaps
@@ -183,6 +185,11 @@ pub struct Params {
     /// `faithful`: a record out of sequence is applied anyway (else the
     /// engine stops).
     pub allow_broken_sequence: bool,
+    /// `faithful`: the engine as before memstate commit 6f560ec (2020):
+    /// the last record number is set only after a command ran without an
+    /// exception, so a failed command leaves the engine one record behind
+    /// and the next record stops it. The snapshot (8d30ac9) sets it first.
+    pub pre_6f560ec: bool,
     /// An append without acknowledgement fails after this long.
     pub append_timeout_ms: u64,
     /// Commands per append, at most (the seed: 1024).
@@ -207,6 +214,7 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             allow_broken_sequence: false,
+            pre_6f560ec: false,
             append_timeout_ms: 2000,
             batch_max: 1024,
             incr_cas: false,

@@ -96,28 +96,72 @@ fn a_faithful_engine_stops_on_a_gap_and_answers_every_later_operation_with_fail(
 }
 
 #[test]
-fn a_failed_command_leaves_the_faithful_engine_one_record_behind() {
+fn a_failed_command_counts_its_record_as_in_the_snapshot_and_stops_the_engine_before_6f560ec() {
+    // The snapshot (8d30ac9): the record number is set before the command
+    // runs, so a CAS that throws still counts and the engine goes on.
     let mut h = engine("faithful", Params::default());
     h.message(STREAM, record(0, set(0, 100, 1, None)));
-    // A CAS on the wrong version throws inside the kernel.
     h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
-    assert_eq!(
-        inner(&h).applied(),
-        1,
-        "the seed skips the last-record update"
-    );
+    assert_eq!(inner(&h).applied(), 2, "the failed command's record counts");
     h.message(STREAM, record(2, set(0, 102, 3, None)));
-    assert!(
-        inner(&h).stopped().is_some(),
-        "the next record is out of sequence"
+    assert_eq!(inner(&h).stopped(), None);
+    assert_eq!(inner(&h).store().get(0), Some((3, 2)));
+    // Before 6f560ec the number was set only after a successful command:
+    // the engine stays one record behind and the next record stops it.
+    let old = Params {
+        pre_6f560ec: true,
+        ..Params::default()
+    };
+    let mut h = engine("faithful", old);
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
+    assert_eq!(inner(&h).applied(), 1, "pre-6f560ec skips the update");
+    h.message(STREAM, record(2, set(0, 102, 3, None)));
+    assert_eq!(
+        inner(&h).stopped(),
+        Some("broken sequence, expected 1, got 2")
     );
-    // The intended engine counts the record and goes on.
-    let mut i = engine("intended", Params::default());
-    i.message(STREAM, record(0, set(0, 100, 1, None)));
-    i.message(STREAM, record(1, set(0, 101, 2, Some(7))));
-    i.message(STREAM, record(2, set(0, 102, 3, None)));
-    assert_eq!(inner(&i).applied(), 3);
-    assert_eq!(inner(&i).store().get(0), Some((3, 2)));
+}
+
+#[test]
+fn the_faithful_startup_replay_subscribes_after_the_last_record_that_did_not_throw() {
+    // EngineBuilder.Load sets the last record number after the command
+    // ran: trailing failed commands are not counted, and the subscription
+    // starts at the first of them (they run again, and fail again).
+    for (variant, from) in [("faithful", 1), ("intended", 3)] {
+        let mut h = Harness::with_layout(
+            MemState::new(1, 3, variant, &Params::default()),
+            1,
+            layout(),
+        );
+        h.start();
+        let fx = h.message(
+            STREAM,
+            Msg::Page {
+                from: 0,
+                records: vec![
+                    set(0, 100, 1, None),
+                    set(0, 101, 2, Some(7)),
+                    set(0, 102, 3, Some(9)),
+                ],
+                more: false,
+            },
+        );
+        assert!(
+            fx.iter().any(|e| matches!(
+                e,
+                Effect::Send {
+                    to: STREAM,
+                    msg: Msg::Subscribe { from: f }
+                } if *f == from
+            )),
+            "{variant}: {fx:?}"
+        );
+        // The re-delivered failed record is in sequence for the faithful engine.
+        h.message(STREAM, record(from, set(0, 101, 2, Some(7))));
+        assert_eq!(inner(&h).stopped(), None, "{variant}");
+        assert_eq!(inner(&h).store().get(0), Some((1, 1)), "{variant}");
+    }
 }
 
 #[test]
