@@ -159,3 +159,65 @@ fn the_stream_refuses_unknown_knobs_and_foreign_nodes() {
         text(&out.stderr)
     );
 }
+
+/// The pair differs only in `params.seeded_bugs` (and its words).
+fn only_the_bug_differs(fixed: &str, bug: &str, which: &str) {
+    let strip = |mut s: serde_json::Value| {
+        s.as_object_mut().expect("object").remove("description");
+        s.as_object_mut().expect("object").remove("expect");
+        s
+    };
+    let fixed = strip(bundled(fixed));
+    let mut bug = strip(bundled(bug));
+    assert_eq!(bug["params"]["seeded_bugs"], serde_json::json!([which]));
+    bug["params"]
+        .as_object_mut()
+        .expect("params")
+        .remove("seeded_bugs");
+    assert_eq!(fixed, bug);
+}
+
+#[test]
+fn l1_a_duplicated_forward_runs_once_and_a_refusal_is_final() {
+    for (name, floor) in [("l1-dup-forward", 10), ("l1-dup-forward-rule", 5)] {
+        let fixed = format!("memstate-leader-{name}.json");
+        let bug = format!("memstate-leader-{name}-bug.json");
+        only_the_bug_differs(&fixed, &bug, "forward_refusal_fails");
+        sweep(&fixed, &[], &[]);
+        let counts = sweep(&bug, &[], &["linearizability"]);
+        at_least(&counts, "linearizability", floor);
+    }
+}
+
+#[test]
+fn l2_the_leaders_incr_reads_through_its_own_commands_with_a_precondition() {
+    let (fixed, bug) = (
+        "memstate-leader-l2-incr-two.json",
+        "memstate-leader-l2-incr-two-bug.json",
+    );
+    only_the_bug_differs(fixed, bug, "incr_from_applied");
+    sweep(fixed, &[], &[]);
+    sweep(bug, &["increments", "linearizability"], &[]);
+}
+
+#[test]
+fn l3_a_forward_whose_answer_is_lost_is_sent_again() {
+    let (fixed, bug) = (
+        "memstate-leader-l3-forward-after-restart.json",
+        "memstate-leader-l3-forward-after-restart-bug.json",
+    );
+    only_the_bug_differs(fixed, bug, "forward_once");
+    sweep(fixed, &[], &[]);
+    sweep(bug, &["liveness", "availability"], &[]);
+}
+
+#[test]
+fn i1_an_incr_cas_with_the_value_read_is_safe_when_remove_restarts_versions() {
+    let (fixed, bug) = (
+        "memstate-intended-i1-incr-cas-aba.json",
+        "memstate-intended-i1-incr-cas-aba-bug.json",
+    );
+    only_the_bug_differs(fixed, bug, "incr_version_only");
+    sweep(fixed, &[], &[]);
+    sweep(bug, &["linearizability"], &[]);
+}
