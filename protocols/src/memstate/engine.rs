@@ -655,4 +655,3 @@ fn reply_of(f: &str, result: Result<Value, CmdError>) -> Reply {
         Err(e) => Reply::Fail(Value::Str(e.to_string())),
     }
 }
-

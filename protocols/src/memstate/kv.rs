@@ -168,7 +168,11 @@ mod tests {
     #[test]
     fn versions_count_sets_and_a_remove_starts_them_again() {
         let mut s = Store::default();
-        assert_eq!(s.set(1, 10, Some(0), None), Ok(1), "absent key is version 0");
+        assert_eq!(
+            s.set(1, 10, Some(0), None),
+            Ok(1),
+            "absent key is version 0"
+        );
         assert_eq!(s.set(1, 11, None, None), Ok(2));
         assert_eq!(
             s.set(1, 12, Some(1), None),

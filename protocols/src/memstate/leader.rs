@@ -58,7 +58,9 @@ impl Engine {
                     ctx.set_timer(Timer::Forward(req), self.params.forward_retry_ms * MS);
                 }
             }
-            (Answer::Direct, None) => self.answer(ctx, to, req, fail("not leader: no leader known")),
+            (Answer::Direct, None) => {
+                self.answer(ctx, to, req, fail("not leader: no leader known"))
+            }
             (Answer::Node(n), _) if self.params.bug(Bug::ForwardRefusalFails) => {
                 self.answer(ctx, Answer::Node(n), req, fail("not leader"))
             }
