@@ -274,9 +274,7 @@ impl Spec for VersionedKv {
             VkvOp::Stamp(v) => Some(Some((v.clone(), version + 1))),
             VkvOp::Failed(r) => {
                 let holds = match *r {
-                    Refusal::At { n, expected } => {
-                        version == n && expected.is_none_or(|e| e != n)
-                    }
+                    Refusal::At { n, expected } => version == n && expected.is_none_or(|e| e != n),
                     Refusal::Absent => state.is_none(),
                     Refusal::Not(expected) => version != expected,
                     Refusal::AbsentOrNot(e) => state.is_none() || e.is_some_and(|e| e != version),
@@ -403,7 +401,11 @@ mod tests {
 "#;
         assert_eq!(verdict(spurious), Verdict::NotLinearizable);
         let honest = spurious.replace("[6,1],\"time\":3", "[6,0],\"time\":3");
-        assert_eq!(verdict(&honest), Verdict::Linearizable, "version 0 did not match");
+        assert_eq!(
+            verdict(&honest),
+            Verdict::Linearizable,
+            "version 0 did not match"
+        );
         // dsim's own reason: the version the key was at when it failed.
         let at = |n: u64| {
             spurious.replace(
@@ -413,8 +415,16 @@ mod tests {
                 ),
             )
         };
-        assert_eq!(verdict(&at(1)), Verdict::NotLinearizable, "it was at 1, and 1 matches");
-        assert_eq!(verdict(&at(2)), Verdict::NotLinearizable, "it was never at 2");
+        assert_eq!(
+            verdict(&at(1)),
+            Verdict::NotLinearizable,
+            "it was at 1, and 1 matches"
+        );
+        assert_eq!(
+            verdict(&at(2)),
+            Verdict::NotLinearizable,
+            "it was never at 2"
+        );
         // A refusal that says nothing about the key is dropped.
         let refused = spurious.replace(
             r#""type":"fail","f":"set","key":"x","value":[6,1],"time":4"#,

@@ -47,6 +47,7 @@ fn set(origin: usize, req: u64, value: i64, expected: Option<u64>) -> Entry {
             key: 0,
             value,
             expected,
+            expected_value: None,
         },
     }
 }
@@ -383,4 +384,79 @@ fn the_stream_reorders_and_delays_records_for_one_subscriber() {
     assert_eq!(timers, 3);
     let fx = s.timer(Timer::Deliver { to: 2, number: 0 });
     assert_eq!(records_to(&fx, 2), vec![0]);
+}
+
+fn sends_append(fx: &[Effect<Msg, Timer>]) -> bool {
+    fx.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Send {
+                to: STREAM,
+                msg: Msg::Append { .. }
+            }
+        )
+    })
+}
+
+#[test]
+fn a_forward_waits_for_its_leadership_record_runs_once_and_is_refused_for_good_otherwise() {
+    let assume = |origin| Entry {
+        origin,
+        req: None,
+        since: 0,
+        cmd: Cmd::AssumeLeadership,
+    };
+    let fwd = |req| Msg::Forward {
+        req,
+        op: Op {
+            f: "set",
+            key: 0,
+            value: Value::Int(4),
+        },
+        since: 0,
+    };
+    let mut h = engine("leader", Params::default());
+    // n1 has not applied record 0 (its own AssumeLeadership) yet: it waits.
+    let fx = h.message(2, fwd(9));
+    assert!(fx.is_empty(), "{fx:?}");
+    // Once it leads from record 0 it runs the forward.
+    let fx = h.message(STREAM, record(0, assume(1)));
+    assert!(sends_append(&fx), "{fx:?}");
+    // A duplicate while it runs: nothing more.
+    let fx = h.message(2, fwd(9));
+    assert!(fx.is_empty(), "{fx:?}");
+    // Applied: the answer goes to the follower, and again to a late copy.
+    let mut e = set(1, 9, 4, None);
+    e.since = 0;
+    let fx = h.message(STREAM, record(1, e));
+    let done = |fx: &[Effect<Msg, Timer>]| {
+        fx.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Send {
+                    to: 2,
+                    msg: Msg::Done {
+                        req: 9,
+                        reply: Reply::Ok(Value::Int(1))
+                    }
+                }
+            )
+        })
+    };
+    assert!(done(&fx), "{fx:?}");
+    assert!(done(&h.message(2, fwd(9))));
+    // An engine that has applied record 0 and does not lead from it refuses.
+    let mut f = engine("leader", Params::default());
+    f.message(STREAM, record(0, assume(0)));
+    let fx = f.message(2, fwd(10));
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 2,
+                msg: Msg::Refused { req: 10, since: 0 }
+            }
+        )),
+        "{fx:?}"
+    );
 }
