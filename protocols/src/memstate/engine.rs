@@ -245,11 +245,9 @@ impl Engine {
                 }
             }
             Msg::Forward { req, op, since } => self.on_forward(ctx, from, req, op, since),
-            Msg::Done { req, reply } => {
-                if self.forwarded.remove(&req).is_some() {
-                    ctx.cancel_timer(Timer::Forward(req));
-                    ctx.reply(req, reply);
-                }
+            Msg::Done { req, reply } if self.forwarded.remove(&req).is_some() => {
+                ctx.cancel_timer(Timer::Forward(req));
+                ctx.reply(req, reply);
             }
             Msg::Refused { req, since } => self.on_refused(ctx, from, req, since),
             _ => {}
@@ -570,10 +568,10 @@ impl Engine {
                         cur = Some((value, ver + 1));
                     }
                 }
-                Cmd::Remove { key: k, expected } if k == key => {
-                    if cur.is_some() && expected.is_none_or(|e| e == ver) {
-                        cur = None;
-                    }
+                Cmd::Remove { key: k, expected }
+                    if k == key && cur.is_some() && expected.is_none_or(|e| e == ver) =>
+                {
+                    cur = None
                 }
                 // The value is drawn at apply time; a precondition on the
                 // guess fails unless it guessed right.
