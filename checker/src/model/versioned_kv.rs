@@ -17,20 +17,44 @@
 //!   unknown outcome, it leaves a value any later `get` may have seen.
 //!
 //! A key starts absent, at version 0; an expected version of 0 matches an
-//! absent key; `remove` of an absent key, and any version mismatch, fails
-//! (a `fail` is dropped from the history). After `remove` the key is absent
-//! and a later `set` starts again at version 1, as the seed's store does.
+//! absent key; `remove` of an absent key, and any version mismatch, fails.
+//! After `remove` the key is absent and a later `set` starts again at
+//! version 1, as the seed's store does.
+//!
+//! A `fail` is judged when it claims something about the key: it must be
+//! placed, like an `ok`, between its invocation and its completion, at a
+//! moment when the key's state explains it, and it changes nothing:
+//! - a completion value `"version mismatch (the key is at version N)"`
+//!   (what dsim's memstate answers, for `set`, `remove` and `incr`): the
+//!   key was at version N (absent: 0), and N is not the expected version;
+//! - `"no such key"` (`remove`): the key was absent;
+//! - for `set [v, expected]` and `remove` whose completion value is not a
+//!   string (a history that echoes the input, Jepsen-style): the key's
+//!   version was not `expected` (`remove`: or the key was absent);
+//! - any other string (not leader, engine stopped, a malformed input, a
+//!   value mismatch of an `incr`), and a `fail` of `get`, of a `set`
+//!   without an expected version or of an `incr` without a version, says
+//!   nothing about the key and is dropped.
+//!
+//! So a CAS that failed although the version matched is a violation.
 
 use super::shape::{bad_input, bad_output, no_input, unknown};
 use super::{Atom, Model, Registration, ShapeError, Spec};
-use crate::history::Operation;
+use crate::history::{CompletionKind, Operation};
+use crate::linearizability::{KeyChecker, KeyReport};
+use crate::witness::Witness;
 use serde_json::Value;
 
 /// The registry line.
 pub(crate) const REGISTRATION: Registration = Registration::new(
     "versioned-kv",
     "a value and a version per key: set v | set [v, expected_version] -> version, get -> [v, version] | null, remove [expected]; initial absent",
-    |_| Ok(Model::new("versioned-kv", VersionedKv)),
+    |_| {
+        Ok(Model {
+            name: "versioned-kv",
+            spec: Box::new(Judged),
+        })
+    },
 );
 
 const FUNCTIONS: &[&str] = &["set", "get", "remove", "incr", "stamp"];
@@ -57,6 +81,53 @@ enum VkvOp {
         known: bool,
     },
     Stamp(Option<Atom>),
+    /// A judged `fail`: it changed nothing, and the key was in a state that
+    /// explains it.
+    Failed(Refusal),
+}
+
+/// What a judged `fail` says about the key's state.
+#[derive(Debug, PartialEq, Clone, Copy)]
+enum Refusal {
+    /// The key was at version `n` (absent: 0), which is not the version
+    /// the operation expected.
+    At { n: u64, expected: Option<u64> },
+    /// The key was absent.
+    Absent,
+    /// The key's version was not this.
+    Not(u64),
+    /// The key was absent or its version was not this.
+    AbsentOrNot(Option<u64>),
+}
+
+/// The marker a judged `fail` carries through the search (as an `ok`).
+const FAILED: &str = "__versioned_kv_failed__";
+
+/// What a `fail` of `op` claims, if it claims anything about the key.
+fn refusal(op: &Operation, why: &Value) -> Option<Refusal> {
+    if let Some(text) = why.as_str() {
+        if let Some(rest) = text.strip_prefix("version mismatch") {
+            let n = rest
+                .rsplit("at version ")
+                .next()
+                .and_then(|t| t.trim_end_matches(')').trim().parse().ok());
+            let expected = match op.f.as_str() {
+                "set" => set_input(op).ok().and_then(|(_, e)| e),
+                "remove" => op.value.as_u64(),
+                _ => None,
+            };
+            return n.map(|n| Refusal::At { n, expected });
+        }
+        return (text.starts_with("no such key") && op.f == "remove").then_some(Refusal::Absent);
+    }
+    match op.f.as_str() {
+        "set" => match set_input(op).ok()? {
+            (_, Some(e)) => Some(Refusal::Not(e)),
+            _ => None,
+        },
+        "remove" => Some(Refusal::AbsentOrNot(op.value.as_u64())),
+        _ => None,
+    }
 }
 
 /// The key's state: absent, or a value (`None`: written by a stamp of
@@ -89,6 +160,11 @@ impl Spec for VersionedKv {
     }
 
     fn prepare(&self, op: &Operation) -> Result<VkvOp, ShapeError> {
+        if let Some(why) = op.output().and_then(|o| o.get(FAILED)) {
+            return refusal(op, why)
+                .map(VkvOp::Failed)
+                .ok_or_else(|| bad_output(op, why, "a fail the model judges"));
+        }
         match op.f.as_str() {
             "set" => {
                 let (value, expected) = set_input(op)?;
@@ -196,11 +272,70 @@ impl Spec for VersionedKv {
                 Some(_) => (!known).then(|| state.clone()),
             },
             VkvOp::Stamp(v) => Some(Some((v.clone(), version + 1))),
+            VkvOp::Failed(r) => {
+                let holds = match *r {
+                    Refusal::At { n, expected } => version == n && expected.is_none_or(|e| e != n),
+                    Refusal::Absent => state.is_none(),
+                    Refusal::Not(expected) => version != expected,
+                    Refusal::AbsentOrNot(e) => state.is_none() || e.is_some_and(|e| e != version),
+                };
+                holds.then(|| state.clone())
+            }
         }
     }
 
     fn read_only(&self, op: &VkvOp) -> bool {
-        matches!(op, VkvOp::Get(_))
+        matches!(op, VkvOp::Get(_) | VkvOp::Failed(_))
+    }
+}
+
+/// The registered checker: the [`Spec`] search, given the judged `fail`s
+/// as operations that completed (with the marker [`FAILED`] as output) and
+/// without the `fail`s that say nothing about the key.
+#[derive(Debug)]
+struct Judged;
+
+impl KeyChecker for Judged {
+    fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
+        VersionedKv.prepare(op).map(|_| ())
+    }
+
+    fn keeps_failed(&self) -> bool {
+        true
+    }
+
+    fn check_keys(
+        &self,
+        keys: &[(Option<&str>, Vec<&Operation>)],
+        budget: u64,
+        explain: bool,
+    ) -> (Vec<KeyReport>, Option<Witness>) {
+        let owned: Vec<(Option<&str>, Vec<Operation>)> = keys
+            .iter()
+            .map(|(key, ops)| {
+                let ops = ops
+                    .iter()
+                    .filter_map(|op| {
+                        let Some(c) = op.completion.as_ref().filter(|_| op.failed()) else {
+                            return Some((*op).clone());
+                        };
+                        refusal(op, &c.value)?;
+                        let mut judged = (*op).clone();
+                        if let Some(c) = judged.completion.as_mut() {
+                            c.kind = CompletionKind::Ok;
+                            c.value = serde_json::json!({ FAILED: c.value.clone() });
+                        }
+                        Some(judged)
+                    })
+                    .collect();
+                (*key, ops)
+            })
+            .collect();
+        let refs: Vec<(Option<&str>, Vec<&Operation>)> = owned
+            .iter()
+            .map(|(k, ops)| (*k, ops.iter().collect()))
+            .collect();
+        KeyChecker::check_keys(&VersionedKv, &refs, budget, explain)
     }
 }
 
@@ -250,6 +385,72 @@ mod tests {
             r#"{"process":1,"type":"info","f":"set","key":"x","value":[2,0],"time":5}"#,
         );
         assert_eq!(verdict(&one_unknown), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn a_fail_is_judged_when_it_says_something_about_the_key() {
+        // The audit's h11: a CAS on version 1 fails although the key is at
+        // version 1 (a later get sees it unchanged).
+        let spurious = r#"
+{"process":0,"type":"invoke","f":"set","key":"x","value":5,"time":1}
+{"process":0,"type":"ok","f":"set","key":"x","value":1,"time":2}
+{"process":0,"type":"invoke","f":"set","key":"x","value":[6,1],"time":3}
+{"process":0,"type":"fail","f":"set","key":"x","value":[6,1],"time":4}
+{"process":1,"type":"invoke","f":"get","key":"x","value":null,"time":5}
+{"process":1,"type":"ok","f":"get","key":"x","value":[5,1],"time":6}
+"#;
+        assert_eq!(verdict(spurious), Verdict::NotLinearizable);
+        let honest = spurious.replace("[6,1],\"time\":3", "[6,0],\"time\":3");
+        assert_eq!(
+            verdict(&honest),
+            Verdict::Linearizable,
+            "version 0 did not match"
+        );
+        // dsim's own reason: the version the key was at when it failed.
+        let at = |n: u64| {
+            spurious.replace(
+                r#""type":"fail","f":"set","key":"x","value":[6,1],"time":4"#,
+                &format!(
+                    r#""type":"fail","f":"set","key":"x","value":"version mismatch (the key is at version {n})","time":4"#
+                ),
+            )
+        };
+        assert_eq!(
+            verdict(&at(1)),
+            Verdict::NotLinearizable,
+            "it was at 1, and 1 matches"
+        );
+        assert_eq!(
+            verdict(&at(2)),
+            Verdict::NotLinearizable,
+            "it was never at 2"
+        );
+        // A refusal that says nothing about the key is dropped.
+        let refused = spurious.replace(
+            r#""type":"fail","f":"set","key":"x","value":[6,1],"time":4"#,
+            r#""type":"fail","f":"set","key":"x","value":"not leader: rejected at record 3","time":4"#,
+        );
+        assert_eq!(verdict(&refused), Verdict::Linearizable);
+        // A remove that fails on a present key claiming it is absent.
+        let absent = r#"
+{"process":0,"type":"invoke","f":"set","key":"x","value":5,"time":1}
+{"process":0,"type":"ok","f":"set","key":"x","value":1,"time":2}
+{"process":0,"type":"invoke","f":"remove","key":"x","value":null,"time":3}
+{"process":0,"type":"fail","f":"remove","key":"x","value":"no such key","time":4}
+"#;
+        assert_eq!(verdict(absent), Verdict::NotLinearizable);
+        // An incr that failed at version 1 while a concurrent set moved it.
+        let incr = r#"
+{"process":0,"type":"invoke","f":"set","key":"x","value":5,"time":1}
+{"process":0,"type":"ok","f":"set","key":"x","value":1,"time":2}
+{"process":1,"type":"invoke","f":"incr","key":"x","value":null,"time":3}
+{"process":1,"type":"fail","f":"incr","key":"x","value":"version mismatch (the key is at version 1)","time":4}
+"#;
+        assert_eq!(verdict(incr), Verdict::Linearizable);
+        assert_eq!(
+            verdict(&incr.replace("at version 1)", "at version 3)")),
+            Verdict::NotLinearizable
+        );
     }
 
     #[test]

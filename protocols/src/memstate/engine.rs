@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim::{Ctx, Digest, NodeId, Reply, RequestId, Time, Value, MS};
 
 use super::kv::{Cmd, CmdError, Store};
-use super::{Entry, MemState, Mode, Msg, Op, Params, Timer};
+use super::{Bug, Entry, MemState, Mode, Msg, Op, Params, Timer};
 
 /// Where an answer goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct Engine {
     pub(crate) store: Store,
     /// The next record number expected (the seed's last record number + 1).
     pub(crate) next: u64,
+    /// Loading: the next record to read (the startup read's position, which
+    /// runs ahead of `next` past commands that threw, in `faithful`).
+    read_pos: u64,
     /// `faithful`: stopped on a broken sequence, and why.
     pub(crate) stopped: Option<String>,
     /// Records applied out of sequence (`allow_broken_sequence`).
@@ -45,6 +48,9 @@ pub struct Engine {
     queue: Vec<Entry>,
     in_flight: Option<(u64, Vec<Entry>)>,
     batches: u64,
+    /// `faithful`: times the batch in flight has been sent (the ClientAPI
+    /// retries a timed-out append with the same event ids).
+    attempts: u64,
     /// `faithful`: the batcher died on an append error.
     pub(crate) batcher_dead: bool,
     /// `intended`: reads waiting for the stream's head, then for the engine
@@ -54,7 +60,7 @@ pub struct Engine {
     /// `intended`/`leader`: records that came ahead of a gap.
     ahead: BTreeMap<u64, Entry>,
     /// Command ids applied (each is applied once).
-    applied_ids: BTreeSet<RequestId>,
+    pub(crate) applied_ids: BTreeSet<RequestId>,
     /// A record arrived since the last idle tick.
     heard: bool,
     /// `leader`: the leader at the applied position, and its fencing position.
@@ -65,8 +71,29 @@ pub struct Engine {
     pub(crate) candidate_after: Time,
     /// `leader`: reads waiting for their marker.
     pub(crate) markers: BTreeMap<RequestId, (u32, Answer)>,
-    /// `leader`: operations forwarded to the leader.
-    pub(crate) forwarded: BTreeSet<RequestId>,
+    /// `leader`: operations this follower forwarded, waiting for an answer.
+    pub(crate) forwarded: BTreeMap<RequestId, Forwarded>,
+    /// `leader`: forwards that name a leadership from a record this engine
+    /// has not applied yet; decided once it has.
+    pub(crate) early: Vec<(RequestId, Op, NodeId, u64)>,
+    /// `leader`: answers sent for forwarded operations (sent again when
+    /// the forward comes again).
+    pub(crate) fwd_results: BTreeMap<RequestId, Reply>,
+    /// `leader`: this engine's own commands not yet applied, in append
+    /// order (the leader's `incr` reads through them).
+    pub(crate) own: Vec<(RequestId, Cmd)>,
+}
+
+/// A follower's forwarded operation.
+#[derive(Clone, Debug)]
+pub(crate) struct Forwarded {
+    pub op: Op,
+    /// When the client's operation arrived.
+    pub at: Time,
+    /// The (engine, fencing position) pairs a copy was sent to, and those
+    /// that refused it for good.
+    pub sent: BTreeSet<(NodeId, u64)>,
+    pub refused: BTreeSet<(NodeId, u64)>,
 }
 
 impl Engine {
@@ -120,17 +147,21 @@ impl Engine {
     }
 
     fn on_page(&mut self, ctx: &mut Ctx<'_, MemState>, from: u64, records: Vec<Entry>, more: bool) {
-        if !self.loading || from != self.next {
+        if !self.loading || from != self.read_pos {
             return;
         }
         let now = ctx.now();
         for entry in records {
-            // Startup ignores a command's exception and counts the record.
             self.replay(entry, now);
         }
         let s = self.stream.expect("loading needs the stream");
         if more {
-            return ctx.send(s, Msg::Read { from: self.next });
+            return ctx.send(
+                s,
+                Msg::Read {
+                    from: self.read_pos,
+                },
+            );
         }
         self.loading = false;
         ctx.send(s, Msg::Subscribe { from: self.next });
@@ -149,18 +180,30 @@ impl Engine {
         for (req, op, to) in std::mem::take(&mut self.parked) {
             self.on_op(ctx, req, op, to);
         }
+        self.decide_early_forwards(ctx);
     }
 
     /// Applies a replayed record: no answers, exceptions ignored.
     fn replay(&mut self, entry: Entry, now: Time) {
+        let number = self.read_pos;
+        self.read_pos += 1;
+        if self.mode == Mode::Faithful {
+            // The snapshot's startup path (EngineBuilder.Load) keeps the
+            // pre-6f560ec order: the last record number is set inside the
+            // `try`, after the command ran, so it is the last record that
+            // did not throw. The engine subscribes from the one after it:
+            // trailing failed commands are delivered and run again.
+            if self.execute_cmd(&entry.cmd, None).is_ok() {
+                self.next = number + 1;
+            }
+            return;
+        }
+        self.next = number + 1;
         if let Some(r) = entry.req {
-            if self.mode != Mode::Faithful && !self.applied_ids.insert(r) {
-                self.next += 1;
+            if !self.applied_ids.insert(r) {
                 return;
             }
         }
-        let number = self.next;
-        self.next += 1;
         if self.mode == Mode::Leader {
             self.replay_leader(&entry, number, now);
             if !self.admits(&entry) {
@@ -201,8 +244,12 @@ impl Engine {
                     self.answer_reads(ctx);
                 }
             }
-            Msg::Forward { req, op } => self.on_op(ctx, req, op, Answer::Node(from)),
-            Msg::Done { req, reply } if self.forwarded.remove(&req) => ctx.reply(req, reply),
+            Msg::Forward { req, op, since } => self.on_forward(ctx, from, req, op, since),
+            Msg::Done { req, reply } if self.forwarded.remove(&req).is_some() => {
+                ctx.cancel_timer(Timer::Forward(req));
+                ctx.reply(req, reply);
+            }
+            Msg::Refused { req, since } => self.on_refused(ctx, from, req, since),
             _ => {}
         }
     }
@@ -218,8 +265,15 @@ impl Engine {
                     return;
                 }
                 if self.mode == Mode::Faithful {
-                    // The batcher's task ends on the exception; the queue
-                    // stays, and nobody takes from it again.
+                    if self.attempts <= self.params.append_retries {
+                        // The ClientAPI retries the operation itself, with
+                        // the same event ids (the stream is idempotent).
+                        self.attempts += 1;
+                        return self.send_batch(ctx, entries);
+                    }
+                    // Retries spent: `.Result` throws, and the exception
+                    // ends the batcher's task; the queue stays, and nobody
+                    // takes from it again.
                     self.batcher_dead = true;
                     return;
                 }
@@ -229,15 +283,25 @@ impl Engine {
             Timer::Idle => {
                 if self.loading {
                     if let Some(s) = self.stream {
-                        ctx.send(s, Msg::Read { from: self.next });
+                        let from = self.read_pos;
+                        ctx.send(s, Msg::Read { from });
                     }
-                } else if !std::mem::take(&mut self.heard) || !self.ahead.is_empty() {
-                    // Quiet, or stuck behind a gap whose refetch was lost.
-                    self.resubscribe(ctx);
+                } else {
+                    if !std::mem::take(&mut self.heard) || !self.ahead.is_empty() {
+                        // Quiet, or stuck behind a gap whose refetch was lost.
+                        self.resubscribe(ctx);
+                    }
+                    // A read whose head question or answer was lost asks again.
+                    if let Some(s) = self.stream {
+                        for &tag in self.heads.keys() {
+                            ctx.send(s, Msg::Head { tag });
+                        }
+                    }
                 }
                 ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
             }
             Timer::Tick => self.on_tick(ctx),
+            Timer::Forward(req) => self.forward_again(ctx, req),
             Timer::Deliver { .. } => {}
         }
     }
@@ -261,7 +325,7 @@ impl Engine {
         }
         if let Some(why) = &self.stopped {
             let reply = Reply::Fail(Value::Str(format!("engine stopped: {why}")));
-            return answer(ctx, to, req, reply);
+            return self.answer(ctx, to, req, reply);
         }
         if self.mode == Mode::Leader && !self.leads(ctx.id()) {
             return self.forward(ctx, req, op, to);
@@ -273,36 +337,31 @@ impl Engine {
                     key: op.key,
                     value,
                     expected,
+                    expected_value: None,
                 },
                 None => {
                     let why = format!(
                         "set takes an integer or [value, expected_version], not {}",
                         op.value
                     );
-                    return answer(ctx, to, req, Reply::Fail(Value::Str(why)));
+                    return self.answer(ctx, to, req, Reply::Fail(Value::Str(why)));
                 }
             },
             "remove" => Cmd::Remove {
                 key: op.key,
                 expected: op.value.as_int().map(|v| v as u64),
             },
-            "incr" => {
-                // Read-modify-write at the engine: the value read here may
-                // be stale by the time the Set is applied.
-                let (v, ver) = self.store.get(op.key).unwrap_or((0, 0));
-                Cmd::Set {
-                    key: op.key,
-                    value: v + 1,
-                    expected: self.params.incr_cas.then_some(ver),
-                }
-            }
+            "incr" => self.incr(op.key),
             "stamp" => Cmd::Stamp { key: op.key },
             f => {
                 let why = format!("memstate has no operation {f}");
-                return answer(ctx, to, req, Reply::Fail(Value::Str(why)));
+                return self.answer(ctx, to, req, Reply::Fail(Value::Str(why)));
             }
         };
         self.pending.insert(req, Pending { to, f: op.f });
+        if self.mode == Mode::Leader {
+            self.own.push((req, cmd.clone()));
+        }
         let entry = Entry {
             origin: ctx.id(),
             req: Some(req),
@@ -314,7 +373,7 @@ impl Engine {
 
     fn on_get(&mut self, ctx: &mut Ctx<'_, MemState>, req: RequestId, key: u32, to: Answer) {
         match self.mode {
-            Mode::Faithful => answer(ctx, to, req, Reply::Ok(self.store.read(key))),
+            Mode::Faithful => self.answer(ctx, to, req, Reply::Ok(self.store.read(key))),
             Mode::Intended => {
                 let s = self.stream.expect("running needs the stream");
                 self.heads.insert(req, (key, to));
@@ -332,7 +391,7 @@ impl Engine {
             .partition(|r| r.0 <= next);
         self.reads = wait;
         for (_, req, key, to) in ready {
-            answer(ctx, to, req, Reply::Ok(self.store.read(key)));
+            self.answer(ctx, to, req, Reply::Ok(self.store.read(key)));
         }
     }
 
@@ -353,6 +412,7 @@ impl Engine {
         }
         let n = self.queue.len().min(self.params.batch_max);
         let entries: Vec<Entry> = self.queue.drain(..n).collect();
+        self.attempts = 1;
         self.send_batch(ctx, entries);
     }
 
@@ -370,7 +430,7 @@ impl Engine {
         self.in_flight = Some((batch, entries));
         ctx.set_timer(
             Timer::AppendTimeout(batch),
-            self.params.append_timeout_ms * MS,
+            self.params.append_timeout(self.mode) * MS,
         );
     }
 
@@ -390,20 +450,26 @@ impl Engine {
                 // The caller gets the exception, but the command is in the
                 // log and the other engines apply it: indeterminate.
                 if let Some((r, p)) = mine {
-                    answer(ctx, p.to, r, Reply::Info);
+                    self.answer(ctx, p.to, r, Reply::Info);
                 }
                 return;
             }
             self.broken += 1;
         }
+        // The snapshot (8d30ac9, Engine.cs:176-177, since 6f560ec "fix bug
+        // broken record sequence after failed command") sets the last record
+        // number before it runs the command, so a command that throws still
+        // counts its record. `pre_6f560ec` restores the older order: the
+        // number is set only after the command ran without an exception.
+        if !self.params.pre_6f560ec {
+            self.next = number + 1;
+        }
         let result = self.execute_cmd(&entry.cmd, Some(ctx));
-        if result.is_ok() {
-            // The seed sets the last record number only after the command
-            // ran without an exception.
+        if self.params.pre_6f560ec && result.is_ok() {
             self.next = number + 1;
         }
         if let Some((r, p)) = mine {
-            answer(ctx, p.to, r, reply_of(p.f, result));
+            self.answer(ctx, p.to, r, reply_of(p.f, result));
         }
     }
 
@@ -424,25 +490,116 @@ impl Engine {
             self.resubscribe(ctx);
         }
         self.answer_reads(ctx);
+        self.decide_early_forwards(ctx);
     }
 
     fn apply_ordered(&mut self, ctx: &mut Ctx<'_, MemState>, number: u64, entry: Entry) {
         let mine = entry.origin == ctx.id();
+        if let Some(r) = entry.req.filter(|_| mine) {
+            self.own.retain(|(q, _)| *q != r);
+        }
         if let Some(r) = entry.req {
             if !self.applied_ids.insert(r) {
-                return; // a retried append: applied already
+                // A retried append, or a command appended twice: applied
+                // already. A caller still waiting cannot learn its result.
+                if let Some(p) = self.pending.remove(&r) {
+                    self.answer(ctx, p.to, r, Reply::Info);
+                }
+                return;
             }
         }
         if self.mode == Mode::Leader && !self.apply_leader(ctx, number, &entry) {
             return;
         }
         let result = self.execute_cmd(&entry.cmd, Some(ctx));
+        // A request id names one client operation: whichever engine's
+        // record carries it (two leaders may both have appended a
+        // forwarded one), a caller waiting here gets its outcome.
         if let Some((r, p)) = entry
             .req
-            .filter(|_| mine)
             .and_then(|r| self.pending.remove(&r).map(|p| (r, p)))
         {
-            answer(ctx, p.to, r, reply_of(p.f, result));
+            self.answer(ctx, p.to, r, reply_of(p.f, result));
+        }
+    }
+
+    /// `incr`: read the key and write it plus one. `faithful`/`intended`
+    /// read the applied model: a blind read-modify-write, unless
+    /// `incr_cas`, which adds the version read (`intended` also the value
+    /// read, so a key removed and set again since does not match).
+    /// `leader` reads through its own commands not yet applied and always
+    /// carries the value and version read as an apply-time precondition.
+    fn incr(&self, key: u32) -> Cmd {
+        let leader = self.mode == Mode::Leader && !self.params.bug(Bug::IncrFromApplied);
+        let read = if leader {
+            self.speculative(key)
+        } else {
+            self.store.get(key)
+        };
+        let (v, ver) = read.unwrap_or((0, 0));
+        let cas = leader || self.params.incr_cas;
+        let with_value =
+            cas && self.mode != Mode::Faithful && !self.params.bug(Bug::IncrVersionOnly);
+        Cmd::Set {
+            key,
+            value: v + 1,
+            expected: cas.then_some(ver),
+            expected_value: read.filter(|_| with_value).map(|(v, _)| v),
+        }
+    }
+
+    /// `leader`: the key as it will be once this engine's own unapplied
+    /// commands are applied (while it leads, nothing else is admitted in
+    /// between; if anything is, the precondition fails at apply time).
+    fn speculative(&self, key: u32) -> Option<(i64, u64)> {
+        let mut cur = self.store.get(key);
+        for (_, cmd) in &self.own {
+            let ver = cur.map_or(0, |c| c.1);
+            match *cmd {
+                Cmd::Set {
+                    key: k,
+                    value,
+                    expected,
+                    expected_value,
+                } if k == key => {
+                    let holds = expected.is_none_or(|e| e == ver)
+                        && expected_value.is_none_or(|ev| cur.is_none_or(|c| c.0 == ev));
+                    if holds {
+                        cur = Some((value, ver + 1));
+                    }
+                }
+                Cmd::Remove { key: k, expected }
+                    if k == key && cur.is_some() && expected.is_none_or(|e| e == ver) =>
+                {
+                    cur = None
+                }
+                // The value is drawn at apply time; a precondition on the
+                // guess fails unless it guessed right.
+                Cmd::Stamp { key: k } if k == key => cur = Some((0, ver + 1)),
+                _ => {}
+            }
+        }
+        cur
+    }
+
+    /// Sends `reply` for `req` where it goes. An answer to a forwarded
+    /// operation is kept, so that a forward sent again (its answer lost)
+    /// gets it again instead of running twice.
+    pub(crate) fn answer(
+        &mut self,
+        ctx: &mut Ctx<'_, MemState>,
+        to: Answer,
+        req: RequestId,
+        reply: Reply,
+    ) {
+        match to {
+            Answer::Direct => ctx.reply(req, reply),
+            Answer::Node(n) => {
+                if self.mode == Mode::Leader && !self.params.bug(Bug::ForwardRefusalFails) {
+                    self.fwd_results.insert(req, reply.clone());
+                }
+                ctx.send(n, Msg::Done { req, reply });
+            }
         }
     }
 
@@ -457,16 +614,17 @@ impl Engine {
                 key,
                 value,
                 expected,
+                expected_value,
             } => self
                 .store
-                .set(key, value, expected)
+                .set(key, value, expected, expected_value)
                 .map(|v| Value::Int(v as i64)),
             Cmd::Remove { key, expected } => self.store.remove(key, expected).map(|()| Value::Null),
             Cmd::Stamp { key } => {
                 // Non-deterministic: each engine draws its own value (a
                 // replay draws 0, as a command reading an unset clock).
                 let v = ctx.map_or(0, |c| c.rng().below(1_000_000) as i64);
-                self.store.set(key, v, None).map(|_| Value::Int(v))
+                self.store.set(key, v, None, None).map(|_| Value::Int(v))
             }
             _ => Ok(Value::Null),
         }
@@ -493,13 +651,5 @@ fn reply_of(f: &str, result: Result<Value, CmdError>) -> Reply {
         Ok(_) if f == "incr" => Reply::Ok(Value::Null),
         Ok(v) => Reply::Ok(v),
         Err(e) => Reply::Fail(Value::Str(e.to_string())),
-    }
-}
-
-/// Sends `reply` for `req` where it goes.
-pub(crate) fn answer(ctx: &mut Ctx<'_, MemState>, to: Answer, req: RequestId, reply: Reply) {
-    match to {
-        Answer::Direct => ctx.reply(req, reply),
-        Answer::Node(n) => ctx.send(n, Msg::Done { req, reply }),
     }
 }

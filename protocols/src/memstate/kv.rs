@@ -23,6 +23,10 @@ pub enum Cmd {
         value: i64,
         /// Apply only if the key's version is this (absent key: 0).
         expected: Option<u64>,
+        /// `incr` with a precondition: apply only if the key's value is
+        /// also this (not in the seed; see [`Store::set`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected_value: Option<i64>,
     },
     /// `Remove(key, expected_version?)`; fails when the key is absent.
     Remove {
@@ -68,6 +72,12 @@ pub enum CmdError {
     },
     /// `KeyNotFoundException`.
     NoSuchKey,
+    /// An `incr`'s precondition: the version matched but the value did not
+    /// (the key was removed and set again since the value was read).
+    ValueMismatch {
+        /// The version the key had.
+        actual: u64,
+    },
 }
 
 impl std::fmt::Display for CmdError {
@@ -77,6 +87,9 @@ impl std::fmt::Display for CmdError {
                 write!(f, "version mismatch (the key is at version {actual})")
             }
             CmdError::NoSuchKey => f.write_str("no such key"),
+            CmdError::ValueMismatch { actual } => {
+                write!(f, "value mismatch (the key is at version {actual})")
+            }
         }
     }
 }
@@ -109,9 +122,23 @@ impl Store {
         }
     }
 
-    /// `Set`: the new version.
-    pub fn set(&mut self, key: u32, value: i64, expected: Option<u64>) -> Result<u64, CmdError> {
+    /// `Set`: the new version. `expected_value` (not in the seed) is the
+    /// rest of an `incr`'s precondition: `Remove` deletes a key's version,
+    /// so a version alone does not name a value (ABA); the value read and
+    /// its version together do, for an increment.
+    pub fn set(
+        &mut self,
+        key: u32,
+        value: i64,
+        expected: Option<u64>,
+        expected_value: Option<i64>,
+    ) -> Result<u64, CmdError> {
         self.expect(key, expected)?;
+        if let Some(ev) = expected_value {
+            if let Some((_, ver)) = self.get(key).filter(|(v, _)| *v != ev) {
+                return Err(CmdError::ValueMismatch { actual: ver });
+            }
+        }
         let e = self.entries.entry(key).or_insert((0, 0));
         e.0 = value;
         e.1 += 1;
@@ -141,10 +168,14 @@ mod tests {
     #[test]
     fn versions_count_sets_and_a_remove_starts_them_again() {
         let mut s = Store::default();
-        assert_eq!(s.set(1, 10, Some(0)), Ok(1), "absent key is version 0");
-        assert_eq!(s.set(1, 11, None), Ok(2));
         assert_eq!(
-            s.set(1, 12, Some(1)),
+            s.set(1, 10, Some(0), None),
+            Ok(1),
+            "absent key is version 0"
+        );
+        assert_eq!(s.set(1, 11, None, None), Ok(2));
+        assert_eq!(
+            s.set(1, 12, Some(1), None),
             Err(CmdError::VersionMismatch { actual: 2 })
         );
         assert_eq!(s.get(1), Some((11, 2)), "a failed CAS changes nothing");
@@ -154,8 +185,14 @@ mod tests {
         );
         assert_eq!(s.remove(1, Some(2)), Ok(()));
         assert_eq!(s.remove(1, None), Err(CmdError::NoSuchKey));
-        assert_eq!(s.set(1, 5, None), Ok(1));
+        assert_eq!(s.set(1, 5, None, None), Ok(1));
         assert_eq!(s.read(1), Value::List(vec![Value::Int(5), Value::Int(1)]));
+        // ABA: version 1 again, another value; an incr's precondition sees it.
+        assert_eq!(
+            s.set(1, 2, Some(1), Some(10)),
+            Err(CmdError::ValueMismatch { actual: 1 })
+        );
+        assert_eq!(s.set(1, 6, Some(1), Some(5)), Ok(2));
         assert_eq!(s.read(2), Value::Null);
     }
 }

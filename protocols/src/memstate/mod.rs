@@ -12,13 +12,16 @@
 //! Variants:
 //! - `faithful`: the seed's engine. A batcher sends queued commands as one
 //!   append (up to 1024), one append in flight, and dies silently when an
-//!   append fails (no acknowledgement within `params.append_timeout_ms`);
+//!   append fails (no acknowledgement after the ClientAPI's own retries:
+//!   `params.append_retries` resends, `params.append_timeout_ms` apart);
 //!   a record that is not the next number stops the engine for good
-//!   (`allow_broken_sequence = false`) or is applied anyway (`true`); a
-//!   command that throws leaves the last applied number behind, as the
-//!   seed's code does; queries read the local model at once; startup
-//!   replays the log page by page, then subscribes; a dropped
-//!   subscription is never renewed.
+//!   (`allow_broken_sequence = false`) or is applied anyway (`true`); the
+//!   record number is counted before the command runs, so a command that
+//!   throws still counts (the snapshot; `params.pre_6f560ec` restores the
+//!   order memstate had before 2020); queries read the local model at
+//!   once; startup replays the log page by page, counting only records
+//!   whose command did not throw, then subscribes from the next one; a
+//!   dropped subscription is never renewed.
 //! - `intended`: reads wait until the engine has applied everything the
 //!   stream held when the read arrived (`EnsureVersion` with the stream's
 //!   head), records are applied in number order (duplicates ignored, gaps
@@ -119,19 +122,32 @@ pub enum Msg {
         /// The next record number.
         next: u64,
     },
-    /// Follower → leader (`leader`): a client's operation.
+    /// Follower → leader (`leader`): a client's operation, for the leader
+    /// that leads from record `since` (the follower's view).
     Forward {
         /// The request.
         req: RequestId,
         /// The operation.
         op: Op,
+        /// The fencing position of the leadership the follower forwards to.
+        since: u64,
     },
-    /// Leader → follower: the answer to a forwarded operation.
+    /// Leader → follower: the answer to a forwarded operation (its outcome
+    /// as the log decided it, or `info` when the outcome is not known).
     Done {
         /// The request.
         req: RequestId,
         /// The answer.
         reply: Reply,
+    },
+    /// Engine → follower: this engine does not lead from `since`, and never
+    /// will again once it has applied past it, so this copy of the forward
+    /// never takes effect here.
+    Refused {
+        /// The request.
+        req: RequestId,
+        /// The fencing position named in the forward.
+        since: u64,
     },
 }
 
@@ -155,6 +171,8 @@ pub enum Timer {
     Idle,
     /// `leader`: heartbeat and failure detector.
     Tick,
+    /// `leader`: a forwarded operation has had no answer: send it again.
+    Forward(RequestId),
     /// Stream: a delayed record leaves.
     Deliver {
         /// The subscriber.
@@ -176,6 +194,27 @@ pub enum LeaderReads {
     Local,
 }
 
+/// A bug of the `leader`/`intended` code before the December 2026 audit,
+/// seeded back on purpose (`params.seeded_bugs`) so that campaigns can be
+/// shown to find it. docs/protocols/memstate.md describes each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bug {
+    /// L1: an engine that does not lead answers a forward `fail` at once,
+    /// the follower hands that to the client, and a duplicate of the
+    /// forward is executed once the engine leads (no dedupe by request).
+    ForwardRefusalFails,
+    /// L2: the leader's `incr` computes from its applied state (without its
+    /// own commands in flight) and carries no precondition unless
+    /// `incr_cas`.
+    IncrFromApplied,
+    /// L3: a forward and its answer are sent once: no retry, no timeout.
+    ForwardOnce,
+    /// I1: `incr_cas` carries only the version it read, which `Remove`
+    /// restarts (ABA).
+    IncrVersionOnly,
+}
+
 /// `params`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -183,8 +222,22 @@ pub struct Params {
     /// `faithful`: a record out of sequence is applied anyway (else the
     /// engine stops).
     pub allow_broken_sequence: bool,
-    /// An append without acknowledgement fails after this long.
-    pub append_timeout_ms: u64,
+    /// `faithful`: the engine as before memstate commit 6f560ec (2020):
+    /// the last record number is set only after a command ran without an
+    /// exception, so a failed command leaves the engine one record behind
+    /// and the next record stops it. The snapshot (8d30ac9) sets it first.
+    pub pre_6f560ec: bool,
+    /// An append without acknowledgement fails after this long: in
+    /// `faithful` the pinned EventStore ClientAPI's operation timeout
+    /// (default 7000 ms), after which the client itself sends the append
+    /// again with the same event ids, `append_retries` times, before the
+    /// call throws; in `intended`/`leader` the engine's own resend period
+    /// (default 2000 ms; it resends for ever).
+    pub append_timeout_ms: Option<u64>,
+    /// `faithful`: the ClientAPI's retries of a timed-out append
+    /// (MaxOperationRetries, default 10); the batcher dies when they are
+    /// spent.
+    pub append_retries: u64,
     /// Commands per append, at most (the seed: 1024).
     pub batch_max: usize,
     /// `incr` sends the version it read as the expected version (CAS).
@@ -201,13 +254,36 @@ pub struct Params {
     /// `leader`: this engine stands as soon as it has loaded (an operator
     /// names the first leader; without one, the failure detector does).
     pub operator_leader: Option<NodeId>,
+    /// `leader`: a follower sends a forward again after this long without
+    /// an answer.
+    pub forward_retry_ms: u64,
+    /// `leader`: a follower gives a forwarded operation up (answers `info`)
+    /// after this long without an answer.
+    pub forward_timeout_ms: u64,
+    /// Bugs seeded back on purpose (see [`Bug`]).
+    pub seeded_bugs: Vec<Bug>,
+}
+
+impl Params {
+    /// The append timeout for `mode` (see `append_timeout_ms`).
+    pub fn append_timeout(&self, mode: Mode) -> u64 {
+        let default = if mode == Mode::Faithful { 7000 } else { 2000 };
+        self.append_timeout_ms.unwrap_or(default)
+    }
+
+    /// True when `bug` is seeded.
+    pub fn bug(&self, bug: Bug) -> bool {
+        self.seeded_bugs.contains(&bug)
+    }
 }
 
 impl Default for Params {
     fn default() -> Self {
         Params {
             allow_broken_sequence: false,
-            append_timeout_ms: 2000,
+            pre_6f560ec: false,
+            append_timeout_ms: None,
+            append_retries: 10,
             batch_max: 1024,
             incr_cas: false,
             idle_ms: 200,
@@ -215,6 +291,9 @@ impl Default for Params {
             election_timeout_ms: 500,
             leader_reads: LeaderReads::Marker,
             operator_leader: None,
+            forward_retry_ms: 150,
+            forward_timeout_ms: 10_000,
+            seeded_bugs: Vec::new(),
         }
     }
 }
@@ -262,6 +341,14 @@ impl Node for MemState {
             (MemState::Stream(s), Timer::Deliver { to, number }) => s.on_deliver(ctx, to, number),
             (MemState::Engine(e), t) => e.on_timer(ctx, t),
             _ => {}
+        }
+    }
+
+    fn on_link_error(&mut self, ctx: &mut Ctx<'_, Self>, to: NodeId, msg: Msg) {
+        // An engine treats a link error as a loss: its retries (appends,
+        // forwards) resend. The stream drops the subscription it broke.
+        if let MemState::Stream(s) = self {
+            s.on_link_error(ctx, to, msg);
         }
     }
 
@@ -367,11 +454,13 @@ impl Protocol for MemState {
             ));
         }
         for (name, v) in [
-            ("append_timeout_ms", p.append_timeout_ms),
+            ("append_timeout_ms", p.append_timeout_ms.unwrap_or(1)),
             ("idle_ms", p.idle_ms),
             ("heartbeat_ms", p.heartbeat_ms),
             ("election_timeout_ms", p.election_timeout_ms),
             ("batch_max", p.batch_max as u64),
+            ("forward_retry_ms", p.forward_retry_ms),
+            ("forward_timeout_ms", p.forward_timeout_ms),
         ] {
             if v == 0 {
                 return Err(format!("params.{name} must be at least 1"));

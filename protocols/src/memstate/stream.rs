@@ -9,11 +9,19 @@
 //! sent twice, sent after the next one, or skipped, and an append whose
 //! acknowledgement is lost. Each record fault is spent once: a
 //! resubscription from before it gets the record as it is.
+//!
+//! Like an EventStore catch-up subscription over TCP, a subscription
+//! delivers records in order or is dropped: a record that the network
+//! fails to deliver (a link error: a cut, a broken connection) ends the
+//! subscription, and nothing more is sent until the engine subscribes
+//! again (the faithful engine never does). Appends are idempotent by event
+//! id (the command id), as EventStore's are for a retried write: a command
+//! already in the log is not appended again.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use sim::{Ctx, Layout, NodeId, MS};
+use sim::{Ctx, Layout, NodeId, RequestId, MS};
 
 use super::{Entry, MemState, Msg, Timer};
 
@@ -49,6 +57,14 @@ pub struct AckLoss {
     pub node: NodeId,
     /// Its n-th append (from 1).
     pub append: u64,
+    /// The acknowledgements of this many appends from the n-th on are lost
+    /// (a retry is an append too).
+    #[serde(default = "one")]
+    pub count: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// The stream's knobs (`services[].params`).
@@ -89,9 +105,9 @@ impl StreamKnobs {
             }
         }
         for (i, a) in self.ack_loss.iter().enumerate() {
-            if a.node >= n || a.append == 0 {
+            if a.node >= n || a.append == 0 || a.count == 0 {
                 return Err(format!(
-                    "stream: ack_loss[{i}] needs node in 0..{n} and append from 1"
+                    "stream: ack_loss[{i}] needs node in 0..{n}, append from 1 and count from 1"
                 ));
             }
         }
@@ -125,6 +141,8 @@ pub struct Stream {
     /// Delayed records on their way (sending one again while it waits
     /// would push its timer back).
     delayed: BTreeSet<(NodeId, u64)>,
+    /// Command ids in the log (idempotent appends).
+    ids: BTreeSet<RequestId>,
 }
 
 impl Stream {
@@ -150,8 +168,12 @@ impl Stream {
                     .knobs
                     .ack_loss
                     .iter()
-                    .any(|a| a.node == from && a.append == *n);
-                self.log.extend(entries);
+                    .any(|a| a.node == from && (a.append..a.append + a.count).contains(n));
+                for e in entries {
+                    if e.req.is_none_or(|r| self.ids.insert(r)) {
+                        self.log.push(e);
+                    }
+                }
                 if !lost {
                     let next = self.log.len() as u64;
                     ctx.send(from, Msg::Appended { batch, next });
@@ -253,8 +275,20 @@ impl Stream {
 
     /// A delayed record's timer fired.
     pub(super) fn on_deliver(&mut self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
-        self.delayed.remove(&(to, number));
-        self.send_now(ctx, to, number);
+        if self.delayed.remove(&(to, number)) {
+            self.send_now(ctx, to, number);
+        }
+    }
+
+    /// A record did not reach its subscriber: the subscription is dropped
+    /// (in order or not at all). Other messages are answers the engine
+    /// asks for again.
+    pub(super) fn on_link_error(&mut self, _: &mut Ctx<'_, MemState>, to: NodeId, msg: Msg) {
+        if let Msg::Record { .. } = msg {
+            self.subs.remove(&to);
+            self.held.remove(&to);
+            self.delayed.retain(|(n, _)| *n != to);
+        }
     }
 
     fn send_now(&self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {

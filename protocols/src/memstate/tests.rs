@@ -47,6 +47,7 @@ fn set(origin: usize, req: u64, value: i64, expected: Option<u64>) -> Entry {
             key: 0,
             value,
             expected,
+            expected_value: None,
         },
     }
 }
@@ -96,33 +97,77 @@ fn a_faithful_engine_stops_on_a_gap_and_answers_every_later_operation_with_fail(
 }
 
 #[test]
-fn a_failed_command_leaves_the_faithful_engine_one_record_behind() {
+fn a_failed_command_counts_its_record_as_in_the_snapshot_and_stops_the_engine_before_6f560ec() {
+    // The snapshot (8d30ac9): the record number is set before the command
+    // runs, so a CAS that throws still counts and the engine goes on.
     let mut h = engine("faithful", Params::default());
     h.message(STREAM, record(0, set(0, 100, 1, None)));
-    // A CAS on the wrong version throws inside the kernel.
     h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
-    assert_eq!(
-        inner(&h).applied(),
-        1,
-        "the seed skips the last-record update"
-    );
+    assert_eq!(inner(&h).applied(), 2, "the failed command's record counts");
     h.message(STREAM, record(2, set(0, 102, 3, None)));
-    assert!(
-        inner(&h).stopped().is_some(),
-        "the next record is out of sequence"
+    assert_eq!(inner(&h).stopped(), None);
+    assert_eq!(inner(&h).store().get(0), Some((3, 2)));
+    // Before 6f560ec the number was set only after a successful command:
+    // the engine stays one record behind and the next record stops it.
+    let old = Params {
+        pre_6f560ec: true,
+        ..Params::default()
+    };
+    let mut h = engine("faithful", old);
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    h.message(STREAM, record(1, set(0, 101, 2, Some(7))));
+    assert_eq!(inner(&h).applied(), 1, "pre-6f560ec skips the update");
+    h.message(STREAM, record(2, set(0, 102, 3, None)));
+    assert_eq!(
+        inner(&h).stopped(),
+        Some("broken sequence, expected 1, got 2")
     );
-    // The intended engine counts the record and goes on.
-    let mut i = engine("intended", Params::default());
-    i.message(STREAM, record(0, set(0, 100, 1, None)));
-    i.message(STREAM, record(1, set(0, 101, 2, Some(7))));
-    i.message(STREAM, record(2, set(0, 102, 3, None)));
-    assert_eq!(inner(&i).applied(), 3);
-    assert_eq!(inner(&i).store().get(0), Some((3, 2)));
 }
 
 #[test]
-fn the_faithful_batcher_dies_on_an_append_timeout_and_the_intended_one_retries() {
-    for (variant, resent) in [("faithful", false), ("intended", true)] {
+fn the_faithful_startup_replay_subscribes_after_the_last_record_that_did_not_throw() {
+    // EngineBuilder.Load sets the last record number after the command
+    // ran: trailing failed commands are not counted, and the subscription
+    // starts at the first of them (they run again, and fail again).
+    for (variant, from) in [("faithful", 1), ("intended", 3)] {
+        let mut h = Harness::with_layout(
+            MemState::new(1, 3, variant, &Params::default()),
+            1,
+            layout(),
+        );
+        h.start();
+        let fx = h.message(
+            STREAM,
+            Msg::Page {
+                from: 0,
+                records: vec![
+                    set(0, 100, 1, None),
+                    set(0, 101, 2, Some(7)),
+                    set(0, 102, 3, Some(9)),
+                ],
+                more: false,
+            },
+        );
+        assert!(
+            fx.iter().any(|e| matches!(
+                e,
+                Effect::Send {
+                    to: STREAM,
+                    msg: Msg::Subscribe { from: f }
+                } if *f == from
+            )),
+            "{variant}: {fx:?}"
+        );
+        // The re-delivered failed record is in sequence for the faithful engine.
+        h.message(STREAM, record(from, set(0, 101, 2, Some(7))));
+        assert_eq!(inner(&h).stopped(), None, "{variant}");
+        assert_eq!(inner(&h).store().get(0), Some((1, 1)), "{variant}");
+    }
+}
+
+#[test]
+fn the_faithful_batcher_dies_after_the_clientapi_retries_and_the_intended_one_retries_for_ever() {
+    for variant in ["faithful", "intended"] {
         let mut h = engine(variant, Params::default());
         let fx = h.request(request(1, "set", Value::Int(5)));
         assert!(fx.iter().any(|e| matches!(
@@ -138,18 +183,23 @@ fn the_faithful_batcher_dies_on_an_append_timeout_and_the_intended_one_retries()
             !fx.iter().any(|e| matches!(e, Effect::Send { .. })),
             "{fx:?}"
         );
-        let fx = h.timer(Timer::AppendTimeout(1));
-        let sent = fx.iter().any(|e| {
-            matches!(
-                e,
-                Effect::Send {
-                    msg: Msg::Append { entries, .. },
-                    ..
-                } if entries[0].req == Some(1)
-            )
-        });
-        assert_eq!(sent, resent, "{variant}: {fx:?}");
-        assert_eq!(inner(&h).batcher_dead, !resent);
+        // The ClientAPI sends a timed-out append again 10 times, with the
+        // same command ids; the 11th timeout throws.
+        for batch in 1..=11 {
+            let fx = h.timer(Timer::AppendTimeout(batch));
+            let resent = fx.iter().any(|e| {
+                matches!(
+                    e,
+                    Effect::Send {
+                        msg: Msg::Append { entries, .. },
+                        ..
+                    } if entries[0].req == Some(1)
+                )
+            });
+            let expect = variant == "intended" || batch <= 10;
+            assert_eq!(resent, expect, "{variant} timeout {batch}: {fx:?}");
+        }
+        assert_eq!(inner(&h).batcher_dead, variant == "faithful");
     }
 }
 
@@ -257,7 +307,11 @@ fn the_stream_numbers_batches_and_applies_subscriber_faults_once() {
             drop_at: Some(4),
             ..SubscriberFaults::default()
         }],
-        ack_loss: vec![AckLoss { node: 0, append: 1 }],
+        ack_loss: vec![AckLoss {
+            node: 0,
+            append: 1,
+            count: 1,
+        }],
         ..StreamKnobs::default()
     };
     let mut s = stream(knobs);
@@ -330,4 +384,79 @@ fn the_stream_reorders_and_delays_records_for_one_subscriber() {
     assert_eq!(timers, 3);
     let fx = s.timer(Timer::Deliver { to: 2, number: 0 });
     assert_eq!(records_to(&fx, 2), vec![0]);
+}
+
+fn sends_append(fx: &[Effect<Msg, Timer>]) -> bool {
+    fx.iter().any(|e| {
+        matches!(
+            e,
+            Effect::Send {
+                to: STREAM,
+                msg: Msg::Append { .. }
+            }
+        )
+    })
+}
+
+#[test]
+fn a_forward_waits_for_its_leadership_record_runs_once_and_is_refused_for_good_otherwise() {
+    let assume = |origin| Entry {
+        origin,
+        req: None,
+        since: 0,
+        cmd: Cmd::AssumeLeadership,
+    };
+    let fwd = |req| Msg::Forward {
+        req,
+        op: Op {
+            f: "set",
+            key: 0,
+            value: Value::Int(4),
+        },
+        since: 0,
+    };
+    let mut h = engine("leader", Params::default());
+    // n1 has not applied record 0 (its own AssumeLeadership) yet: it waits.
+    let fx = h.message(2, fwd(9));
+    assert!(fx.is_empty(), "{fx:?}");
+    // Once it leads from record 0 it runs the forward.
+    let fx = h.message(STREAM, record(0, assume(1)));
+    assert!(sends_append(&fx), "{fx:?}");
+    // A duplicate while it runs: nothing more.
+    let fx = h.message(2, fwd(9));
+    assert!(fx.is_empty(), "{fx:?}");
+    // Applied: the answer goes to the follower, and again to a late copy.
+    let mut e = set(1, 9, 4, None);
+    e.since = 0;
+    let fx = h.message(STREAM, record(1, e));
+    let done = |fx: &[Effect<Msg, Timer>]| {
+        fx.iter().any(|e| {
+            matches!(
+                e,
+                Effect::Send {
+                    to: 2,
+                    msg: Msg::Done {
+                        req: 9,
+                        reply: Reply::Ok(Value::Int(1))
+                    }
+                }
+            )
+        })
+    };
+    assert!(done(&fx), "{fx:?}");
+    assert!(done(&h.message(2, fwd(9))));
+    // An engine that has applied record 0 and does not lead from it refuses.
+    let mut f = engine("leader", Params::default());
+    f.message(STREAM, record(0, assume(0)));
+    let fx = f.message(2, fwd(10));
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Send {
+                to: 2,
+                msg: Msg::Refused { req: 10, since: 0 }
+            }
+        )),
+        "{fx:?}"
+    );
 }
