@@ -129,6 +129,7 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
             trace,
             keep_history: history_out.is_some() || capture.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
+            deadline: None,
         },
         &mut |p| bar.tick(p),
     );

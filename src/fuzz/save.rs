@@ -225,6 +225,7 @@ fn write_report(of: &Scenario, text: &str, file: &str, page: &Path) -> Result<()
             trace: Some(capture.writer(None)),
             keep_history: true,
             trail_key: None,
+            deadline: None,
         },
     );
     write_atomically(page, crate::html::run_page(&sc, &rep, capture).as_bytes())
