@@ -184,17 +184,21 @@ pub struct Params {
     /// engine stops).
     pub allow_broken_sequence: bool,
     /// An append without acknowledgement fails after this long.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub append_timeout_ms: u64,
     /// Commands per append, at most (the seed: 1024).
     pub batch_max: usize,
     /// `incr` sends the version it read as the expected version (CAS).
     pub incr_cas: bool,
     /// `intended`/`leader`: renew the subscription after this long without a record.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub idle_ms: u64,
     /// `leader`: the leader appends a heartbeat this often.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub heartbeat_ms: u64,
     /// `leader`: a follower that applies no leader record for this long
     /// (plus a random part up to as much again) stands as candidate.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub election_timeout_ms: u64,
     /// `leader`: how the leader answers reads.
     pub leader_reads: LeaderReads,
@@ -412,7 +416,7 @@ impl Protocol for MemState {
             ));
         }
         let knobs: StreamKnobs =
-            serde_json::from_value(knobs.clone()).map_err(|e| format!("stream: {e}"))?;
+            crate::service_knobs("stream", knobs)?;
         knobs.validate(layout)?;
         Ok(MemState::Stream(Box::new(Stream::new(knobs))))
     }
