@@ -16,6 +16,10 @@ fn scratch(name: &str, contents: &str) -> PathBuf {
 fn huge_numbers_are_refused_by_field_not_crashed_on_or_wrapped() {
     let cases = [
         (
+            r#"{"protocol":"lww","nodes":3,"workload":{"ops":4294967295}}"#,
+            "workload.ops: at most 10000000 operations",
+        ),
+        (
             r#"{"protocol":"bank","nodes":3,"workload":{"clients":18446744073709551615}}"#,
             "workload.clients: at most 100000 clients",
         ),
