@@ -316,12 +316,26 @@ fn render(args: &CheckArgs, path: &Path, report: &Report, empty: bool, single: b
     }
 }
 
+/// Why a search ended unknown: with steps left over, the memo filled up
+/// (its bound in bytes), not the step budget.
+fn unknown_why(report: &Report, budget: u64) -> String {
+    if report.steps < budget {
+        format!(
+            "the search's memo reached its bound of {} MiB after {} steps, before the step budget ({budget})",
+            checker::MEMO_BYTES >> 20,
+            report.steps
+        )
+    } else {
+        format!("the step budget ({budget}) ran out")
+    }
+}
+
 /// The verdict of one of several files, on one line.
 fn one_line(report: &Report, budget: u64) -> String {
     let size = format!("{} operations, {} steps", report.ops, report.steps);
     match (report.verdict, &report.witness) {
         (Verdict::Linearizable, _) => format!("linearizable ({size})"),
-        (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
+        (Verdict::Unknown, _) => format!("unknown: {} ({size})", unknown_why(report, budget)),
         (Verdict::NotLinearizable, witness) => {
             let key = report
                 .key
@@ -350,7 +364,7 @@ fn human(report: &Report, budget: u64) -> String {
             Some(key) => format!("NOT linearizable (key {key:?})"),
             None => "NOT linearizable".to_string(),
         },
-        Verdict::Unknown => format!("unknown: the step budget ({budget}) ran out"),
+        Verdict::Unknown => format!("unknown: {}", unknown_why(report, budget)),
     };
     let count = |v: Option<Verdict>| report.keys.iter().filter(|k| k.verdict == v).count();
     let mut counts = vec![];
@@ -373,7 +387,7 @@ fn human(report: &Report, budget: u64) -> String {
         counts.join(", "),
         report.steps
     );
-    if report.verdict == Verdict::Unknown {
+    if report.verdict == Verdict::Unknown && report.steps >= budget {
         out.push_str("try a larger --budget\n");
     }
     if let Some(witness) = &report.witness {
