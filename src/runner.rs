@@ -199,7 +199,10 @@ pub(crate) fn run_protocol<P: Protocol>(
         if let Some(r) = sim.run_for(slice) {
             break r;
         }
-        if opts.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+        if opts
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
             break sim.cut();
         }
         since_progress += slice;

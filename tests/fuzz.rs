@@ -438,9 +438,10 @@ fn an_expected_violation_that_does_not_show_is_listed_not_shrunk() {
 fn a_long_seed_is_cut_by_the_time_budget_and_reported_as_unknown() {
     // Workload W with ten times its operations: minutes of work for one
     // seed, cut after one second.
-    let mut sc: Value =
-        serde_json::from_str(&std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap())
-            .unwrap();
+    let mut sc: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap(),
+    )
+    .unwrap();
     sc["workload"]["ops"] = serde_json::json!(2_000_000);
     let dir = scratch("cut");
     let file = dir.join("long.json");
@@ -477,9 +478,10 @@ fn a_long_seed_is_cut_by_the_time_budget_and_reported_as_unknown() {
 #[test]
 fn a_cut_run_is_the_same_run_up_to_the_cut() {
     // Workload W cut down to 5,000 operations (some 40,000 events).
-    let mut raw: Value =
-        serde_json::from_str(&std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap())
-            .unwrap();
+    let mut raw: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap(),
+    )
+    .unwrap();
     raw["workload"]["ops"] = serde_json::json!(5000);
     let file = scratch("prefix").join("w5k.json");
     std::fs::write(&file, raw.to_string()).unwrap();
@@ -502,14 +504,23 @@ fn a_cut_run_is_the_same_run_up_to_the_cut() {
     // A deadline already past: cut after the first slice.
     let (cut, cut_trace) = run(Some(std::time::Instant::now()));
     assert_eq!(cut.stop, sim::StopReason::Cut);
-    assert!(cut.checks.iter().all(|c| c.result.status == protocols::Status::Unknown));
-    assert!(cut.checks[0].result.summary.contains("cut by the time budget"));
+    assert!(cut
+        .checks
+        .iter()
+        .all(|c| c.result.status == protocols::Status::Unknown));
+    assert!(cut.checks[0]
+        .result
+        .summary
+        .contains("cut by the time budget"));
     let (full, full_trace) = run(None);
     assert_eq!(full.stop, sim::StopReason::Quiescent);
     let (body, last) = cut_trace.trim_end().rsplit_once('\n').unwrap();
     assert!(last.contains("\"reason\":\"cut\""), "{last}");
     assert!(body.lines().count() > 1000);
-    assert!(full_trace.starts_with(body), "the cut run is a prefix of the whole run");
+    assert!(
+        full_trace.starts_with(body),
+        "the cut run is a prefix of the whole run"
+    );
 }
 
 struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

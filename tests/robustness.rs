@@ -136,20 +136,36 @@ fn outputs_are_renamed_into_place_only_when_the_run_succeeded() {
     let before = std::fs::read(&sc).unwrap();
     for args in [
         vec!["--report", sc.to_str().unwrap()],
-        vec!["--trace", keep.to_str().unwrap(), "--history", keep.to_str().unwrap()],
+        vec![
+            "--trace",
+            keep.to_str().unwrap(),
+            "--history",
+            keep.to_str().unwrap(),
+        ],
     ] {
         let mut all = vec!["run", sc.to_str().unwrap()];
         all.extend(args.iter());
         let out = dsim(&all);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(text(&out.stderr).contains("is the same file as"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("is the same file as"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     assert_eq!(std::fs::read(&sc).unwrap(), before);
     assert_eq!(std::fs::read_to_string(&keep).unwrap(), "SENTINEL\n");
     // A successful run replaces the file and leaves no temporary behind.
-    let out = dsim(&["run", sc.to_str().unwrap(), "--trace", keep.to_str().unwrap()]);
+    let out = dsim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--trace",
+        keep.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(std::fs::read_to_string(&keep).unwrap().starts_with("{\"t\":0,\"ev\":\"start\""));
+    assert!(std::fs::read_to_string(&keep)
+        .unwrap()
+        .starts_with("{\"t\":0,\"ev\":\"start\""));
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -19,7 +19,11 @@ fn ms_keys(v: &Value, ptr: &str, path: &str, out: &mut Vec<(String, String)>) {
         Value::Object(m) => {
             for (k, x) in m {
                 let p = format!("{ptr}/{k}");
-                let q = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let q = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 if k.ends_with("_ms") && (x.is_u64() || x.is_null()) {
                     out.push((p.clone(), q.clone()));
                 }

@@ -495,8 +495,7 @@ impl Protocol for SeqLog {
         if name != "sequencer" {
             return Err(format!("seqlog runs no service named {name}"));
         }
-        let knobs: SequencerKnobs =
-            crate::service_knobs("sequencer", knobs)?;
+        let knobs: SequencerKnobs = crate::service_knobs("sequencer", knobs)?;
         Ok(SeqLog::Sequencer(Sequencer {
             knobs,
             replicas: layout.replicas,

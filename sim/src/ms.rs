@@ -69,6 +69,11 @@ mod tests {
         assert!(e.contains("at most 1000000000000 ms"), "{e}");
         let big = serde_json::json!(u64::MAX / 1000);
         assert!(serde_json::from_value::<Ms>(big).is_err());
-        assert_eq!(serde_json::from_value::<Ms>(serde_json::json!(5)).unwrap().us(), 5000);
+        assert_eq!(
+            serde_json::from_value::<Ms>(serde_json::json!(5))
+                .unwrap()
+                .us(),
+            5000
+        );
     }
 }

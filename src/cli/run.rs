@@ -60,7 +60,10 @@ impl Staged {
     fn create(dest: &Path, what: &'static str) -> Result<(Staged, BufWriter<File>), String> {
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
         let Some(name) = name else {
-            return Err(format!("cannot create {what} file {}: not a file name", dest.display()));
+            return Err(format!(
+                "cannot create {what} file {}: not a file name",
+                dest.display()
+            ));
         };
         // What is not a regular file (a device, a pipe) is written as it
         // is: there is nothing to keep and no rename can replace it.
@@ -88,8 +91,13 @@ impl Staged {
         if self.kept {
             return Ok(());
         }
-        std::fs::rename(&self.tmp, &self.dest)
-            .map_err(|e| format!("cannot write {} file {}: {e}", self.what, self.dest.display()))?;
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
+            format!(
+                "cannot write {} file {}: {e}",
+                self.what,
+                self.dest.display()
+            )
+        })?;
         self.kept = true;
         Ok(())
     }

@@ -186,7 +186,9 @@ pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool, deadline: Option<Instant>)
             out.unexpected = rep
                 .checks
                 .iter()
-                .filter(|c| !out.cut && (!c.as_expected || (hunt && c.result.status == Status::Violation)))
+                .filter(|c| {
+                    !out.cut && (!c.as_expected || (hunt && c.result.status == Status::Violation))
+                })
                 .map(|c| Unexpected {
                     check: c.name.clone(),
                     status: c.result.status,

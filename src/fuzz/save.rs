@@ -194,7 +194,8 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
 /// `.html` are both absent from `dir`, so that a campaign never replaces a
 /// file it did not write (each seed's files are written once per run).
 fn free_name(dir: &Path, base: &str) -> String {
-    let taken = |n: &str| dir.join(format!("{n}.json")).exists() || dir.join(format!("{n}.html")).exists();
+    let taken =
+        |n: &str| dir.join(format!("{n}.json")).exists() || dir.join(format!("{n}.html")).exists();
     if !taken(base) {
         return base.to_string();
     }

@@ -415,8 +415,7 @@ impl Protocol for MemState {
                 "memstate runs no service named {name}; it runs stream"
             ));
         }
-        let knobs: StreamKnobs =
-            crate::service_knobs("stream", knobs)?;
+        let knobs: StreamKnobs = crate::service_knobs("stream", knobs)?;
         knobs.validate(layout)?;
         Ok(MemState::Stream(Box::new(Stream::new(knobs))))
     }
