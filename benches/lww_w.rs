@@ -34,6 +34,7 @@ fn main() {
                 trace: None,
                 keep_history: false,
                 trail_key: None,
+                deadline: None,
             },
         );
         let secs = t.elapsed().as_secs_f64();

@@ -18,6 +18,12 @@ pub struct RunOptions {
     pub keep_history: bool,
     /// Draw the provenance graph of this key (protocols that record one).
     pub trail_key: Option<u32>,
+    /// Cut the run when the wall clock passes this instant (`dsim fuzz
+    /// --time-budget`): it stops between two slices of events, as
+    /// [`StopReason::Cut`], every check unknown. Up to the cut the run is
+    /// the same run, event for event; this is the one use of the wall
+    /// clock on a run's path.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl RunOptions {
@@ -28,6 +34,7 @@ impl RunOptions {
             trace: None,
             keep_history: false,
             trail_key: None,
+            deadline: None,
         }
     }
 
@@ -155,6 +162,10 @@ pub struct Progress {
 /// Events run between two calls of a progress callback.
 const PROGRESS_EVERY: u64 = 1 << 20;
 
+/// Events run between two looks at the wall clock when a run has a
+/// deadline (a few milliseconds of work).
+const DEADLINE_EVERY: u64 = 1 << 13;
+
 /// As [`run`], calling `progress` every million events or so; the run is
 /// the same whether anyone watches it.
 pub fn run_with_progress(
@@ -178,21 +189,45 @@ pub(crate) fn run_protocol<P: Protocol>(
     cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
     let nodes = processes::<P>(sc, &cfg, &params);
     let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
+    let slice = if opts.deadline.is_some() {
+        DEADLINE_EVERY
+    } else {
+        PROGRESS_EVERY
+    };
+    let mut since_progress = 0;
     let stop = loop {
-        if let Some(r) = sim.run_for(PROGRESS_EVERY) {
+        if let Some(r) = sim.run_for(slice) {
             break r;
         }
-        progress(Progress {
-            now_us: sim.now(),
-            events: sim.stats().events,
-        });
+        if opts
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            break sim.cut();
+        }
+        since_progress += slice;
+        if since_progress >= PROGRESS_EVERY {
+            since_progress = 0;
+            progress(Progress {
+                now_us: sim.now(),
+                events: sim.stats().events,
+            });
+        }
     };
     let trace_error = sim.finish_trace().err().map(|e| e.to_string());
     let checks: Vec<CheckOutcome> = sc
         .checks
         .iter()
         .map(|name| {
-            let result = run_check::<P>(name, &sim, stop, &sc.check_params);
+            let result = if stop == StopReason::Cut {
+                CheckResult::unknown(format!(
+                    "the run was cut by the time budget after {} events, at {} ms simulated: replay the seed to see its end",
+                    sim.stats().events,
+                    sim.now() / 1000
+                ))
+            } else {
+                run_check::<P>(name, &sim, stop, &sc.check_params)
+            };
             let expected = sc.expectation(name);
             CheckOutcome {
                 name: name.clone(),

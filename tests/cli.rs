@@ -521,6 +521,7 @@ fn progress_is_reported_without_changing_the_run_and_stays_off_a_pipe() {
         trace: None,
         keep_history: false,
         trail_key: None,
+        deadline: None,
     };
     let mut ticks = Vec::new();
     let watched = dsim::runner::run_with_progress(&sc, opts, &mut |p| ticks.push(p.events));

@@ -472,3 +472,104 @@ fn unknown_verdicts_come_with_a_hint_naming_the_budget_to_raise() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_long_seed_is_cut_by_the_time_budget_and_reported_as_unknown() {
+    // Workload W with ten times its operations: minutes of work for one
+    // seed, cut after one second.
+    let mut sc: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap(),
+    )
+    .unwrap();
+    sc["workload"]["ops"] = serde_json::json!(2_000_000);
+    let dir = scratch("cut");
+    let file = dir.join("long.json");
+    std::fs::write(&file, sc.to_string()).unwrap();
+    let started = std::time::Instant::now();
+    let out = dsim(&[
+        "fuzz",
+        file.to_str().unwrap(),
+        "--seeds",
+        "7",
+        "--jobs",
+        "1",
+        "--time-budget",
+        "1",
+        "--json",
+    ]);
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(secs < 30.0, "the seed was cut: {secs:.1} s");
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["seed"], 7);
+    assert_eq!(lines[0]["cut"], true);
+    assert_eq!(lines[0]["status"], "unknown");
+    assert!(lines[0]["replay"].as_str().unwrap().ends_with("--seed 7"));
+    assert!(lines[0]["events"].as_u64().unwrap() < 20_000_000);
+    assert_eq!(lines[1]["summary"]["cut"], 1);
+    assert_eq!(lines[1]["summary"]["failed"], 0);
+}
+
+#[test]
+fn a_cut_run_is_the_same_run_up_to_the_cut() {
+    // Workload W cut down to 5,000 operations (some 40,000 events).
+    let mut raw: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(ROOT).join("scenarios/bench-lww-w.json")).unwrap(),
+    )
+    .unwrap();
+    raw["workload"]["ops"] = serde_json::json!(5000);
+    let file = scratch("prefix").join("w5k.json");
+    std::fs::write(&file, raw.to_string()).unwrap();
+    let sc = dsim::scenario::load(&file).unwrap();
+    let run = |deadline| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let rep = dsim::runner::run(
+            &sc,
+            dsim::runner::RunOptions {
+                seed: 1,
+                trace: Some(Box::new(Sink(buf.clone()))),
+                keep_history: false,
+                trail_key: None,
+                deadline,
+            },
+        );
+        let t = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        (rep, t)
+    };
+    // A deadline already past: cut after the first slice.
+    let (cut, cut_trace) = run(Some(std::time::Instant::now()));
+    assert_eq!(cut.stop, sim::StopReason::Cut);
+    assert!(cut
+        .checks
+        .iter()
+        .all(|c| c.result.status == protocols::Status::Unknown));
+    assert!(cut.checks[0]
+        .result
+        .summary
+        .contains("cut by the time budget"));
+    let (full, full_trace) = run(None);
+    assert_eq!(full.stop, sim::StopReason::Quiescent);
+    let (body, last) = cut_trace.trim_end().rsplit_once('\n').unwrap();
+    assert!(last.contains("\"reason\":\"cut\""), "{last}");
+    assert!(body.lines().count() > 1000);
+    assert!(
+        full_trace.starts_with(body),
+        "the cut run is a prefix of the whole run"
+    );
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

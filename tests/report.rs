@@ -104,6 +104,9 @@ fn the_page_data_round_trips_to_the_run() {
     type Arrow = (u64, u64, u64, Option<u64>, bool);
     let mut want: BTreeMap<(u64, u64), Arrow> = BTreeMap::new();
     let mut sends: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    // Extra copies: id -> (original, copy number); copies made per original.
+    let mut copies: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    let mut made: BTreeMap<u64, u64> = BTreeMap::new();
     for e in &trace {
         let mid = e["mid"].as_u64();
         match e["ev"].as_str().unwrap() {
@@ -118,10 +121,18 @@ fn the_page_data_round_trips_to_the_run() {
                     ),
                 );
             }
+            "copy" => {
+                // An extra copy has its own id: copy k of its original.
+                let of = e["of"].as_u64().unwrap();
+                let k = made.entry(of).or_insert(0);
+                *k += 1;
+                copies.insert(mid.unwrap(), (of, *k));
+            }
             ev @ ("deliver" | "drop") => {
                 let m = mid.unwrap();
-                let (s, f, r) = sends[&m];
-                let copy = want.range((m, 0)..(m + 1, 0)).count() as u64;
+                let (of, first) = copies.get(&m).copied().unwrap_or((m, 0));
+                let (s, f, r) = sends[&of];
+                let copy = first + want.range((m, 0)..(m + 1, 0)).count() as u64;
                 want.insert((m, copy), (s, f, r, e["t"].as_u64(), ev == "deliver"));
             }
             _ => {}

@@ -16,6 +16,10 @@ fn scratch(name: &str, contents: &str) -> PathBuf {
 fn huge_numbers_are_refused_by_field_not_crashed_on_or_wrapped() {
     let cases = [
         (
+            r#"{"protocol":"lww","nodes":3,"workload":{"ops":4294967295}}"#,
+            "workload.ops: at most 10000000 operations",
+        ),
+        (
             r#"{"protocol":"bank","nodes":3,"workload":{"clients":18446744073709551615}}"#,
             "workload.clients: at most 100000 clients",
         ),
@@ -101,4 +105,70 @@ fn an_out_directory_that_cannot_be_written_fails_before_the_campaign() {
         "{err}"
     );
     assert!(!err.contains("seeds in"), "no seed ran: {err}");
+}
+
+#[test]
+fn outputs_are_renamed_into_place_only_when_the_run_succeeded() {
+    let dir = std::env::temp_dir().join(format!("dsim-robust-n8-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let keep = dir.join("keep.trace");
+    std::fs::write(&keep, "SENTINEL\n").unwrap();
+    // A later output that cannot be written: the trace keeps its bytes.
+    let bad = dir.join("no-such-dir").join("h.jsonl");
+    let out = dsim(&[
+        "run",
+        "scenarios/lww-benign.json",
+        "--trace",
+        keep.to_str().unwrap(),
+        "--history",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "SENTINEL\n");
+    // The same path twice, or the scenario as an output: refused, nothing touched.
+    let sc = dir.join("s.json");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/lww-benign.json"),
+        &sc,
+    )
+    .unwrap();
+    let before = std::fs::read(&sc).unwrap();
+    for args in [
+        vec!["--report", sc.to_str().unwrap()],
+        vec![
+            "--trace",
+            keep.to_str().unwrap(),
+            "--history",
+            keep.to_str().unwrap(),
+        ],
+    ] {
+        let mut all = vec!["run", sc.to_str().unwrap()];
+        all.extend(args.iter());
+        let out = dsim(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("is the same file as"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(&sc).unwrap(), before);
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "SENTINEL\n");
+    // A successful run replaces the file and leaves no temporary behind.
+    let out = dsim(&[
+        "run",
+        sc.to_str().unwrap(),
+        "--trace",
+        keep.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&keep)
+        .unwrap()
+        .starts_with("{\"t\":0,\"ev\":\"start\""));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }

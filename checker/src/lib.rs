@@ -64,4 +64,5 @@ pub use linearizability::{
     check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET,
 };
 pub use model::{Explanation, Model, ModelError, ShapeError, Spec};
+pub use search::MEMO_BYTES;
 pub use witness::Witness;

@@ -412,7 +412,7 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             self.steps += 1;
             if let Some(after) = self.spec.step(&self.state, &self.ops[i].op) {
                 self.linearized.set(i);
-                if self.memo_bytes >= self.memo_limit {
+                if self.memo_bytes.saturating_add(self.growth_bytes()) >= self.memo_limit {
                     // Out of memory, not of steps: no resume can help.
                     self.linearized.clear(i);
                     self.finished = Some(Outcome::Unknown);
@@ -473,6 +473,18 @@ impl<S: Spec, B: Bits> Resumable for Search<'_, S, B> {
 }
 
 impl<S: Spec, B> Search<'_, S, B> {
+    /// The bytes the memo's table would take at once if the next entry
+    /// made it grow: the new table (twice the slots) while the old one
+    /// still lives. Zero while it has room. Counted before the insert, so
+    /// that a growing table can never ask for more than the memo's bound.
+    fn growth_bytes(&self) -> usize {
+        if self.cache.len() < self.cache.capacity() {
+            return 0;
+        }
+        let slots = (self.cache.capacity().max(1) * 2 * 8 / 7).next_power_of_two();
+        slots.saturating_mul(self.entry_bytes)
+    }
+
     /// The history cut at return entry `cut`.
     ///
     /// If this prefix had an order, the walk, which tries every order

@@ -196,6 +196,11 @@ pub fn linearizability_of<N: Node>(
             report.keys.len(),
             model.name()
         )),
+        checker::Verdict::Unknown if report.steps < budget => CheckResult::unknown(format!(
+            "the search's memo reached its bound of {} MiB after {} steps on {ops} operation(s), before the step budget ({budget})",
+            checker::MEMO_BYTES >> 20,
+            report.steps
+        )),
         checker::Verdict::Unknown => CheckResult::unknown(format!(
             "the search spent its budget of {budget} steps on {ops} operation(s) without a verdict"
         )),

@@ -47,6 +47,7 @@ pub struct Params {
     pub target: Target,
     /// Intended variant: pause before retrying after a link error (and,
     /// with `handshake`, before retrying a refused connect).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub retry_ms: u64,
     /// ECM-11, opt-in (history and bank): model connection set-up and its
     /// handshake race. Absent: no connections are modelled.

@@ -99,6 +99,7 @@ impl Default for Availability {
 #[serde(deny_unknown_fields, default)]
 pub struct Liveness {
     /// The longest a client may wait for an answer once the network is whole.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub within_ms: u64,
 }
 

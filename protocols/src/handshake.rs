@@ -37,6 +37,7 @@ const MAX_MS: u64 = 1_000_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct Handshake {
     /// How long after a connection is accepted its handshake is read.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub gap_ms: u64,
 }
 

@@ -222,3 +222,19 @@ pub fn register_ops() -> Vec<OpSpec> {
 pub fn read_ops<P: Protocol>() -> Vec<&'static str> {
     P::ops().iter().filter(|o| o.read).map(|o| o.name).collect()
 }
+
+/// A service's knobs (`services[].params`) read as `T`; an error names the
+/// service and the field inside its params (`stream: subscribers[0].delay_ms: …`).
+pub fn service_knobs<T: DeserializeOwned>(
+    service: &str,
+    knobs: &serde_json::Value,
+) -> Result<T, String> {
+    serde_path_to_error::deserialize(knobs).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            format!("{service}: {}", e.inner())
+        } else {
+            format!("{service}: {path}: {}", e.inner())
+        }
+    })
+}

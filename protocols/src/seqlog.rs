@@ -106,8 +106,10 @@ pub struct Params {
     /// `naive`: what an out-of-order entry does.
     pub on_gap: OnGap,
     /// `ordered`: how long a gap lasts before the replica asks again.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub fetch_ms: u64,
     /// Client processes: how long to wait before trying the next replica.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub retry_ms: u64,
 }
 
@@ -126,6 +128,7 @@ impl Default for Params {
 #[serde(deny_unknown_fields, default)]
 pub struct SequencerKnobs {
     /// Send entries in batches every `batch_ms` (0: each at once).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub batch_ms: u64,
 }
 
@@ -492,8 +495,7 @@ impl Protocol for SeqLog {
         if name != "sequencer" {
             return Err(format!("seqlog runs no service named {name}"));
         }
-        let knobs: SequencerKnobs =
-            serde_json::from_value(knobs.clone()).map_err(|e| format!("sequencer: {e}"))?;
+        let knobs: SequencerKnobs = crate::service_knobs("sequencer", knobs)?;
         Ok(SeqLog::Sequencer(Sequencer {
             knobs,
             replicas: layout.replicas,

@@ -171,6 +171,8 @@ pub enum StopReason {
     TimeLimit,
     /// The event count reached the bound.
     EventLimit,
+    /// The caller cut the run short between two slices ([`Sim::cut`]).
+    Cut,
 }
 
 impl StopReason {
@@ -186,6 +188,7 @@ impl StopReason {
             StopReason::QuietPeriodEnded => "quiet-period-ended",
             StopReason::TimeLimit => "time-limit",
             StopReason::EventLimit => "event-limit",
+            StopReason::Cut => "cut",
         }
     }
 }
@@ -360,6 +363,10 @@ pub struct Sim<N: Node> {
     deadline: Time,
     trace: Trace,
     stats: Stats,
+    /// Extra copies made so far. Message ids run 1, 2, …: a send takes
+    /// the next one (`sent + copies`), and so does every extra copy a
+    /// duplication makes (a copy is held, released and traced as itself).
+    copies: u64,
     stop: Option<StopReason>,
 }
 
@@ -443,6 +450,7 @@ impl<N: Node> Sim<N> {
                 sent_by_node: vec![0; n],
                 ..Stats::default()
             },
+            copies: 0,
             stop: None,
             cfg,
         }
@@ -510,6 +518,21 @@ impl<N: Node> Sim<N> {
             .end();
         self.stop = Some(reason);
         Some(reason)
+    }
+
+    /// Ends a run that is between two slices of [`Sim::run_for`] (its
+    /// caller's budget ran out): traced as a `stop` record with reason
+    /// `cut`. A run that already ended keeps its own reason.
+    pub fn cut(&mut self) -> StopReason {
+        if let Some(r) = self.stop {
+            return r;
+        }
+        self.trace
+            .rec(self.now, "stop")
+            .s("reason", StopReason::Cut.name())
+            .end();
+        self.stop = Some(StopReason::Cut);
+        StopReason::Cut
     }
 
     /// Starts the run: the start record, the schedule, every process's
@@ -967,7 +990,7 @@ impl<N: Node> Sim<N> {
         if from.max(to) >= self.client_base {
             self.stats.client_messages += 1;
         }
-        let mid = self.stats.sent;
+        let mid = self.stats.sent + self.copies;
         // Rules and kind collection cost one test when there are none.
         let taken = if self.send_hooks {
             self.send_hooks(from, to, &msg)
@@ -1018,12 +1041,29 @@ impl<N: Node> Sim<N> {
                 self.push(at, deliver(msg));
             }
             Fate::Twice(at, again) => {
-                rec.u("at", at).u("again", again).end();
+                rec.u("at", at).end();
                 self.stats.duplicated += 1;
                 self.push(at, deliver(msg.clone()));
-                self.push(again, deliver(msg));
+                let copy = self.copy_of(mid, again);
+                self.push(again, Ev::deliver(copy, from, to, inc, msg));
             }
         }
+    }
+
+    /// A fresh id for an extra copy of message `of`, due `at`, traced as a
+    /// `copy` record.
+    #[cold]
+    #[inline(never)]
+    fn copy_of(&mut self, of: u64, at: Time) -> u64 {
+        self.copies += 1;
+        let mid = self.stats.sent + self.copies;
+        self.trace
+            .rec(self.now, "copy")
+            .u("mid", mid)
+            .u("of", of)
+            .u("at", at)
+            .end();
+        mid
     }
 
     /// Sends a message a rule took: traced as `send` with the rule's
@@ -1038,7 +1078,6 @@ impl<N: Node> Sim<N> {
         action: RuleAction,
     ) {
         let inc = self.incarnation[to];
-        let deliver = |msg| Ev::deliver(mid, from, to, inc, msg);
         // The network's own latency, without its loss or duplication: the
         // rule decides this message's fate.
         let natural = |this: &mut Self| {
@@ -1066,7 +1105,7 @@ impl<N: Node> Sim<N> {
             .v("msg", &msg)
             .u("rule", rule as u64)
             .s("fate", action.name());
-        for &at in &ats {
+        if let Some(&at) = ats.first() {
             rec = rec.u("at", at);
         }
         rec.end();
@@ -1077,6 +1116,8 @@ impl<N: Node> Sim<N> {
         self.stats.duplicated += ats.len().saturating_sub(1) as u64;
         let mut last = 0;
         for (i, at) in ats.iter().enumerate() {
+            // Each extra copy is a message of its own (its own id).
+            let id = if i == 0 { mid } else { self.copy_of(mid, *at) };
             // On an ordered link, copies keep their order and hold up what
             // follows them.
             let at = if self.net.ordered(from, to) {
@@ -1087,10 +1128,10 @@ impl<N: Node> Sim<N> {
             last = at;
             self.net.hold_line(from, to, at);
             if i + 1 == ats.len() {
-                self.push(at, deliver(msg));
+                self.push(at, Ev::deliver(id, from, to, inc, msg));
                 break;
             }
-            self.push(at, deliver(msg.clone()));
+            self.push(at, Ev::deliver(id, from, to, inc, msg.clone()));
         }
         if !self.rules.any_live(self.now) {
             self.expire_rules(false);

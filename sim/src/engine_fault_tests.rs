@@ -366,6 +366,81 @@ fn rules_duplicate_delay_and_hold() {
 }
 
 #[test]
+fn duplicated_copies_are_held_and_released_each_as_itself() {
+    // Note 1 to n1 is sent three times (a rule's two extra copies) while a
+    // partition holds it; the heal releases the three copies, each with
+    // its own id, and the run goes on to its time bound. (When the copies
+    // shared one id, the released line never emptied and the run spun at
+    // one simulated time until its event bound.)
+    for mode in [PartitionMode::Hold, PartitionMode::Tcp] {
+        let faults = vec![
+            (
+                5,
+                Fault::Partition {
+                    groups: vec![vec![0], vec![1]],
+                },
+            ),
+            (
+                5,
+                rule(vec![1], Some(1), RuleAction::Duplicate { copies: 2 }),
+            ),
+            (50, Fault::Heal),
+        ];
+        let mut cfg = lasting(config(2, faults, vec![]));
+        cfg.partition_mode = mode;
+        cfg.tcp_timeout_us = 1000 * MS;
+        cfg.max_events = 100_000;
+        let mut out = SharedBuf::default();
+        let mut sim = Sim::new(cfg.clone(), world(&cfg), Some(Box::new(out.clone())));
+        let stop = sim.run();
+        sim.finish_trace().unwrap();
+        assert_eq!(stop, StopReason::TimeLimit, "{mode:?}");
+        assert_eq!(notes_of(&sim, 1)[..5], [1, 1, 1, 2, 3], "{mode:?}");
+        let lines = out.lines();
+        let copies: Vec<&serde_json::Value> = lines.iter().filter(|l| l["ev"] == "copy").collect();
+        assert_eq!(copies.len(), 2, "{mode:?}");
+        let mut ids: Vec<u64> = copies.iter().map(|l| l["mid"].as_u64().unwrap()).collect();
+        ids.push(copies[0]["of"].as_u64().unwrap());
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 3, "three ids: {ids:?}");
+        for id in &ids {
+            for ev in ["hold", "release", "deliver"] {
+                let n = lines
+                    .iter()
+                    .filter(|l| l["ev"] == ev && l["mid"].as_u64() == Some(*id))
+                    .count();
+                assert_eq!(n, 1, "{mode:?}: message {id} {ev} {n} times");
+            }
+        }
+    }
+}
+
+/// A trace sink the test can read back.
+#[derive(Clone, Default)]
+struct SharedBuf(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    fn lines(&mut self) -> Vec<serde_json::Value> {
+        String::from_utf8(self.0.borrow().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+#[test]
 fn receiver_partitions_lose_in_flight_messages_without_telling_the_sender() {
     let faults = vec![
         (

@@ -37,6 +37,7 @@ pub mod engine;
 pub mod fault;
 pub mod hash;
 pub mod layout;
+pub mod ms;
 pub mod network;
 pub mod node;
 pub mod queue;
@@ -49,6 +50,7 @@ pub use clock::Clock;
 pub use engine::{Divergence, Halt, PositionState, Sim, SimConfig, Stats, Status, StopReason};
 pub use fault::{Fault, ScheduledFault};
 pub use layout::{Layout, Role};
+pub use ms::{Ms, MAX_MS};
 pub use network::{Latency, Link, Network, PartitionMode};
 pub use node::{
     Ctx, Digest, Effect, EffectOf, Effects, Harness, Node, Recorder, Reply, Request, RequestId,

@@ -434,6 +434,20 @@ fn render(
     }
 }
 
+/// Why a search ended unknown: with steps left over, the memo filled up
+/// (its bound in bytes), not the step budget.
+fn unknown_why(report: &Report, budget: u64) -> String {
+    if report.steps < budget {
+        format!(
+            "the search's memo reached its bound of {} MiB after {} steps, before the step budget ({budget})",
+            checker::MEMO_BYTES >> 20,
+            report.steps
+        )
+    } else {
+        format!("the step budget ({budget}) ran out")
+    }
+}
+
 /// The verdict of one of several files, on one line.
 fn one_line(report: &Report, budget: u64) -> String {
     let size = format!("{} operations, {} steps", report.ops, report.steps);
@@ -454,7 +468,7 @@ fn one_line(report: &Report, budget: u64) -> String {
     }
     match (report.verdict, &report.witness) {
         (Verdict::Linearizable, _) => format!("linearizable ({size})"),
-        (Verdict::Unknown, _) => format!("unknown: the step budget ({budget}) ran out ({size})"),
+        (Verdict::Unknown, _) => format!("unknown: {} ({size})", unknown_why(report, budget)),
         (Verdict::NotLinearizable, witness) => {
             let key = report.key.as_ref().map_or(String::new(), |k| {
                 format!(" (key {})", checker::history::show_key(k))
@@ -494,7 +508,7 @@ fn human(report: &Report, budget: u64, unit: TimeUnit) -> String {
             Some(key) => format!("NOT linearizable (key {})", checker::history::show_key(key)),
             None => "NOT linearizable".to_string(),
         },
-        Verdict::Unknown => format!("unknown: the step budget ({budget}) ran out"),
+        Verdict::Unknown => format!("unknown: {}", unknown_why(report, budget)),
     };
     let count = |v: Option<Verdict>| report.keys.iter().filter(|k| k.verdict == v).count();
     let mut counts = vec![];
@@ -517,7 +531,7 @@ fn human(report: &Report, budget: u64, unit: TimeUnit) -> String {
         counts.join(", "),
         report.steps
     );
-    if report.verdict == Verdict::Unknown {
+    if report.verdict == Verdict::Unknown && report.steps >= budget {
         out.push_str("try a larger --budget\n");
     }
     if let Some(witness) = &report.witness {

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{bad_input, REPLAY};
@@ -51,14 +51,124 @@ pub struct RunArgs {
     pub print_scenario: bool,
 }
 
-fn create(path: &PathBuf, what: &str) -> Result<BufWriter<File>, String> {
-    File::create(path)
-        .map(BufWriter::new)
-        .map_err(|e| format!("cannot create {what} file {}: {e}", path.display()))
+/// An output file written to a temporary file beside it and renamed into
+/// place only once everything went well: a failed or killed run leaves what
+/// was there before. The temporary file goes when this is dropped unkept.
+struct Staged {
+    tmp: PathBuf,
+    dest: PathBuf,
+    what: &'static str,
+    kept: bool,
+}
+
+impl Staged {
+    /// Creates the temporary file for `dest` and opens it for writing.
+    fn create(dest: &Path, what: &'static str) -> Result<(Staged, BufWriter<File>), String> {
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(name) = name else {
+            return Err(format!(
+                "cannot create {what} file {}: not a file name",
+                dest.display()
+            ));
+        };
+        // What is not a regular file (a device, a pipe) is written as it
+        // is: there is nothing to keep and no rename can replace it.
+        let direct = not_a_file(dest);
+        let tmp = if direct {
+            dest.to_path_buf()
+        } else {
+            dest.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+        };
+        let f = File::create(&tmp)
+            .map_err(|e| format!("cannot create {what} file {}: {e}", dest.display()))?;
+        Ok((
+            Staged {
+                tmp,
+                dest: dest.to_path_buf(),
+                what,
+                kept: direct,
+            },
+            BufWriter::new(f),
+        ))
+    }
+
+    /// Renames the written temporary file into place.
+    fn keep(mut self) -> Result<(), String> {
+        if self.kept {
+            return Ok(());
+        }
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
+            format!(
+                "cannot write {} file {}: {e}",
+                self.what,
+                self.dest.display()
+            )
+        })?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// True when `p` exists and is not a regular file (`/dev/null`, a pipe).
+fn not_a_file(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| !m.is_file())
+}
+
+/// The path `p` names, for comparing: the file itself when it exists
+/// (links followed), else its canonical directory joined with its name.
+fn identity(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match (dir.canonicalize(), p.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Refuses an output path that is the scenario or another output, before
+/// anything is read or written.
+fn distinct_paths(args: &RunArgs) -> Result<(), String> {
+    let mut seen: Vec<(&str, PathBuf)> = vec![("the scenario", identity(&args.scenario))];
+    for (flag, p) in [
+        ("--trace", &args.trace),
+        ("--history", &args.history),
+        ("--trail", &args.trail),
+        ("--report", &args.report),
+    ] {
+        let Some(p) = p else { continue };
+        if not_a_file(p) {
+            continue; // `/dev/null` twice is fine
+        }
+        let id = identity(p);
+        if let Some((other, _)) = seen.iter().find(|(_, q)| *q == id) {
+            return Err(format!(
+                "{flag} {} is the same file as {other}: each output needs its own file",
+                p.display()
+            ));
+        }
+        seen.push((flag, id));
+    }
+    Ok(())
 }
 
 /// Runs `dsim run`.
 pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
+    if let Err(e) = distinct_paths(args) {
+        return bad_input(e);
+    }
     let mut sc = match registry.load_with(&args.scenario, &args.sets) {
         Ok(sc) => sc,
         Err(e) => return bad_input(e),
@@ -97,17 +207,25 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
             ));
         }
     }
+    // Every output is created (as a temporary file) before the run, so a
+    // bad path costs no run; each is renamed into place at the end.
+    let mut staged: Vec<Staged> = Vec::new();
     let trace: Option<Box<dyn Write>> = match &args.trace {
-        Some(p) => match create(p, "trace") {
-            Ok(w) => Some(Box::new(w)),
+        Some(p) => match Staged::create(p, "trace") {
+            Ok((st, w)) => {
+                staged.push(st);
+                Some(Box::new(w))
+            }
             Err(e) => return bad_input(e),
         },
         None => None,
     };
-    // The report file is created before the run, so a bad path costs no run.
     let mut report_out = match &args.report {
-        Some(p) => match create(p, "report") {
-            Ok(w) => Some(w),
+        Some(p) => match Staged::create(p, "report") {
+            Ok((st, w)) => {
+                staged.push(st);
+                Some(w)
+            }
             Err(e) => return bad_input(e),
         },
         None => None,
@@ -118,8 +236,11 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
         None => trace,
     };
     let mut history_out = match &args.history {
-        Some(p) => match create(p, "history") {
-            Ok(w) => Some(w),
+        Some(p) => match Staged::create(p, "history") {
+            Ok((st, w)) => {
+                staged.push(st);
+                Some(w)
+            }
             Err(e) => return bad_input(e),
         },
         None => None,
@@ -135,12 +256,18 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
             trace,
             keep_history: history_out.is_some() || capture.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
+            deadline: None,
         },
         &mut |p| bar.tick(p),
     );
     bar.finish();
     if let (Some(p), Some(dot)) = (&args.trail, &rep.trail_dot) {
-        if let Err(e) = std::fs::write(p, dot) {
+        let written = if not_a_file(p) {
+            std::fs::write(p, dot)
+        } else {
+            crate::fuzz::save::write_atomically(p, dot.as_bytes())
+        };
+        if let Err(e) = written {
             return bad_input(format!("cannot write trail file {}: {e}", p.display()));
         }
     }
@@ -166,6 +293,13 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
     // history: the report above stands, the exit code says it failed.
     if let (Some(e), Some(p)) = (&rep.trace_error, &args.trace) {
         return bad_input(format!("cannot write trace file {}: {e}", p.display()));
+    }
+    drop(report_out);
+    drop(history_out);
+    for st in staged {
+        if let Err(e) = st.keep() {
+            return bad_input(e);
+        }
     }
     if rep.as_expected {
         ExitCode::SUCCESS

@@ -100,12 +100,15 @@ pub struct SeedOutcome {
     pub faults: usize,
     /// Trace fingerprint.
     pub fingerprint: u64,
+    /// True when the time budget ran out while this seed ran: it was cut
+    /// there, and every verdict is unknown.
+    pub cut: bool,
 }
 
 impl SeedOutcome {
     /// True when every check was as the scenario expects.
     pub fn as_expected(&self) -> bool {
-        self.panic.is_none() && self.unexpected.is_empty()
+        self.panic.is_none() && self.unexpected.is_empty() && !self.cut
     }
 
     /// The failure group this seed belongs to, e.g.
@@ -113,6 +116,9 @@ impl SeedOutcome {
     pub fn group(&self) -> String {
         if self.panic.is_some() {
             return "panic".into();
+        }
+        if self.cut {
+            return CUT_GROUP.into();
         }
         self.unexpected
             .iter()
@@ -129,6 +135,9 @@ impl SeedOutcome {
     }
 }
 
+/// The group of the seeds the time budget cut.
+pub const CUT_GROUP: &str = "cut by the time budget: every check unknown";
+
 /// One job per core: the default of `dsim fuzz --jobs` and of the library.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -144,7 +153,8 @@ pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs `sc` at `seed` (its `fuzz` block expanded) and judges it. With
 /// `hunt`, every violation counts as a failure, even an expected one.
-pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
+/// Past `deadline` (wall clock) the run is cut: the outcome says `cut`.
+pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool, deadline: Option<Instant>) -> SeedOutcome {
     let mut out = SeedOutcome {
         seed,
         unexpected: Vec::new(),
@@ -153,6 +163,7 @@ pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
         ops: 0,
         faults: 0,
         fingerprint: 0,
+        cut: false,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         let sc = super::at_seed(sc, seed).map_err(|e| e.to_string())?;
@@ -161,6 +172,7 @@ pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
             trace: None,
             keep_history: false,
             trail_key: None,
+            deadline,
         };
         Ok::<_, String>((sc.sim.faults.len(), runner::run(&sc, opts)))
     }));
@@ -170,10 +182,13 @@ pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool) -> SeedOutcome {
             out.events = rep.stats.events;
             out.ops = rep.ops;
             out.fingerprint = rep.fingerprint;
+            out.cut = rep.stop == sim::StopReason::Cut;
             out.unexpected = rep
                 .checks
                 .iter()
-                .filter(|c| !c.as_expected || (hunt && c.result.status == Status::Violation))
+                .filter(|c| {
+                    !out.cut && (!c.as_expected || (hunt && c.result.status == Status::Violation))
+                })
                 .map(|c| Unexpected {
                     check: c.name.clone(),
                     status: c.result.status,

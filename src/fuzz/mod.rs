@@ -88,7 +88,7 @@ pub fn search(
         count,
         jobs,
         None,
-        |i| campaign::run_seed(&sc, seeds.start + i, false),
+        |i| campaign::run_seed(&sc, seeds.start + i, false, None),
         |_, o| {
             if !o.as_expected() {
                 failed.insert(o.seed, o);

@@ -40,6 +40,11 @@ fn groups(failed: &BTreeMap<u64, SeedOutcome>) -> BTreeMap<String, Vec<&SeedOutc
     g
 }
 
+/// Seeds the time budget cut (listed with the failures, failing nothing).
+fn cut_count(f: &Findings) -> usize {
+    f.failed.values().filter(|o| o.cut).count()
+}
+
 fn range_text(ctx: &Context) -> String {
     let s = ctx.seeds;
     let mut t = s.range_text();
@@ -88,7 +93,8 @@ pub fn human(ctx: &Context, f: &Findings) {
     let _ = writeln!(o, "fuzz         {} ({})", sc.name, sc.path);
     let _ = writeln!(o, "seeds        {}, {}", range_text(ctx), ran_text(ctx, f));
     let g = groups(&f.failed);
-    if f.failed.is_empty() {
+    let cut = cut_count(f);
+    if f.failed.len() == cut {
         let _ = writeln!(o, "result       every seed as expected");
     } else {
         let what = if ctx.hunt {
@@ -99,9 +105,15 @@ pub fn human(ctx: &Context, f: &Findings) {
         let _ = writeln!(
             o,
             "result       {} of {} seeds {what}, in {} group(s)",
-            f.failed.len(),
+            f.failed.len() - cut,
             f.ran,
-            g.len()
+            g.len() - usize::from(cut > 0)
+        );
+    }
+    if cut > 0 {
+        let _ = writeln!(
+            o,
+            "cut          {cut} seed(s) still running when the time budget ran out: unknown"
         );
     }
     for (name, seeds) in &g {
@@ -110,12 +122,18 @@ pub fn human(ctx: &Context, f: &Findings) {
             let why = first
                 .panic
                 .clone()
+                .or_else(|| {
+                    first
+                        .cut
+                        .then(|| format!("cut after {} events", first.events))
+                })
                 .or_else(|| first.unexpected.first().map(|u| u.summary.clone()))
                 .unwrap_or_default();
             let _ = writeln!(o, "  e.g. seed {}: {why}", first.seed);
         }
         let missing = seeds.first().is_some_and(|s| {
             s.panic.is_none()
+                && !s.cut
                 && s.unexpected
                     .iter()
                     .all(|u| u.status == protocols::Status::Pass)
@@ -223,6 +241,10 @@ pub fn json(ctx: &Context, f: &Findings) {
             "trace_fingerprint": fingerprint(s.fingerprint),
             "replay": replay_command(sc, s.seed),
         });
+        if s.cut {
+            line["status"] = json!("unknown");
+            line["cut"] = json!(true);
+        }
         if let Some(f) = sc.effective.fuzz.as_ref().filter(|f| f.swarm) {
             // What the swarm draw left on for this seed.
             line["swarm"] = json!(super::gen::expand(f, sc.sim.nodes, s.seed).plan);
@@ -254,11 +276,12 @@ pub fn json(ctx: &Context, f: &Findings) {
         "shard": ctx.sharded.then(|| format!("{}/{}", ctx.seeds.shard, ctx.seeds.shards)),
         "planned": f.planned,
         "ran": f.ran,
-        "failed": f.failed.len(),
+        "failed": f.failed.len() - cut_count(f),
+        "cut": cut_count(f),
         "groups": groups,
         "shrunk": f.saved.values().filter(|s| s.error.is_none()).map(|s| &s.file).collect::<Vec<_>>(),
         "hunt": ctx.hunt,
-        "as_expected": f.failed.is_empty(),
+        "as_expected": f.failed.len() == cut_count(f),
     }});
     let _ = writeln!(o, "{summary}");
     crate::report::emit(&o);

@@ -136,7 +136,7 @@ fn file_stem(name: &str) -> String {
 }
 
 fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
-    let name = format!("{}-seed{}", file_stem(&sc.name), pick.seed);
+    let name = free_name(dir, &format!("{}-seed{}", file_stem(&sc.name), pick.seed));
     let file = dir.join(format!("{name}.json"));
     let mut saved = Saved {
         seed: pick.seed,
@@ -190,6 +190,21 @@ fn save_one(sc: &Scenario, pick: &Pick, dir: &Path, budget: u64) -> Saved {
     saved
 }
 
+/// `base`, or `base-2`, `base-3`, … : the first name whose `.json` and
+/// `.html` are both absent from `dir`, so that a campaign never replaces a
+/// file it did not write (each seed's files are written once per run).
+fn free_name(dir: &Path, base: &str) -> String {
+    let taken =
+        |n: &str| dir.join(format!("{n}.json")).exists() || dir.join(format!("{n}.html")).exists();
+    if !taken(base) {
+        return base.to_string();
+    }
+    (2u64..)
+        .map(|i| format!("{base}-{i}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| base.to_string())
+}
+
 /// Writes `bytes` to `file` under a temporary name beside it, then renames
 /// it into place: a run killed mid-write leaves no partial file.
 pub fn write_atomically(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -225,6 +240,7 @@ fn write_report(of: &Scenario, text: &str, file: &str, page: &Path) -> Result<()
             trace: Some(capture.writer(None)),
             keep_history: true,
             trail_key: None,
+            deadline: None,
         },
     );
     write_atomically(page, crate::html::run_page(&sc, &rep, capture).as_bytes())

@@ -156,6 +156,7 @@ pub fn run_raw(
         trace: None,
         keep_history: history,
         trail_key: None,
+        deadline: None,
     };
     catch_unwind(AssertUnwindSafe(|| runner::run(&sc, opts))).ok()
 }

@@ -87,6 +87,8 @@ struct Sent {
     kind: u32,
     fate: Option<String>,
     copies: u32,
+    /// Extra copies made of it so far (each has its own id).
+    dups: u32,
     held: Option<u64>,
     text: Option<String>,
 }
@@ -116,6 +118,9 @@ struct Line<'a> {
     ev: Cow<'a, str>,
     #[serde(default)]
     mid: Option<u64>,
+    /// A `copy` record's original.
+    #[serde(default)]
+    of: Option<u64>,
     #[serde(default)]
     from: Option<u64>,
     #[serde(default)]
@@ -183,6 +188,7 @@ impl Model {
                         kind: u32::MAX,
                         fate: None,
                         copies: 0,
+                        dups: 0,
                         held: None,
                         text: None,
                     });
@@ -198,11 +204,13 @@ impl Model {
                         kind,
                         fate: line.fate.map(Cow::into_owned),
                         copies: 0,
+                        dups: 0,
                         held: None,
                         text,
                     };
                 }
             }
+            "copy" => self.copy(line.of, line.mid),
             "deliver" => self.arrive(line.mid, line.t, 0),
             "drop" => {
                 let o = drop_outcome(line.reason.as_deref().unwrap_or(""));
@@ -242,6 +250,40 @@ impl Model {
         self.kinds.push(k.clone());
         self.kind_index.insert(k, i);
         i
+    }
+
+    /// An extra copy `mid` of message `of`: drawn as copy 1, 2, … of it.
+    fn copy(&mut self, of: Option<u64>, mid: Option<u64>) {
+        let Some(src) = self.sent_mut(of) else { return };
+        src.dups += 1;
+        let s = Sent {
+            t: src.t,
+            from: src.from,
+            to: src.to,
+            kind: src.kind,
+            fate: src.fate.clone(),
+            copies: src.dups,
+            dups: 0,
+            held: None,
+            text: src.text.clone(),
+        };
+        let Some(i) = mid.and_then(|m| (m as usize).checked_sub(1)) else {
+            return;
+        };
+        if self.sent.len() <= i {
+            self.sent.resize_with(i + 1, || Sent {
+                t: 0,
+                from: 0,
+                to: 0,
+                kind: u32::MAX,
+                fate: None,
+                copies: 0,
+                dups: 0,
+                held: None,
+                text: None,
+            });
+        }
+        self.sent[i] = s;
     }
 
     fn sent_mut(&mut self, mid: Option<u64>) -> Option<&mut Sent> {
@@ -363,12 +405,13 @@ mod tests {
         let text = concat!(
             "{\"t\":1,\"ev\":\"send\",\"mid\":1,\"from\":0,\"to\":1,\"msg\":{\"set\":{\"k\":1}},\"at\":5}\n",
             "{\"t\":2,\"ev\":\"send\",\"mid\":2,\"from\":1,\"to\":0,\"msg\":{\"sync\":1},\"fate\":\"lost\"}\n",
-            "{\"t\":3,\"ev\":\"send\",\"mid\":3,\"from\":1,\"to\":2,\"msg\":{\"sync\":1},\"at\":6,\"again\":8}\n",
+            "{\"t\":3,\"ev\":\"send\",\"mid\":3,\"from\":1,\"to\":2,\"msg\":{\"sync\":1},\"at\":6}\n",
+            "{\"t\":3,\"ev\":\"copy\",\"mid\":4,\"of\":3,\"at\":8}\n",
             "{\"t\":5,\"ev\":\"deliver\",\"mid\":1,\"from\":0,\"to\":1}\n",
             "{\"t\":6,\"ev\":\"hold\",\"mid\":3}\n",
             "{\"t\":7,\"ev\":\"fault\",\"fault\":{\"kind\":\"heal\"}}\n",
             "{\"t\":9,\"ev\":\"deliver\",\"mid\":3,\"from\":1,\"to\":2}\n",
-            "{\"t\":9,\"ev\":\"drop\",\"mid\":3,\"reason\":\"partition\"}\n",
+            "{\"t\":9,\"ev\":\"drop\",\"mid\":4,\"reason\":\"partition\"}\n",
         );
         // Written in two pieces that split a line.
         c.write_all(&text.as_bytes()[..50]).unwrap();
@@ -386,7 +429,7 @@ mod tests {
                 (1, 0, Some(5), 0, None),
                 (2, 0, None, 5, None),
                 (3, 0, Some(9), 0, Some(6)),
-                (3, 1, Some(9), 1, None),
+                (4, 1, Some(9), 1, None),
             ]
         );
         assert_eq!(d.texts[&1], "{\"set\":{\"k\":1}}");

@@ -28,6 +28,10 @@ pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// The most clients a workload may have.
 pub const MAX_CLIENTS: u64 = 100_000;
 
+/// The most generated operations a workload may ask for (`workload.ops`):
+/// a run keeps every operation's history, some 600 bytes each.
+pub const MAX_OPS: u64 = 10_000_000;
+
 /// A validated scenario, ready to run.
 #[derive(Clone, Debug)]
 pub struct Scenario {

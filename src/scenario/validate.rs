@@ -495,6 +495,16 @@ fn workload<Pr: Protocol>(raw: &mut RawScenario, n: usize, src: &Src) -> R<Workl
             value,
         });
     }
+    if w.ops > super::MAX_OPS {
+        return Err(src.err(
+            &p(&["workload", "ops"]),
+            format!(
+                "at most {} operations (10^7), got {}",
+                super::MAX_OPS,
+                w.ops
+            ),
+        ));
+    }
     if w.ops > 0 {
         if clients == 0 {
             return Err(src.err(

@@ -58,12 +58,16 @@ pub type Var = u32;
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// Period of the UDP hello broadcast.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub hello_ms: u64,
     /// Period of the status loop that also drives the full sync.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub status_ms: u64,
     /// Period of the UDP sync_data broadcast (100 s in the original).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub sync_data_ms: u64,
     /// Pause before an unacknowledged TCP message is sent again.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub tcp_retry_ms: u64,
     /// Sends of one TCP message before it is abandoned (the recursion limit).
     pub tcp_attempts: u32,
@@ -73,6 +77,7 @@ pub struct Params {
     /// (which holds the single TCP listener thread: a TCP message that
     /// arrives meanwhile is lost) and in `_start_full_sync` (which delays
     /// the first start_sync). 0: no sleep.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub sync_sleep_ms: u64,
     /// Faithful: an `add` or `sync` on a variable the node does not hold
     /// first creates it, as if the operator had typed `create k` just
@@ -82,11 +87,13 @@ pub struct Params {
     pub implicit_create: bool,
     /// counter-bounds: adds acknowledged less than this long before a read
     /// began may still be missing from it (0: every one must be counted).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub read_lag_ms: u64,
     /// availability: largest acceptable fraction of adds refused or timed out.
     pub refused_max: f64,
     /// sync-liveness: a sync phase must end this long after it began or
     /// after the final heal, whichever is later.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub sync_deadline_ms: u64,
     /// message-budget: largest acceptable node-to-node messages per client operation.
     pub messages_per_op_max: f64,

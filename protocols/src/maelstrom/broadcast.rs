@@ -38,8 +38,10 @@ use crate::{CheckResult, CheckSpec, OpSpec, Variant};
 #[serde(deny_unknown_fields)]
 pub struct LatencyBounds {
     /// The median must be below this.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub median_ms: u64,
     /// The maximum must be below this.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub max_ms: u64,
 }
 
@@ -54,6 +56,7 @@ pub struct Params {
     /// The ticker's period: faithful-abc 100, faithful-e 600,
     /// intended-d 400 (retry), intended-e 500 (batch) by default.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "sim::ms::de_opt")]
     pub tick_ms: Option<u64>,
     /// faithful-abc: how many random picks per tick (default 3).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -33,6 +33,7 @@ const KEY: &str = "key";
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
     /// intended: the gossip period.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub gossip_ms: u64,
 }
 

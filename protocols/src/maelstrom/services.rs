@@ -95,7 +95,7 @@ impl Service {
 
     /// Service `name` configured by `knobs`.
     pub fn new(name: &str, _layout: &Layout, knobs: &serde_json::Value) -> Result<Service, String> {
-        let k: Knobs = serde_json::from_value(knobs.clone()).map_err(|e| format!("{name}: {e}"))?;
+        let k: Knobs = crate::service_knobs(name, knobs)?;
         let is_default = |field: &str| knobs.get(field).is_none();
         match name {
             "lin-kv" | "lin-tso" if !(is_default("ring") && is_default("replicas")) => {

@@ -58,6 +58,7 @@ pub struct Params {
     /// The consistency model the `rw-register` check judges against.
     pub consistency: String,
     /// intended: the anti-entropy period.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub gossip_ms: u64,
     /// faithful-c: how long one failed send attempt of a spinning loop
     /// takes, for the cost estimate.

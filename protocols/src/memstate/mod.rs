@@ -233,6 +233,7 @@ pub struct Params {
     /// again with the same event ids, `append_retries` times, before the
     /// call throws; in `intended`/`leader` the engine's own resend period
     /// (default 2000 ms; it resends for ever).
+    #[serde(deserialize_with = "sim::ms::de_opt")]
     pub append_timeout_ms: Option<u64>,
     /// `faithful`: the ClientAPI's retries of a timed-out append
     /// (MaxOperationRetries, default 10); the batcher dies when they are
@@ -243,11 +244,14 @@ pub struct Params {
     /// `incr` sends the version it read as the expected version (CAS).
     pub incr_cas: bool,
     /// `intended`/`leader`: renew the subscription after this long without a record.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub idle_ms: u64,
     /// `leader`: the leader appends a heartbeat this often.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub heartbeat_ms: u64,
     /// `leader`: a follower that applies no leader record for this long
     /// (plus a random part up to as much again) stands as candidate.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub election_timeout_ms: u64,
     /// `leader`: how the leader answers reads.
     pub leader_reads: LeaderReads,
@@ -256,9 +260,11 @@ pub struct Params {
     pub operator_leader: Option<NodeId>,
     /// `leader`: a follower sends a forward again after this long without
     /// an answer.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub forward_retry_ms: u64,
     /// `leader`: a follower gives a forwarded operation up (answers `info`)
     /// after this long without an answer.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub forward_timeout_ms: u64,
     /// Bugs seeded back on purpose (see [`Bug`]).
     pub seeded_bugs: Vec<Bug>,
@@ -500,8 +506,7 @@ impl Protocol for MemState {
                 "memstate runs no service named {name}; it runs stream"
             ));
         }
-        let knobs: StreamKnobs =
-            serde_json::from_value(knobs.clone()).map_err(|e| format!("stream: {e}"))?;
+        let knobs: StreamKnobs = crate::service_knobs("stream", knobs)?;
         knobs.validate(layout)?;
         Ok(MemState::Stream(Box::new(Stream::new(knobs))))
     }

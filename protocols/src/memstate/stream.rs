@@ -33,6 +33,7 @@ pub struct SubscriberFaults {
     pub node: NodeId,
     /// Every record to it leaves this much later.
     #[serde(default)]
+    #[serde(deserialize_with = "sim::ms::de")]
     pub delay_ms: u64,
     /// The subscription is dropped when this record would be sent (the
     /// subscriber gets `dropped`, and nothing more until it subscribes again).

@@ -222,12 +222,15 @@ pub struct Params {
     /// The replicated application.
     pub app: App,
     /// vrrm's idle_commit_interval (its tests use 250 ms).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub idle_commit_ms: u64,
     /// vrrm's primary_failure_interval (tests: 400 ms), before jitter.
+    #[serde(deserialize_with = "sim::ms::de")]
     pub primary_failure_ms: u64,
     /// The failure timer's jitter, ± this percentage (vrrm: 20).
     pub jitter_pct: u64,
     /// The client's call timeout (vrrm: 500 ms).
+    #[serde(deserialize_with = "sim::ms::de")]
     pub client_timeout_ms: u64,
     /// not_primary redirects a client follows before giving up (vrrm
     /// follows them forever).
