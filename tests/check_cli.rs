@@ -489,8 +489,14 @@ fn run_histories_are_read_by_the_model_dsim_list_names() {
             match model {
                 Some(model) => {
                     let checked = dsim(&["check", history.to_str().unwrap(), "--model", model]);
+                    // The model reads the file: a verdict, or (for a run that
+                    // did not judge linearizability itself, such as MS-7's
+                    // timed-out writes, each open to the end) unknown when the
+                    // default budget cannot decide it.
+                    let judged = report["checks"]["linearizability"].is_string();
+                    let allowed: &[i32] = if judged { &[0, 1] } else { &[0, 1, 3] };
                     assert!(
-                        [0, 1].contains(&code(&checked)),
+                        allowed.contains(&code(&checked)),
                         "{name}: dsim check --model {model}: {}",
                         stderr(&checked)
                     );

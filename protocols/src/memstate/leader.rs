@@ -1,5 +1,5 @@
-//! The `leader` variant: ASSUME_LEADERSHIP through the stream (SEEDS.md
-//! §4.6). Every engine tracks, in stream order, who leads and from which
+//! The `leader` variant: ASSUME_LEADERSHIP through the stream (the
+//! author's gist). Every engine tracks, in stream order, who leads and from which
 //! record (the fencing position); a command is applied only when its origin
 //! led at its position and still leads from the position it was appended
 //! under. Heartbeats keep followers from standing; a follower that applies

@@ -1,6 +1,6 @@
 //! `memstate`: an in-memory model replicated by appending every command to
 //! one shared stream and applying records in stream order as they come
-//! back (DevrexLabs/memstate, SEEDS.md §4), and the leader election over
+//! back (DevrexLabs/memstate), and the leader election over
 //! the same stream that the author's note proposes (ASSUME_LEADERSHIP).
 //! docs/protocols/memstate.md says what each variant claims.
 //!

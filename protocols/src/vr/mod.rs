@@ -2,7 +2,7 @@
 //! consensus", an Erlang VR Revisited library) and after the paper.
 //!
 //! One implementation: a replica whose every departure from the paper
-//! (SEEDS.md §3.11, D1–D14) is a switch in `params.bugs`. The `faithful`
+//! (D1–D14, docs/failure-ids.md) is a switch in `params.bugs`. The `faithful`
 //! variant turns on every switch that is implemented (vrrm as coded,
 //! message by message); `intended` turns them all off, which is VR
 //! Revisited with majority quorums (f and f + 1 for n = 2f + 1): view
