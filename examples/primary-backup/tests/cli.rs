@@ -60,8 +60,14 @@ fn run_fuzz_shrink_and_replay_through_the_binary() {
 fn list_shows_only_this_protocol_and_bad_input_exits_2() {
     let o = pb_sim(&["list"]);
     let t = text(&o);
-    assert!(t.contains("  pb ") && t.contains("variant  async"), "{t}");
+    assert!(t.contains("  pb ") && t.contains("[async, sync]"), "{t}");
     assert!(!t.contains("  lww "), "{t}");
+    // The long form of this protocol, with its custom check.
+    let t = text(&pb_sim(&["list", "pb"]));
+    assert!(
+        t.contains("variant  async") && t.contains("acked-writes-kept"),
+        "{t}"
+    );
 
     let dir = std::env::temp_dir().join(format!("pb-sim-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
