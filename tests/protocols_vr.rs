@@ -610,3 +610,24 @@ fn gate_campaigns_pass_intended_and_catch_seeded_bugs() {
     );
     assert!(!seeds.is_empty(), "vr-gate-5 misses d7 in 10 seeds");
 }
+
+/// The second audit: with two replicas, a restarted backup waited for
+/// n/2 + 1 = 2 recovery answers from the one other replica and never
+/// recovered. It now needs ⌈n/2⌉ (the paper's f + 1 for odd n), recovers,
+/// and the group goes on.
+#[test]
+fn a_restarted_replica_of_two_recovers() {
+    for seed in ["1", "2", "3"] {
+        let out = dsim(&[
+            "run",
+            "scenarios/vr-regress-n2-restart.json",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "seed {seed}: {report}");
+        assert_eq!(report["checks"]["convergence"], "pass", "seed {seed}");
+        assert_eq!(report["checks"]["liveness"], "pass", "seed {seed}");
+    }
+}

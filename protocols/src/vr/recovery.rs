@@ -90,7 +90,7 @@ impl Replica {
             self.responses.retain(|r| r.0 != from);
         }
         self.responses.insert(0, (from, view, nonce, state));
-        if self.responses.len() < self.quorum() {
+        if self.responses.len() < self.recovery_quorum() {
             return;
         }
         let primary = if self.bugs.out_of_date_recovery {

@@ -176,6 +176,21 @@ impl Replica {
         self.others_needed() + 1
     }
 
+    /// Recovery responses a recovering replica needs (from the others):
+    /// enough to meet every majority that may hold a committed op, less
+    /// the recovering replica itself, i.e. ⌈n/2⌉. For odd n that is the
+    /// paper's f + 1 (= [`Self::quorum`]); for even n it is one fewer, so a
+    /// restarted replica of two or four still recovers. vrrm (with
+    /// `vrrm_quorum_f`) keeps its own f + 1.
+    pub(crate) fn recovery_quorum(&self) -> usize {
+        if self.bugs.vrrm_quorum_f {
+            self.quorum()
+        } else {
+            let n = self.config.len();
+            n - n / 2
+        }
+    }
+
     /// The primary of `view`: config[view mod n].
     pub(crate) fn primary_of(&self, view: u64) -> NodeId {
         primary_in(&self.config, view)
