@@ -119,14 +119,7 @@ pub fn txn_of(op: &Operation, index: usize) -> Result<Txn, ShapeError> {
             _ => return Err(bad_input(op, MICRO)),
         }
     }
-    Ok(Txn {
-        op: index,
-        process: op.process,
-        status,
-        invoked: op.time,
-        completed: op.completion.as_ref().map(|c| c.time),
-        mops,
-    })
+    Ok(Txn::new(op, index, status, mops))
 }
 
 /// Reads every operation as a list-append transaction.
@@ -188,6 +181,7 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     // Reads of ok transactions: per key, the distinct lists read; readers
     // of each list's last element (None: the empty list).
     let mut lists: BTreeMap<&Atom, BTreeSet<&Vec<Atom>>> = BTreeMap::new();
+    // (Looked up only, never iterated; each Vec keeps history order.)
     let mut readers: HashMap<(&Atom, Option<&Atom>), Vec<usize>> = HashMap::new();
     for (i, t) in txns
         .iter()
@@ -429,6 +423,7 @@ fn infer(txns: &[Txn], model: Consistency) -> (Graph, Vec<Anomaly>) {
     // The dependency graph.
     let mut g = Graph::new(n);
     let mut seen = BTreeSet::new();
+    // Each element's position in its key's version order (looked up only).
     let index_of: HashMap<&Atom, HashMap<&Atom, usize>> = order
         .iter()
         .map(|(k, es)| (*k, es.iter().enumerate().map(|(i, e)| (*e, i)).collect()))

@@ -373,6 +373,19 @@ pub struct Txn {
 }
 
 impl Txn {
+    /// The transaction of history operation `op` (at `index` in the
+    /// caller's list) that ended `status`, with micro-operations `mops`.
+    pub fn new(op: &Operation, index: usize, status: Status, mops: Vec<Mop>) -> Txn {
+        Txn {
+            op: index,
+            process: op.process,
+            status,
+            invoked: op.time,
+            completed: op.completion.as_ref().map(|c| c.time),
+            mops,
+        }
+    }
+
     /// External reads: the first read of each key not written before it in the txn.
     pub fn ext_reads(&self) -> BTreeMap<&Atom, &Option<Atom>> {
         let mut out = BTreeMap::new();
@@ -655,14 +668,7 @@ pub fn txn_of(op: &Operation, index: usize) -> Result<Txn, ShapeError> {
             _ => return Err(bad_input(op, MICRO)),
         }
     }
-    Ok(Txn {
-        op: index,
-        process: op.process,
-        status,
-        invoked: op.time,
-        completed: op.completion.as_ref().map(|c| c.time),
-        mops,
-    })
+    Ok(Txn::new(op, index, status, mops))
 }
 
 /// Reads every operation as a transaction.
