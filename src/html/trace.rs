@@ -93,6 +93,23 @@ struct Sent {
     text: Option<String>,
 }
 
+impl Sent {
+    /// A slot for a message id whose send record was not read (yet).
+    fn unseen() -> Sent {
+        Sent {
+            t: 0,
+            from: 0,
+            to: 0,
+            kind: u32::MAX,
+            fate: None,
+            copies: 0,
+            dups: 0,
+            held: None,
+            text: None,
+        }
+    }
+}
+
 /// Builds the drawing data from trace lines.
 #[derive(Default)]
 pub struct Model {
@@ -181,17 +198,7 @@ impl Model {
                 let kind = self.kind(kind.unwrap_or_else(|| "message".to_string()));
                 let mid = line.mid.unwrap_or(0) as usize;
                 if self.sent.len() < mid {
-                    self.sent.resize_with(mid, || Sent {
-                        t: 0,
-                        from: 0,
-                        to: 0,
-                        kind: u32::MAX,
-                        fate: None,
-                        copies: 0,
-                        dups: 0,
-                        held: None,
-                        text: None,
-                    });
+                    self.sent.resize_with(mid, Sent::unseen);
                 }
                 if mid > 0 {
                     let text = (self.keep_text && mid as u64 <= super::MAX_TEXTS)
@@ -271,17 +278,7 @@ impl Model {
             return;
         };
         if self.sent.len() <= i {
-            self.sent.resize_with(i + 1, || Sent {
-                t: 0,
-                from: 0,
-                to: 0,
-                kind: u32::MAX,
-                fate: None,
-                copies: 0,
-                dups: 0,
-                held: None,
-                text: None,
-            });
+            self.sent.resize_with(i + 1, Sent::unseen);
         }
         self.sent[i] = s;
     }
