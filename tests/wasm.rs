@@ -326,3 +326,80 @@ fn a_g_counter_over_seq_kv_passes_maelstrom_test() {
     // Each add writes to seq-kv and each tick reads every key from it.
     assert!(r["messages"]["sent"].as_u64().unwrap_or(0) > 100, "{r:#}");
 }
+
+/// `dsim maelstrom test` with flags as for Maelstrom; the JSON report.
+fn maelstrom_test(name: &str, args: &[&str]) -> (i32, Value) {
+    let save = scratch("wasm", name, "");
+    let save = save.display().to_string();
+    let mut all = vec!["maelstrom", "test"];
+    all.extend(args);
+    all.extend(["--save", save.as_str(), "--json"]);
+    let out = dsim(&all);
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{name}: no JSON report ({e}): {}", text(&out.stderr)));
+    (out.status.code().unwrap_or(-1), r)
+}
+
+#[test]
+fn kafka_replies_reach_the_client_processes_through_forwarding_nodes() {
+    let Some(dir) = nodes() else { return };
+    let bin = node(&dir, "kafka");
+    let (code, r) = maelstrom_test(
+        "kafka.json",
+        &[
+            "-w",
+            "kafka",
+            "--bin",
+            &bin,
+            "--node-count",
+            "3",
+            "--concurrency",
+            "2n",
+            "--time-limit",
+            "10",
+            "--rate",
+            "100",
+        ],
+    );
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["checks"]["kafka"], "pass");
+    // Sends were acknowledged and polled back: the node's send_ok and
+    // poll_ok bodies became the kafka client's messages.
+    let summary = r["details"]["kafka"]["summary"].as_str().unwrap();
+    let acked: u64 = summary
+        .split(", ")
+        .find_map(|p| p.strip_suffix(" acknowledged message(s)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(acked > 300, "{summary}");
+    assert!(summary.ends_with(&format!("{acked} polled")), "{summary}");
+    // n1 and n2 forward to n0, so the servers talk to each other.
+    assert!(
+        r["messages"]["sent"].as_u64().unwrap_or(0) > 2 * acked,
+        "{r:#}"
+    );
+}
+
+#[test]
+fn unique_ids_from_a_node_pass_and_count_every_answer() {
+    let Some(dir) = nodes() else { return };
+    let bin = node(&dir, "uniqueids");
+    let (code, r) = maelstrom_test(
+        "ids.json",
+        &[
+            "-w",
+            "unique-ids",
+            "--bin",
+            &bin,
+            "--node-count",
+            "3",
+            "--time-limit",
+            "10",
+            "--rate",
+            "50",
+        ],
+    );
+    assert_eq!(code, 0, "{r:#}");
+    let summary = r["details"]["unique-ids"]["summary"].as_str().unwrap();
+    assert_eq!(summary, "500 attempted, 500 ok, 500 distinct id(s)");
+}

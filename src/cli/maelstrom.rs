@@ -30,7 +30,7 @@ pub enum MaelstromCmd {
 /// Maelstrom's flags, with Maelstrom's defaults.
 #[derive(clap::Args, Debug)]
 pub struct TestArgs {
-    /// The workload: echo, unique-ids, broadcast, g-counter, txn-rw-register.
+    /// The workload: echo, unique-ids, broadcast, g-counter, txn-rw-register, kafka.
     #[arg(short = 'w', long)]
     pub workload: String,
     /// The node: a WebAssembly module built for WASI preview 1
@@ -84,15 +84,21 @@ pub struct TestArgs {
     pub json: bool,
 }
 
-/// Maelstrom's workload names and dsim's protocols, and whether the
-/// workload ends with a final read on every client.
-const WORKLOADS: &[(&str, &str, bool)] = &[
-    ("echo", "gg-echo", false),
-    ("unique-ids", "gg-unique-ids", false),
-    ("broadcast", "gg-broadcast", true),
-    ("g-counter", "gg-g-counter", true),
-    ("txn-rw-register", "gg-txn", false),
+/// Maelstrom's workload names, dsim's protocols, whether the workload
+/// ends with a final read on every client, and the workload's checker.
+const WORKLOADS: &[(&str, &str, bool, &str)] = &[
+    ("echo", "gg-echo", false, "echo"),
+    ("unique-ids", "gg-unique-ids", false, "unique-ids"),
+    ("broadcast", "gg-broadcast", true, "set-full"),
+    ("g-counter", "gg-g-counter", true, "g-counter"),
+    ("txn-rw-register", "gg-txn", false, "rw-register"),
+    ("kafka", "gg-kafka", false, "kafka"),
 ];
+
+/// kafka: how many keys the clients send to, and how many catch-up polls
+/// each client makes at the end.
+const KAFKA_KEYS: u64 = 4;
+const KAFKA_FINAL_POLLS: u64 = 20;
 
 /// Runs `dsim maelstrom`.
 pub fn run(registry: &Registry, args: &MaelstromArgs) -> ExitCode {
@@ -141,7 +147,8 @@ fn test(registry: &Registry, a: &TestArgs) -> ExitCode {
 
 /// The scenario the flags stand for.
 fn scenario(a: &TestArgs) -> Result<crate::scenario::RawScenario, String> {
-    let Some(&(_, protocol, final_reads)) = WORKLOADS.iter().find(|w| w.0 == a.workload) else {
+    let Some(&(_, protocol, final_reads, checker)) = WORKLOADS.iter().find(|w| w.0 == a.workload)
+    else {
         let names: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
         return Err(format!(
             "-w {}: dsim runs a user's node on these workloads: {}",
@@ -194,6 +201,19 @@ fn scenario(a: &TestArgs) -> Result<crate::scenario::RawScenario, String> {
             script.push(json!({"at_ms": stop_ms + 10_000 + c, "client": c, "f": "read"}));
         }
     }
+    if protocol == "gg-kafka" {
+        // Maelstrom's final phase: every client crashes (forgetting its
+        // offsets), is assigned every key, and polls until it has caught up.
+        let keys: Vec<u64> = (0..KAFKA_KEYS).collect();
+        let at = stop_ms + 10_000;
+        for c in 0..clients {
+            script.push(json!({"at_ms": at, "client": c, "f": "crash"}));
+            script.push(json!({"at_ms": at + 1, "client": c, "f": "assign", "value": keys}));
+            for p in 0..KAFKA_FINAL_POLLS {
+                script.push(json!({"at_ms": at + 10 + 50 * p, "client": c, "f": "poll"}));
+            }
+        }
+    }
     let mut s = json!({
         "name": format!("maelstrom-{}", a.workload),
         "description": format!("dsim maelstrom test -w {} --bin {} --node-count {n} --time-limit {} --rate {} --latency {}{}", a.workload, a.bin.display(), a.time_limit, a.rate, a.latency, a.nemesis.as_deref().map(|x| format!(" --nemesis {x}")).unwrap_or_default()),
@@ -207,6 +227,9 @@ fn scenario(a: &TestArgs) -> Result<crate::scenario::RawScenario, String> {
     });
     if protocol == "gg-broadcast" {
         s["params"] = json!({"topology": a.topology});
+    }
+    if protocol == "gg-kafka" {
+        s["workload"]["keys"] = json!(KAFKA_KEYS);
     }
     match a.nemesis.as_deref() {
         None | Some("") | Some("none") => {}
@@ -223,6 +246,8 @@ fn scenario(a: &TestArgs) -> Result<crate::scenario::RawScenario, String> {
             ))
         }
     }
+    // Maelstrom judges availability only when `--availability` asks.
+    s["checks"] = json!([checker, "stats"]);
     if let Some(av) = &a.availability {
         let min_ok = if av == "total" {
             1.0
@@ -233,6 +258,7 @@ fn scenario(a: &TestArgs) -> Result<crate::scenario::RawScenario, String> {
                 .ok_or_else(|| format!("--availability {av}: total or a fraction 0..1"))?
         };
         s["check_params"] = json!({"availability": {"min_ok": min_ok}});
+        s["checks"] = json!([checker, "availability", "stats"]);
     }
     serde_json::from_value(s).map_err(|e| format!("cannot build the scenario: {e}"))
 }

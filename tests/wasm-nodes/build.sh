@@ -8,7 +8,7 @@ out=${1:-$here/../../target/wasm-nodes}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 cd "$here"
-for d in echo broadcast counter loop exit trap chatty; do
+for d in echo broadcast counter kafka uniqueids loop exit trap chatty; do
     GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOPROXY=off go build -trimpath -o "$out/$d.wasm" "./$d"
 done
 echo "built $(ls "$out" | wc -l) node(s) in $out"

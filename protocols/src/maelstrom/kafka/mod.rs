@@ -53,8 +53,9 @@ pub use server::Srv;
 /// Offsets or messages by key.
 pub type ByKey<T> = BTreeMap<String, T>;
 
-/// The kafka workload's messages, and the solutions' own.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The kafka workload's messages, and the solutions' own. They read back
+/// from JSON too: a WebAssembly node's replies to the client processes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Msg {
     /// Append `msg` to log `key`.

@@ -4,15 +4,16 @@
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use sim::{NodeId, Reply, Request, Value};
 
 use crate::maelstrom::topology::Topology;
-use crate::maelstrom::{error_reply, Kind};
+use crate::maelstrom::{error_reply, kafka, Kind};
 
 /// A JSON message body (`type` and its fields; `msg_id` and `in_reply_to`
 /// live in [`crate::maelstrom::Body`]), shared by the copies of a message.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct JsonBody(pub Arc<Map<String, Json>>);
 
 impl serde::Serialize for JsonBody {
@@ -35,6 +36,7 @@ pub const WORKLOADS: &[&str] = &[
     "gg-broadcast",
     "gg-g-counter",
     "gg-txn",
+    "gg-kafka",
 ];
 
 /// A client operation as the body Maelstrom's client sends.
@@ -151,6 +153,31 @@ pub fn service_kind(body: Map<String, Json>) -> Kind {
         _ => None,
     };
     typed.unwrap_or_else(|| Kind::Json(JsonBody(Arc::new(body))))
+}
+
+/// A reply to one of the workload's client processes (kafka's) as the
+/// message the client reads: an `error` body as an error, a body of the
+/// workload's own types as that message, anything else as JSON (which
+/// the client takes as an exception: the operation ends `info`).
+pub fn client_kind(body: Map<String, Json>) -> Kind {
+    if body.get("type").and_then(Json::as_str) == Some("error") {
+        let code = body.get("code").and_then(Json::as_u64).unwrap_or(0);
+        let text = body.get("text").and_then(Json::as_str).unwrap_or("");
+        return Kind::Error {
+            code: code.min(u32::MAX as u64) as u32,
+            text: text.to_string(),
+        };
+    }
+    let json = Json::Object(body);
+    match kafka::Msg::deserialize(&json) {
+        Ok(m) => Kind::Kafka(m),
+        Err(_) => {
+            let Json::Object(body) = json else {
+                return Kind::Json(JsonBody::default());
+            };
+            Kind::Json(JsonBody(Arc::new(body)))
+        }
+    }
 }
 
 /// A history value as JSON.

@@ -381,14 +381,24 @@ impl Guest {
         let msg_id = body.remove("msg_id").and_then(|v| v.as_u64());
         let in_reply_to = body.remove("in_reply_to").and_then(|v| v.as_u64());
         let layout = ctx.layout();
+        // Where the workload brings its own client processes (kafka), `c<i>`
+        // is one of them and its replies travel the network as messages;
+        // otherwise `c<i>` is the engine's client `i - 1`, answered below.
+        let client_process = layout.clients > 0 && dest.starts_with('c');
         let to = layout.service(dest).or_else(|| {
-            dest.strip_prefix('n')
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|&n| n < self.nodes)
+            if client_process {
+                layout.lookup(dest)
+            } else {
+                dest.strip_prefix('n')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|&n| n < self.nodes)
+            }
         });
         if let Some(to) = to {
             let kind = if layout.service(dest).is_some() {
                 bridge::service_kind(body)
+            } else if client_process {
+                bridge::client_kind(body)
             } else {
                 Kind::Json(JsonBody(std::sync::Arc::new(body)))
             };
