@@ -233,3 +233,15 @@ fn i1_an_incr_cas_with_the_value_read_is_safe_when_remove_restarts_versions() {
     sweep(fixed, &[], &[]);
     sweep(bug, &["linearizability"], &[]);
 }
+
+#[test]
+fn l4_a_command_another_engines_record_carries_leaves_the_speculative_view() {
+    let (fixed, bug) = (
+        "memstate-leader-l4-stale-own.json",
+        "memstate-leader-l4-stale-own-bug.json",
+    );
+    only_the_bug_differs(fixed, bug, "stale_own");
+    sweep(fixed, &[], &[]);
+    let counts = sweep(bug, &[], &["availability"]);
+    at_least(&counts, "availability", 5);
+}

@@ -494,8 +494,12 @@ impl Engine {
     }
 
     fn apply_ordered(&mut self, ctx: &mut Ctx<'_, MemState>, number: u64, entry: Entry) {
+        // A request id names one client operation: once any engine's record
+        // of it is applied (or rejected), this engine's copy can never take
+        // effect, so it leaves the speculative view.
         let mine = entry.origin == ctx.id();
-        if let Some(r) = entry.req.filter(|_| mine) {
+        let stale_own = self.params.bug(Bug::StaleOwn);
+        if let Some(r) = entry.req.filter(|_| mine || !stale_own) {
             self.own.retain(|(q, _)| *q != r);
         }
         if let Some(r) = entry.req {

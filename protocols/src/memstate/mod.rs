@@ -213,6 +213,12 @@ pub enum Bug {
     /// I1: `incr_cas` carries only the version it read, which `Remove`
     /// restarts (ABA).
     IncrVersionOnly,
+    /// L4: the leader drops a command from its `own` list only when its
+    /// own record of it is applied; when another engine's record carries
+    /// the request id first (the stream then drops this engine's copy as a
+    /// duplicate event id), the entry stays for good and every later
+    /// `incr` on the key at this engine fails its precondition.
+    StaleOwn,
 }
 
 /// `params`.
