@@ -530,3 +530,30 @@ fn edn_nanoseconds_are_drawn_as_microseconds() {
     let d = dsim::html::embedded_data(&std::fs::read_to_string(&page2).unwrap()).unwrap();
     assert_eq!(d["meta"]["time_unit"], "position");
 }
+
+#[test]
+fn the_spinner_says_when_the_report_is_being_written() {
+    // The spinner is drawn only on a terminal: `script` gives the run one.
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        println!("SKIPPED: no `script` binary (util-linux) to give the run a terminal");
+        return;
+    }
+    let dir = scratch("tty");
+    let cmd = format!(
+        "{} run {SHOWCASE} --report {}",
+        env!("CARGO_BIN_EXE_dsim"),
+        path(&dir, "r.html")
+    );
+    let out = Command::new("script")
+        .current_dir(ROOT)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("run done; writing the HTML report"), "{text}");
+    assert!(std::fs::metadata(path(&dir, "r.html")).is_ok_and(|m| m.len() > 0));
+}

@@ -135,13 +135,14 @@ pub fn write_run_page(
             .collect();
         json!({"key": key, "explanation": explanation, "ops": idx})
     });
+    let left_out = (all_ops.len() - shown_ops.len()) as u64;
     drop(all_ops);
     let mut omitted: BTreeMap<&'static str, u64> = BTreeMap::new();
     count(&mut omitted, "arrows", model.arrows_omitted);
     if model.arrows_omitted > 0 {
         omitted.insert("arrows_window", super::MAX_ARROWS as u64);
     }
-    count(&mut omitted, "ops", ops_count(h) - shown_ops.len() as u64);
+    count(&mut omitted, "ops", left_out);
     if stride > 1 {
         omitted.insert("ops_stride", stride as u64);
     }
@@ -219,13 +220,6 @@ pub fn write_run_page(
         js(w, &sc.effective)?;
         w.write_all(b"}")
     })
-}
-
-/// Operations in a history (its invocations).
-fn ops_count(h: &[sim::HistoryEvent]) -> u64 {
-    h.iter()
-        .filter(|e| e.kind == sim::EventKind::Invoke)
-        .count() as u64
 }
 
 /// The header of a run's page: what ran, and how it ended.
