@@ -69,7 +69,7 @@ fn write_page(
     // One pass over the template, so nothing inserted is scanned again.
     let mut rest = TEMPLATE;
     while let Some(i) = rest.find("{{") {
-        out.write_all(rest[..i].as_bytes())?;
+        out.write_all(&rest.as_bytes()[..i])?;
         let after = &rest[i + 2..];
         let Some(j) = after.find("}}") else { break };
         match &after[..j] {
