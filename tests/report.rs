@@ -338,7 +338,8 @@ fn the_showcase_page_draws_in_headless_chromium() {
     let dir = scratch("browser");
     let (html, ..) = showcase(&dir);
     let d = dsim::html::embedded_data(&html).unwrap();
-    let body = rendered_body(&browser, &path(&dir, "r.html"));
+    // Opened on the whole run (a page opens on the witness by itself).
+    let body = rendered_body(&browser, &format!("{}#t=0-100000000", path(&dir, "r.html")));
     assert_eq!(attr(&body, "data-ready").as_deref(), Some("1"), "{body}");
     assert_eq!(attr(&body, "data-errors").as_deref(), Some("0"), "{body}");
     let arrows = d["arrows"]["s"].as_array().unwrap().len();
@@ -373,7 +374,7 @@ fn check_writes_the_timeline_witness_and_longest_prefix() {
         "{p}"
     );
     if let Some(browser) = chromium() {
-        let body = rendered_body(&browser, &page);
+        let body = rendered_body(&browser, &format!("{page}#t=0-100000000000"));
         assert_eq!(attr(&body, "data-errors").as_deref(), Some("0"), "{body}");
         assert_eq!(attr(&body, "data-bars").as_deref(), Some("85"), "{body}");
     }
@@ -396,4 +397,163 @@ fn check_writes_the_timeline_witness_and_longest_prefix() {
     ]);
     assert_eq!(many.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&many.stderr).contains("--report draws one history"));
+}
+
+/// The witness's window as the page opens on it: its operations' span
+/// with 40% of it (at least 50 µs) on each side.
+fn witness_window(d: &Value) -> (f64, f64) {
+    let o = &d["ops"];
+    let (mut a, mut b) = (f64::INFINITY, f64::NEG_INFINITY);
+    for i in d["witness"]["ops"].as_array().unwrap() {
+        let i = i.as_u64().unwrap() as usize;
+        let t0 = col(o, "t0")[i].as_f64().unwrap();
+        let t1 = col(o, "t1")[i].as_f64().unwrap_or(t0);
+        a = a.min(t0);
+        b = b.max(t1);
+    }
+    let pad = (0.4 * (b - a)).max(50.0);
+    ((a - pad).max(0.0), b + pad)
+}
+
+fn attr_f64(tag: &str, name: &str) -> f64 {
+    attr(tag, name)
+        .unwrap_or_else(|| panic!("{name} in {tag}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_page_opens_on_the_witness_with_the_unit_on_its_axis() {
+    let Some(browser) = chromium() else {
+        println!("SKIPPED: no chromium binary found (apt-get install chromium)");
+        return;
+    };
+    let dir = scratch("view");
+    let (html, ..) = showcase(&dir);
+    let d = dsim::html::embedded_data(&html).unwrap();
+    let body = rendered_body(&browser, &path(&dir, "r.html"));
+    let (a, b) = witness_window(&d);
+    // The witness spans 0–25 ms of a run of about a second.
+    assert!(
+        b < 40_000.0 && d["meta"]["end_us"].as_f64().unwrap() > 500_000.0,
+        "{a}..{b}"
+    );
+    assert_eq!(attr_f64(&body, "data-view-t0"), a.round(), "{body}");
+    assert_eq!(attr_f64(&body, "data-view-t1"), b.round(), "{body}");
+    // Ticks a few milliseconds apart are labelled in ms.
+    assert_eq!(
+        attr(&body, "data-axis-unit").as_deref(),
+        Some("ms"),
+        "{body}"
+    );
+    // A link to a window still wins over the witness.
+    let linked = rendered_body(&browser, &format!("{}#t=0-2000000", path(&dir, "r.html")));
+    assert_eq!(attr_f64(&linked, "data-view-t0"), 0.0, "{linked}");
+    assert_eq!(attr_f64(&linked, "data-view-t1"), 2_000_000.0, "{linked}");
+    assert_eq!(
+        attr(&linked, "data-axis-unit").as_deref(),
+        Some("s"),
+        "{linked}"
+    );
+}
+
+/// A Jepsen history with `:time` in nanoseconds over two seconds: a read
+/// returns 3, which nothing wrote.
+const EDN_2S: &str = "[{:type :invoke, :f :write, :value 0, :process 0, :time 0}
+ {:type :ok, :f :write, :value 0, :process 0, :time 100000000}
+ {:type :invoke, :f :read, :value nil, :process 1, :time 200000000}
+ {:type :invoke, :f :write, :value 4, :process 2, :time 300000500}
+ {:type :ok, :f :read, :value 3, :process 1, :time 1500000000}
+ {:type :ok, :f :write, :value 4, :process 2, :time 2000000000}]
+";
+
+#[test]
+fn edn_nanoseconds_are_drawn_as_microseconds() {
+    let dir = scratch("edn");
+    let hist = path(&dir, "h.edn");
+    std::fs::write(&hist, EDN_2S).unwrap();
+    let page = path(&dir, "c.html");
+    let out = dsim(&["check", &hist, "--model", "cas-register", "--report", &page]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = dsim::html::embedded_data(&std::fs::read_to_string(&page).unwrap()).unwrap();
+    assert_eq!(d["meta"]["time_unit"], "ns");
+    // Two seconds, drawn in microseconds (not 2,000 s).
+    assert_eq!(d["meta"]["end_us"].as_f64(), Some(2_000_000.0));
+    let t0: Vec<f64> = col(&d["ops"], "t0")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(t0, [0.0, 200_000.0, 300_000.5]);
+    let t1: Vec<f64> = col(&d["ops"], "t1")
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(t1, [100_000.0, 1_500_000.0, 2_000_000.0]);
+    let p = &d["prefixes"][0];
+    assert_eq!(p["broken_at_us"].as_f64(), Some(1_500_000.0), "{p}");
+    // Bucket widths are microseconds too: at most 2 s over the buckets.
+    let width = d["series"]["width_us"].as_u64().unwrap();
+    let n = d["series"]["ok"].as_array().unwrap().len() as u64;
+    assert!(
+        width * n <= 2_000_000 + width && width >= 2_000_000 / 400,
+        "{width} × {n}"
+    );
+    if let Some(browser) = chromium() {
+        let body = rendered_body(&browser, &page);
+        assert_eq!(attr(&body, "data-errors").as_deref(), Some("0"), "{body}");
+        // Opened on the witness (the whole history here, with its margins).
+        let (a, b) = witness_window(&d);
+        assert_eq!(attr_f64(&body, "data-view-t0"), a.round(), "{body}");
+        assert_eq!(attr_f64(&body, "data-view-t1"), b.round(), "{body}");
+        assert_eq!(
+            attr(&body, "data-axis-unit").as_deref(),
+            Some("s"),
+            "{body}"
+        );
+    }
+    // Without times, a history is drawn by position.
+    let page2 = path(&dir, "p.html");
+    let out = dsim(&[
+        "check",
+        "checker/tests/jepsen/bad/rethink-fail-minimal.edn",
+        "--model",
+        "cas-register",
+        "--report",
+        &page2,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let d = dsim::html::embedded_data(&std::fs::read_to_string(&page2).unwrap()).unwrap();
+    assert_eq!(d["meta"]["time_unit"], "position");
+}
+
+#[test]
+fn the_spinner_says_when_the_report_is_being_written() {
+    // The spinner is drawn only on a terminal: `script` gives the run one.
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        println!("SKIPPED: no `script` binary (util-linux) to give the run a terminal");
+        return;
+    }
+    let dir = scratch("tty");
+    let cmd = format!(
+        "{} run {SHOWCASE} --report {}",
+        env!("CARGO_BIN_EXE_dsim"),
+        path(&dir, "r.html")
+    );
+    let out = Command::new("script")
+        .current_dir(ROOT)
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("run done; writing the HTML report"), "{text}");
+    assert!(std::fs::metadata(path(&dir, "r.html")).is_ok_and(|m| m.len() > 0));
 }

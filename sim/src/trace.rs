@@ -41,7 +41,11 @@ impl Trace {
         let writing = self.out.is_some();
         if writing {
             self.line.clear();
-            let _ = write!(self.line, "{{\"t\":{t},\"ev\":\"{ev}\"");
+            self.line.extend_from_slice(b"{\"t\":");
+            push_uint(&mut self.line, t);
+            self.line.extend_from_slice(b",\"ev\":\"");
+            self.line.extend_from_slice(ev.as_bytes());
+            self.line.push(b'"');
         }
         Rec {
             trace: self,
@@ -171,16 +175,50 @@ impl Trace {
     }
 }
 
+/// Appends `,"name":` (names are the engine's own: nothing to escape).
+#[inline(always)]
+fn push_name(line: &mut Vec<u8>, name: &str) {
+    line.extend_from_slice(b",\"");
+    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(b"\":");
+}
+
+/// Appends the decimal digits of `v` (without the formatting machinery:
+/// a trace writes millions of them).
+#[inline(always)]
+fn push_uint(line: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    line.extend_from_slice(&buf[i..]);
+}
+
 /// Appends `,"name":v` for an integer field (out of line: only when writing).
 #[inline(never)]
 fn write_int(line: &mut Vec<u8>, name: &str, v: i128) {
-    let _ = write!(line, ",\"{name}\":{v}");
+    push_name(line, name);
+    if v < 0 {
+        line.push(b'-');
+    }
+    match u64::try_from(v.unsigned_abs()) {
+        Ok(m) => push_uint(line, m),
+        Err(_) => {
+            let _ = write!(line, "{}", v.unsigned_abs());
+        }
+    }
 }
 
 /// Appends `,"name":<json>` (out of line: only when writing).
 #[inline(never)]
 fn write_json<T: Serialize + ?Sized>(line: &mut Vec<u8>, name: &str, v: &T) {
-    let _ = write!(line, ",\"{name}\":");
+    push_name(line, name);
     if let Err(e) = serde_json::to_writer(&mut *line, v) {
         let _ = write!(line, "\"<unserializable: {e}>\"");
     }
@@ -222,6 +260,24 @@ mod tests {
             text,
             "{\"t\":5,\"ev\":\"send\",\"from\":1,\"to\":2,\"msg\":[\"set\",3]}\n\
              {\"t\":9,\"ev\":\"fault\",\"what\":\"heal\",\"d\":-4}\n"
+        );
+    }
+
+    #[test]
+    fn integers_are_written_as_their_decimal_digits() {
+        let mut line = Vec::new();
+        for v in [0, 7, -1, 10, 1_000_000, i64::MIN as i128, u64::MAX as i128] {
+            write_int(&mut line, "x", v);
+        }
+        write_int(&mut line, "y", -(u64::MAX as i128) - 5);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            format!(
+                ",\"x\":0,\"x\":7,\"x\":-1,\"x\":10,\"x\":1000000,\"x\":{},\"x\":{},\"y\":{}",
+                i64::MIN,
+                u64::MAX,
+                -(u64::MAX as i128) - 5
+            )
         );
     }
 

@@ -260,7 +260,11 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
         },
         &mut |p| bar.tick(p),
     );
-    bar.finish();
+    if report_out.is_some() {
+        bar.stage("writing the HTML report");
+    } else {
+        bar.finish();
+    }
     if let (Some(p), Some(dot)) = (&args.trail, &rep.trail_dot) {
         let written = if not_a_file(p) {
             std::fs::write(p, dot)
@@ -278,8 +282,8 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
         }
     }
     if let (Some(w), Some(c)) = (report_out.as_mut(), capture) {
-        let page = html::run_page(&sc, &rep, c);
-        let done = w.write_all(page.as_bytes()).and_then(|_| w.flush());
+        let done = html::write_run_page(w, &sc, &rep, c).and_then(|_| w.flush());
+        bar.finish();
         if let Err(e) = done {
             return bad_input(format!("cannot write report file: {e}"));
         }
@@ -332,16 +336,30 @@ impl Spinner {
         if !self.on || self.started.elapsed().as_secs() < 1 {
             return;
         }
-        let bar = self.bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.enable_steady_tick(std::time::Duration::from_millis(200));
-            b
-        });
+        let bar = self.bar.get_or_insert_with(Self::spinner);
         bar.set_message(format!(
             "simulated {:.1} s, {:.1} M events",
             p.now_us as f64 / 1e6,
             p.events as f64 / 1e6
         ));
+    }
+
+    /// Shows that the run is over and `what` is being done now (the
+    /// spinner keeps turning on its own meanwhile), when the spinner is on
+    /// (however short the run was: the report may take longer).
+    fn stage(&mut self, what: &str) {
+        if !self.on {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(Self::spinner);
+        bar.set_message(format!("run done; {what}…"));
+        bar.tick();
+    }
+
+    fn spinner() -> indicatif::ProgressBar {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
     }
 
     fn finish(&mut self) {

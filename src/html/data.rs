@@ -1,17 +1,20 @@
 //! The data a report page embeds: built from a run (its trace, as a
 //! [`Capture`] collected it, and its [`RunReport`]) or from a checked
-//! history.
+//! history. A run's data is written straight into the page, column by
+//! column, from what the capture kept and the run's history: no copy of
+//! the whole data is built first.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::rc::Rc;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::ops::{self, Op};
+use super::ops::{self, Op, RunOp, TYPES};
 use super::trace::{Arrow, Collector, Model, OUTCOMES};
-use super::{MAX_ARROWS, MAX_MARKERS, MAX_ODD_ARROWS, MAX_OPS, MAX_TIMERS};
+use super::MAX_OPS;
 use crate::report::{expect_name, fingerprint, replay_command};
 use crate::runner::RunReport;
 use crate::scenario::Scenario;
@@ -46,67 +49,177 @@ impl Capture {
     }
 }
 
-/// The report page of a run. The run must have kept its history
-/// (`RunOptions::keep_history`) and written its trace into `capture`.
+/// The report page of a run, as a string (see [`write_run_page`]).
 pub fn run_page(sc: &Scenario, rep: &RunReport, capture: Capture) -> String {
-    let model = capture.take();
-    let unreadable = model.unreadable;
-    let timers = model.timers.clone();
-    let markers = model.markers.clone();
+    let mut out = Vec::new();
+    write_run_page(&mut out, sc, rep, capture).expect("writing to memory");
+    String::from_utf8(out).expect("the page is UTF-8")
+}
+
+/// `v` as JSON into `w`.
+fn js<T: Serialize + ?Sized>(w: &mut dyn Write, v: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, v).map_err(io::Error::from)
+}
+
+/// A JSON array of `n` items, item `i` written by `item`.
+fn array(
+    w: &mut dyn Write,
+    n: usize,
+    mut item: impl FnMut(&mut dyn Write, usize) -> io::Result<()>,
+) -> io::Result<()> {
+    w.write_all(b"[")?;
+    for i in 0..n {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        item(w, i)?;
+    }
+    w.write_all(b"]")
+}
+
+fn opt(w: &mut dyn Write, v: Option<u64>) -> io::Result<()> {
+    match v {
+        Some(v) => int(w, v),
+        None => w.write_all(b"null"),
+    }
+}
+
+/// `v`'s decimal digits (without the formatting machinery: a page holds
+/// millions of them).
+fn int(w: &mut dyn Write, mut v: u64) -> io::Result<()> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    w.write_all(&buf[i..])
+}
+
+/// Writes the report page of a run to `out`. The run must have kept its
+/// history (`RunOptions::keep_history`) and written its trace into
+/// `capture`.
+pub fn write_run_page(
+    out: &mut dyn Write,
+    sc: &Scenario,
+    rep: &RunReport,
+    capture: Capture,
+) -> io::Result<()> {
+    let mut model = capture.take();
     let drawn = model.finish();
     let layout = sc.sim.layout();
     let lanes: Vec<String> = (0..layout.total()).map(|i| layout.name(i)).collect();
-    let all_ops = ops::from_run(&rep.history, &layout);
-    let series = ops::series(rep.end_us, &all_ops, &drawn.arrows);
+    let h = &rep.history;
+    let all_ops = ops::from_run(h);
+    let spans: Vec<(u64, Option<u64>, u8)> = all_ops.iter().map(|o| (o.t0, o.t1, o.ty)).collect();
+    let series = ops::series(rep.end_us, &spans, model.arrows_total, Some(&model.counts));
+    drop(spans);
     let witness = run_witness(rep, &all_ops);
-    let mut omitted = BTreeMap::new();
-    let (arrows, window_end) = window(&drawn.arrows, &mut omitted);
-    let shown_ops = &all_ops[..all_ops.len().min(MAX_OPS)];
-    count(&mut omitted, "ops", all_ops.len() - shown_ops.len());
+    let tys: Vec<u8> = all_ops.iter().map(|o| o.ty).collect();
+    let (shown, stride) = ops::sample(
+        &tys,
+        witness.as_ref().map_or(&[][..], |w| &w.2[..]),
+        MAX_OPS,
+    );
+    drop(tys);
+    let shown_ops: Vec<RunOp> = shown.iter().map(|&i| all_ops[i]).collect();
+    // Witness indexes into the operations drawn (all witnesses are kept).
+    let witness = witness.map(|(key, explanation, idx)| {
+        let idx: Vec<usize> = idx
+            .iter()
+            .filter_map(|i| shown.binary_search(i).ok())
+            .collect();
+        json!({"key": key, "explanation": explanation, "ops": idx})
+    });
+    let left_out = (all_ops.len() - shown_ops.len()) as u64;
+    drop(all_ops);
+    let mut omitted: BTreeMap<&'static str, u64> = BTreeMap::new();
+    count(&mut omitted, "arrows", model.arrows_omitted);
+    if model.arrows_omitted > 0 {
+        omitted.insert("arrows_window", super::MAX_ARROWS as u64);
+    }
+    count(&mut omitted, "ops", left_out);
+    if stride > 1 {
+        omitted.insert("ops_stride", stride as u64);
+    }
     count(
         &mut omitted,
         "texts",
-        (drawn.arrows.iter().map(|a| a.m).max().unwrap_or(0) as usize)
-            .saturating_sub(drawn.texts.len()),
+        model.max_mid.saturating_sub(drawn.texts.len() as u64),
     );
-    count(
-        &mut omitted,
-        "timers",
-        timers.len().saturating_sub(MAX_TIMERS),
-    );
-    count(
-        &mut omitted,
-        "markers",
-        markers.len().saturating_sub(MAX_MARKERS),
-    );
-    count(&mut omitted, "unreadable_trace_lines", unreadable as usize);
-    let witness = witness
-        .map(|(key, explanation, idx)| json!({"key": key, "explanation": explanation, "ops": idx}));
-    let data = json!({
-        "version": 1,
-        "page": "run",
-        "meta": meta(sc, rep),
-        "lanes": lanes,
-        "replicas": layout.replicas,
-        "services": layout.services.len(),
-        "kinds": drawn.kinds,
-        "outcomes": OUTCOMES,
-        "arrows": arrow_columns(&arrows),
-        "texts": drawn.texts.iter().map(|(m, t)| (m.to_string(), Value::String(t.clone()))).collect::<serde_json::Map<String, Value>>(),
-        "timers": timer_columns(&timers[..timers.len().min(MAX_TIMERS)]),
-        "markers": &markers[..markers.len().min(MAX_MARKERS)],
-        "ops": op_columns(shown_ops, &lanes),
-        "witness": witness,
-        "checks": checks(rep),
-        "notes": rep.notes,
-        "halts": rep.halts.iter().map(|(n, h)| json!({"node": n, "at_us": h.at, "reason": h.reason})).collect::<Vec<_>>(),
-        "finals": rep.finals,
-        "series": series,
-        "omitted": omitted,
-        "window_end_us": window_end,
-        "scenario_json": sc.effective,
-    });
-    super::page(&format!("dsim: {}", rep.scenario), &data)
+    count(&mut omitted, "timers", model.timers_omitted);
+    count(&mut omitted, "markers", model.markers_omitted);
+    count(&mut omitted, "unreadable_trace_lines", model.unreadable);
+    let title = format!("dsim: {}", rep.scenario);
+    super::write_page(out, &title, &mut |w: &mut dyn Write| {
+        w.write_all(b"{\"version\":1,\"page\":\"run\",\"meta\":")?;
+        js(w, &meta(sc, rep))?;
+        w.write_all(b",\"lanes\":")?;
+        js(w, &lanes)?;
+        write!(
+            w,
+            ",\"replicas\":{},\"services\":{}",
+            layout.replicas,
+            layout.services.len()
+        )?;
+        w.write_all(b",\"kinds\":")?;
+        js(w, &drawn.kinds)?;
+        w.write_all(b",\"outcomes\":")?;
+        js(w, &OUTCOMES)?;
+        w.write_all(b",\"arrows\":")?;
+        arrow_columns(w, &drawn.arrows)?;
+        w.write_all(b",\"texts\":{")?;
+        for (i, (m, t)) in drawn.texts.iter().enumerate() {
+            if i > 0 {
+                w.write_all(b",")?;
+            }
+            write!(w, "\"{m}\":")?;
+            js(w, t)?;
+        }
+        w.write_all(b"},\"timers\":")?;
+        let tm = &model.timers;
+        w.write_all(b"{\"t\":")?;
+        array(w, tm.len(), |w, i| int(w, tm[i].0))?;
+        w.write_all(b",\"n\":")?;
+        array(w, tm.len(), |w, i| int(w, u64::from(tm[i].1)))?;
+        w.write_all(b",\"tag\":")?;
+        array(w, tm.len(), |w, i| int(w, u64::from(tm[i].2)))?;
+        w.write_all(b",\"tags\":")?;
+        js(w, &model.timer_tags)?;
+        w.write_all(b"},\"markers\":")?;
+        js(w, &model.markers)?;
+        w.write_all(b",\"ops\":")?;
+        run_op_columns(w, h, &shown_ops)?;
+        w.write_all(b",\"witness\":")?;
+        js(w, &witness)?;
+        w.write_all(b",\"checks\":")?;
+        js(w, &checks(rep))?;
+        w.write_all(b",\"notes\":")?;
+        js(w, &rep.notes)?;
+        w.write_all(b",\"halts\":")?;
+        js(
+            w,
+            &rep.halts
+                .iter()
+                .map(|(n, h)| json!({"node": n, "at_us": h.at, "reason": h.reason}))
+                .collect::<Vec<_>>(),
+        )?;
+        w.write_all(b",\"finals\":")?;
+        js(w, &rep.finals)?;
+        w.write_all(b",\"series\":")?;
+        js(w, &series)?;
+        w.write_all(b",\"omitted\":")?;
+        js(w, &omitted)?;
+        w.write_all(b",\"window_end_us\":")?;
+        opt(w, model.window_end.filter(|_| model.arrows_omitted > 0))?;
+        w.write_all(b",\"scenario_json\":")?;
+        js(w, &sc.effective)?;
+        w.write_all(b"}")
+    })
 }
 
 /// The header of a run's page: what ran, and how it ended.
@@ -152,36 +265,16 @@ fn checks(rep: &RunReport) -> Vec<Value> {
         .collect()
 }
 
-fn count(omitted: &mut BTreeMap<&'static str, usize>, what: &'static str, n: usize) {
+fn count(omitted: &mut BTreeMap<&'static str, u64>, what: &'static str, n: u64) {
     if n > 0 {
         omitted.insert(what, n);
     }
 }
 
-/// The arrows drawn one by one: the first [`MAX_ARROWS`] in send order,
-/// then up to [`MAX_ODD_ARROWS`] later ones that did not simply arrive.
-/// Returns them and the send time up to which every arrow is kept.
-fn window(all: &[Arrow], omitted: &mut BTreeMap<&'static str, usize>) -> (Vec<Arrow>, Option<u64>) {
-    if all.len() <= MAX_ARROWS {
-        return (all.to_vec(), None);
-    }
-    let mut kept: Vec<Arrow> = all[..MAX_ARROWS].to_vec();
-    let end = kept.last().map(|a| a.s);
-    kept.extend(
-        all[MAX_ARROWS..]
-            .iter()
-            .filter(|a| a.o != 0 || a.c > 0 || a.h.is_some())
-            .take(MAX_ODD_ARROWS)
-            .cloned(),
-    );
-    count(omitted, "arrows", all.len() - kept.len());
-    (kept, end)
-}
-
 /// The witness of a linearizability violation, found again by the checker
 /// on the run's history (the check's result holds only its text): its key,
 /// its explanation and the indexes of its operations.
-fn run_witness(rep: &RunReport, all: &[Op]) -> Option<(Option<String>, String, Vec<usize>)> {
+fn run_witness(rep: &RunReport, all: &[RunOp]) -> Option<(Option<String>, String, Vec<usize>)> {
     rep.checks
         .iter()
         .find(|c| c.name == "linearizability" && c.result.status == protocols::Status::Violation)?;
@@ -189,72 +282,125 @@ fn run_witness(rep: &RunReport, all: &[Op]) -> Option<(Option<String>, String, V
     let history = protocols::check::to_checker_history(&rep.history).ok()?;
     let report = checker::check(&history, &model, checker::DEFAULT_BUDGET).ok()?;
     let w = report.witness?;
-    let idx = ops::witness_ops(all, &w);
+    let h = &rep.history;
+    let idx = ops::witness_ops(
+        all.len(),
+        |i| {
+            let e = &h[all[i].inv];
+            (e.process, e.time, e.key.map(|k| k.to_string()))
+        },
+        &w,
+    );
     Some((w.key.clone(), w.explanation.clone(), idx))
 }
 
-fn arrow_columns(arrows: &[Arrow]) -> Value {
-    let col =
-        |f: &dyn Fn(&Arrow) -> Value| -> Value { Value::Array(arrows.iter().map(f).collect()) };
-    json!({
-        "s": col(&|a| json!(a.s)),
-        "m": col(&|a| json!(a.m)),
-        "c": col(&|a| json!(a.c)),
-        "f": col(&|a| json!(a.f)),
-        "r": col(&|a| json!(a.r)),
-        "k": col(&|a| json!(a.k)),
-        "a": col(&|a| json!(a.a)),
-        "o": col(&|a| json!(a.o)),
-        "h": col(&|a| json!(a.h)),
-    })
+fn arrow_columns(w: &mut dyn Write, arrows: &[Arrow]) -> io::Result<()> {
+    let n = arrows.len();
+    w.write_all(b"{\"s\":")?;
+    array(w, n, |w, i| int(w, arrows[i].s))?;
+    w.write_all(b",\"m\":")?;
+    array(w, n, |w, i| int(w, arrows[i].m))?;
+    w.write_all(b",\"c\":")?;
+    array(w, n, |w, i| int(w, u64::from(arrows[i].c)))?;
+    w.write_all(b",\"f\":")?;
+    array(w, n, |w, i| int(w, u64::from(arrows[i].f)))?;
+    w.write_all(b",\"r\":")?;
+    array(w, n, |w, i| int(w, u64::from(arrows[i].r)))?;
+    w.write_all(b",\"k\":")?;
+    array(w, n, |w, i| int(w, u64::from(arrows[i].k)))?;
+    w.write_all(b",\"a\":")?;
+    array(w, n, |w, i| opt(w, arrows[i].a))?;
+    w.write_all(b",\"o\":")?;
+    array(w, n, |w, i| int(w, u64::from(arrows[i].o)))?;
+    w.write_all(b",\"h\":")?;
+    array(w, n, |w, i| opt(w, arrows[i].h))?;
+    w.write_all(b"}")
 }
 
-fn timer_columns(timers: &[(u64, u32, String)]) -> Value {
-    let mut tags: Vec<String> = Vec::new();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut tag_col = Vec::with_capacity(timers.len());
-    for (_, _, tag) in timers {
-        let i = *index.entry(tag.as_str()).or_insert_with(|| {
-            tags.push(tag.clone());
-            tags.len() - 1
-        });
-        tag_col.push(i);
-    }
-    json!({
-        "t": timers.iter().map(|x| x.0).collect::<Vec<_>>(),
-        "n": timers.iter().map(|x| x.1).collect::<Vec<_>>(),
-        "tag": tag_col,
-        "tags": tags,
-    })
-}
-
-/// Operations as columns; `ty` and `f` index small tables.
-fn op_columns(ops: &[Op], lanes: &[String]) -> Value {
-    const TYPES: [&str; 4] = ["ok", "fail", "info", "none"];
-    let mut fs: Vec<String> = Vec::new();
-    let f_col: Vec<usize> = ops
-        .iter()
-        .map(|o| match fs.iter().position(|f| *f == o.f) {
-            Some(i) => i,
-            None => {
-                fs.push(o.f.clone());
-                fs.len() - 1
-            }
+/// A table of small strings, and each item's index into it.
+fn interned<'a>(items: impl Iterator<Item = &'a str>) -> (Vec<&'a str>, Vec<u32>) {
+    let mut table: Vec<&str> = Vec::new();
+    let mut index: BTreeMap<&str, u32> = BTreeMap::new();
+    let col = items
+        .map(|s| {
+            *index.entry(s).or_insert_with(|| {
+                table.push(s);
+                table.len() as u32 - 1
+            })
         })
         .collect();
+    (table, col)
+}
+
+/// A run's operations as columns, their values read from the history.
+fn run_op_columns(w: &mut dyn Write, h: &[sim::HistoryEvent], ops: &[RunOp]) -> io::Result<()> {
+    let n = ops.len();
+    let inv = |i: usize| &h[ops[i].inv];
+    let (fs, f_col) = interned(ops.iter().map(|o| h[o.inv].f));
+    w.write_all(b"{\"types\":")?;
+    js(w, &TYPES)?;
+    w.write_all(b",\"fs\":")?;
+    js(w, &fs)?;
+    w.write_all(b",\"p\":")?;
+    array(w, n, |w, i| int(w, inv(i).process))?;
+    w.write_all(b",\"t0\":")?;
+    array(w, n, |w, i| int(w, ops[i].t0))?;
+    w.write_all(b",\"t1\":")?;
+    array(w, n, |w, i| opt(w, ops[i].t1))?;
+    w.write_all(b",\"ty\":")?;
+    array(w, n, |w, i| int(w, u64::from(ops[i].ty)))?;
+    w.write_all(b",\"f\":")?;
+    array(w, n, |w, i| int(w, u64::from(f_col[i])))?;
+    w.write_all(b",\"key\":")?;
+    array(w, n, |w, i| match inv(i).key {
+        Some(k) => write!(w, "\"{k}\""),
+        None => w.write_all(b"null"),
+    })?;
+    w.write_all(b",\"vin\":")?;
+    array(w, n, |w, i| js(w, &inv(i).value))?;
+    w.write_all(b",\"vout\":")?;
+    array(w, n, |w, i| match ops[i].done {
+        Some(d) => js(w, &h[d].value),
+        None => w.write_all(b"null"),
+    })?;
+    w.write_all(b",\"node\":")?;
+    array(w, n, |w, i| int(w, inv(i).node as u64))?;
+    w.write_all(b"}")
+}
+
+/// A checked history's operations as columns; `ty` and `f` index small
+/// tables. Times are `scale` of a microsecond each.
+fn op_columns(ops: &[&Op], to_us: &dyn Fn(u64) -> Value) -> Value {
+    let (fs, f_col) = interned(ops.iter().map(|o| o.f.as_str()));
     json!({
         "types": TYPES,
         "fs": fs,
         "p": ops.iter().map(|o| o.p).collect::<Vec<_>>(),
-        "t0": ops.iter().map(|o| o.t0).collect::<Vec<_>>(),
-        "t1": ops.iter().map(|o| o.t1).collect::<Vec<_>>(),
-        "ty": ops.iter().map(|o| TYPES.iter().position(|t| *t == o.ty).unwrap_or(3)).collect::<Vec<_>>(),
+        "t0": ops.iter().map(|o| to_us(o.t0)).collect::<Vec<_>>(),
+        "t1": ops.iter().map(|o| o.t1.map(to_us)).collect::<Vec<_>>(),
+        "ty": ops.iter().map(|o| ty_index(o.ty)).collect::<Vec<_>>(),
         "f": f_col,
         "key": ops.iter().map(|o| o.key.clone()).collect::<Vec<_>>(),
         "vin": ops.iter().map(|o| o.vin.clone()).collect::<Vec<_>>(),
         "vout": ops.iter().map(|o| o.vout.clone()).collect::<Vec<_>>(),
-        "node": ops.iter().map(|o| o.node.as_ref().and_then(|n| lanes.iter().position(|l| l == n))).collect::<Vec<_>>(),
+        "node": ops.iter().map(|_| Value::Null).collect::<Vec<_>>(),
     })
+}
+
+fn ty_index(ty: &str) -> u8 {
+    TYPES.iter().position(|t| *t == ty).unwrap_or(3) as u8
+}
+
+/// A time of a checked history in microseconds, as the page draws it:
+/// JSON Lines times are microseconds, EDN (Jepsen) times nanoseconds
+/// (a fraction of a microsecond is kept); a history without times is
+/// drawn one microsecond per position.
+fn micros(unit: checker::TimeUnit) -> impl Fn(u64) -> Value {
+    move |t| match unit {
+        checker::TimeUnit::Nanos if t % 1000 != 0 => json!(t as f64 / 1000.0),
+        checker::TimeUnit::Nanos => json!(t / 1000),
+        _ => json!(t),
+    }
 }
 
 /// The report page of a checked history: the timeline with the witness
@@ -267,14 +413,34 @@ pub fn check_page(
     report: &checker::Report,
     budget: u64,
 ) -> String {
+    let unit = history.time_unit();
+    let us = micros(unit);
+    let scale = |t: u64| match unit {
+        checker::TimeUnit::Nanos => t / 1000,
+        _ => t,
+    };
     let all_ops = ops::from_checker(history);
     let end = all_ops
         .iter()
         .map(|o| o.t1.unwrap_or(o.t0))
         .max()
         .unwrap_or(0);
+    let witness_idx = report.witness.as_ref().map(|w| {
+        ops::witness_ops(
+            all_ops.len(),
+            |i| (all_ops[i].p, all_ops[i].t0, all_ops[i].key.clone()),
+            w,
+        )
+    });
+    let tys: Vec<u8> = all_ops.iter().map(|o| ty_index(o.ty)).collect();
+    let (shown, stride) = ops::sample(&tys, witness_idx.as_deref().unwrap_or(&[]), MAX_OPS);
     let witness = report.witness.as_ref().map(|w| {
-        json!({"key": w.key, "explanation": w.explanation, "ops": ops::witness_ops(&all_ops, w), "minimal": w.minimal})
+        let idx: Vec<usize> = witness_idx
+            .iter()
+            .flatten()
+            .filter_map(|i| shown.binary_search(i).ok())
+            .collect();
+        json!({"key": w.key, "explanation": w.explanation, "ops": idx, "minimal": w.minimal})
     });
     let prefixes: Vec<Value> = report
         .keys
@@ -282,12 +448,24 @@ pub fn check_page(
         .filter(|k| k.verdict == Some(checker::Verdict::NotLinearizable))
         .map(|k| {
             let (good, bad) = super::prefix::longest(history, model, k.key.as_deref(), budget);
-            json!({"key": k.key, "linearizable_until_us": good, "broken_at_us": bad})
+            json!({"key": k.key, "linearizable_until_us": good.map(&us), "broken_at_us": bad.map(&us)})
         })
         .collect();
     let mut omitted = BTreeMap::new();
-    let shown = &all_ops[..all_ops.len().min(MAX_OPS)];
-    count(&mut omitted, "ops", all_ops.len() - shown.len());
+    count(&mut omitted, "ops", (all_ops.len() - shown.len()) as u64);
+    if stride > 1 {
+        omitted.insert("ops_stride", stride as u64);
+    }
+    let spans: Vec<(u64, Option<u64>, u8)> = all_ops
+        .iter()
+        .map(|o| (scale(o.t0), o.t1.map(scale), ty_index(o.ty)))
+        .collect();
+    let shown_ops: Vec<&Op> = shown.iter().map(|&i| &all_ops[i]).collect();
+    let unit_name = match unit {
+        checker::TimeUnit::Micros => "us",
+        checker::TimeUnit::Nanos => "ns",
+        checker::TimeUnit::Position => "position",
+    };
     let data = json!({
         "version": 1,
         "page": "check",
@@ -298,13 +476,14 @@ pub fn check_page(
             "ops": report.ops,
             "steps": report.steps,
             "budget": budget,
-            "end_us": end,
+            "end_us": us(end),
+            "time_unit": unit_name,
         },
         "keys": report.keys,
-        "ops": op_columns(shown, &[]),
+        "ops": op_columns(&shown_ops, &us),
         "witness": witness,
         "prefixes": prefixes,
-        "series": ops::series(end, &all_ops, &[]),
+        "series": ops::series(scale(end), &spans, 0, None),
         "omitted": omitted,
     });
     super::page(&format!("dsim check: {path}"), &data)

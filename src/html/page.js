@@ -30,11 +30,30 @@
     for (const c of kids) if (c != null) e.append(c);
     return e;
   }
+  // Times are microseconds. Shown with the unit that fits and without
+  // trailing zeros ("1.2 s", never "1.200 s", which reads as 1,200 in some
+  // locales); no thousands separators.
+  const BY_POSITION = !isRun && D.meta.time_unit === "position";
+  function num(x, dec) {
+    let s = x.toFixed(dec);
+    if (s.indexOf(".") >= 0) s = s.replace(/0+$/, "").replace(/\.$/, "");
+    return s === "-0" ? "0" : s;
+  }
   function fmtT(us) {
     if (us == null) return "—";
-    if (Math.abs(us) >= 1e6) return (us / 1e6).toFixed(us % 1e6 === 0 ? 0 : 3) + " s";
-    if (Math.abs(us) >= 1000) return (us / 1000).toFixed(us % 1000 === 0 ? 0 : 3) + " ms";
-    return us + " µs";
+    if (BY_POSITION) return "#" + Math.round(us);
+    const a = Math.abs(us);
+    if (a >= 1e6) return num(us / 1e6, a >= 1e7 ? 3 : 6) + " s";
+    if (a >= 1000) return num(us / 1000, 3) + " ms";
+    return num(us, 3) + " µs";
+  }
+  // The unit an axis with ticks `step` µs apart is labelled in, and the
+  // decimals its labels need.
+  function axisUnit(step) {
+    if (BY_POSITION) return { name: "position", div: 1, dec: 0 };
+    const u = step >= 1e5 ? { name: "s", div: 1e6 } : step >= 100 ? { name: "ms", div: 1000 } : { name: "µs", div: 1 };
+    u.dec = Math.max(0, Math.ceil(-Math.log10(step / u.div) - 1e-9));
+    return u;
   }
   function jv(v) { return v === null || v === undefined ? "" : JSON.stringify(v); }
   const PALETTE = ["#3568d4", "#2a9d8f", "#8e44ad", "#e76f51", "#6d8b15", "#c0398b",
@@ -54,9 +73,12 @@
     rangeLabel();
     body.dataset.drawMs = String(Math.round(performance.now() - t));
   }
-  function setView(t0, t1) {
+  // Why the view is what it is, when it is not the user's own zoom.
+  let viewWhy = null;
+  function setView(t0, t1, why) {
     const span = Math.max(10, t1 - t0);
     view.t0 = t0; view.t1 = t0 + span;
+    viewWhy = why || null;
     redraw();
   }
   function fit() { setView(0, END * 1.02); }
@@ -94,20 +116,61 @@
     app.append(dl);
   }
 
+  // ---------- what the page leaves out ----------
+  // Said at the top of the page and again where it happens, with how to
+  // see what is missing.
+  const om = D.omitted || {};
+  const n3 = (n) => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u202f"); // 1 234 567 (narrow spaces)
+  const replay = isRun ? D.meta.replay : null;
+  const leftOut = {
+    arrows: om.arrows ? "Space-time diagram: arrows are drawn one by one for the first " + n3(om.arrows_window || 0) +
+      " messages (sent up to " + fmtT(D.window_end_us) + "); after that only those that were dropped, lost, duplicated or held are drawn, and " +
+      n3(om.arrows) + " messages that simply arrived are left out (the area is shaded grey; the messages / s plot counts every one). " +
+      "Every message is in the trace: " + replay + " --trace trace.jsonl" : null,
+    ops: om.ops ? "Client timeline: every operation that did not complete ok is drawn, and " +
+      (om.ops_stride > 1 ? "one in every " + om.ops_stride + " of the others, evenly over the " + (isRun ? "run" : "history") : "the others up to the limit") +
+      ": " + n3(om.ops) + " operations are left out (the plots count every one). " +
+      (isRun ? "Every operation is in the history: " + replay + " --history history.jsonl" : "Every operation is in the history file.") : null,
+    texts: om.texts ? "Message contents are shown on hover for the first " + n3(20000) + " messages only (" + n3(om.texts) + " more are in the --trace file)." : null,
+    timers: om.timers ? n3(om.timers) + " timer ticks are not drawn (only the first " + n3(50000) + "; all are in the --trace file)." : null,
+    markers: om.markers ? n3(om.markers) + " fault markers are not drawn (only the first " + n3(20000) + "; all are in the --trace file)." : null,
+    unreadable: om.unreadable_trace_lines ? n3(om.unreadable_trace_lines) + " trace lines could not be read (a bug: please report it)." : null,
+  };
+  function leftOutBox(keys, lead) {
+    const parts = keys.map((k) => leftOut[k]).filter((x) => x);
+    if (!parts.length) return null;
+    const box = el("div", { class: "omitted" }, lead ? el("b", { text: lead }) : null);
+    for (const p of parts) box.append(el("div", { text: p }));
+    return box;
+  }
+  const topNote = leftOutBox(["arrows", "ops", "texts", "timers", "markers", "unreadable"],
+    "This page draws part of a big " + (isRun ? "run" : "history") + " (to stay small and quick to open):");
+  if (topNote) { topNote.id = "left-out"; app.append(topNote); }
+
   // ---------- verdicts ----------
   const W = D.witness || null;
   const witnessSet = new Set(W ? W.ops : []);
-  function zoomToWitness() {
-    if (!W || !W.ops.length) return;
+  // The window the checks flag: the witness's operations, with a margin of
+  // 40% of their span on each side (at least 50 µs).
+  function witnessWindow() {
+    if (!W || !W.ops.length) return null;
     let a = Infinity, b = -Infinity;
     for (const i of W.ops) {
       a = Math.min(a, D.ops.t0[i]);
       b = Math.max(b, D.ops.t1[i] == null ? D.ops.t0[i] : D.ops.t1[i]);
     }
     const pad = Math.max(50, (b - a) * 0.4);
-    setView(Math.max(0, a - pad), b + pad);
-    if (keySel && W.key != null) { keySel.value = "k:" + W.key; redraw(); }
-    timelineBox.scrollIntoView({ behavior: "auto", block: "center" });
+    return [Math.max(0, a - pad), b + pad];
+  }
+  function showWitness(why) {
+    const win = witnessWindow();
+    if (!win) return false;
+    if (keySel && W.key != null) keySel.value = "k:" + W.key;
+    setView(win[0], win[1], why);
+    return true;
+  }
+  function zoomToWitness() {
+    if (showWitness("witness")) timelineBox.scrollIntoView({ behavior: "auto", block: "center" });
   }
   app.append(el("h2", { id: "verdicts", text: isRun ? "Verdicts" : "Verdict" }));
   const checksBox = el("div", { class: "checks" });
@@ -168,14 +231,25 @@
   // ---------- toolbar ----------
   const toolbar = el("div", { class: "toolbar" });
   const rangeEl = el("span", { class: "range" });
-  function rangeLabel() { rangeEl.textContent = fmtT(Math.round(view.t0)) + " – " + fmtT(Math.round(view.t1)); }
+  function rangeLabel() {
+    rangeEl.textContent = fmtT(Math.round(view.t0)) + " – " + fmtT(Math.round(view.t1)) + " of " + fmtT(END);
+    const whole = view.t0 <= 0 && view.t1 >= END;
+    viewNote.hidden = whole;
+    if (!whole) viewNote.firstChild.textContent = viewWhy === "opened" ?
+      "Opened on what the checks flag: the witness's operations" + (keySel && keySel.value !== "all" ? " (its key only)" : "") + ". " :
+      viewWhy === "witness" ? "The witness's operations. " : "";
+    body.dataset.viewT0 = String(Math.round(view.t0));
+    body.dataset.viewT1 = String(Math.round(view.t1));
+  }
+  const viewNote = el("span", { class: "viewnote" }, el("span", {}),
+    el("button", { onclick: () => { if (keySel) keySel.value = "all"; fit(); }, text: "show the whole " + (isRun ? "run" : "history") }));
   const zoomBy = (f) => { const c = (view.t0 + view.t1) / 2, h = (view.t1 - view.t0) * f / 2; setView(Math.max(0, c - h), c + h); };
   toolbar.append(el("span", { class: "group" },
     el("button", { onclick: () => zoomBy(0.5), text: "zoom in" }),
     el("button", { onclick: () => zoomBy(2), text: "zoom out" }),
-    el("button", { onclick: fit, text: "whole run" }),
+    el("button", { onclick: () => { if (keySel) keySel.value = "all"; fit(); }, text: isRun ? "whole run" : "whole history" }),
     W ? el("button", { onclick: zoomToWitness, text: "witness" }) : null,
-    rangeEl));
+    rangeEl, viewNote));
   const hiddenLanes = new Set(), hiddenKinds = new Set();
   const show = { delivered: true, timers: true };
   let keySel = null;
@@ -236,15 +310,24 @@
     for (const m of [1, 2, 5, 10]) if (m * p >= target) return m * p;
     return 10 * p;
   }
+  // Grid lines and tick labels: plain numbers in the unit written at the
+  // axis's left end ("time (ms)"), which changes with the zoom.
   function axis(g, w, y, h, labels) {
     const step = niceStep(view.t1 - view.t0, w - LEFT - RIGHT);
+    const u = axisUnit(step);
     g.font = "11px system-ui, sans-serif"; g.fillStyle = "#5d6577"; g.strokeStyle = "#eceef2"; g.lineWidth = 1;
-    for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
-      const x = Math.round(X(t, w)) + 0.5;
+    for (let k = Math.ceil(view.t0 / step); k * step <= view.t1; k++) {
+      const t = k * step, x = Math.round(X(t, w)) + 0.5;
       g.beginPath(); g.moveTo(x, y); g.lineTo(x, y + h); g.stroke();
-      if (labels) g.fillText(fmtT(Math.round(t)), x + 2, y + 10);
+      if (labels) g.fillText(num(t / u.div, u.dec), x + 2, y + 10);
     }
+    if (labels) {
+      g.fillStyle = "#1d2330"; g.font = "bold 11px system-ui, sans-serif";
+      g.fillText(BY_POSITION ? "position" : "time (" + u.name + ")", 8, y + 10);
+    }
+    axisLabel = BY_POSITION ? "position" : u.name;
   }
+  let axisLabel = "";
   function attachZoomPan(c, hover) {
     let drag = null;
     c.addEventListener("wheel", (e) => {
@@ -607,6 +690,8 @@
       el("span", { text: "- - → duplicate copy" }), el("span", { text: "orange: held by a partition or a pause until released" }),
       el("span", { text: "◆ red: connection error (link)" }), el("span", { text: "shaded: partition sides, crashes (hatched), pauses, halts" }),
       el("span", { text: "ticks under a lane: timers" })));
+    const diagNote = leftOutBox(["arrows", "texts", "timers", "markers"]);
+    if (diagNote) app.append(diagNote);
     const box = el("div", {});
     diagCanvas = makeCanvas(200);
     box.append(diagCanvas);
@@ -730,6 +815,8 @@
     el("span", {}, el("span", { class: "sw", style: "background:" + TYPE_COLOR.none }), "never completed"),
     W ? el("span", {}, el("span", { class: "sw", style: "background:#c2185b" }), "witness of the linearizability violation") : null,
     isRun ? el("span", { text: "faint shading: partitions and other network faults" }) : null));
+  const tlNote = leftOutBox(["ops"]);
+  if (tlNote) app.append(tlNote);
   timelineBox = el("div", {});
   tlCanvas = makeCanvas(tlH);
   timelineBox.append(tlCanvas);
@@ -837,17 +924,6 @@
     }
     app.append(t, el("div", { class: "legend", text: "red: live replicas disagree on this entry" }));
   }
-  const om = D.omitted || {};
-  if (Object.keys(om).length) {
-    const parts = [];
-    if (om.arrows) parts.push(om.arrows + " message arrows (after " + fmtT(D.window_end_us) + " only messages that were dropped, lost, duplicated or held are drawn; the plots count all of them)");
-    if (om.ops) parts.push(om.ops + " operations from the timeline (the plots count all of them)");
-    if (om.texts) parts.push("the contents of " + om.texts + " messages");
-    if (om.timers) parts.push(om.timers + " timer ticks");
-    if (om.markers) parts.push(om.markers + " fault markers");
-    if (om.unreadable_trace_lines) parts.push(om.unreadable_trace_lines + " trace lines the report could not read");
-    app.append(el("h2", { text: "Left out of this page" }), el("div", { class: "omitted", text: "To keep the file small: " + parts.join("; ") + ". The --trace file has every event." }));
-  }
   if (isRun) {
     app.append(el("h2", { text: "Scenario" }),
       el("details", {}, el("summary", { text: "the scenario with every default filled in (dsim run --print-scenario)" }),
@@ -862,10 +938,12 @@
   const m = /^#(?:t=(\d+)-(\d+)|(witness))(?:@([\w-]+))?$/.exec(hash);
   if (m && m[1]) setView(Number(m[1]), Number(m[2]));
   else if (m && m[3] && W) zoomToWitness();
-  else redraw();
+  // A page opens on what the checks flag; the whole run is one click away.
+  else if (!showWitness("opened")) redraw();
   const target = m && m[4] ? document.getElementById(m[4]) : null;
   if (target) target.scrollIntoView({ block: "start" });
   else if (m) window.scrollTo(0, 0);
+  body.dataset.axisUnit = axisLabel;
   body.dataset.arrows = diagCanvas ? diagCanvas.dataset.arrows : "0";
   body.dataset.bars = tlCanvas.dataset.bars;
   body.dataset.totalMs = String(Math.round(performance.now() - started));

@@ -1,25 +1,25 @@
 //! The trace as the report draws it: a [`Collector`] reads the run's JSON
-//! Lines trace as the engine writes it (one line at a time, nothing kept
-//! but what the page needs) and turns it into message arrows, timer ticks
-//! and fault markers.
+//! Lines trace as the engine writes it, one line at a time, and keeps only
+//! what the page needs: the message copies still in flight (a window that
+//! moves with the run), the arrows the page draws (see [`super::MAX_ARROWS`]),
+//! per-bucket counts of every message for the plots, timer ticks and fault
+//! markers. Nothing grows with the run's length but those capped lists and
+//! the counts.
+//!
+//! Lines are read by a small scanner that knows the engine's flat records
+//! (`{"t":…,"ev":"…",…}`): integers and short strings are read in place,
+//! objects and arrays (a message, a fault) are skipped over and kept as
+//! slices of the line. A message's kind is read from its slice.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::rc::Rc;
-
-use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::kind::KindOf;
-
-/// The JSON text of a send record's message.
-fn message_text(line: &[u8]) -> Option<String> {
-    let v: Value = serde_json::from_slice(line).ok()?;
-    Some(v.get("msg")?.to_string())
-}
 
 /// What a message arrow ends in: the index into [`OUTCOMES`].
 pub const OUTCOMES: [&str; 10] = [
@@ -35,12 +35,12 @@ pub const OUTCOMES: [&str; 10] = [
     "dropped",
 ];
 
-fn drop_outcome(reason: &str) -> u8 {
+fn drop_outcome(reason: &[u8]) -> u8 {
     match reason {
-        "partition" => 1,
-        "down" => 2,
-        "halted" => 3,
-        "connection-reset" => 4,
+        b"partition" => 1,
+        b"down" => 2,
+        b"halted" => 3,
+        b"connection-reset" => 4,
         _ => 9,
     }
 }
@@ -68,6 +68,14 @@ pub struct Arrow {
     pub h: Option<u64>,
 }
 
+impl Arrow {
+    /// True when the message simply arrived (not dropped, lost,
+    /// duplicated or held).
+    pub fn plain(&self) -> bool {
+        self.o == 0 && self.c == 0 && self.h.is_none()
+    }
+}
+
 /// A point event drawn as a marker or span boundary: faults, halts, link
 /// errors, rule ends, loss ends, the final heal.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -80,33 +88,106 @@ pub struct Marker {
     pub x: Value,
 }
 
-struct Sent {
+const NONE: u64 = u64::MAX;
+
+/// A message id's state while it may still be read about (32 bytes).
+#[derive(Clone, Copy)]
+struct Slot {
     t: u64,
+    /// When held or parked, else [`NONE`].
+    held: u64,
     from: u32,
     to: u32,
+    /// Index into the kinds; `u32::MAX` for an id not sent (yet).
     kind: u32,
-    fate: Option<String>,
-    copies: u32,
-    /// Extra copies made of it so far (each has its own id).
-    dups: u32,
-    held: Option<u64>,
-    text: Option<String>,
+    /// The copy number of this id's first arrival (0, or k for the
+    /// k-th extra copy of a message).
+    copy: u16,
+    /// Extra copies made of it so far.
+    dups: u8,
+    /// Arrivals (deliveries and drops) read so far.
+    arrivals: u8,
+    /// The outcome a send's `fate` gives it when it never arrives.
+    fate: u8,
 }
 
-impl Sent {
-    /// A slot for a message id whose send record was not read (yet).
-    fn unseen() -> Sent {
-        Sent {
-            t: 0,
-            from: 0,
-            to: 0,
-            kind: u32::MAX,
-            fate: None,
-            copies: 0,
-            dups: 0,
-            held: None,
-            text: None,
+impl Slot {
+    const UNSEEN: Slot = Slot {
+        t: 0,
+        held: NONE,
+        from: 0,
+        to: 0,
+        kind: u32::MAX,
+        copy: 0,
+        dups: 0,
+        arrivals: 0,
+        fate: 8,
+    };
+}
+
+/// Messages counted per bucket of simulated time, whatever the run's
+/// length: buckets start 1 ms wide and double (pairs merged) when there
+/// would be more than [`FINE`] of them.
+#[derive(Clone, Debug)]
+pub struct Counts {
+    /// Bucket width (µs).
+    pub width_us: u64,
+    /// Messages sent (first copies) per bucket, by send time.
+    pub sent: Vec<u64>,
+    /// Copies delivered per bucket, by arrival time.
+    pub delivered: Vec<u64>,
+    /// Copies dropped or lost per bucket, by send time.
+    pub dropped: Vec<u64>,
+}
+
+const FINE: usize = 1 << 14;
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            width_us: 1000,
+            sent: Vec::new(),
+            delivered: Vec::new(),
+            dropped: Vec::new(),
         }
+    }
+}
+
+impl Counts {
+    fn add(&mut self, which: u8, t: u64) {
+        let mut i = (t / self.width_us) as usize;
+        while i >= FINE {
+            self.coarsen();
+            i = (t / self.width_us) as usize;
+        }
+        let v = match which {
+            0 => &mut self.sent,
+            1 => &mut self.delivered,
+            _ => &mut self.dropped,
+        };
+        if v.len() <= i {
+            v.resize(i + 1, 0);
+        }
+        v[i] += 1;
+    }
+
+    fn coarsen(&mut self) {
+        self.width_us *= 2;
+        for v in [&mut self.sent, &mut self.delivered, &mut self.dropped] {
+            let merged: Vec<u64> = v.chunks(2).map(|c| c.iter().sum()).collect();
+            *v = merged;
+        }
+    }
+
+    /// The counts in `n` buckets of `width` µs (a multiple of this one's).
+    pub fn rebucket(v: &[u64], from: u64, width: u64, n: usize) -> Vec<u64> {
+        let mut out = vec![0; n];
+        for (i, c) in v.iter().enumerate() {
+            if *c > 0 {
+                out[((i as u64 * from / width) as usize).min(n - 1)] += c;
+            }
+        }
+        out
     }
 }
 
@@ -116,49 +197,213 @@ pub struct Model {
     partial: Vec<u8>,
     kinds: Vec<String>,
     kind_index: BTreeMap<String, u32>,
-    sent: Vec<Sent>,
+    /// Ids from `base` on that may still be read about.
+    slots: VecDeque<Slot>,
+    base: u64,
+    /// The highest id of a send read so far.
+    last_sent: u64,
+    /// The highest message id read so far (sends and copies).
+    pub max_mid: u64,
+    /// Arrows kept: every arrow of an id up to [`super::MAX_ARROWS`],
+    /// then those that did not simply arrive, up to
+    /// [`super::MAX_ODD_ARROWS`].
     arrows: Vec<Arrow>,
-    /// Timer firings: (time, lane, tag).
-    pub timers: Vec<(u64, u32, String)>,
-    /// Faults and other point events, in trace order.
+    odd_kept: usize,
+    /// Arrows of every id, and those left out of `arrows`.
+    pub arrows_total: u64,
+    /// See `arrows_total`.
+    pub arrows_omitted: u64,
+    /// Send time of id [`super::MAX_ARROWS`], once there is one.
+    pub window_end: Option<u64>,
+    /// Every message, counted for the plots.
+    pub counts: Counts,
+    texts: BTreeMap<u64, String>,
+    /// Timer firings kept: (time, lane, tag index).
+    pub timers: Vec<(u64, u32, u32)>,
+    /// Timer tags, by index.
+    pub timer_tags: Vec<String>,
+    timer_tag_index: BTreeMap<String, u32>,
+    /// Timer firings and markers left out.
+    pub timers_omitted: u64,
+    /// Faults and other point events kept, in trace order.
     pub markers: Vec<Marker>,
+    /// See `timers_omitted`.
+    pub markers_omitted: u64,
     /// Lines that were not understood (a bug if ever non-zero).
     pub unreadable: u64,
     keep_text: bool,
 }
 
-/// The per-line fields the page uses (others are ignored).
-#[derive(Deserialize)]
+/// The fields of one trace line the page uses, as slices of it.
+#[derive(Default)]
 struct Line<'a> {
-    t: u64,
-    #[serde(borrow)]
-    ev: Cow<'a, str>,
-    #[serde(default)]
+    t: Option<u64>,
+    ev: &'a [u8],
     mid: Option<u64>,
-    /// A `copy` record's original.
-    #[serde(default)]
     of: Option<u64>,
-    #[serde(default)]
     from: Option<u64>,
-    #[serde(default)]
     to: Option<u64>,
-    #[serde(default)]
     node: Option<u64>,
-    #[serde(default, borrow)]
-    reason: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    fate: Option<Cow<'a, str>>,
-    #[serde(default)]
-    msg: Option<KindOf>,
-    #[serde(default)]
-    tag: Option<KindOf>,
+    reason: &'a [u8],
+    fate: &'a [u8],
+    msg: Option<&'a [u8]>,
+    tag: Option<&'a [u8]>,
+}
+
+/// A scanner over one line of the engine's JSON.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// A string's raw contents (escapes left as they are).
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => break,
+                b'\\' => self.i += 2,
+                _ => self.i += 1,
+            }
+        }
+        let s = &self.b[start..self.i];
+        self.i += 1;
+        Some(s)
+    }
+
+    /// A value, skipped; returns its slice.
+    fn value(&mut self) -> Option<&'a [u8]> {
+        let start = self.i;
+        match self.peek()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match *self.b.get(self.i)? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+            }
+            _ => {
+                while let Some(c) = self.peek() {
+                    if c == b',' || c == b'}' || c == b']' {
+                        break;
+                    }
+                    self.i += 1;
+                }
+            }
+        }
+        Some(&self.b[start..self.i])
+    }
+}
+
+/// An unsigned integer's digits, else `None`.
+fn uint(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &c in v {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    Some(n)
+}
+
+fn scan_line<'a>(text: &'a [u8]) -> Option<Line<'a>> {
+    let mut s = Scan { b: text, i: 0 };
+    let mut l = Line::default();
+    s.eat(b'{')?;
+    if s.eat(b'}').is_some() {
+        return Some(l);
+    }
+    loop {
+        let key = s.string()?;
+        s.eat(b':')?;
+        let v = s.value()?;
+        let unquote = |v: &'a [u8]| -> &'a [u8] {
+            if v.len() >= 2 && v[0] == b'"' {
+                &v[1..v.len() - 1]
+            } else {
+                b""
+            }
+        };
+        match key {
+            b"t" => l.t = uint(v),
+            b"ev" => l.ev = unquote(v),
+            b"mid" => l.mid = uint(v),
+            b"of" => l.of = uint(v),
+            b"from" => l.from = uint(v),
+            b"to" => l.to = uint(v),
+            b"node" => l.node = uint(v),
+            b"reason" => l.reason = unquote(v),
+            b"fate" => l.fate = unquote(v),
+            b"msg" => l.msg = Some(v),
+            b"tag" => l.tag = Some(v),
+            _ => {}
+        }
+        match s.peek()? {
+            b',' => s.i += 1,
+            b'}' => return Some(l),
+            _ => return None,
+        }
+    }
+}
+
+/// A message's (or timer tag's) kind from its JSON text: the only key of
+/// a one-key object that is not a tag or `body` is read in place; anything
+/// else as [`KindOf`] reads it.
+fn kind_of(v: &[u8]) -> Option<String> {
+    let mut s = Scan { b: v, i: 0 };
+    if s.eat(b'{').is_some() {
+        if let Some(key) = s.string() {
+            let plain = !key.contains(&b'\\')
+                && !matches!(key, b"type" | b"msg_type" | b"kind" | b"via" | b"body");
+            if plain
+                && s.eat(b':').is_some()
+                && s.value().is_some()
+                && s.eat(b'}').is_some()
+                && s.i == v.len()
+            {
+                return std::str::from_utf8(key).ok().map(str::to_string);
+            }
+        }
+    }
+    serde_json::from_slice::<KindOf>(v).ok().and_then(|k| k.0)
 }
 
 /// The finished drawing data.
 pub struct Drawn {
     /// Message kinds, in order of first send.
     pub kinds: Vec<String>,
-    /// Every message copy, ordered by (send time, id, copy).
+    /// The arrows kept, ordered by (send time, id, copy).
     pub arrows: Vec<Arrow>,
     /// The text of each message by id (only when asked to keep it).
     pub texts: BTreeMap<u64, String>,
@@ -175,124 +420,160 @@ impl Model {
 
     /// Reads one trace line.
     pub fn line(&mut self, text: &[u8]) {
-        let value;
-        let line: Line = match serde_json::from_slice(text) {
-            Ok(l) => l,
-            // A send a rule duplicated repeats its `at` field: read it
-            // through a map, which keeps one of them (not used here).
-            Err(_) => {
-                value = serde_json::from_slice::<Value>(text).ok();
-                match value.as_ref().and_then(|v| Line::deserialize(v).ok()) {
-                    Some(l) => l,
-                    None => {
-                        self.unreadable += 1;
-                        return;
+        let Some(line) = scan_line(text) else {
+            self.unreadable += 1;
+            return;
+        };
+        let Some(t) = line.t else {
+            self.unreadable += 1;
+            return;
+        };
+        let lane = |v: Option<u64>| v.unwrap_or(0) as u32;
+        match line.ev {
+            b"send" => {
+                let kind = line.msg.and_then(kind_of);
+                let kind = self.kind(kind.as_deref().unwrap_or("message"));
+                let mid = line.mid.unwrap_or(0);
+                if mid > 0 {
+                    if self.keep_text && mid <= super::MAX_TEXTS {
+                        if let Some(m) = line.msg.and_then(|m| std::str::from_utf8(m).ok()) {
+                            self.texts.insert(mid, m.to_string());
+                        }
+                    }
+                    let fate = match line.fate {
+                        b"lost" => 5,
+                        b"connection-error" => 6,
+                        b"drop" => 7,
+                        _ => 8,
+                    };
+                    if let Some(s) = self.slot(mid) {
+                        *s = Slot {
+                            t,
+                            from: lane(line.from),
+                            to: lane(line.to),
+                            kind,
+                            fate,
+                            ..Slot::UNSEEN
+                        };
+                    }
+                    self.last_sent = self.last_sent.max(mid);
+                    self.max_mid = self.max_mid.max(mid);
+                    if mid == super::MAX_ARROWS as u64 {
+                        self.window_end = Some(t);
+                    }
+                    self.counts.add(0, t);
+                }
+            }
+            b"copy" => self.copy(line.of, line.mid),
+            b"deliver" => self.arrive(line.mid, t, 0),
+            b"drop" => self.arrive(line.mid, t, drop_outcome(line.reason)),
+            b"hold" | b"park" => {
+                if let Some(s) = line.mid.and_then(|m| self.slot_mut(m)) {
+                    if s.held == NONE {
+                        s.held = t;
                     }
                 }
             }
-        };
-        let lane = |v: Option<u64>| v.unwrap_or(0) as u32;
-        match line.ev.as_ref() {
-            "send" => {
-                let kind = line.msg.and_then(|k| k.0);
-                let kind = self.kind(kind.unwrap_or_else(|| "message".to_string()));
-                let mid = line.mid.unwrap_or(0) as usize;
-                if self.sent.len() < mid {
-                    self.sent.resize_with(mid, Sent::unseen);
+            b"timer" => {
+                if self.timers.len() >= super::MAX_TIMERS {
+                    self.timers_omitted += 1;
+                    return;
                 }
-                if mid > 0 {
-                    let text = (self.keep_text && mid as u64 <= super::MAX_TEXTS)
-                        .then(|| message_text(text))
-                        .flatten();
-                    self.sent[mid - 1] = Sent {
-                        t: line.t,
-                        from: lane(line.from),
-                        to: lane(line.to),
-                        kind,
-                        fate: line.fate.map(Cow::into_owned),
-                        copies: 0,
-                        dups: 0,
-                        held: None,
-                        text,
-                    };
+                let tag = line.tag.and_then(kind_of).unwrap_or_default();
+                let i = match self.timer_tag_index.get(&tag) {
+                    Some(&i) => i,
+                    None => {
+                        let i = self.timer_tags.len() as u32;
+                        self.timer_tags.push(tag.clone());
+                        self.timer_tag_index.insert(tag, i);
+                        i
+                    }
+                };
+                self.timers.push((t, lane(line.node), i));
+            }
+            b"fault" | b"halt" | b"link_error" | b"rule_end" | b"loss_end" | b"final_heal"
+            | b"request_lost" | b"stop" => {
+                if self.markers.len() >= super::MAX_MARKERS {
+                    self.markers_omitted += 1;
+                    return;
                 }
-            }
-            "copy" => self.copy(line.of, line.mid),
-            "deliver" => self.arrive(line.mid, line.t, 0),
-            "drop" => {
-                let o = drop_outcome(line.reason.as_deref().unwrap_or(""));
-                self.arrive(line.mid, line.t, o)
-            }
-            "hold" | "park" => {
-                if let Some(s) = self.sent_mut(line.mid) {
-                    s.held.get_or_insert(line.t);
-                }
-            }
-            "timer" => {
-                let tag = line.tag.and_then(|k| k.0).unwrap_or_default();
-                self.timers.push((line.t, lane(line.node), tag));
-            }
-            "fault" | "halt" | "link_error" | "rule_end" | "loss_end" | "final_heal"
-            | "request_lost" | "stop" => {
                 let mut x: Value = serde_json::from_slice(text).unwrap_or(Value::Null);
                 if let Value::Object(o) = &mut x {
                     o.remove("t");
                     o.remove("ev");
                 }
                 self.markers.push(Marker {
-                    t: line.t,
-                    ev: line.ev.into_owned(),
+                    t,
+                    ev: String::from_utf8_lossy(line.ev).into_owned(),
                     x,
                 });
             }
             _ => {}
         }
+        self.retire();
     }
 
-    fn kind(&mut self, k: String) -> u32 {
-        if let Some(&i) = self.kind_index.get(&k) {
+    fn kind(&mut self, k: &str) -> u32 {
+        if let Some(&i) = self.kind_index.get(k) {
             return i;
         }
         let i = self.kinds.len() as u32;
-        self.kinds.push(k.clone());
-        self.kind_index.insert(k, i);
+        self.kinds.push(k.to_string());
+        self.kind_index.insert(k.to_string(), i);
         i
+    }
+
+    /// The slot of id `mid` (1-based), made when it is new; `None` for an
+    /// id already retired.
+    fn slot(&mut self, mid: u64) -> Option<&mut Slot> {
+        if self.slots.is_empty() && self.base == 0 {
+            self.base = 1;
+        }
+        let i = mid.checked_sub(self.base)? as usize;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, Slot::UNSEEN);
+        }
+        self.slots.get_mut(i)
+    }
+
+    fn slot_mut(&mut self, mid: u64) -> Option<&mut Slot> {
+        let i = mid.checked_sub(self.base)? as usize;
+        self.slots.get_mut(i)
     }
 
     /// An extra copy `mid` of message `of`: drawn as copy 1, 2, … of it.
     fn copy(&mut self, of: Option<u64>, mid: Option<u64>) {
-        let Some(src) = self.sent_mut(of) else { return };
-        src.dups += 1;
-        let s = Sent {
-            t: src.t,
-            from: src.from,
-            to: src.to,
-            kind: src.kind,
-            fate: src.fate.clone(),
-            copies: src.dups,
-            dups: 0,
-            held: None,
-            text: src.text.clone(),
-        };
-        let Some(i) = mid.and_then(|m| (m as usize).checked_sub(1)) else {
+        let Some(src) = of.and_then(|o| self.slot_mut(o)) else {
             return;
         };
-        if self.sent.len() <= i {
-            self.sent.resize_with(i + 1, Sent::unseen);
+        src.dups = src.dups.saturating_add(1);
+        let s = Slot {
+            copy: u16::from(src.dups),
+            dups: 0,
+            arrivals: 0,
+            held: NONE,
+            ..*src
+        };
+        let Some(mid) = mid.filter(|&m| m > 0) else {
+            return;
+        };
+        self.max_mid = self.max_mid.max(mid);
+        if let Some(slot) = self.slot(mid) {
+            *slot = s;
         }
-        self.sent[i] = s;
-    }
-
-    fn sent_mut(&mut self, mid: Option<u64>) -> Option<&mut Sent> {
-        let i = mid? as usize;
-        self.sent.get_mut(i.checked_sub(1)?)
+        if self.keep_text && mid <= super::MAX_TEXTS {
+            if let Some(t) = of.and_then(|o| self.texts.get(&o)).cloned() {
+                self.texts.insert(mid, t);
+            }
+        }
     }
 
     fn arrive(&mut self, mid: Option<u64>, t: u64, outcome: u8) {
         let Some(m) = mid else { return };
-        let Some(s) = self.sent_mut(mid) else { return };
-        let c = s.copies;
-        s.copies += 1;
+        let Some(s) = self.slot_mut(m) else { return };
+        let c = u32::from(s.copy) + u32::from(s.arrivals);
+        s.arrivals = s.arrivals.saturating_add(1);
+        let held = std::mem::replace(&mut s.held, NONE);
         let arrow = Arrow {
             s: s.t,
             m,
@@ -302,50 +583,94 @@ impl Model {
             k: s.kind,
             a: Some(t),
             o: outcome,
-            h: s.held.take(),
+            h: (held != NONE).then_some(held),
         };
-        self.arrows.push(arrow);
+        self.counts.add(
+            if outcome == 0 { 1 } else { 2 },
+            if outcome == 0 { t } else { arrow.s },
+        );
+        self.keep(arrow);
+    }
+
+    /// Keeps an arrow when the page draws it; counts it either way.
+    fn keep(&mut self, a: Arrow) {
+        self.arrows_total += 1;
+        if a.m <= super::MAX_ARROWS as u64 {
+            self.arrows.push(a);
+        } else if !a.plain() && self.odd_kept < super::MAX_ODD_ARROWS {
+            self.odd_kept += 1;
+            self.arrows.push(a);
+        } else {
+            self.arrows_omitted += 1;
+        }
+    }
+
+    /// Retires the ids at the front that can be read about no more: those
+    /// that arrived, and those sent to never arrive once a later send was
+    /// read (a send's copies follow it at once). Their arrow, for the ones
+    /// that never arrived, is made now.
+    fn retire(&mut self) {
+        while let Some(s) = self.slots.front() {
+            let done = s.arrivals > 0 || (s.fate != 8 && self.base < self.last_sent);
+            if !done {
+                break;
+            }
+            let s = self.slots.pop_front().expect("a front slot");
+            let m = self.base;
+            self.base += 1;
+            if s.arrivals == 0 && s.kind != u32::MAX {
+                self.never_arrived(m, &s);
+            }
+        }
+    }
+
+    fn never_arrived(&mut self, m: u64, s: &Slot) {
+        self.counts.add(2, s.t);
+        self.keep(Arrow {
+            s: s.t,
+            m,
+            c: 0,
+            f: s.from,
+            r: s.to,
+            k: s.kind,
+            a: None,
+            o: s.fate,
+            h: (s.held != NONE).then_some(s.held),
+        });
     }
 
     /// Ends the trace: messages that never arrived get their arrow too.
-    pub fn finish(mut self) -> Drawn {
-        let mut texts = BTreeMap::new();
-        for (i, s) in self.sent.iter_mut().enumerate() {
-            let m = i as u64 + 1;
-            if s.kind == u32::MAX {
-                continue;
+    pub fn finish(&mut self) -> Drawn {
+        let slots = std::mem::take(&mut self.slots);
+        for (i, s) in slots.iter().enumerate() {
+            if s.arrivals == 0 && s.kind != u32::MAX {
+                self.never_arrived(self.base + i as u64, s);
             }
-            if let Some(t) = s.text.take() {
-                texts.insert(m, t);
-            }
-            if s.copies > 0 {
-                continue;
-            }
-            let (a, o) = match s.fate.as_deref() {
-                Some("lost") => (None, 5),
-                Some("connection-error") => (None, 6),
-                Some("drop") => (None, 7),
-                _ => (None, 8),
-            };
-            self.arrows.push(Arrow {
-                s: s.t,
-                m,
-                c: 0,
-                f: s.from,
-                r: s.to,
-                k: s.kind,
-                a,
-                o,
-                h: s.held,
-            });
         }
-        self.arrows.sort_unstable();
+        let mut arrows = std::mem::take(&mut self.arrows);
+        arrows.sort_unstable();
         Drawn {
-            kinds: self.kinds,
-            arrows: self.arrows,
-            texts,
+            kinds: std::mem::take(&mut self.kinds),
+            arrows,
+            texts: std::mem::take(&mut self.texts),
         }
     }
+}
+
+/// The first `\n` in `b`, eight bytes at a time.
+fn newline(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("eight bytes")) ^ (ONES * 0x0a);
+        // A zero byte in `w` is a newline in `b`.
+        if (w.wrapping_sub(ONES) & !w & HIGH) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'\n').map(|j| i + j)
 }
 
 /// A trace writer that feeds a shared [`Model`] line by line (and,
@@ -369,7 +694,7 @@ impl Write for Collector {
         }
         let mut m = self.model.borrow_mut();
         let mut rest = buf;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = newline(rest) {
             if m.partial.is_empty() {
                 m.line(&rest[..nl]);
             } else {
@@ -390,7 +715,6 @@ impl Write for Collector {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +738,7 @@ mod tests {
         c.write_all(&text.as_bytes()[..50]).unwrap();
         c.write_all(&text.as_bytes()[50..]).unwrap();
         drop(c);
-        let m = Rc::try_unwrap(model).ok().unwrap().into_inner();
+        let mut m = Rc::try_unwrap(model).ok().unwrap().into_inner();
         assert_eq!(m.markers.len(), 1);
         let d = m.finish();
         assert_eq!(d.kinds, ["set", "sync"]);
@@ -430,5 +754,55 @@ mod tests {
             ]
         );
         assert_eq!(d.texts[&1], "{\"set\":{\"k\":1}}");
+    }
+
+    #[test]
+    fn big_traces_keep_a_window_of_arrows_and_count_every_message() {
+        let n = crate::html::MAX_ARROWS as u64 + 10;
+        let mut m = Model::new(false);
+        for mid in 1..=n {
+            let t = mid * 10;
+            let fate = if mid == n - 3 {
+                ",\"fate\":\"lost\""
+            } else {
+                ",\"at\":1"
+            };
+            m.line(format!("{{\"t\":{t},\"ev\":\"send\",\"mid\":{mid},\"from\":0,\"to\":1,\"msg\":{{\"ping\":[1,\"}}\"]}}{fate}}}").as_bytes());
+            if mid != n - 3 {
+                m.line(format!("{{\"t\":{},\"ev\":\"deliver\",\"mid\":{mid}}}", t + 5).as_bytes());
+            }
+        }
+        // Delivered ones are retired as they arrive.
+        assert!(m.slots.len() <= 4, "{}", m.slots.len());
+        assert_eq!(m.unreadable, 0);
+        let d = m.finish();
+        assert_eq!(d.kinds, ["ping"]);
+        // The window, and the one lost message after it.
+        assert_eq!(d.arrows.len(), crate::html::MAX_ARROWS + 1);
+        assert_eq!(d.arrows.last().map(|a| (a.m, a.o)), Some((n - 3, 5)));
+        assert_eq!(m.arrows_total, n);
+        assert_eq!(m.arrows_omitted, 9);
+        assert_eq!(m.window_end, Some(crate::html::MAX_ARROWS as u64 * 10));
+        let c = &m.counts;
+        assert_eq!(c.sent.iter().sum::<u64>(), n);
+        assert_eq!(c.delivered.iter().sum::<u64>(), n - 1);
+        assert_eq!(c.dropped.iter().sum::<u64>(), 1);
+        // 1.5 s of sends in buckets of at most 16,384: 1 ms still fits.
+        assert_eq!(c.width_us, 1000);
+    }
+
+    #[test]
+    fn newlines_are_found_wherever_they_are() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut b = vec![b'x'; len];
+                if at < len {
+                    b[at] = b'\n';
+                }
+                assert_eq!(newline(&b), (at < len).then_some(at), "{len} {at}");
+            }
+        }
+        // Bytes that differ from a newline only in one bit are not one.
+        assert_eq!(newline(&[0x0b, 0x8a, 0x0e, 0x2a, 0x0a]), Some(4));
     }
 }
