@@ -55,8 +55,7 @@ mod cycles;
 use super::shape::{bad_input, bad_output, txn_micros};
 use super::{Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
-use crate::linearizability::{KeyChecker, KeyReport, Verdict};
-use crate::witness::Witness;
+use crate::outcome::{KeyChecker, KeyReport, Verdict, Witness};
 
 /// The registry line.
 pub(crate) const REGISTRATION: Registration = Registration::new(
@@ -806,10 +805,26 @@ fn version_cycle(edges: &Versions) -> Option<Vec<Atom>> {
     None
 }
 
+/// How a key's version order is inferred, as Elle's rw-register options.
+/// The default is Elle's: only the initial state (nil precedes every value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inference {
+    /// Elle's `:wfr-keys?`: within an ok transaction, a write of a key
+    /// follows the transaction's read of it (the value read precedes the
+    /// value written).
+    pub wfr_keys: bool,
+}
+
 /// Analyses `txns` (all of the history's transactions, failed ones
-/// included), inferring what `model` needs (real-time edges only for
+/// included) with Elle's default version inference (the initial state
+/// only), inferring what `model` needs (real-time edges only for
 /// strict-serializable).
 pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
+    analyze_with(txns, model, Inference::default())
+}
+
+/// [`analyze`], with the version order inferred as `inference` says.
+pub fn analyze_with(txns: Vec<Txn>, model: Consistency, inference: Inference) -> Analysis {
     let mut anomalies = Vec::new();
     let n = txns.len();
     let ok = |t: &Txn| t.status == Status::Ok;
@@ -861,7 +876,8 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                         Some(w) => (Some(w), "wrote", ""),
                         None => (state.get(k).copied(), "read", " with no write between"),
                     };
-                    if let Some(seen) = before.filter(|seen| *seen != v) {
+                    // As Elle: an earlier read of nil sets no expectation.
+                    if let Some(seen) = before.filter(|seen| seen.is_some() && *seen != v) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::Internal,
                             txns: vec![i],
@@ -938,7 +954,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
         }
     }
 
-    // Version graphs: initial state, then writes-follow-reads.
+    // Version graphs: the initial state, then (if asked) writes follow reads.
     let mut versions: BTreeMap<&Atom, Versions> = BTreeMap::new();
     for t in txns.iter().filter(|t| t.status != Status::Fail) {
         for (k, v) in t.ext_writes() {
@@ -952,21 +968,29 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
             }
         }
     }
-    let mut wfr: BTreeMap<&Atom, Versions> = BTreeMap::new();
-    for t in txns.iter().filter(|t| ok(t)) {
-        let writes = t.ext_writes();
-        for (k, v) in t.ext_reads() {
-            if let (Some(v), Some(&w)) = (v, writes.get(k)) {
-                if v != w {
-                    wfr.entry(k)
-                        .or_default()
-                        .insert((Some(v.clone()), w.clone()));
+    if inference.wfr_keys {
+        // Writes follow reads (Elle's `:wfr-keys?`). As Elle, when these
+        // edges put the versions of any key in a cycle, the whole analyzer
+        // is left out (and every such cycle reported).
+        let mut wfr: BTreeMap<&Atom, Versions> = BTreeMap::new();
+        for t in txns.iter().filter(|t| ok(t)) {
+            let writes = t.ext_writes();
+            for (k, v) in t.ext_reads() {
+                if let (Some(v), Some(&w)) = (v, writes.get(k)) {
+                    if v != w {
+                        wfr.entry(k)
+                            .or_default()
+                            .insert((Some(v.clone()), w.clone()));
+                    }
                 }
             }
         }
-    }
-    for (k, edges) in wfr {
-        if let Some(cycle) = version_cycle(&edges) {
+        let mut cyclic = false;
+        for (k, edges) in &wfr {
+            let Some(cycle) = version_cycle(edges) else {
+                continue;
+            };
+            cyclic = true;
             let mut involved = BTreeSet::new();
             for v in &cycle {
                 if let Some(ws) = ext_writers.get(k).and_then(|m| m.get(v)) {
@@ -978,14 +1002,17 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                 txns: involved.into_iter().collect(),
                 cycle: Vec::new(),
                 text: format!(
-                    "writes follow reads orders the versions of {k} in a cycle: {} → {}; those edges are not used",
+                    "writes follow reads orders the versions of {k} in a cycle: {} → {}; no writes-follow-reads edge is used (of any key)",
                     cycle.join(" → "),
                     cycle[0]
                 ),
             });
-            continue;
         }
-        versions.entry(k).or_default().extend(edges);
+        if !cyclic {
+            for (k, edges) in wfr {
+                versions.entry(k).or_default().extend(edges);
+            }
+        }
     }
 
     // Lost update: two ok txns read the same version of k and both wrote k.
@@ -1139,9 +1166,13 @@ pub(crate) fn process_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(us
     }
 }
 
-/// Real-time edges among ok transactions, transitively reduced: each
-/// transaction follows the frontier of transactions that had ended when it
-/// was invoked and that no other ended transaction followed.
+/// Real-time edges, transitively reduced, as Elle's realtime graph: each
+/// transaction that ended ok or info (crashed: it may take effect later)
+/// follows the frontier of ok transactions that had ended when it was
+/// invoked and that no other ended ok transaction followed. An info
+/// transaction precedes nothing in real time (it may not have ended); a
+/// failed one took no effect, so edges to it are left out (Elle draws
+/// them, but a failed transaction has no other edge and is on no cycle).
 pub(crate) fn realtime_edges(
     txns: &[Txn],
     g: &mut Graph,
@@ -1150,14 +1181,16 @@ pub(crate) fn realtime_edges(
     // Events (time, 0 invocation / 1 completion, txn); at equal times an
     // invocation sorts first: ending at t does not precede starting at t.
     let mut events: Vec<(u64, u8, usize)> = Vec::new();
-    for (i, t) in txns
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.status == Status::Ok)
-    {
-        events.push((t.invoked, 0, i));
-        if let Some(c) = t.completed {
-            events.push((c, 1, i));
+    for (i, t) in txns.iter().enumerate() {
+        match t.status {
+            Status::Ok => {
+                events.push((t.invoked, 0, i));
+                if let Some(c) = t.completed {
+                    events.push((c, 1, i));
+                }
+            }
+            Status::Info => events.push((t.invoked, 0, i)),
+            Status::Fail => {}
         }
     }
     events.sort();
@@ -1178,7 +1211,9 @@ pub(crate) fn realtime_edges(
                     },
                 );
             }
-            preds.insert(i, p);
+            if txns[i].status == Status::Ok {
+                preds.insert(i, p);
+            }
         } else {
             for p in preds.remove(&i).unwrap_or_default() {
                 frontier.remove(&p);
@@ -1319,6 +1354,8 @@ struct Transactional {
     ryw: bool,
     /// Anomalies to fail on besides the model's (Elle's `:anomalies`).
     also: Vec<AnomalyKind>,
+    /// rw-register's version inference (`wfr_keys`).
+    inference: Inference,
 }
 
 impl Transactional {
@@ -1328,13 +1365,14 @@ impl Transactional {
 }
 
 /// Builds a transactional model: `initial` is a consistency model's name,
-/// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names]}`.
+/// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names],
+/// "wfr_keys": bool}` (`wfr_keys`: rw-register only).
 pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<Model, ModelError> {
     let name = workload.name();
     let bad = |found: &Value| {
         ModelError::BadInitial {
         model: name,
-        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names]}",
+        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names], \"wfr_keys\": bool (rw-register only)}",
         found: found.clone(),
     }
     };
@@ -1343,6 +1381,7 @@ pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<M
         model: Consistency::StrictSerializable,
         ryw: false,
         also: Vec::new(),
+        inference: Inference::default(),
     };
     match initial {
         None | Some(Value::Null) => {}
@@ -1356,6 +1395,9 @@ pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<M
                         settings.model = Consistency::parse(s).ok_or_else(|| bad(v))?
                     }
                     ("read_your_writes", Value::Bool(b)) => settings.ryw = *b,
+                    ("wfr_keys", Value::Bool(b)) if workload == Workload::RwRegister => {
+                        settings.inference.wfr_keys = *b
+                    }
                     ("anomalies", Value::Array(names)) => {
                         for n in names {
                             let kind = n.as_str().and_then(AnomalyKind::parse);
@@ -1404,7 +1446,11 @@ impl KeyChecker for Transactional {
         ops.sort_by_key(|o| (o.time, o.line, o.process));
         // Every operation was validated already.
         let analysis = match self.workload {
-            Workload::RwRegister => analyze(txns_of(&ops).unwrap_or_default(), self.model),
+            Workload::RwRegister => analyze_with(
+                txns_of(&ops).unwrap_or_default(),
+                self.model,
+                self.inference,
+            ),
             Workload::ListAppend => super::list_append::analyze(
                 super::list_append::txns_of(&ops).unwrap_or_default(),
                 self.model,
