@@ -593,7 +593,9 @@ fn a_jepsen_list_append_history_is_checked_as_elle_does() {
     let two = temp_history(
         "list-append-two.edn",
         "{:time 1, :type :invoke, :process 0, :f :txn, :value [[:append 1 1] [:r 2 nil]]}\n\
-         {:time 2, :type :ok, :process 0, :f :txn, :value [[:append 1 1] [:r 2 []]]}\n",
+         {:time 2, :type :ok, :process 0, :f :txn, :value [[:append 1 1] [:r 2 []]]}\n\
+         {:time 3, :type :invoke, :process 1, :f :txn, :value [[:r 1 nil] [:r 2 nil]]}\n\
+         {:time 4, :type :ok, :process 1, :f :txn, :value [[:r 1 [1]] [:r 2 []]]}\n",
     );
     let output = dsim(&["check", two.to_str().unwrap(), "--model", "list-append"]);
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
@@ -727,6 +729,19 @@ fn an_edn_map_with_a_key_twice_is_refused() {
         assert!(err.contains("twice"), "{err}");
         assert!(err.contains(":value") || err.contains(":type"), "{err}");
     }
+    // Two keys Clojure tells apart but a map read as JSON's would merge.
+    let file = temp_history(
+        "merged-keys.edn",
+        "{:process 0, :type :invoke, :f :write, :value {1 :a, \"1\" :b}}\n",
+    );
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("merged-keys.edn:1: "), "{err}");
+    assert!(
+        err.contains("keys 1 and \"1\", which are read as one key"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -745,6 +760,20 @@ fn rw_register_writes_follow_reads_only_when_asked() {
     let output = dsim(&["check", path, "--model", "rw-register", "--wfr-keys"]);
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     assert!(stdout(&output).starts_with("not strict-serializable: G-single"));
+    // With no dependency at all the answer is unknown (Elle's
+    // empty-transaction-graph), exit 3.
+    let empty = temp_history(
+        "empty-graph.edn",
+        "[{:type :ok, :f :txn, :value [[:w :x 1] [:w :y 2]]}\n \
+         {:type :ok, :f :txn, :value [[:w :x 2] [:w :y 1]]}]\n",
+    );
+    let output = dsim(&["check", empty.to_str().unwrap(), "--model", "rw-register"]);
+    assert_eq!(code(&output), 3, "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("empty-transaction-graph"),
+        "{}",
+        stdout(&output)
+    );
     let output = dsim(&["check", path, "--model", "list-append", "--wfr-keys"]);
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("--wfr-keys goes with --model rw-register"));

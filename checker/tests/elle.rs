@@ -232,7 +232,9 @@ fn list_append_duplicate_elements_and_incompatible_order() {
 
 #[test]
 fn list_append_garbage_read_fails_only_when_asked() {
-    let h = oks(&["[[:r :x [9]]]"]);
+    // (The other two transactions give a dependency: with none at all the
+    // answer is unknown, as Elle's empty-transaction-graph.)
+    let h = oks(&["[[:r :x [9]]]", "[[:append :y 1]]", "[[:r :y [1]]]"]);
     let report = la("strict-serializable", &h);
     assert_eq!(report.verdict, Verdict::Linearizable);
     let asked = run(
@@ -341,6 +343,16 @@ fn rw_register_a_read_of_nil_then_a_value_is_not_internal() {
         "internal",
         &["read :x = 1 and then read :x = nil"],
     );
+    // Every read counts for G1a, as Elle looks at every read: the second
+    // read sees what only a failed transaction wrote.
+    let h = "[{:type :fail, :f :txn, :value [[:w :x 2]]}\n \
+             {:type :ok, :f :txn, :value [[:r :x nil] [:r :x 2]]}]";
+    fails(
+        &run("rw-register", json!("read-committed"), h),
+        "read-committed",
+        "G1a",
+        &["which failed (aborted read)"],
+    );
 }
 
 #[test]
@@ -368,4 +380,23 @@ fn realtime_edges_reach_crashed_transactions() {
              {:index 2, :time 30, :type :invoke, :process 1, :f :txn, :value [[:r :x nil]]}\n\
              {:index 3, :time 40, :type :ok, :process 1, :f :txn, :value [[:r :x []]]}\n";
     assert_eq!(la("strict-serializable", r).verdict, Verdict::Linearizable);
+}
+
+#[test]
+fn no_dependency_at_all_is_unknown_as_elle_says() {
+    // Elle's own example: what could be a pure write cycle, but nothing
+    // orders the two transactions, so Elle answers unknown
+    // (empty-transaction-graph), not valid.
+    let h = oks(&["[[:w :x 1] [:w :y 2]]", "[[:w :x 2] [:w :y 1]]"]);
+    let report = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(report.verdict, Verdict::Unknown);
+    assert!(report.witness.is_none());
+    // One dependency is enough to decide.
+    let h = oks(&[
+        "[[:w :x 1] [:w :y 2]]",
+        "[[:w :x 2] [:w :y 1]]",
+        "[[:r :x 2]]",
+    ]);
+    let report = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(report.verdict, Verdict::Linearizable);
 }

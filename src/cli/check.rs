@@ -4,7 +4,8 @@
 //! model holds), 1 not linearizable (the consistency model does not hold:
 //! "not serializable: G-single ..."), 2 bad input or usage (the message
 //! names the file and line, or lists what is allowed), 3 unknown (the step
-//! budget ran out, or a transactional history's writes are not unique).
+//! budget ran out, or a transactional history's writes are not unique or
+//! give no dependency between its transactions).
 //! With several files, each gets one verdict line and the exit code is the
 //! most severe: 2 over 1 over 3 over 0.
 
@@ -530,6 +531,10 @@ fn one_line(report: &Report, budget: u64) -> String {
             (Verdict::NotLinearizable, Some(first)) => format!("{first} ({size})"),
             (Verdict::NotLinearizable, None) => format!("not {} ({size})", report.property),
             (Verdict::Linearizable, _) => format!("{} ({size})", report.property),
+            // A transactional check's steps are the dependencies it inferred.
+            (Verdict::Unknown, _) if report.steps == 0 => format!(
+                "unknown: no dependency between transactions could be inferred (Elle's empty-transaction-graph), so nothing was checked ({size})"
+            ),
             (Verdict::Unknown, _) => format!(
                 "unknown: appends or writes are not unique, so versions cannot be told apart ({size})"
             ),

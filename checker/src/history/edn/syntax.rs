@@ -109,11 +109,27 @@ impl Reader<'_> {
                 }
                 let mut pairs = Vec::with_capacity(items.len() / 2);
                 let mut seen = std::collections::BTreeSet::new();
+                // Each key as the JSON object key it is read as, and how it
+                // was written.
+                let mut names = std::collections::BTreeMap::new();
                 let mut items = items.into_iter();
                 while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                    if !seen.insert(k.to_json().to_string()) {
+                    let json = k.to_json();
+                    if !seen.insert(json.to_string()) {
                         return Err(self.error(format!(
                             "the map has key {} twice (EDN map keys are distinct)",
+                            k.show()
+                        )));
+                    }
+                    let name = match json {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    if let Some(first) = names.insert(name, k.show()) {
+                        return Err(self.error(format!(
+                            "the map has keys {first} and {}, which are read as one key (a map's \
+                             keys are read as JSON's: a string as itself, anything else as its \
+                             text); write them apart",
                             k.show()
                         )));
                     }
