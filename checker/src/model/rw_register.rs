@@ -14,18 +14,21 @@
 //!   it had not written before, and its last write of a key. A read of a
 //!   key the transaction wrote earlier must see that write, and two reads
 //!   without a write between them must agree (`internal` otherwise).
-//! - **Version order** per key, inferred only from (a) the initial state:
-//!   `nil` precedes every value written or read, and (b) writes follow
+//! - **Version order** per key, as Elle's default: the initial state only,
+//!   `nil` precedes every value written or read. With [`Inference`]'s
+//!   `wfr_keys` (Elle's `:wfr-keys?`, `--wfr-keys`), writes also follow
 //!   reads: an ok transaction that externally read `k = v1` and externally
-//!   wrote `k = v2` puts `v1` before `v2`. A cycle in (b) is
-//!   `cyclic-versions`, and that key's (b) edges are dropped (Elle drops the
-//!   analyzer).
+//!   wrote `k = v2` puts `v1` before `v2`; if these edges order any key in a
+//!   cycle, that is `cyclic-versions` and none of them is used (Elle drops
+//!   the analyzer).
 //! - **Dependencies** between ok transactions: `wr` (T1 externally wrote
 //!   the value T2 externally read), and for every inferred version edge
 //!   `v1 → v2`: `ww` from the writers of `v1` to the writers of `v2`, `rw`
 //!   from the readers of `v1` (of `nil`, for the initial state) to the
 //!   writers of `v2`. For strict serializability, `rt` (real time: T1 ended
-//!   before T2 was invoked), kept transitively reduced as Elle does.
+//!   ok before T2, ok or info, was invoked), kept transitively reduced as
+//!   Elle does. No dependency at all, and nothing forbidden seen: unknown
+//!   (Elle's `empty-transaction-graph`).
 //! - **Anomalies**: `G0` (a cycle of ww), `G1a` (an ok read of a value only
 //!   a failed transaction wrote), `G1b` (an ok read of another
 //!   transaction's intermediate write), `G1c` (a cycle of ww and wr, at least
