@@ -593,7 +593,9 @@ fn a_jepsen_list_append_history_is_checked_as_elle_does() {
     let two = temp_history(
         "list-append-two.edn",
         "{:time 1, :type :invoke, :process 0, :f :txn, :value [[:append 1 1] [:r 2 nil]]}\n\
-         {:time 2, :type :ok, :process 0, :f :txn, :value [[:append 1 1] [:r 2 []]]}\n",
+         {:time 2, :type :ok, :process 0, :f :txn, :value [[:append 1 1] [:r 2 []]]}\n\
+         {:time 3, :type :invoke, :process 1, :f :txn, :value [[:r 1 nil] [:r 2 nil]]}\n\
+         {:time 4, :type :ok, :process 1, :f :txn, :value [[:r 1 [1]] [:r 2 []]]}\n",
     );
     let output = dsim(&["check", two.to_str().unwrap(), "--model", "list-append"]);
     assert_eq!(code(&output), 0, "{}{}", stdout(&output), stderr(&output));
@@ -615,4 +617,164 @@ fn a_directory_with_symlink_loops_is_checked_once() {
     let output = dsim(&["check", dir.to_str().unwrap(), "--model", "kv-append"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     assert_eq!(stdout(&output).lines().count(), 1, "{}", stdout(&output));
+}
+
+/// Runs `dsim check /dev/stdin ARGS` with `text` written to its stdin, the
+/// pipe then held open (a writer that has not finished): the check must
+/// fail on a bad line without waiting for the rest. Returns the output, or
+/// panics if dsim has not exited within 30 s.
+fn check_open_pipe(text: &str, args: &[&str]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(["check", "/dev/stdin"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dsim");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).expect("write");
+    stdin.flush().expect("flush");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dsim still reading a pipe after a bad line (30 s)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(stdin);
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_bad_line_from_an_open_pipe_fails_at_once() {
+    let jsonl = concat!(
+        r#"{"process":0,"type":"invoke","f":"write","value":1,"time":1}"#,
+        "\n",
+        "not json\n",
+    );
+    let output = check_open_pipe(jsonl, &["--model", "cas-register"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/dev/stdin:2: "),
+        "{}",
+        stderr(&output)
+    );
+    // EDN, one event per line (Jepsen) and inside a vector (Knossos).
+    for edn in [
+        "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :bogus, :f :write, :value 1}\n",
+        "[{:process 0, :type :invoke, :f :write, :value 1}\n {:process 0, :type :bogus, :f :write, :value 1}\n",
+    ] {
+        let output = check_open_pipe(edn, &["--model", "cas-register", "--format", "edn"]);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("/dev/stdin:2: :type is :bogus"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_piped_history_in_pieces_is_read_whole() {
+    // An event map split over lines (and the pipe's chunks) waits for its
+    // end; the history then checks as the same file would.
+    let edn = "{:process 0, :type :invoke,\n :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1}\n\
+               {:process 1, :type :invoke, :f :read, :value nil}\n{:process 1, :type :ok, :f :read, :value 2}";
+    let output = Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args([
+            "check",
+            "/dev/stdin",
+            "--model",
+            "cas-register",
+            "--format",
+            "edn",
+        ])
+        .stdin(std::fs::File::open(temp_history("pieces.edn", edn)).unwrap())
+        .output()
+        .expect("run dsim");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("NOT linearizable"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn an_edn_map_with_a_key_twice_is_refused() {
+    for (name, text) in [
+        (
+            "dup-lines.edn",
+            "{:process 0, :type :invoke, :f :write, :value 1}\n{:process 0, :type :ok, :f :write, :value 1, :value 2}\n",
+        ),
+        (
+            "dup-vector.edn",
+            "[{:process 0, :type :invoke, :f :write, :value 1}\n {:process 0, :type :ok, :f :write, :type :ok, :value 1}]\n",
+        ),
+    ] {
+        let file = temp_history(name, text);
+        let output = dsim(&["check", file.to_str().unwrap(), "--model", "cas-register"]);
+        assert_eq!(code(&output), 2, "{}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains(&format!("{name}:2: ")), "{err}");
+        assert!(err.contains("twice"), "{err}");
+        assert!(err.contains(":value") || err.contains(":type"), "{err}");
+    }
+    // Two keys Clojure tells apart but a map read as JSON's would merge.
+    let file = temp_history(
+        "merged-keys.edn",
+        "{:process 0, :type :invoke, :f :write, :value {1 :a, \"1\" :b}}\n",
+    );
+    let output = dsim(&["check", file.to_str().unwrap(), "--model", "cas-register"]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("merged-keys.edn:1: "), "{err}");
+    assert!(
+        err.contains("keys 1 and \"1\", which are read as one key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rw_register_writes_follow_reads_only_when_asked() {
+    // A G-single only writes-follow-reads (Elle's :wfr-keys?) finds.
+    let file = temp_history(
+        "wfr.edn",
+        "[{:type :ok, :f :txn, :value [[:w :x 1]]}\n \
+         {:type :ok, :f :txn, :value [[:r :x 1] [:w :x 2] [:w :y 5]]}\n \
+         {:type :ok, :f :txn, :value [[:r :x 1] [:r :y 5]]}]\n",
+    );
+    let path = file.to_str().unwrap();
+    let output = dsim(&["check", path, "--model", "rw-register"]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("strict-serializable"));
+    let output = dsim(&["check", path, "--model", "rw-register", "--wfr-keys"]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(stdout(&output).starts_with("not strict-serializable: G-single"));
+    // With no dependency at all the answer is unknown (Elle's
+    // empty-transaction-graph), exit 3.
+    let empty = temp_history(
+        "empty-graph.edn",
+        "[{:type :ok, :f :txn, :value [[:w :x 1] [:w :y 2]]}\n \
+         {:type :ok, :f :txn, :value [[:w :x 2] [:w :y 1]]}]\n",
+    );
+    let output = dsim(&["check", empty.to_str().unwrap(), "--model", "rw-register"]);
+    assert_eq!(code(&output), 3, "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("empty-transaction-graph"),
+        "{}",
+        stdout(&output)
+    );
+    let output = dsim(&["check", path, "--model", "list-append", "--wfr-keys"]);
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("--wfr-keys goes with --model rw-register"));
 }

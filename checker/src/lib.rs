@@ -53,16 +53,16 @@
 pub mod history;
 mod linearizability;
 pub mod model;
+mod outcome;
 mod render;
 mod search;
 mod witness;
 
 pub use history::{
-    Completion, CompletionKind, EdnOptions, History, HistoryError, NilRead, Operation, TimeUnit,
+    Completion, CompletionKind, EdnOptions, EdnReader, History, HistoryError, JsonlReader, NilRead,
+    Operation, TimeUnit,
 };
-pub use linearizability::{
-    check, check_verdict, CheckError, KeyReport, Report, Verdict, DEFAULT_BUDGET,
-};
-pub use model::{Explanation, Model, ModelError, ShapeError, Spec};
+pub use linearizability::{check, check_verdict, CheckError, Report, DEFAULT_BUDGET};
+pub use model::{Explanation, Model, ModelError, Spec};
+pub use outcome::{KeyReport, ShapeError, Verdict, Witness};
 pub use search::MEMO_BYTES;
-pub use witness::Witness;

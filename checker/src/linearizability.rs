@@ -2,9 +2,10 @@
 //! and explain the first violation.
 
 use crate::history::{History, Operation};
-use crate::model::{Model, ShapeError, Spec};
-use crate::search::{self, Outcome, Resumable, Timed};
-use crate::witness::{self, Witness, MIN_WITNESS_STEPS};
+use crate::model::{Model, Spec};
+use crate::outcome::{KeyChecker, KeyReport, ShapeError, Verdict, Witness};
+use crate::search::{self, prepare_all, Outcome, Resumable, Timed};
+use crate::witness::{self, MIN_WITNESS_STEPS};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,49 +16,6 @@ use std::sync::Mutex;
 /// steps. The search's cache keeps up to one entry (about 50-100 bytes) per
 /// step, so the budget also bounds memory, here to a few hundred megabytes.
 pub const DEFAULT_BUDGET: u64 = 5_000_000;
-
-/// The answer for a history or for one key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Some order of the operations respects real time and the model.
-    Linearizable,
-    /// No such order exists.
-    NotLinearizable,
-    /// The step budget ran out before the search could tell.
-    Unknown,
-}
-
-impl Verdict {
-    /// The verdict as written in reports: `linearizable`, `not-linearizable`, `unknown`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Linearizable => "linearizable",
-            Verdict::NotLinearizable => "not-linearizable",
-            Verdict::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        out.write_str(self.as_str())
-    }
-}
-
-/// The result for one key.
-#[derive(Clone, Debug, Serialize)]
-pub struct KeyReport {
-    /// The key (`None` for operations without a key).
-    pub key: Option<String>,
-    /// Operations checked (failed ones are dropped and not counted).
-    pub ops: usize,
-    /// The key's verdict; `None` if the check stopped before finishing
-    /// this key because another key was found non-linearizable.
-    pub verdict: Option<Verdict>,
-    /// Model steps the search spent on this key, over all rounds.
-    pub steps: u64,
-}
 
 /// The result of [`check`].
 #[derive(Clone, Debug, Serialize)]
@@ -312,31 +270,6 @@ fn overall(reports: &[KeyReport]) -> Verdict {
     }
 }
 
-/// A [`Spec`] with its types erased, so models can live in one registry.
-pub(crate) trait KeyChecker: Send + Sync {
-    /// Checks one operation's shape.
-    fn validate(&self, op: &Operation) -> Result<(), ShapeError>;
-    /// True if [`KeyChecker::check_keys`] wants failed operations too (the
-    /// analyses of aborted reads, rw-register's and kafka's G1a, need them);
-    /// by default they are dropped.
-    fn keeps_failed(&self) -> bool {
-        false
-    }
-    /// The property checked, as a report names it (`linearizable`, or a
-    /// consistency model such as `serializable`).
-    fn property(&self) -> &'static str {
-        "linearizable"
-    }
-    /// Searches the keys' (validated, unfailed) operations, and finds a
-    /// witness if `explain`; see [`check`].
-    fn check_keys(
-        &self,
-        keys: &[(Option<&str>, Vec<&Operation>)],
-        budget: u64,
-        explain: bool,
-    ) -> (Vec<KeyReport>, Option<Witness>);
-}
-
 impl<S: Spec> KeyChecker for S {
     fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
         self.prepare(op).map(|_| ())
@@ -350,18 +283,4 @@ impl<S: Spec> KeyChecker for S {
     ) -> (Vec<KeyReport>, Option<Witness>) {
         check_keys(self, keys, budget, explain)
     }
-}
-
-/// Every operation in the search's form, or `None` if one does not fit.
-pub(crate) fn prepare_all<S: Spec>(spec: &S, ops: &[&Operation]) -> Option<Vec<Timed<S::Op>>> {
-    ops.iter()
-        .map(|op| {
-            let prepared = spec.prepare(op).ok()?;
-            Some(Timed {
-                op: prepared,
-                call: op.time,
-                ret: op.end_time(),
-            })
-        })
-        .collect()
 }

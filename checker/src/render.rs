@@ -1,10 +1,32 @@
 //! Text rendering of a witness: an ASCII timeline with one row per process.
 
 use crate::history::{CompletionKind, Operation};
-use crate::witness::Witness;
+use crate::outcome::Witness;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+impl Witness {
+    /// The witness as text: a timeline per process, the operations, and the
+    /// explanation, with times as the history gives them.
+    pub fn render_text(&self) -> String {
+        render(self, &|t| t.to_string())
+    }
+
+    /// As [`Witness::render_text`], writing each time with `time` (for a
+    /// history whose time unit the caller knows).
+    pub fn render_text_with(&self, time: &dyn Fn(u64) -> String) -> String {
+        render(self, time)
+    }
+}
+
+/// "this operation" or "these N operations".
+pub(crate) fn these(count: usize) -> String {
+    match count {
+        1 => "this operation".to_string(),
+        n => format!("these {n} operations"),
+    }
+}
 
 /// Longest value shown in full inside a timeline bar.
 const VALUE_WIDTH: usize = 24;
@@ -31,7 +53,7 @@ pub(crate) fn render(witness: &Witness, time: TimeFormat) -> String {
         let _ = writeln!(
             out,
             "{key}: {} cannot be linearized{}:",
-            crate::witness::these(witness.ops.len()),
+            these(witness.ops.len()),
             if witness.minimal {
                 " (a minimal set)"
             } else {

@@ -18,6 +18,7 @@
 //! - Of equal operations open to the end of the history, the later-invoked
 //!   is placed only after the earlier one (see [`twins`]).
 
+use crate::history::Operation;
 use crate::model::Spec;
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -65,6 +66,20 @@ pub(crate) struct Frontier {
     /// The operation whose return is the cut: no order of what came
     /// before could be followed by it.
     pub culprit: usize,
+}
+
+/// Every operation in the search's form, or `None` if one does not fit.
+pub(crate) fn prepare_all<S: Spec>(spec: &S, ops: &[&Operation]) -> Option<Vec<Timed<S::Op>>> {
+    ops.iter()
+        .map(|op| {
+            let prepared = spec.prepare(op).ok()?;
+            Some(Timed {
+                op: prepared,
+                call: op.time,
+                ret: op.end_time(),
+            })
+        })
+        .collect()
 }
 
 /// A search for a linearization of `ops`, ready to be resumed.

@@ -25,51 +25,15 @@
 //! says it was not minimised.
 
 use crate::history::Operation;
-use crate::linearizability::prepare_all;
 use crate::model::Spec;
-use crate::search::{search, Frontier, Outcome, Timed};
-use serde::Serialize;
+use crate::outcome::Witness;
+use crate::render::these;
+use crate::search::{prepare_all, search, Frontier, Outcome, Timed};
 
 /// The fewest steps minimising may take, however cheap the search was.
 pub(crate) const MIN_WITNESS_STEPS: u64 = 20_000;
 /// Suspects handed to the model's explanation: the culprit and the latest others.
 const SUSPECTS: usize = 64;
-
-/// A violation a person can read: operations of one key that cannot be
-/// linearized, whatever the key's other operations did, and why.
-#[derive(Clone, Debug, Serialize)]
-pub struct Witness {
-    /// The key the operations touch (`None` for operations without a key).
-    pub key: Option<String>,
-    /// The operations, in invocation order. An operation that had not
-    /// returned when the violation became certain has no completion here.
-    pub ops: Vec<Operation>,
-    /// Why they cannot be linearized, in words; it names only these operations.
-    pub explanation: String,
-    /// What the operations show, when it is not that they cannot be
-    /// linearized (a transactional model's: "these 2 transactions form a
-    /// G-single cycle"); `None` for linearizability.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub claim: Option<String>,
-    /// True if each operation is needed: with any one of them weakened like
-    /// the key's other operations, an order exists (1-minimal). False when
-    /// the steps allowed for minimising ran out first.
-    pub minimal: bool,
-}
-
-impl Witness {
-    /// The witness as text: a timeline per process, the operations, and the
-    /// explanation, with times as the history gives them.
-    pub fn render_text(&self) -> String {
-        crate::render::render(self, &|t| t.to_string())
-    }
-
-    /// As [`Witness::render_text`], writing each time with `time` (for a
-    /// history whose time unit the caller knows).
-    pub fn render_text_with(&self, time: &dyn Fn(u64) -> String) -> String {
-        crate::render::render(self, time)
-    }
-}
 
 /// An operation chosen for a candidate set: its index, and whether it is
 /// open (its return lies after the cut, or it is weakened), so its output
@@ -503,12 +467,4 @@ fn generic_explanation(count: usize, minimal: bool) -> String {
         text.push_str(" Not minimised: the steps allowed for shrinking ran out.");
     }
     text
-}
-
-/// "this operation" or "these N operations".
-pub(crate) fn these(count: usize) -> String {
-    match count {
-        1 => "this operation".to_string(),
-        n => format!("these {n} operations"),
-    }
 }

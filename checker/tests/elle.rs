@@ -232,7 +232,9 @@ fn list_append_duplicate_elements_and_incompatible_order() {
 
 #[test]
 fn list_append_garbage_read_fails_only_when_asked() {
-    let h = oks(&["[[:r :x [9]]]"]);
+    // (The other two transactions give a dependency: with none at all the
+    // answer is unknown, as Elle's empty-transaction-graph.)
+    let h = oks(&["[[:r :x [9]]]", "[[:append :y 1]]", "[[:r :y [1]]]"]);
     let report = la("strict-serializable", &h);
     assert_eq!(report.verdict, Verdict::Linearizable);
     let asked = run(
@@ -298,4 +300,103 @@ fn rw_register_anomalies_in_jepsen_form() {
     // Keywords and strings are different keys: no anomaly between them.
     let apart = oks(&["[[:w :x 1] [:w :y 1]]", "[[:r \"x\" nil] [:r :y 1]]"]);
     assert_eq!(rw("serializable", &apart).verdict, Verdict::Linearizable);
+}
+
+#[test]
+fn rw_register_infers_versions_as_elle_does_by_default() {
+    // T0 writes x 1; T1 reads it and writes x 2 and y 5; T2 reads x 1 and
+    // y 5. Only writes-follow-reads (Elle's :wfr-keys?) puts x 1 before
+    // x 2, and so T2 -rw-> T1 -wr-> T2, a G-single. Elle's default infers
+    // only that nil precedes every value: T0 -wr-> T1 -wr-> T2, no cycle.
+    let h = oks(&[
+        "[[:w :x 1]]",
+        "[[:r :x 1] [:w :x 2] [:w :y 5]]",
+        "[[:r :x 1] [:r :y 5]]",
+    ]);
+    let default = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(default.verdict, Verdict::Linearizable);
+    let wfr = run(
+        "rw-register",
+        json!({"consistency": "strict-serializable", "wfr_keys": true}),
+        &h,
+    );
+    fails(&wfr, "strict-serializable", "G-single", &["-rw->", "-wr->"]);
+    // wfr_keys is rw-register's: list-append infers versions from its lists.
+    let model = model::by_name(
+        "list-append",
+        Some(&json!({"consistency": "serializable", "wfr_keys": true})),
+    );
+    assert!(model.is_err());
+}
+
+#[test]
+fn rw_register_a_read_of_nil_then_a_value_is_not_internal() {
+    // As Elle: an earlier read of nil sets no expectation for the next read
+    // of the key in the transaction; a read of a value does.
+    let h = oks(&["[[:w :x 1]]", "[[:r :x nil] [:r :x 1]]"]);
+    let report = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(report.verdict, Verdict::Linearizable);
+    let h = oks(&["[[:w :x 1]]", "[[:r :x 1] [:r :x nil]]"]);
+    fails(
+        &run("rw-register", json!("serializable"), &h),
+        "serializable",
+        "internal",
+        &["read :x = 1 and then read :x = nil"],
+    );
+    // Every read counts for G1a, as Elle looks at every read: the second
+    // read sees what only a failed transaction wrote.
+    let h = "[{:type :fail, :f :txn, :value [[:w :x 2]]}\n \
+             {:type :ok, :f :txn, :value [[:r :x nil] [:r :x 2]]}]";
+    fails(
+        &run("rw-register", json!("read-committed"), h),
+        "read-committed",
+        "G1a",
+        &["which failed (aborted read)"],
+    );
+}
+
+#[test]
+fn realtime_edges_reach_crashed_transactions() {
+    // T0 reads x [1] and completes; only then is T1 invoked, which appends
+    // 1 and crashes (info). Elle's realtime graph links every ok
+    // transaction to the transactions invoked after it ended, info ones
+    // too: T0 -realtime-> T1 -wr-> T0.
+    let h = "{:index 0, :time 10, :type :invoke, :process 0, :f :txn, :value [[:r :x nil]]}\n\
+             {:index 1, :time 20, :type :ok, :process 0, :f :txn, :value [[:r :x [1]]]}\n\
+             {:index 2, :time 30, :type :invoke, :process 1, :f :txn, :value [[:append :x 1]]}\n\
+             {:index 3, :time 40, :type :info, :process 1, :f :txn, :value [[:append :x 1]]}\n";
+    fails(
+        &la("strict-serializable", h),
+        "strict-serializable",
+        "G1c-realtime",
+        &["-realtime->", "T0 completed before T1 was invoked", "-wr->"],
+    );
+    // Without real time it is a read of a crashed append that took effect.
+    assert_eq!(la("serializable", h).verdict, Verdict::Linearizable);
+    // A crashed transaction precedes nothing in real time: reversed, the
+    // history is valid (T0 may have taken effect before T1 read).
+    let r = "{:index 0, :time 10, :type :invoke, :process 0, :f :txn, :value [[:append :x 1]]}\n\
+             {:index 1, :time 20, :type :info, :process 0, :f :txn, :value [[:append :x 1]]}\n\
+             {:index 2, :time 30, :type :invoke, :process 1, :f :txn, :value [[:r :x nil]]}\n\
+             {:index 3, :time 40, :type :ok, :process 1, :f :txn, :value [[:r :x []]]}\n";
+    assert_eq!(la("strict-serializable", r).verdict, Verdict::Linearizable);
+}
+
+#[test]
+fn no_dependency_at_all_is_unknown_as_elle_says() {
+    // Elle's own example: what could be a pure write cycle, but nothing
+    // orders the two transactions, so Elle answers unknown
+    // (empty-transaction-graph), not valid.
+    let h = oks(&["[[:w :x 1] [:w :y 2]]", "[[:w :x 2] [:w :y 1]]"]);
+    let report = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(report.verdict, Verdict::Unknown);
+    assert!(report.witness.is_none());
+    // One dependency is enough to decide.
+    let h = oks(&[
+        "[[:w :x 1] [:w :y 2]]",
+        "[[:w :x 2] [:w :y 1]]",
+        "[[:r :x 2]]",
+    ]);
+    let report = run("rw-register", json!("strict-serializable"), &h);
+    assert_eq!(report.verdict, Verdict::Linearizable);
 }

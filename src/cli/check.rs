@@ -4,11 +4,15 @@
 //! model holds), 1 not linearizable (the consistency model does not hold:
 //! "not serializable: G-single ..."), 2 bad input or usage (the message
 //! names the file and line, or lists what is allowed), 3 unknown (the step
-//! budget ran out, or a transactional history's writes are not unique).
+//! budget ran out, or a transactional history's writes are not unique or
+//! give no dependency between its transactions).
 //! With several files, each gets one verdict line and the exit code is the
 //! most severe: 2 over 1 over 3 over 0.
 
-use checker::{check, model, EdnOptions, History, Model, NilRead, Report, TimeUnit, Verdict};
+use checker::{
+    check, model, EdnOptions, EdnReader, History, HistoryError, JsonlReader, Model, NilRead,
+    Report, TimeUnit, Verdict,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,6 +56,11 @@ pub struct CheckArgs {
     /// rw-register and list-append: also check read-your-writes per process.
     #[arg(long)]
     pub read_your_writes: bool,
+    /// rw-register: also infer the version order from writes following
+    /// reads within a transaction (Elle's `:wfr-keys?`; off by default, as
+    /// in Elle, whose default infers only that nil precedes every value).
+    #[arg(long)]
+    pub wfr_keys: bool,
     /// How the files are written; by default `edn` for `*.edn`, else `jsonl`.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
@@ -171,7 +180,16 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
         })?),
     };
     let transactional = matches!(args.model.as_str(), "rw-register" | "list-append");
-    let asked = args.consistency.is_some() || args.read_your_writes || !args.anomalies.is_empty();
+    if args.wfr_keys && args.model != "rw-register" {
+        return Err(format!(
+            "--wfr-keys goes with --model rw-register, not {}",
+            args.model
+        ));
+    }
+    let asked = args.consistency.is_some()
+        || args.read_your_writes
+        || args.wfr_keys
+        || !args.anomalies.is_empty();
     let initial = match asked {
         false => initial,
         true if !transactional => {
@@ -182,7 +200,8 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
         }
         true if initial.is_some() => {
             return Err(
-                "give --consistency/--anomalies/--read-your-writes or --initial, not both".into(),
+                "give --consistency/--anomalies/--read-your-writes/--wfr-keys or --initial, not both"
+                    .into(),
             )
         }
         true => {
@@ -203,11 +222,15 @@ fn build_model(args: &CheckArgs) -> Result<Model, String> {
                     ));
                 }
             }
-            Some(serde_json::json!({
+            let mut settings = serde_json::json!({
                 "consistency": name,
                 "read_your_writes": args.read_your_writes,
                 "anomalies": args.anomalies,
-            }))
+            });
+            if args.wfr_keys {
+                settings["wfr_keys"] = Value::Bool(true);
+            }
+            Some(settings)
         }
     };
     model::by_name(&args.model, initial.as_ref()).map_err(|e| e.to_string())
@@ -287,8 +310,6 @@ fn extension(path: &Path) -> Option<&str> {
 fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Report, bool), Failure> {
     let shown = path.display().to_string();
     let fail = |message: String| (shown.clone(), message);
-    let text = read_capped(path, args.max_input_mib)
-        .map_err(|e| fail(format!("cannot read history {shown}: {e}")))?;
     let at = |line: Option<usize>| match line {
         Some(line) => format!("{shown}:{line}"),
         None => shown.clone(),
@@ -303,11 +324,31 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
             NilMeaning::Value => NilRead::Value,
         },
     };
-    let history = match format {
-        Format::Jsonl => History::parse_jsonl(&text),
-        Format::Edn => History::parse_edn_with(&text, options),
-    }
-    .map_err(|e| fail(format!("{}: {}", at(e.line), e.kind)))?;
+    // Read as the text arrives, so that a bad event fails at once (also
+    // from a pipe whose writer has not finished).
+    let parsed = match format {
+        Format::Jsonl => {
+            let mut reader = JsonlReader::new();
+            read_lines(path, args.max_input_mib, |text| {
+                text.lines().try_for_each(|line| reader.line(line))
+            })
+            .and_then(|tail| {
+                tail.lines()
+                    .try_for_each(|line| reader.line(line))
+                    .map_err(Stop::Bad)?;
+                Ok(reader.finish())
+            })
+        }
+        Format::Edn => {
+            let mut reader = EdnReader::new(options);
+            read_lines(path, args.max_input_mib, |text| reader.feed(text))
+                .and_then(|tail| reader.finish(&tail).map_err(Stop::Bad))
+        }
+    };
+    let history = parsed.map_err(|stop| match stop {
+        Stop::Unreadable(e) => fail(format!("cannot read history {shown}: {e}")),
+        Stop::Bad(e) => fail(format!("{}: {}", at(e.line), e.kind)),
+    })?;
     let report = check(&history, model, args.budget)
         .map_err(|e| fail(format!("{}: {} (model {})", at(e.line), e.error, e.model)))?;
     let empty = report.keys.is_empty();
@@ -320,45 +361,74 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
     Ok((history, report, empty))
 }
 
-/// Reads a history file of at most `max_mib` MiB: a larger one (or an
-/// endless one, such as /dev/zero) is refused once the limit is passed,
-/// without reading the rest.
-fn read_capped(path: &Path, max_mib: u64) -> Result<String, String> {
+/// Why reading a history stopped.
+enum Stop {
+    /// The file could not be read, or is not a text history (too large, a
+    /// NUL byte, not UTF-8).
+    Unreadable(String),
+    /// An event is malformed.
+    Bad(HistoryError),
+}
+
+/// Reads a history file of at most `max_mib` MiB in chunks, handing each
+/// run of complete lines to `lines` as soon as it has arrived; returns what
+/// follows the last newline. A regular file larger than the limit is
+/// refused before it is read; anything else (a pipe, /dev/zero) once the
+/// limit is passed, or at its first NUL byte, without reading the rest.
+fn read_lines(
+    path: &Path,
+    max_mib: u64,
+    mut lines: impl FnMut(&str) -> Result<(), HistoryError>,
+) -> Result<String, Stop> {
     use std::io::Read;
     let limit = max_mib.saturating_mul(1 << 20);
-    let too_big =
-        || format!("the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)");
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let too_big = || {
+        Stop::Unreadable(format!(
+            "the file is larger than {max_mib} MiB (raise the limit with --max-input-mib)"
+        ))
+    };
+    let mut file = std::fs::File::open(path).map_err(|e| Stop::Unreadable(e.to_string()))?;
     if file
         .metadata()
         .is_ok_and(|m| m.is_file() && m.len() > limit)
     {
         return Err(too_big());
     }
-    // In chunks, so that a file that is not text (a NUL byte; /dev/zero)
-    // or too long is refused as soon as that shows.
-    let mut bytes = Vec::new();
+    let not_utf8 = |at: usize| Stop::Unreadable(format!("the file is not UTF-8 text (byte {at})"));
+    // Bytes after the last newline read so far, and how many came before them.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut done = 0usize;
     let mut chunk = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut chunk).map_err(|e| e.to_string())?;
+        let n = match file.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Stop::Unreadable(e.to_string())),
+        };
         if n == 0 {
             break;
         }
         if let Some(at) = chunk[..n].iter().position(|&b| b == 0) {
-            return Err(format!(
+            return Err(Stop::Unreadable(format!(
                 "byte {} is NUL: not a text history",
-                bytes.len() + at
-            ));
+                done + carry.len() + at
+            )));
         }
-        bytes.extend_from_slice(&chunk[..n]);
-        if bytes.len() as u64 > limit {
+        if (done + carry.len() + n) as u64 > limit {
             return Err(too_big());
         }
+        carry.extend_from_slice(&chunk[..n]);
+        // Whole lines (a newline byte is never inside a UTF-8 character).
+        let Some(last) = carry.iter().rposition(|&b| b == b'\n') else {
+            continue;
+        };
+        let text =
+            std::str::from_utf8(&carry[..=last]).map_err(|e| not_utf8(done + e.valid_up_to()))?;
+        lines(text).map_err(Stop::Bad)?;
+        done += last + 1;
+        carry.drain(..=last);
     }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        format!("the file is not UTF-8 text (byte {at})")
-    })
+    String::from_utf8(carry).map_err(|e| not_utf8(done + e.utf8_error().valid_up_to()))
 }
 
 /// Writes the HTML report of one checked history to `page`.
@@ -461,6 +531,10 @@ fn one_line(report: &Report, budget: u64) -> String {
             (Verdict::NotLinearizable, Some(first)) => format!("{first} ({size})"),
             (Verdict::NotLinearizable, None) => format!("not {} ({size})", report.property),
             (Verdict::Linearizable, _) => format!("{} ({size})", report.property),
+            // A transactional check's steps are the dependencies it inferred.
+            (Verdict::Unknown, _) if report.steps == 0 => format!(
+                "unknown: no dependency between transactions could be inferred (Elle's empty-transaction-graph), so nothing was checked ({size})"
+            ),
             (Verdict::Unknown, _) => format!(
                 "unknown: appends or writes are not unique, so versions cannot be told apart ({size})"
             ),

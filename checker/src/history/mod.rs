@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod edn;
 mod error;
 
-pub use edn::{EdnOptions, NilRead};
+pub use edn::{EdnOptions, EdnReader, NilRead};
 pub use error::{HistoryError, HistoryErrorKind};
 
 /// The unit of a history's times: how they are shown, never how they are
@@ -338,37 +338,11 @@ impl History {
 
     /// Parses the JSON Lines format; blank lines are skipped.
     pub fn parse_jsonl(text: &str) -> Result<History, HistoryError> {
-        let mut history = History::new();
-        for (index, line_text) in text.lines().enumerate() {
-            if line_text.trim().is_empty() {
-                continue;
-            }
-            let line = Some(index + 1);
-            let error = |kind| HistoryError { line, kind };
-            let raw: RawEvent = serde_json::from_str(&widen_big_integers(line_text))
-                .map_err(|e| error(HistoryErrorKind::Json(e)))?;
-            let key = match raw.key {
-                None | Some(Value::Null) => None,
-                Some(k @ (Value::String(_) | Value::Number(_))) => key_text(&k),
-                Some(other) => return Err(error(HistoryErrorKind::BadKey(other))),
-            };
-            let kind = match raw.kind.as_str() {
-                "invoke" => None,
-                "ok" => Some(CompletionKind::Ok),
-                "fail" => Some(CompletionKind::Fail),
-                "info" => Some(CompletionKind::Info),
-                _ => return Err(error(HistoryErrorKind::UnknownType(raw.kind))),
-            };
-            match kind {
-                None => history.invoke_at(raw.process, raw.f, key, raw.value, raw.time, line)?,
-                Some(kind) => {
-                    let index =
-                        history.complete_at(raw.process, kind, raw.value, raw.time, line)?;
-                    history.check_echo(index, &raw.f, key.as_deref(), line)?
-                }
-            };
+        let mut reader = JsonlReader::new();
+        for line in text.lines() {
+            reader.line(line)?;
         }
-        Ok(history)
+        Ok(reader.finish())
     }
 
     /// Writes the history as JSON Lines, events in the order they happened.
@@ -606,5 +580,58 @@ mod tests {
             widen_big_integers(line),
             "{\"a\":\"\\\"123456789012345678901234\",\"b\":\"#-123456789012345678901234N\"}"
         );
+    }
+}
+
+/// Reads JSON Lines one line at a time (a file read in chunks, a pipe as it
+/// is written), so a bad line fails before the rest is read.
+#[derive(Debug, Default)]
+pub struct JsonlReader {
+    history: History,
+    line: usize,
+}
+
+impl JsonlReader {
+    /// A reader at line 1.
+    pub fn new() -> JsonlReader {
+        JsonlReader::default()
+    }
+
+    /// Reads the next line (without its newline); a blank one is skipped.
+    pub fn line(&mut self, line_text: &str) -> Result<(), HistoryError> {
+        self.line += 1;
+        if line_text.trim().is_empty() {
+            return Ok(());
+        }
+        let history = &mut self.history;
+        let line = Some(self.line);
+        let error = |kind| HistoryError { line, kind };
+        let raw: RawEvent = serde_json::from_str(&widen_big_integers(line_text))
+            .map_err(|e| error(HistoryErrorKind::Json(e)))?;
+        let key = match raw.key {
+            None | Some(Value::Null) => None,
+            Some(k @ (Value::String(_) | Value::Number(_))) => key_text(&k),
+            Some(other) => return Err(error(HistoryErrorKind::BadKey(other))),
+        };
+        let kind = match raw.kind.as_str() {
+            "invoke" => None,
+            "ok" => Some(CompletionKind::Ok),
+            "fail" => Some(CompletionKind::Fail),
+            "info" => Some(CompletionKind::Info),
+            _ => return Err(error(HistoryErrorKind::UnknownType(raw.kind))),
+        };
+        match kind {
+            None => history.invoke_at(raw.process, raw.f, key, raw.value, raw.time, line)?,
+            Some(kind) => {
+                let index = history.complete_at(raw.process, kind, raw.value, raw.time, line)?;
+                history.check_echo(index, &raw.f, key.as_deref(), line)?
+            }
+        };
+        Ok(())
+    }
+
+    /// The history read.
+    pub fn finish(self) -> History {
+        self.history
     }
 }

@@ -29,8 +29,7 @@ use serde_json::Value;
 
 use super::{shape, Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
-use crate::linearizability::{KeyChecker, KeyReport, Verdict};
-use crate::witness::Witness;
+use crate::outcome::{KeyChecker, KeyReport, Verdict, Witness};
 
 /// Registration of `kafka`.
 pub(crate) const KAFKA: Registration = Registration::new(

@@ -11,8 +11,7 @@ use serde_json::Value;
 
 use super::{shape, Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
-use crate::linearizability::{KeyChecker, KeyReport, Verdict};
-use crate::witness::Witness;
+use crate::outcome::{KeyChecker, KeyReport, Verdict, Witness};
 
 /// Registration of `set-full`.
 pub(crate) const SET_FULL: Registration = Registration::new(

@@ -25,6 +25,7 @@ mod versioned_kv;
 pub(crate) use atom::Atom;
 
 use crate::history::Operation;
+pub use crate::outcome::ShapeError;
 use serde_json::Value;
 use std::fmt;
 use std::hash::Hash;
@@ -105,75 +106,6 @@ pub struct Explanation {
     /// Indices (into the key's operations) of the operations the sentence cites.
     pub ops: Vec<usize>,
 }
-
-/// An operation whose shape does not fit the model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ShapeError {
-    /// The function is not one the model knows.
-    UnknownFunction {
-        /// The function named in the history.
-        f: String,
-        /// The functions the model knows.
-        allowed: &'static [&'static str],
-    },
-    /// The invocation's value has the wrong shape.
-    BadInput {
-        /// The operation's function.
-        f: String,
-        /// What the model accepts, in words.
-        expected: &'static str,
-        /// What the history has.
-        found: Value,
-    },
-    /// The `ok` completion's value has the wrong shape.
-    BadOutput {
-        /// The operation's function.
-        f: String,
-        /// What the model accepts, in words.
-        expected: &'static str,
-        /// What the history has.
-        found: Value,
-    },
-    /// The operation has a key, but the model is a single object.
-    KeyNotAllowed {
-        /// The key in the history.
-        key: String,
-        /// The keyed model to use instead, if there is one.
-        instead: Option<&'static str>,
-    },
-}
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShapeError::UnknownFunction { f, allowed } => {
-                write!(
-                    out,
-                    "unknown function {f:?}; allowed: {}",
-                    allowed.join(", ")
-                )
-            }
-            ShapeError::BadInput { f, expected, found } => {
-                write!(out, "{f} takes {expected} as its value, not {found}")
-            }
-            ShapeError::BadOutput { f, expected, found } => {
-                write!(out, "an ok {f} returns {expected}, not {found}")
-            }
-            ShapeError::KeyNotAllowed { key, instead } => {
-                write!(
-                    out,
-                    "this model has no keys, but the operation has key {key:?}"
-                )?;
-                match instead {
-                    Some(model) => write!(out, "; use --model {model} for keyed histories"),
-                    None => Ok(()),
-                }
-            }
-        }
-    }
-}
-
-impl std::error::Error for ShapeError {}
 
 /// A model that cannot be built.
 #[derive(Debug, Clone, PartialEq)]
@@ -290,7 +222,7 @@ pub fn by_name(name: &str, initial: Option<&Value>) -> Result<Model, ModelError>
 /// A model ready to check histories against: a name and a type-erased [`Spec`].
 pub struct Model {
     name: &'static str,
-    pub(crate) spec: Box<dyn crate::linearizability::KeyChecker>,
+    pub(crate) spec: Box<dyn crate::outcome::KeyChecker>,
 }
 
 impl Model {

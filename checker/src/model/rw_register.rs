@@ -14,18 +14,21 @@
 //!   it had not written before, and its last write of a key. A read of a
 //!   key the transaction wrote earlier must see that write, and two reads
 //!   without a write between them must agree (`internal` otherwise).
-//! - **Version order** per key, inferred only from (a) the initial state:
-//!   `nil` precedes every value written or read, and (b) writes follow
+//! - **Version order** per key, as Elle's default: the initial state only,
+//!   `nil` precedes every value written or read. With [`Inference`]'s
+//!   `wfr_keys` (Elle's `:wfr-keys?`, `--wfr-keys`), writes also follow
 //!   reads: an ok transaction that externally read `k = v1` and externally
-//!   wrote `k = v2` puts `v1` before `v2`. A cycle in (b) is
-//!   `cyclic-versions`, and that key's (b) edges are dropped (Elle drops the
-//!   analyzer).
+//!   wrote `k = v2` puts `v1` before `v2`; if these edges order any key in a
+//!   cycle, that is `cyclic-versions` and none of them is used (Elle drops
+//!   the analyzer).
 //! - **Dependencies** between ok transactions: `wr` (T1 externally wrote
 //!   the value T2 externally read), and for every inferred version edge
 //!   `v1 → v2`: `ww` from the writers of `v1` to the writers of `v2`, `rw`
 //!   from the readers of `v1` (of `nil`, for the initial state) to the
 //!   writers of `v2`. For strict serializability, `rt` (real time: T1 ended
-//!   before T2 was invoked), kept transitively reduced as Elle does.
+//!   ok before T2, ok or info, was invoked), kept transitively reduced as
+//!   Elle does. No dependency at all, and nothing forbidden seen: unknown
+//!   (Elle's `empty-transaction-graph`).
 //! - **Anomalies**: `G0` (a cycle of ww), `G1a` (an ok read of a value only
 //!   a failed transaction wrote), `G1b` (an ok read of another
 //!   transaction's intermediate write), `G1c` (a cycle of ww and wr, at least
@@ -55,8 +58,7 @@ mod cycles;
 use super::shape::{bad_input, bad_output, txn_micros};
 use super::{Model, ModelError, Registration, ShapeError};
 use crate::history::{CompletionKind, Operation};
-use crate::linearizability::{KeyChecker, KeyReport, Verdict};
-use crate::witness::Witness;
+use crate::outcome::{KeyChecker, KeyReport, Verdict, Witness};
 
 /// The registry line.
 pub(crate) const REGISTRATION: Registration = Registration::new(
@@ -806,10 +808,26 @@ fn version_cycle(edges: &Versions) -> Option<Vec<Atom>> {
     None
 }
 
+/// How a key's version order is inferred, as Elle's rw-register options.
+/// The default is Elle's: only the initial state (nil precedes every value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inference {
+    /// Elle's `:wfr-keys?`: within an ok transaction, a write of a key
+    /// follows the transaction's read of it (the value read precedes the
+    /// value written).
+    pub wfr_keys: bool,
+}
+
 /// Analyses `txns` (all of the history's transactions, failed ones
-/// included), inferring what `model` needs (real-time edges only for
+/// included) with Elle's default version inference (the initial state
+/// only), inferring what `model` needs (real-time edges only for
 /// strict-serializable).
 pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
+    analyze_with(txns, model, Inference::default())
+}
+
+/// [`analyze`], with the version order inferred as `inference` says.
+pub fn analyze_with(txns: Vec<Txn>, model: Consistency, inference: Inference) -> Analysis {
     let mut anomalies = Vec::new();
     let n = txns.len();
     let ok = |t: &Txn| t.status == Status::Ok;
@@ -861,7 +879,8 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                         Some(w) => (Some(w), "wrote", ""),
                         None => (state.get(k).copied(), "read", " with no write between"),
                     };
-                    if let Some(seen) = before.filter(|seen| *seen != v) {
+                    // As Elle: an earlier read of nil sets no expectation.
+                    if let Some(seen) = before.filter(|seen| seen.is_some() && *seen != v) {
                         anomalies.push(Anomaly {
                             kind: AnomalyKind::Internal,
                             txns: vec![i],
@@ -880,15 +899,27 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                 Mop::Append(..) | Mop::Rl(..) => {}
             }
         }
-        for (k, v) in t.ext_reads() {
-            let Some(v) = v else { continue };
+        // Every read, as Elle's G1a and G1b look at every read mop (a later
+        // read of a key can see what the first did not); a garbage read
+        // only when external.
+        let external = t.ext_reads();
+        let mut reads: BTreeSet<(&Atom, &Atom)> = BTreeSet::new();
+        for m in &t.mops {
+            if let Mop::R(k, Some(v)) = m {
+                reads.insert((k, v));
+            }
+        }
+        for (k, v) in reads {
             match writers.get(&(k, v)) {
-                None => anomalies.push(Anomaly {
-                    kind: AnomalyKind::GarbageRead,
-                    txns: vec![i],
-                    cycle: Vec::new(),
-                    text: format!("T{i} read {k} = {v}, a value no transaction wrote"),
-                }),
+                None if external.get(k).is_some_and(|e| e.as_ref() == Some(v)) => {
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::GarbageRead,
+                        txns: vec![i],
+                        cycle: Vec::new(),
+                        text: format!("T{i} read {k} = {v}, a value no transaction wrote"),
+                    })
+                }
+                None => {}
                 Some(ws) => {
                     for &(w, last) in ws.iter().filter(|(w, _)| *w != i) {
                         if txns[w].status == Status::Fail {
@@ -938,7 +969,7 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
         }
     }
 
-    // Version graphs: initial state, then writes-follow-reads.
+    // Version graphs: the initial state, then (if asked) writes follow reads.
     let mut versions: BTreeMap<&Atom, Versions> = BTreeMap::new();
     for t in txns.iter().filter(|t| t.status != Status::Fail) {
         for (k, v) in t.ext_writes() {
@@ -952,21 +983,29 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
             }
         }
     }
-    let mut wfr: BTreeMap<&Atom, Versions> = BTreeMap::new();
-    for t in txns.iter().filter(|t| ok(t)) {
-        let writes = t.ext_writes();
-        for (k, v) in t.ext_reads() {
-            if let (Some(v), Some(&w)) = (v, writes.get(k)) {
-                if v != w {
-                    wfr.entry(k)
-                        .or_default()
-                        .insert((Some(v.clone()), w.clone()));
+    if inference.wfr_keys {
+        // Writes follow reads (Elle's `:wfr-keys?`). As Elle, when these
+        // edges put the versions of any key in a cycle, the whole analyzer
+        // is left out (and every such cycle reported).
+        let mut wfr: BTreeMap<&Atom, Versions> = BTreeMap::new();
+        for t in txns.iter().filter(|t| ok(t)) {
+            let writes = t.ext_writes();
+            for (k, v) in t.ext_reads() {
+                if let (Some(v), Some(&w)) = (v, writes.get(k)) {
+                    if v != w {
+                        wfr.entry(k)
+                            .or_default()
+                            .insert((Some(v.clone()), w.clone()));
+                    }
                 }
             }
         }
-    }
-    for (k, edges) in wfr {
-        if let Some(cycle) = version_cycle(&edges) {
+        let mut cyclic = false;
+        for (k, edges) in &wfr {
+            let Some(cycle) = version_cycle(edges) else {
+                continue;
+            };
+            cyclic = true;
             let mut involved = BTreeSet::new();
             for v in &cycle {
                 if let Some(ws) = ext_writers.get(k).and_then(|m| m.get(v)) {
@@ -978,14 +1017,17 @@ pub fn analyze(txns: Vec<Txn>, model: Consistency) -> Analysis {
                 txns: involved.into_iter().collect(),
                 cycle: Vec::new(),
                 text: format!(
-                    "writes follow reads orders the versions of {k} in a cycle: {} → {}; those edges are not used",
+                    "writes follow reads orders the versions of {k} in a cycle: {} → {}; no writes-follow-reads edge is used (of any key)",
                     cycle.join(" → "),
                     cycle[0]
                 ),
             });
-            continue;
         }
-        versions.entry(k).or_default().extend(edges);
+        if !cyclic {
+            for (k, edges) in wfr {
+                versions.entry(k).or_default().extend(edges);
+            }
+        }
     }
 
     // Lost update: two ok txns read the same version of k and both wrote k.
@@ -1139,9 +1181,13 @@ pub(crate) fn process_edges(txns: &[Txn], g: &mut Graph, seen: &mut BTreeSet<(us
     }
 }
 
-/// Real-time edges among ok transactions, transitively reduced: each
-/// transaction follows the frontier of transactions that had ended when it
-/// was invoked and that no other ended transaction followed.
+/// Real-time edges, transitively reduced, as Elle's realtime graph: each
+/// transaction that ended ok or info (crashed: it may take effect later)
+/// follows the frontier of ok transactions that had ended when it was
+/// invoked and that no other ended ok transaction followed. An info
+/// transaction precedes nothing in real time (it may not have ended); a
+/// failed one took no effect, so edges to it are left out (Elle draws
+/// them, but a failed transaction has no other edge and is on no cycle).
 pub(crate) fn realtime_edges(
     txns: &[Txn],
     g: &mut Graph,
@@ -1150,14 +1196,16 @@ pub(crate) fn realtime_edges(
     // Events (time, 0 invocation / 1 completion, txn); at equal times an
     // invocation sorts first: ending at t does not precede starting at t.
     let mut events: Vec<(u64, u8, usize)> = Vec::new();
-    for (i, t) in txns
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.status == Status::Ok)
-    {
-        events.push((t.invoked, 0, i));
-        if let Some(c) = t.completed {
-            events.push((c, 1, i));
+    for (i, t) in txns.iter().enumerate() {
+        match t.status {
+            Status::Ok => {
+                events.push((t.invoked, 0, i));
+                if let Some(c) = t.completed {
+                    events.push((c, 1, i));
+                }
+            }
+            Status::Info => events.push((t.invoked, 0, i)),
+            Status::Fail => {}
         }
     }
     events.sort();
@@ -1178,7 +1226,9 @@ pub(crate) fn realtime_edges(
                     },
                 );
             }
-            preds.insert(i, p);
+            if txns[i].status == Status::Ok {
+                preds.insert(i, p);
+            }
         } else {
             for p in preds.remove(&i).unwrap_or_default() {
                 frontier.remove(&p);
@@ -1319,6 +1369,8 @@ struct Transactional {
     ryw: bool,
     /// Anomalies to fail on besides the model's (Elle's `:anomalies`).
     also: Vec<AnomalyKind>,
+    /// rw-register's version inference (`wfr_keys`).
+    inference: Inference,
 }
 
 impl Transactional {
@@ -1328,13 +1380,14 @@ impl Transactional {
 }
 
 /// Builds a transactional model: `initial` is a consistency model's name,
-/// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names]}`.
+/// or `{"consistency": name, "read_your_writes": bool, "anomalies": [names],
+/// "wfr_keys": bool}` (`wfr_keys`: rw-register only).
 pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<Model, ModelError> {
     let name = workload.name();
     let bad = |found: &Value| {
         ModelError::BadInitial {
         model: name,
-        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names]}",
+        expected: "a consistency model's name (read-uncommitted, read-committed, repeatable-read, snapshot-isolation, serializable, strong-session-serializable, strict-serializable) or {\"consistency\": name, \"read_your_writes\": bool, \"anomalies\": [anomaly names], \"wfr_keys\": bool (rw-register only)}",
         found: found.clone(),
     }
     };
@@ -1343,6 +1396,7 @@ pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<M
         model: Consistency::StrictSerializable,
         ryw: false,
         also: Vec::new(),
+        inference: Inference::default(),
     };
     match initial {
         None | Some(Value::Null) => {}
@@ -1356,6 +1410,9 @@ pub(crate) fn build_for(workload: Workload, initial: Option<&Value>) -> Result<M
                         settings.model = Consistency::parse(s).ok_or_else(|| bad(v))?
                     }
                     ("read_your_writes", Value::Bool(b)) => settings.ryw = *b,
+                    ("wfr_keys", Value::Bool(b)) if workload == Workload::RwRegister => {
+                        settings.inference.wfr_keys = *b
+                    }
                     ("anomalies", Value::Array(names)) => {
                         for n in names {
                             let kind = n.as_str().and_then(AnomalyKind::parse);
@@ -1404,7 +1461,11 @@ impl KeyChecker for Transactional {
         ops.sort_by_key(|o| (o.time, o.line, o.process));
         // Every operation was validated already.
         let analysis = match self.workload {
-            Workload::RwRegister => analyze(txns_of(&ops).unwrap_or_default(), self.model),
+            Workload::RwRegister => analyze_with(
+                txns_of(&ops).unwrap_or_default(),
+                self.model,
+                self.inference,
+            ),
             Workload::ListAppend => super::list_append::analyze(
                 super::list_append::txns_of(&ops).unwrap_or_default(),
                 self.model,
@@ -1440,7 +1501,9 @@ fn judge(
         Vec::new()
     };
     if bad.is_empty() && ryw_bad.is_empty() {
-        let verdict = if analysis.undecidable() {
+        // As Elle's empty-transaction-graph: with no dependency inferred at
+        // all, nothing was checked, and the answer is unknown.
+        let verdict = if analysis.undecidable() || analysis.graph.is_empty() {
             Verdict::Unknown
         } else {
             Verdict::Linearizable

@@ -41,8 +41,7 @@
 use super::shape::{bad_input, bad_output, no_input, unknown};
 use super::{Atom, Model, Registration, ShapeError, Spec};
 use crate::history::{CompletionKind, Operation};
-use crate::linearizability::{KeyChecker, KeyReport};
-use crate::witness::Witness;
+use crate::outcome::{KeyChecker, KeyReport, Witness};
 use serde_json::Value;
 
 /// The registry line.

@@ -290,7 +290,9 @@ fn analysis(
     let ops: Vec<&checker::Operation> = history.operations().iter().collect();
     let txns = rw_register::txns_of(&ops)
         .map_err(|(i, e)| format!("operation {i} is not a transaction: {e}"))?;
-    Ok(rw_register::analyze(txns, model))
+    // With writes-follow-reads, as this check has always inferred versions.
+    let inference = rw_register::Inference { wfr_keys: true };
+    Ok(rw_register::analyze_with(txns, model, inference))
 }
 
 /// How many anomalies a report lists.
@@ -470,7 +472,7 @@ impl Workload for TxnNode {
         &[
             CheckSpec {
                 name: "rw-register",
-                summary: "Elle's rw-register analysis of the txn history (ww/wr/rw dependencies inferred from unique writes, the initial nil and writes-follow-reads), judged against params.consistency (default read-committed); the same as dsim check --model rw-register",
+                summary: "Elle's rw-register analysis of the txn history (ww/wr/rw dependencies inferred from unique writes, the initial nil and writes-follow-reads), judged against params.consistency (default read-committed); the same as dsim check --model rw-register --wfr-keys",
             },
             CheckSpec {
                 name: "read-your-writes",

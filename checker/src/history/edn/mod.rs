@@ -29,7 +29,7 @@ mod syntax;
 
 use super::{key_text, CompletionKind, History, HistoryError, HistoryErrorKind, TimeUnit};
 use serde_json::Value;
-use syntax::{each_form, Edn, Parsed};
+use syntax::{each_form, Edn, Forms, Parsed};
 
 /// What an `:ok` read that returned `nil` means.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub struct EdnOptions {
 }
 
 /// One event of a Jepsen history, its fields checked.
+#[derive(Debug)]
 struct Event {
     line: usize,
     /// `None`: the event has no `:process` (Elle's test histories).
@@ -142,6 +143,52 @@ fn independent(events: &[Event]) -> bool {
         })
 }
 
+/// Reads a Jepsen history whose text arrives in pieces (a file read in
+/// chunks, a pipe as it is written): each event is read and checked as soon
+/// as its text is complete, so a bad one fails before the rest arrives.
+/// [`EdnReader::finish`] then orders and times the events as
+/// [`History::parse_edn_with`] does (which needs all of them).
+#[derive(Debug)]
+pub struct EdnReader {
+    options: EdnOptions,
+    forms: Forms,
+    events: Vec<Event>,
+}
+
+impl EdnReader {
+    /// A reader with `options`.
+    pub fn new(options: EdnOptions) -> EdnReader {
+        EdnReader {
+            options,
+            forms: Forms::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Reads `text`, which must end at a line's end (what follows the last
+    /// newline waits for [`EdnReader::finish`] or more text).
+    pub fn feed(&mut self, text: &str) -> Result<(), HistoryError> {
+        self.read(text, false)
+    }
+
+    fn read(&mut self, text: &str, end: bool) -> Result<(), HistoryError> {
+        let events = &mut self.events;
+        self.forms.feed(text, end, |line, pairs| {
+            if let Some(e) = event(line, &pairs)? {
+                events.push(e);
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the last of the text (`tail`, possibly without a final
+    /// newline) and returns the history.
+    pub fn finish(mut self, tail: &str) -> Result<History, HistoryError> {
+        self.read(tail, true)?;
+        History::from_events(self.events, self.options)
+    }
+}
+
 impl History {
     /// Parses a Jepsen history with the default options (an `:ok` read of
     /// `nil` is a read of unknown value); see [`History::parse_edn_with`].
@@ -168,6 +215,12 @@ impl History {
             }
             Ok(())
         })?;
+        History::from_events(events, options)
+    }
+
+    /// The history of `events` (each checked already), read as
+    /// [`History::parse_edn_with`] says.
+    fn from_events(mut events: Vec<Event>, options: EdnOptions) -> Result<History, HistoryError> {
         if events.iter().all(|e| e.index.is_some()) {
             events.sort_by_key(|e| e.index);
         }

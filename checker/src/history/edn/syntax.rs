@@ -85,16 +85,6 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// The next value; `None` at the end of the text.
-    fn next(&mut self) -> Parsed<Option<(usize, Edn)>> {
-        self.skip()?;
-        if self.peek().is_none() {
-            return Ok(None);
-        }
-        let line = self.line;
-        Ok(Some((line, self.value()?)))
-    }
-
     fn value(&mut self) -> Parsed<Edn> {
         self.depth += 1;
         let value = self.nested();
@@ -119,11 +109,27 @@ impl Reader<'_> {
                 }
                 let mut pairs = Vec::with_capacity(items.len() / 2);
                 let mut seen = std::collections::BTreeSet::new();
+                // Each key as the JSON object key it is read as, and how it
+                // was written.
+                let mut names = std::collections::BTreeMap::new();
                 let mut items = items.into_iter();
                 while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                    if !seen.insert(k.to_json().to_string()) {
+                    let json = k.to_json();
+                    if !seen.insert(json.to_string()) {
                         return Err(self.error(format!(
                             "the map has key {} twice (EDN map keys are distinct)",
+                            k.show()
+                        )));
+                    }
+                    let name = match json {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    if let Some(first) = names.insert(name, k.show()) {
+                        return Err(self.error(format!(
+                            "the map has keys {first} and {}, which are read as one key (a map's \
+                             keys are read as JSON's: a string as itself, anything else as its \
+                             text); write them apart",
                             k.show()
                         )));
                     }
@@ -509,56 +515,106 @@ fn canonical_order(a: &Value, b: &Value) -> std::cmp::Ordering {
 /// A map's entries, in the order written.
 pub(super) type Pairs = Vec<(Edn, Edn)>;
 
-/// The top-level forms of `text`: maps, or one vector or list of maps.
-/// Calls `each` on every event map of `text`, in order, as it is read: the
-/// top-level maps, or the maps of one top-level vector or list (Knossos's
-/// test data). A malformed form fails when it is reached, before the rest
-/// of the text is read.
-pub(super) fn each_form(
-    text: &str,
-    mut each: impl FnMut(usize, Pairs) -> Parsed<()>,
-) -> Parsed<()> {
-    let mut reader = Reader {
-        text: text.as_bytes(),
-        at: 0,
-        line: 1,
-        depth: 0,
-    };
-    reader.skip()?;
-    if matches!(reader.peek(), Some(b'[' | b'(')) {
-        // Knossos's wrapping vector: read its elements one by one.
-        let start = reader.line;
-        reader.bump();
-        loop {
-            reader.skip()?;
-            match reader.peek() {
-                None => {
-                    return Err(reader.error(format!("the vector begun on line {start} never ends")))
-                }
-                Some(b')' | b']') => {
-                    reader.bump();
-                    break;
-                }
-                Some(_) => {}
-            }
-            let line = reader.line;
-            match reader.value()? {
-                Edn::Map(pairs) => each(line, pairs)?,
-                other => return Err(not_a_map(line, &other)),
-            }
+/// The events of a history whose text arrives in pieces (whole lines; a
+/// pipe's as they come): Jepsen's one map after another, or Knossos's maps
+/// in one vector or list. Each complete map is handed on as soon as its
+/// text has arrived, so a bad one fails before the rest is read; a map
+/// still incomplete waits for more text.
+#[derive(Debug)]
+pub(super) struct Forms {
+    /// Text not yet read: the start of an incomplete form, at most.
+    pending: String,
+    /// The line `pending` starts on.
+    line: usize,
+    /// Whether the first form has been seen, and if it opened Knossos's
+    /// vector, the line it began on (`Some(None)`: Jepsen's form).
+    wrapper: Option<Option<usize>>,
+    /// Knossos's vector has been closed: only whitespace may follow.
+    closed: bool,
+}
+
+impl Default for Forms {
+    fn default() -> Forms {
+        Forms {
+            pending: String::new(),
+            line: 1,
+            wrapper: None,
+            closed: false,
         }
-        return match reader.next()? {
-            None => Ok(()),
-            Some((line, other)) => Err(not_a_map(line, &other)),
+    }
+}
+
+impl Forms {
+    /// Reads the maps `text` completes (it ends at a line's end, or is the
+    /// last text, `end`), calling `each` with each map and its line.
+    pub(super) fn feed(
+        &mut self,
+        text: &str,
+        end: bool,
+        mut each: impl FnMut(usize, Pairs) -> Parsed<()>,
+    ) -> Parsed<()> {
+        self.pending.push_str(text);
+        let pending = std::mem::take(&mut self.pending);
+        let mut reader = Reader {
+            text: pending.as_bytes(),
+            at: 0,
+            line: self.line,
+            depth: 0,
         };
-    }
-    while let Some((line, form)) = reader.next()? {
-        match form {
-            Edn::Map(pairs) => each(line, pairs)?,
-            other => return Err(not_a_map(line, &other)),
+        // The start of the first form not read yet: where to resume.
+        let mut resume = (0, self.line);
+        let outcome = loop {
+            // An error at the end of the text read so far may be a form cut
+            // short: wait for the rest (unless this is the end).
+            let short = |reader: &Reader<'_>| !end && reader.at >= reader.text.len();
+            if let Err(e) = reader.skip() {
+                break if short(&reader) { Ok(()) } else { Err(e) };
+            }
+            resume = (reader.at, reader.line);
+            let Some(c) = reader.peek() else {
+                break Ok(());
+            };
+            let line = reader.line;
+            if self.wrapper.is_none() {
+                if matches!(c, b'[' | b'(') {
+                    // Knossos's wrapping vector: its elements one by one.
+                    reader.bump();
+                    self.wrapper = Some(Some(line));
+                    continue;
+                }
+                self.wrapper = Some(None);
+            }
+            let vector = self.wrapper.flatten().is_some() && !self.closed;
+            if vector && matches!(c, b']' | b')') {
+                reader.bump();
+                self.closed = true;
+                continue;
+            }
+            match reader.value() {
+                Err(e) => break if short(&reader) { Ok(()) } else { Err(e) },
+                Ok(Edn::Map(pairs)) if !self.closed => {
+                    if let Err(e) = each(line, pairs) {
+                        break Err(e);
+                    }
+                }
+                Ok(other) => break Err(not_a_map(line, &other)),
+            }
+        };
+        outcome?;
+        if end {
+            if let (Some(Some(start)), false) = (self.wrapper, self.closed) {
+                return Err(reader.error(format!("the vector begun on line {start} never ends")));
+            }
         }
+        self.pending = pending[resume.0..].to_string();
+        self.line = resume.1;
+        Ok(())
     }
-    Ok(())
+}
+
+/// Reads every map of a whole history text; see [`Forms`].
+pub(super) fn each_form(text: &str, each: impl FnMut(usize, Pairs) -> Parsed<()>) -> Parsed<()> {
+    Forms::default().feed(text, true, each)
 }
 
 fn not_a_map(line: usize, found: &Edn) -> HistoryError {
