@@ -300,6 +300,24 @@ struct Held<M> {
     msg: M,
 }
 
+/// The messages a heal released on one ordered link, until the last of
+/// them comes due. The link's order is kept here, not by the event queue:
+/// a message that comes due on the link meanwhile (one in flight at the
+/// heal) joins `waiting`, and the waiting messages are delivered right
+/// after the last released one, in the order they came due, in the same
+/// step. Queued again instead, at the line's time, a waiting message would
+/// go after anything already queued for that time, such as a message sent
+/// after the heal on the same link (the order of the queue's ties is the
+/// order of pushes).
+struct ReleaseLine<M> {
+    /// Released messages not yet due.
+    pending: usize,
+    /// When the last of them is due.
+    last: Time,
+    /// What came due on the link before them, oldest first.
+    waiting: Vec<Held<M>>,
+}
+
 /// One simulation run over nodes of type `N`.
 pub struct Sim<N: Node> {
     cfg: SimConfig,
@@ -349,12 +367,11 @@ pub struct Sim<N: Node> {
     /// stall generation, odd while the link is stalled on a cut.
     tcp_stall: Vec<u64>,
     /// Messages a heal released on ordered links and not yet dispatched,
-    /// by id, with their link.
-    released: BTreeMap<u64, (NodeId, NodeId)>,
-    /// Per ordered link with released messages pending: how many, and when
-    /// the last of them arrives. A message still in flight at the heal
-    /// that arrives before then waits behind them.
-    release_line: BTreeMap<(NodeId, NodeId), (usize, Time)>,
+    /// by id.
+    released: BTreeSet<u64>,
+    /// Per ordered link with released messages pending: the line they
+    /// form, which whatever else comes due on the link waits behind.
+    release_line: BTreeMap<(NodeId, NodeId), ReleaseLine<N::Msg>>,
     clients: Clients,
     faults_left: usize,
     final_heal_at: Option<Time>,
@@ -439,7 +456,7 @@ impl<N: Node> Sim<N> {
             } else {
                 Vec::new()
             },
-            released: BTreeMap::new(),
+            released: BTreeSet::new(),
             release_line: BTreeMap::new(),
             clients,
             faults_left: cfg.faults.len(),
@@ -792,13 +809,47 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    #[inline]
     fn deliver(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
         if !self.released.is_empty() {
-            if let Some(at) = self.behind_released(mid, from, to) {
-                self.push(at, Ev::deliver(mid, from, to, inc, msg));
+            return self.deliver_after_heal(mid, from, to, inc, msg);
+        }
+        self.deliver_now(mid, from, to, inc, msg);
+    }
+
+    /// Delivers message `mid` while a heal's released messages are pending
+    /// on some ordered link: on its own link, a message that is not one of
+    /// them waits in the line ([`ReleaseLine`]); the last of them brings
+    /// what waited behind it.
+    #[cold]
+    #[inline(never)]
+    fn deliver_after_heal(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
+        let mut go = vec![Held {
+            mid,
+            from,
+            to,
+            inc,
+            msg,
+        }];
+        if let Some(line) = self.release_line.get_mut(&(from, to)) {
+            if !self.released.remove(&mid) {
+                line.waiting.append(&mut go);
                 return;
             }
+            line.pending -= 1;
+            if line.pending == 0 {
+                let line = self.release_line.remove(&(from, to));
+                go.extend(line.into_iter().flat_map(|line| line.waiting));
+            }
         }
+        for h in go {
+            self.deliver_now(h.mid, h.from, h.to, h.inc, h.msg);
+        }
+    }
+
+    /// Delivers message `mid` now, or parks, holds or drops it.
+    #[inline(always)]
+    fn deliver_now(&mut self, mid: u64, from: NodeId, to: NodeId, inc: u32, msg: N::Msg) {
         let ordered = self.net.ordered(from, to);
         let reason = if self.status[to] != Status::Up {
             match self.status[to] {
@@ -1270,23 +1321,6 @@ impl<N: Node> Sim<N> {
         }
     }
 
-    /// After a heal: forgets released message `mid` as it comes due, or,
-    /// for a message that was still in flight on an ordered link whose
-    /// released messages have not all arrived, the time of the last of
-    /// them (it goes after them, as over TCP).
-    fn behind_released(&mut self, mid: u64, from: NodeId, to: NodeId) -> Option<Time> {
-        let Some(link) = self.released.remove(&mid) else {
-            return self.release_line.get(&(from, to)).map(|&(_, last)| last);
-        };
-        if let Some((pending, _)) = self.release_line.get_mut(&link) {
-            *pending -= 1;
-            if *pending == 0 {
-                self.release_line.remove(&link);
-            }
-        }
-        None
-    }
-
     fn heal(&mut self) {
         self.net.heal();
         // Stalled links recover: their pending timeouts lapse.
@@ -1295,8 +1329,8 @@ impl<N: Node> Sim<N> {
         }
         // On an ordered link the held messages go out in the order they
         // were sent, and nothing sent later overtakes them: not what is
-        // sent from now on (the line is held), nor what is in flight now
-        // ([`Sim::behind_released`]).
+        // sent from now on (the network's line is held), nor what is in
+        // flight now (it waits in the [`ReleaseLine`]).
         for h in std::mem::take(&mut self.held) {
             let mut at = self.now
                 + self
@@ -1305,10 +1339,18 @@ impl<N: Node> Sim<N> {
                     .latency
                     .sample(&mut self.net_rng);
             if self.net.ordered(h.from, h.to) {
-                let line = self.release_line.entry((h.from, h.to)).or_insert((0, at));
-                at = at.max(line.1);
-                *line = (line.0 + 1, at);
-                self.released.insert(h.mid, (h.from, h.to));
+                let line = self
+                    .release_line
+                    .entry((h.from, h.to))
+                    .or_insert(ReleaseLine {
+                        pending: 0,
+                        last: at,
+                        waiting: Vec::new(),
+                    });
+                at = at.max(line.last);
+                line.pending += 1;
+                line.last = at;
+                self.released.insert(h.mid);
                 self.net.hold_line(h.from, h.to, at);
             }
             self.trace
