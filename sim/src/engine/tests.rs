@@ -4,11 +4,15 @@
 use serde::Serialize;
 
 use super::*;
+use crate::fault::{Fault, ScheduledFault};
 use crate::network::Latency;
+use crate::network::{Link, PartitionMode};
+use crate::node::{Ctx, Node, Reply};
 use crate::node::{Digest, Request, Value};
 use crate::rng::Prob;
 use crate::workload::{EventKind, NodePolicy, Rate, ScriptOp, WorkloadSpec};
 use crate::MS;
+use crate::{NodeId, Time};
 
 #[derive(Clone, Debug, Serialize)]
 enum Msg {
