@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sim::{Ctx, Node, NodeId, Sim, Time};
 
 use crate::handshake::{Handshake, Inbound};
+pub use crate::mesh::{fmt_ms, Mode, Timer};
 
 /// Which node an origin pushes a write to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,26 +94,6 @@ impl Params {
     }
 }
 
-/// The two variants every mesh protocol has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// As the original code behaves.
-    Faithful,
-    /// As its authors meant it.
-    Intended,
-}
-
-impl Mode {
-    /// The mode a variant name selects (validated names only reach here).
-    pub fn of(variant: &str) -> Mode {
-        if variant == "intended" {
-            Mode::Intended
-        } else {
-            Mode::Faithful
-        }
-    }
-}
-
 /// Run notes of a mesh: every dead link of every node.
 pub fn link_notes<N: Node, M: Clone>(run: &Sim<N>, links: impl Fn(&N) -> &Links<M>) -> Vec<String> {
     run.nodes()
@@ -136,17 +117,6 @@ pub fn mesh_notes<N: Node, M: Clone>(
             .filter_map(|(i, n)| parts(n).1.note(i)),
     );
     notes
-}
-
-/// Timer tags of the mesh nodes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum Timer {
-    /// Intended variant: resend what failed to reach this peer.
-    Retry(NodeId),
-    /// ECM-11: connect again to this peer's server, which refused.
-    Connect(NodeId),
-    /// ECM-11: read the handshake of this peer's connection.
-    Handshake(NodeId),
 }
 
 /// What a link does after it reports an error.
@@ -389,17 +359,6 @@ impl<T: Stamped + Clone> TsHeap<T> {
 /// limit), so end-state checks apply.
 pub fn completed<N: Node>(run: &Sim<N>) -> bool {
     run.stop_reason().is_some_and(|r| r.completed())
-}
-
-/// A time in microseconds as milliseconds for reports: `1200ms`, `3.5ms`.
-pub fn fmt_ms(t: Time) -> String {
-    let (ms, us) = (t / 1_000, t % 1_000);
-    if us == 0 {
-        format!("{ms}ms")
-    } else {
-        let frac = format!("{us:03}");
-        format!("{ms}.{}ms", frac.trim_end_matches('0'))
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 use serde::{Deserialize, Serialize};
 use sim::{Ctx, Node, NodeId, Time, MS};
 
-use crate::ecm::{fmt_ms, Mode, Timer};
+use crate::mesh::{fmt_ms, Mode, Timer};
 
 /// The largest duration a parameter may name, as everywhere (10^12 ms).
 const MAX_MS: u64 = 1_000_000_000_000;

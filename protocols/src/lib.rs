@@ -28,6 +28,7 @@ pub mod history;
 pub mod lww;
 pub mod maelstrom;
 pub mod memstate;
+pub mod mesh;
 pub mod seqlog;
 pub mod vr;
 

@@ -263,3 +263,7 @@ pub enum Timer {
     /// Client process: the call to the current replica timed out.
     Call(u64),
 }
+
+/// A recovery_response collected: sender, its view, the nonce, and the
+/// primary's (log, op, commit).
+pub(crate) type Response = (NodeId, u64, u64, Option<(Vec<Entry>, u64, u64)>);

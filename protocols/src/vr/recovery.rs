@@ -3,13 +3,9 @@
 
 use sim::{Ctx, NodeId, MS};
 
-use super::msg::{Entry, Msg};
+use super::msg::{Entry, Msg, Response};
 use super::replica::{Replica, Status};
 use super::Vr;
-
-/// A recovery_response collected: sender, its view, the nonce, and the
-/// primary's (log, op, commit).
-pub(crate) type Response = (NodeId, u64, u64, Option<(Vec<Entry>, u64, u64)>);
 
 impl Replica {
     /// Paper: a restarted replica lost its state; it asks every other

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sim::{Ctx, Digest, NodeId, Value, MS};
 
 use super::app::AppState;
-use super::msg::{Entry, Msg, Timer, ViewReport};
+use super::msg::{Entry, Msg, Response, Timer, ViewReport};
 use super::{Bugs, Params, Vr};
 
 /// A replica's status.
@@ -87,7 +87,7 @@ pub struct Replica {
     /// The nonce of the recovery in progress.
     pub(crate) nonce: u64,
     /// recovery_responses: (sender, view, nonce, state), newest first.
-    pub(crate) responses: Vec<super::recovery::Response>,
+    pub(crate) responses: Vec<Response>,
     /// Messages postponed while recovering (vrrm's gen_statem postpone).
     pub(crate) postponed: Vec<(NodeId, Msg)>,
     /// Paper: it moved to a newer view by state transfer and new_state has

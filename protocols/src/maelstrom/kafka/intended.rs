@@ -1,57 +1,11 @@
 //! The intended solution's handlers: every request is a chain of lin-kv
 //! calls (see the module's overview for why the log is correct).
 
-use super::server::{answer, kv_key, Cont, Job, Srv};
+use super::server::{answer, kv_key, Cont, Job, Srv, Step};
 use super::{ByKey, Cont as KCont, Kafka, Msg};
 use crate::maelstrom::{code, Kind, Net};
 
 type N<'a, 'b, 'c, 'd> = Net<'a, 'b, 'c, Kafka>;
-
-/// Where a request's chain of lin-kv calls stands.
-#[derive(Clone, Debug)]
-pub enum Step {
-    /// A send tried to claim `slot`.
-    Claim {
-        /// The send.
-        job: Job,
-        /// The slot tried.
-        slot: i64,
-    },
-    /// A poll read `key`'s slot `slot`.
-    PollRead {
-        /// The poll.
-        job: Job,
-        /// Keys still to read, with their offsets (the current one first).
-        todo: Vec<(String, i64)>,
-        /// The slot read.
-        slot: i64,
-        /// What it has so far.
-        got: ByKey<Vec<(i64, i64)>>,
-    },
-    /// A commit read a key's committed offset.
-    CommitRead {
-        /// The commit.
-        job: Job,
-        /// Keys still to commit (the current one first).
-        todo: Vec<(String, i64)>,
-    },
-    /// A commit's cas of a key's committed offset came back.
-    CommitCas {
-        /// The commit.
-        job: Job,
-        /// Keys still to commit (the current one first).
-        todo: Vec<(String, i64)>,
-    },
-    /// list_committed_offsets read a key's committed offset.
-    ListRead {
-        /// The request.
-        job: Job,
-        /// Keys still to read (the current one first).
-        todo: Vec<String>,
-        /// What it has so far.
-        got: ByKey<i64>,
-    },
-}
 
 impl Srv {
     fn kv_call(&mut self, net: &mut N<'_, '_, '_, '_>, kind: Kind, step: Step) {

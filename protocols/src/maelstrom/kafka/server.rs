@@ -47,7 +47,53 @@ pub enum Cont {
         rest: Vec<NodeId>,
     },
     /// intended: the lin-kv steps of a request.
-    Intended(super::intended::Step),
+    Intended(Step),
+}
+
+/// intended: where a request's chain of lin-kv calls stands.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// A send tried to claim `slot`.
+    Claim {
+        /// The send.
+        job: Job,
+        /// The slot tried.
+        slot: i64,
+    },
+    /// A poll read `key`'s slot `slot`.
+    PollRead {
+        /// The poll.
+        job: Job,
+        /// Keys still to read, with their offsets (the current one first).
+        todo: Vec<(String, i64)>,
+        /// The slot read.
+        slot: i64,
+        /// What it has so far.
+        got: ByKey<Vec<(i64, i64)>>,
+    },
+    /// A commit read a key's committed offset.
+    CommitRead {
+        /// The commit.
+        job: Job,
+        /// Keys still to commit (the current one first).
+        todo: Vec<(String, i64)>,
+    },
+    /// A commit's cas of a key's committed offset came back.
+    CommitCas {
+        /// The commit.
+        job: Job,
+        /// Keys still to commit (the current one first).
+        todo: Vec<(String, i64)>,
+    },
+    /// list_committed_offsets read a key's committed offset.
+    ListRead {
+        /// The request.
+        job: Job,
+        /// Keys still to read (the current one first).
+        todo: Vec<String>,
+        /// What it has so far.
+        got: ByKey<i64>,
+    },
 }
 
 /// internal/kafka_store.go: per key a dense array, and committed offsets.

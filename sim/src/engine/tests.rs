@@ -4,11 +4,15 @@
 use serde::Serialize;
 
 use super::*;
+use crate::fault::{Fault, ScheduledFault};
 use crate::network::Latency;
+use crate::network::{Link, PartitionMode};
+use crate::node::{Ctx, Node, Reply};
 use crate::node::{Digest, Request, Value};
 use crate::rng::Prob;
 use crate::workload::{EventKind, NodePolicy, Rate, ScriptOp, WorkloadSpec};
 use crate::MS;
+use crate::{NodeId, Time};
 
 #[derive(Clone, Debug, Serialize)]
 enum Msg {
@@ -23,7 +27,8 @@ enum Timer {
 
 /// Node 0 pings every peer on each `Tick` (every 10 ms of its clock);
 /// everyone records what arrives. `read` answers the count received,
-/// `silent` is never answered, `clock` answers the local clock.
+/// `silent` is never answered, `clock` answers the local clock, `ping-1`
+/// sends `Ping(1000)` to node 1.
 #[derive(Default)]
 struct Probe {
     received: Vec<(NodeId, u64, Time)>,
@@ -64,6 +69,11 @@ impl Node for Probe {
                 // The second set replaces the first: one firing, at 30 ms.
                 ctx.set_timer(Timer::Once, 10 * MS);
                 ctx.set_timer(Timer::Once, 30 * MS);
+                ctx.reply(r.id, Reply::Ok(Value::Null));
+            }
+            "ping-1" => {
+                // Out of the ticks' numbering: a mark on the link to node 1.
+                ctx.send(1, Msg::Ping(1000));
                 ctx.reply(r.id, Reply::Ok(Value::Null));
             }
             "once-cancel" => {
@@ -233,6 +243,36 @@ fn released_messages_are_not_overtaken_by_ones_still_in_flight() {
                 (4, 51 * MS + MS / 2),
                 (5, 51 * MS + MS / 2)
             ],
+            "{mode:?}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn a_message_in_flight_at_a_heal_keeps_its_place_before_later_sends() {
+    // As above, and at the heal (50.5 ms) node 0 also sends a mark to
+    // node 1: it is due at 51.5 ms, with the released 3 and 4 (the line
+    // holds it there). Tick 5, sent at 50 ms and in flight at the heal,
+    // comes due at 51 ms, waits behind 3 and 4, and must still arrive
+    // before the mark, which was sent after it. (It used to be queued
+    // again for 51.5 ms, behind the mark already queued for then.)
+    for mode in [PartitionMode::Hold, PartitionMode::Tcp] {
+        let partition = Fault::Partition {
+            groups: vec![vec![0], vec![1]],
+        };
+        let faults = vec![(25, partition), (50, Fault::Heal)];
+        let mut mark = op(50, 0, 0, "ping-1");
+        mark.at += MS / 2;
+        let mut cfg = config(2, faults, vec![mark, op(80, 1, 1, "read")]);
+        cfg.faults[1].at += MS / 2;
+        cfg.partition_mode = mode;
+        let mut sim = Sim::new(cfg, ticking(2), None);
+        sim.run();
+        let got: Vec<(u64, Time)> = sim.nodes()[1].received.iter().map(|r| (r.1, r.2)).collect();
+        let at = 51 * MS + MS / 2;
+        assert_eq!(
+            &got[2..6],
+            &[(3, at), (4, at), (5, at), (1000, at)],
             "{mode:?}: {got:?}"
         );
     }

@@ -5,12 +5,16 @@ use serde::Serialize;
 
 use super::tests::op;
 use super::*;
+use crate::fault::{Fault, ScheduledFault};
 use crate::layout::Role;
 use crate::network::Latency;
+use crate::network::{Link, PartitionMode};
+use crate::node::{Ctx, Node, Reply, RequestId};
 use crate::node::{Digest, Request, Value};
 use crate::rule::{MessageMatch, MessageRule, RuleAction};
 use crate::workload::{EventKind, ScriptOp};
 use crate::MS;
+use crate::{NodeId, Time};
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
