@@ -20,6 +20,7 @@ mod kv_append;
 mod list_append;
 pub mod maelstrom;
 pub mod rw_register;
+pub mod set_logs;
 mod versioned_kv;
 
 pub(crate) use atom::Atom;
