@@ -401,9 +401,7 @@ mod tests {
                     SetAdd {
                         element: rng.below(0, elements as usize) as i64,
                         invoked,
-                        ok_at: rng
-                            .gen_bool(0.7)
-                            .then(|| invoked + rng.below(0, 10) as u64),
+                        ok_at: rng.gen_bool(0.7).then(|| invoked + rng.below(0, 10) as u64),
                     }
                 })
                 .collect();
@@ -435,7 +433,8 @@ mod tests {
             assert_eq!(format!("{got:?}"), format!("{want:?}"), "round {round}");
             // The indices point at the same reads in both sorted orders.
             let times: Vec<(u64, u64)> = reads.iter().map(|r| (r.invoked, r.completed)).collect();
-            let want_times: Vec<(u64, u64)> = lists.iter().map(|r| (r.invoked, r.completed)).collect();
+            let want_times: Vec<(u64, u64)> =
+                lists.iter().map(|r| (r.invoked, r.completed)).collect();
             assert_eq!(times, want_times);
         }
     }
