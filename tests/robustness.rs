@@ -172,3 +172,45 @@ fn outputs_are_renamed_into_place_only_when_the_run_succeeded() {
         .collect();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
+
+/// A fuzz episode may end no later than a scenario time may be: a
+/// duration that reaches past 10^12 ms is refused by its own field, not by
+/// a fault of the expanded schedule the file does not have; the longest
+/// allowed one expands into a schedule that runs.
+#[test]
+fn a_fuzz_episode_that_would_end_past_the_time_limit_is_refused_by_its_field() {
+    let max: u64 = 1_000_000_000_000;
+    for (block, field) in [
+        ("partitions", "duration_ms"),
+        ("pauses", "duration_ms"),
+        ("crash_restart", "down_ms"),
+        ("loss_bursts", "duration_ms"),
+    ] {
+        let src = |d: u64| {
+            format!(
+                r#"{{"protocol":"lww","nodes":3,"workload":{{"ops":20}},"fuzz":{{"until_ms":1500,"{block}":{{"interval_ms":[50,400],"{field}":[{d},{d}]}}}}}}"#
+            )
+        };
+        let p = scratch(&format!("fuzz-end-{block}.json"), &src(max));
+        for seed in ["0", "1", "2"] {
+            let out = dsim(&["run", p.to_str().unwrap(), "--seed", seed]);
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{block}: {err}");
+            assert!(
+                err.contains(&format!("fuzz.{block}.{field}"))
+                    && err.contains("at most 999999998500 ms here"),
+                "{block}: {err}"
+            );
+            assert!(!err.contains("faults["), "{block}: {err}");
+        }
+        let p = scratch(&format!("fuzz-end-{block}-ok.json"), &src(max - 1500));
+        for seed in ["0", "1", "2"] {
+            let out = dsim(&["run", p.to_str().unwrap(), "--seed", seed]);
+            let err = text(&out.stderr);
+            assert!(
+                matches!(out.status.code(), Some(0 | 1)),
+                "{block} seed {seed}: {err}"
+            );
+        }
+    }
+}

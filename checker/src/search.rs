@@ -108,7 +108,9 @@ pub(crate) fn search<S: Spec>(spec: &S, ops: &[&Timed<S::Op>], budget: u64) -> (
 }
 
 /// The most bytes the memo of one search may hold (its configurations,
-/// counted as stored). Past it the search answers "unknown" rather than
+/// counted as stored: each entry, its set's allocation and its state's own
+/// heap bytes ([`Spec::state_bytes`](crate::model::Spec::state_bytes)), and
+/// the table's growth before it happens). Past it the search answers "unknown" rather than
 /// exhausting memory: on a long single-key history each configuration
 /// holds a bitset of all its operations, so steps alone do not bound memory.
 pub const MEMO_BYTES: usize = 1 << 30;
@@ -427,7 +429,14 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
             self.steps += 1;
             if let Some(after) = self.spec.step(&self.state, &self.ops[i].op) {
                 self.linearized.set(i);
-                if self.memo_bytes.saturating_add(self.growth_bytes()) >= self.memo_limit {
+                let state_bytes = self.spec.state_bytes(&after);
+                let cost = self.entry_bytes + self.linearized.heap_bytes() + state_bytes;
+                if self
+                    .memo_bytes
+                    .saturating_add(cost)
+                    .saturating_add(self.growth_bytes())
+                    >= self.memo_limit
+                {
                     // Out of memory, not of steps: no resume can help.
                     self.linearized.clear(i);
                     self.finished = Some(Outcome::Unknown);
@@ -436,7 +445,7 @@ impl<'a, S: Spec, B: Bits> Search<'a, S, B> {
                     return Outcome::Unknown;
                 }
                 if self.cache.insert((self.linearized.clone(), after.clone())) {
-                    self.memo_bytes += self.entry_bytes + self.linearized.heap_bytes();
+                    self.memo_bytes += cost;
                     let before = std::mem::replace(&mut self.state, after);
                     self.stack.push((entry, before));
                     self.done[i] = true;
@@ -591,6 +600,68 @@ mod tests {
         fn read_only(&self, op: &RegOp) -> bool {
             matches!(op, RegOp::Read(_))
         }
+    }
+
+    /// A log of writes: each state owns a vector of every write so far.
+    struct Log;
+    impl Spec for Log {
+        type State = Vec<u8>;
+        type Op = RegOp;
+        fn init(&self) -> Vec<u8> {
+            Vec::new()
+        }
+        fn prepare(&self, _: &Operation) -> Result<RegOp, ShapeError> {
+            unreachable!("the test builds operations directly")
+        }
+        fn step(&self, s: &Vec<u8>, op: &RegOp) -> Option<Vec<u8>> {
+            match *op {
+                RegOp::Write(v) => {
+                    let mut next = Vec::with_capacity(256);
+                    next.extend_from_slice(s);
+                    next.push(v);
+                    Some(next)
+                }
+                RegOp::Read(None) => Some(s.clone()),
+                RegOp::Read(Some(v)) => (s.last() == Some(&v)).then(|| s.clone()),
+            }
+        }
+        fn state_bytes(&self, s: &Vec<u8>) -> usize {
+            s.capacity()
+        }
+    }
+
+    #[test]
+    fn the_memo_counts_its_states_bytes_and_ends_unknown_at_its_bound() {
+        // 24 concurrent distinct writes and a read nothing wrote: every
+        // order is tried, each memo entry owns a 256-byte state.
+        let mut ops: Vec<Timed<RegOp>> = (0..24)
+            .map(|i| Timed {
+                op: RegOp::Write(i),
+                call: 0,
+                ret: Some(100),
+            })
+            .collect();
+        ops.push(Timed {
+            op: RegOp::Read(Some(99)),
+            call: 200,
+            ret: Some(201),
+        });
+        let refs: Vec<&Timed<RegOp>> = ops.iter().collect();
+        let mut s = Search::<Log, u128>::new(&Log, &refs);
+        s.memo_limit = 1 << 20;
+        assert_eq!(s.resume(u64::MAX), Outcome::Unknown);
+        assert!(s.exhausted(), "the memo's bound, not the steps, ended it");
+        // What the memo counted covers its states' own bytes: one entry
+        // costs its table entry plus 256, so it stopped below 1 MiB / 256
+        // entries (without the states it would have taken about 40 times
+        // as many, past the bound in real bytes).
+        let entry = std::mem::size_of::<(u128, Vec<u8>)>() + 1;
+        assert!(s.memo_bytes <= s.memo_limit);
+        assert!(
+            s.steps() <= (2 * (1 << 20) / (entry + 256)) as u64,
+            "{} steps",
+            s.steps()
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl Fingerprint for crate::node::Value {
                 h.word(T_BOOL);
                 h.word(u64::from(b));
             }
-            Value::Str(_) | Value::List(_) => h.value(self),
+            Value::Str(_) | Value::List(_) | Value::Set(_) => h.value(self),
         }
     }
 }

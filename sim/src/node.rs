@@ -76,6 +76,11 @@ pub enum Value {
     Str(String),
     /// A list, e.g. `[old, new]` for cas.
     List(Vec<Value>),
+    /// A set of integers, one state of a node's [`GrowSet`](crate::GrowSet)
+    /// (a broadcast read's answer): shared with the node's other states,
+    /// written as the ascending list of its elements. Reading JSON never
+    /// makes one (that list reads as a `List`).
+    Set(crate::IntSet),
 }
 
 impl Value {
@@ -102,6 +107,16 @@ impl std::fmt::Display for Value {
                         f.write_str(",")?;
                     }
                     write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Set(s) => {
+                f.write_str("[")?;
+                for (i, e) in s.sorted().iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{e}")?;
                 }
                 f.write_str("]")
             }

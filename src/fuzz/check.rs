@@ -70,6 +70,11 @@ pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
     let mut total = 0u64;
     if let Some(p) = f.partitions.as_mut() {
         total += partitions(p, nodes, span)?;
+        ends(
+            f.until_ms,
+            p.duration_ms,
+            &[Key("partitions"), Key("duration_ms")],
+        )?;
     }
     if let Some(fl) = &f.flapping {
         let at = [Key("flapping")];
@@ -86,6 +91,11 @@ pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
     }
     if let Some(c) = f.crash_restart.as_mut() {
         total += crash(c, nodes, down_at_start, span)?;
+        ends(
+            f.until_ms,
+            c.down_ms,
+            &[Key("crash_restart"), Key("down_ms")],
+        )?;
     }
     if let Some(c) = f.clock.as_mut() {
         total += clock(c, span)?;
@@ -94,12 +104,18 @@ pub fn validate(f: &mut RawFuzz, nodes: usize, down_at_start: &[u64]) -> R {
         let at = |k| [Key("loss_bursts"), Key(k)];
         range(l.interval_ms, &at("interval_ms"), 1)?;
         range(l.duration_ms, &at("duration_ms"), 1)?;
+        ends(f.until_ms, l.duration_ms, &at("duration_ms"))?;
         prob_range(l.drop, &at("drop"))?;
         prob_range(l.duplicate, &at("duplicate"))?;
         total += episodes(span, l.interval_ms[0] + l.duration_ms[0]);
     }
     if let Some(p) = f.pauses.as_mut() {
         total += pauses(p, nodes, down_at_start, span)?;
+        ends(
+            f.until_ms,
+            p.duration_ms,
+            &[Key("pauses"), Key("duration_ms")],
+        )?;
     }
     if let Some(m) = &f.messages {
         total += messages(m, span)?;
@@ -299,6 +315,25 @@ fn clock(c: &mut RawFuzzClock, span: u64) -> Result<u64, FieldError> {
         }
     }
     Ok(episodes(span, c.interval_ms[0]))
+}
+
+/// An episode starts before `until_ms` and lasts up to `r[1]` ms: its
+/// end (a heal, restart, resume or the end of a burst in the expanded
+/// schedule) must be a time a scenario may hold, or the expanded file
+/// would fail on a fault this file does not have.
+fn ends(until_ms: u64, r: [u64; 2], at: &[Step]) -> R {
+    let most = crate::scenario::MAX_MS;
+    if until_ms.saturating_add(r[1]) > most {
+        return Err(err(
+            at,
+            format!(
+                "an episode starting before until_ms ({until_ms}) and lasting up to {} ms could end after {most} ms (about 31 years); allowed: at most {} ms here",
+                r[1],
+                most - until_ms
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn range(r: [u64; 2], at: &[Step], min: u64) -> R {

@@ -95,6 +95,17 @@ enum Micro {
     Write(Atom, Atom),
 }
 
+/// The heap bytes of a B-tree of `len` entries of `entry` bytes: std's
+/// nodes hold at most 11 entries (at least 5 but the root's) plus a
+/// header; counted at the fullest, a lower bound.
+fn tree_bytes(len: usize, entry: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let nodes = len.div_ceil(11);
+    nodes * (11 * entry + 16)
+}
+
 const MICRO: &str = "a list of micro-operations [\"read\", key, null] and [\"write\", key, value]";
 
 impl Spec for MultiRegister {
@@ -103,6 +114,11 @@ impl Spec for MultiRegister {
 
     fn init(&self) -> Self::State {
         BTreeMap::new()
+    }
+
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        // Each state is a map of its own (the atoms' text is shared).
+        tree_bytes(state.len(), 2 * std::mem::size_of::<Atom>())
     }
 
     fn prepare(&self, op: &Operation) -> Result<Vec<Micro>, ShapeError> {
@@ -170,6 +186,10 @@ impl Spec for Set {
 
     fn init(&self) -> Self::State {
         BTreeSet::new()
+    }
+
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        tree_bytes(state.len(), std::mem::size_of::<Atom>())
     }
 
     fn prepare(&self, op: &Operation) -> Result<SetOp, ShapeError> {

@@ -65,6 +65,12 @@ struct Piece {
 }
 
 impl Text {
+    /// The heap bytes of this text's last piece (its two allocations, with
+    /// their reference counts); earlier pieces belong to earlier texts.
+    pub(crate) fn piece_bytes(&self) -> usize {
+        std::mem::size_of::<Piece>() + 16 + self.piece.bytes.len() + 16
+    }
+
     fn new(text: &str) -> Text {
         Text::from_bytes(text.as_bytes())
     }
@@ -183,6 +189,11 @@ impl Spec for KvAppend {
 
     fn init(&self) -> Text {
         self.initial.clone()
+    }
+
+    fn state_bytes(&self, state: &Text) -> usize {
+        // An append makes one new piece; the text before it is shared.
+        state.piece_bytes()
     }
 
     fn prepare(&self, op: &Operation) -> Result<AppendOp, ShapeError> {

@@ -20,6 +20,7 @@ mod kv_append;
 mod list_append;
 pub mod maelstrom;
 pub mod rw_register;
+pub mod set_logs;
 mod versioned_kv;
 
 pub(crate) use atom::Atom;
@@ -56,6 +57,15 @@ pub trait Spec: Send + Sync + 'static {
     /// Applies `op` to `state`: the next state, or `None` if `op` could not
     /// have returned its output from `state`.
     fn step(&self, state: &Self::State, op: &Self::Op) -> Option<Self::State>;
+
+    /// Heap bytes `state` holds that no earlier state shares (its own
+    /// allocations, not `size_of`): the search's memo counts them against
+    /// its byte bound. The default, 0, is right for states without heap
+    /// data or whose heap data is shared (an `Arc` of the history's value).
+    fn state_bytes(&self, state: &Self::State) -> usize {
+        let _ = state;
+        0
+    }
 
     /// True if `op` never changes the state: `step` answers the same state
     /// or `None`, whatever the state (a read). The search then linearizes it

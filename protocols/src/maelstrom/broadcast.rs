@@ -27,7 +27,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use sim::{Digest, NodeId, Reply, Request, Rng, Sim, Time, Value, ValueGen, MS};
+use sim::{Digest, GrowSet, NodeId, Reply, Request, Rng, Sim, Time, Value, ValueGen, MS};
 
 use super::topology::Topology;
 use super::{Ints, Kind, Net, Server, Timer, Workload};
@@ -109,7 +109,10 @@ pub struct Broadcast {
     nodes: usize,
     tick: Time,
     picks: usize,
-    set: BTreeSet<i64>,
+    /// The elements known here. A read answers one state of it, shared with
+    /// the other reads' answers (the history would otherwise hold every
+    /// read's whole set: O(n²) integers for n operations).
+    set: GrowSet,
     /// faithful-e: the batch since the last tick.
     batch: Vec<i64>,
     /// intended: per peer, the elements it has not acknowledged.
@@ -127,7 +130,7 @@ pub struct Broadcast {
 
 impl Broadcast {
     fn snapshot(&self) -> Ints {
-        Ints::new(self.set.iter().copied().collect())
+        Ints::new(self.set.elements())
     }
 
     /// faithful-abc: this tick's picks, from an RNG seeded with the
@@ -318,8 +321,7 @@ impl Workload for Broadcast {
                 net.answer(req.id, Reply::Ok(req.value));
             }
             _ => {
-                let all = self.set.iter().map(|&e| Value::Int(e)).collect();
-                net.answer(req.id, Reply::Ok(Value::List(all)));
+                net.answer(req.id, Reply::Ok(Value::Set(self.set.snapshot())));
             }
         }
     }
@@ -402,7 +404,7 @@ impl Workload for Broadcast {
             }
             Kindof::FaithfulE if !self.batch.is_empty() => {
                 let mut data = std::mem::take(&mut self.batch);
-                data.extend(self.set.iter().copied());
+                data.extend(self.set.elements());
                 let data = Ints::new(data);
                 for to in (0..self.nodes).filter(|&p| p != self.id) {
                     net.rpc(
@@ -433,6 +435,7 @@ impl Workload for Broadcast {
 
     fn digest(&self) -> Digest {
         self.set
+            .elements()
             .iter()
             .map(|e| (e.to_string(), "present".to_string()))
             .collect()
@@ -477,8 +480,8 @@ impl Workload for Broadcast {
     }
 
     fn check(name: &str, run: &Sim<Server<Self>>) -> CheckResult {
-        let (adds, mut reads) = super::checks::set_ops(run.history(), "broadcast", "read");
-        let mut r = super::checks::set_full(&adds, &mut reads);
+        let (adds, logs, mut reads) = super::checks::set_ops(run.history(), "broadcast", "read");
+        let mut r = super::checks::set_full_logs(&adds, &logs, &mut reads);
         match name {
             "set-full" => super::checks::set_full_result(&mut r, &reads),
             "stable-latency" => {

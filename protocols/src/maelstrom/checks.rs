@@ -10,6 +10,7 @@ use super::{ms, Server, Workload};
 use crate::generic::{ops, Op};
 use crate::{CheckResult, CheckSpec};
 pub use checker::model::maelstrom::{set_full, subset_sums, SetAdd, SetFull, SetRead};
+pub use checker::model::set_logs::{set_full_logs, LogRead};
 
 /// Maelstrom's stats, as a check that always passes.
 pub const STATS: CheckSpec = CheckSpec {
@@ -197,11 +198,24 @@ fn shared_tags(tags: &[u32]) -> Vec<String> {
         .collect()
 }
 
-/// The adds (function `add_f`) and ok reads (`read_f`, values lists of
-/// integers) of a run's history, for [`set_full`].
-pub fn set_ops(history: &[HistoryEvent], add_f: &str, read_f: &str) -> (Vec<SetAdd>, Vec<SetRead>) {
+/// The adds (function `add_f`) and ok reads (`read_f`) of a run's history,
+/// for [`set_full_logs`]: each read as a prefix of a log. A read answered
+/// with a shared set state ([`Value::Set`]) names its node's log, so the
+/// logs hold each element once per node; a read answered with a list gets
+/// a log of its own.
+pub fn set_ops(
+    history: &[HistoryEvent],
+    add_f: &str,
+    read_f: &str,
+) -> (Vec<SetAdd>, Vec<Vec<i64>>, Vec<LogRead>) {
     let mut adds = Vec::new();
     let mut reads = Vec::new();
+    let mut logs: Vec<Vec<i64>> = Vec::new();
+    // Shared logs by address: looked up only, never iterated (addresses
+    // differ between runs; log numbers follow the history's order).
+    let mut shared: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    // Per log: its longest state seen, to copy the log once at the end.
+    let mut longest: Vec<Option<sim::IntSet>> = Vec::new();
     for o in ops(history) {
         if o.invoke.f == add_f {
             if let Some(e) = o.invoke.value.as_int() {
@@ -216,26 +230,80 @@ pub fn set_ops(history: &[HistoryEvent], add_f: &str, read_f: &str) -> (Vec<SetA
             }
         } else if o.invoke.f == read_f {
             if let Some(d) = o.done.filter(|d| d.kind == EventKind::Ok) {
-                let mut elements: Vec<i64> = match &d.value {
-                    Value::List(l) => l.iter().filter_map(Value::as_int).collect(),
-                    _ => Vec::new(),
+                let (log, len) = match &d.value {
+                    Value::Set(s) => {
+                        let log = *shared.entry(s.log_addr()).or_insert_with(|| {
+                            logs.push(Vec::new());
+                            longest.push(None);
+                            logs.len() - 1
+                        });
+                        if longest[log].as_ref().is_none_or(|l| l.len() < s.len()) {
+                            longest[log] = Some(s.clone());
+                        }
+                        (log, s.len())
+                    }
+                    other => {
+                        let mut seen = std::collections::BTreeSet::new();
+                        let own: Vec<i64> = match other {
+                            Value::List(l) => l
+                                .iter()
+                                .filter_map(Value::as_int)
+                                .filter(|&e| seen.insert(e))
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        let len = own.len();
+                        logs.push(own);
+                        longest.push(None);
+                        (logs.len() - 1, len)
+                    }
                 };
-                elements.sort_unstable();
-                elements.dedup();
-                reads.push(SetRead {
+                reads.push(LogRead {
                     invoked: o.invoke.time,
                     completed: d.time,
-                    elements,
+                    log,
+                    len,
                 });
             }
         }
     }
-    (adds, reads)
+    for (log, s) in longest.iter().enumerate() {
+        if let Some(s) = s {
+            logs[log] = s.with_elements(<[i64]>::to_vec);
+        }
+    }
+    (adds, logs, reads)
+}
+
+/// A read's times, for [`set_full_result`].
+pub trait ReadTimes {
+    /// Invocation time.
+    fn invoked(&self) -> Time;
+    /// Completion time.
+    fn completed(&self) -> Time;
+}
+
+impl ReadTimes for SetRead {
+    fn invoked(&self) -> Time {
+        self.invoked
+    }
+    fn completed(&self) -> Time {
+        self.completed
+    }
+}
+
+impl ReadTimes for LogRead {
+    fn invoked(&self) -> Time {
+        self.invoked
+    }
+    fn completed(&self) -> Time {
+        self.completed
+    }
 }
 
 /// The set-full check's verdict: invalid iff anything is lost. `reads`
 /// are the reads [`set_full`] sorted.
-pub fn set_full_result(r: &mut SetFull, reads: &[SetRead]) -> CheckResult {
+pub fn set_full_result<R: ReadTimes>(r: &mut SetFull, reads: &[R]) -> CheckResult {
     let summary = format!(
         "{} attempted: {} stable, {} lost, {} never read; {} stale read(s) of {} element(s); stable latency {}",
         r.attempted,
@@ -262,14 +330,14 @@ pub fn set_full_result(r: &mut SetFull, reads: &[SetRead]) -> CheckResult {
         .take(SHOWN)
         .map(|l| {
             let seen = l.last_seen.map_or("never seen".to_string(), |p| {
-                format!("last seen by a read ending at {}", ms(reads[p].completed))
+                format!("last seen by a read ending at {}", ms(reads[p].completed()))
             });
             format!(
                 "{}: added at {}, known at {}, {seen}, missing from a read at {}",
                 l.element,
                 ms(l.added),
                 ms(l.known),
-                ms(reads[l.missed_by].invoked)
+                ms(reads[l.missed_by].invoked())
             )
         })
         .collect();

@@ -188,6 +188,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Int(i) => Json::from(*i),
         Value::Str(s) => Json::String(s.clone()),
         Value::List(l) => Json::Array(l.iter().map(to_json).collect()),
+        Value::Set(s) => Json::Array(s.sorted().into_iter().map(Json::from).collect()),
     }
 }
 
