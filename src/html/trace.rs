@@ -127,7 +127,7 @@ impl Slot {
 
 /// Messages counted per bucket of simulated time, whatever the run's
 /// length: buckets start 1 ms wide and double (pairs merged) when there
-/// would be more than [`FINE`] of them.
+/// would be more than `FINE` (16,384) of them.
 #[derive(Clone, Debug)]
 pub struct Counts {
     /// Bucket width (µs).

@@ -42,7 +42,7 @@ pub enum StopReason {
     TimeLimit,
     /// The event count reached the bound.
     EventLimit,
-    /// The caller cut the run short between two slices ([`Sim::cut`]).
+    /// The caller cut the run short between two slices ([`Sim::cut`](super::Sim::cut)).
     Cut,
 }
 
