@@ -4,6 +4,8 @@
 //! scenario, or an error) and never panic. `DSIM_PARSER_FUZZ=N` runs N
 //! mutations per file instead of the CI default.
 
+mod common;
+
 use std::path::Path;
 
 use rand::{Rng as _, SeedableRng};
@@ -54,34 +56,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> String {
     if b.is_empty() {
         return TOKENS[rng.gen_range(0..TOKENS.len())].to_string();
     }
-    let at = rng.gen_range(0..b.len());
-    match rng.gen_range(0..6) {
-        0 => b[at] = rng.gen(),
-        1 => {
-            let end = (at + rng.gen_range(1..16)).min(b.len());
-            b.drain(at..end);
-        }
-        2 => {
-            let end = (at + rng.gen_range(1..32)).min(b.len());
-            let span = b[at..end].to_vec();
-            b.splice(at..at, span);
-        }
-        3 => {
-            let t = TOKENS[rng.gen_range(0..TOKENS.len())].as_bytes();
-            b.splice(at..at, t.iter().copied());
-        }
-        4 => {
-            // Replace the number that starts at or after `at`.
-            if let Some(start) = (at..b.len()).find(|&i| b[i].is_ascii_digit()) {
-                let end = (start..b.len())
-                    .find(|&i| !b[i].is_ascii_digit())
-                    .unwrap_or(b.len());
-                let t = TOKENS[rng.gen_range(0..6)].as_bytes();
-                b.splice(start..end, t.iter().copied());
-            }
-        }
-        _ => b.truncate(at),
-    }
+    common::mutate_once(&mut b, TOKENS, 6, 32, rng);
     String::from_utf8_lossy(&b).into_owned()
 }
 

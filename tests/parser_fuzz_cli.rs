@@ -135,33 +135,7 @@ fn mutate(text: &str, rng: &mut ChaCha8Rng) -> Vec<u8> {
             b.extend_from_slice(TOKENS[rng.gen_range(0..TOKENS.len())].as_bytes());
             continue;
         }
-        let at = rng.gen_range(0..b.len());
-        match rng.gen_range(0..6) {
-            0 => b[at] = rng.gen(),
-            1 => {
-                let end = (at + rng.gen_range(1..16)).min(b.len());
-                b.drain(at..end);
-            }
-            2 => {
-                let end = (at + rng.gen_range(1..64)).min(b.len());
-                let span = b[at..end].to_vec();
-                b.splice(at..at, span);
-            }
-            3 => {
-                let t = TOKENS[rng.gen_range(0..TOKENS.len())].as_bytes();
-                b.splice(at..at, t.iter().copied());
-            }
-            4 => {
-                if let Some(start) = (at..b.len()).find(|&i| b[i].is_ascii_digit()) {
-                    let end = (start..b.len())
-                        .find(|&i| !b[i].is_ascii_digit())
-                        .unwrap_or(b.len());
-                    let t = TOKENS[rng.gen_range(0..8)].as_bytes();
-                    b.splice(start..end, t.iter().copied());
-                }
-            }
-            _ => b.truncate(at),
-        }
+        common::mutate_once(&mut b, TOKENS, 8, 64, rng);
     }
     b
 }

@@ -111,3 +111,45 @@ pub fn scratch(suite: &str, name: &str, contents: &str) -> std::path::PathBuf {
     std::fs::write(&p, contents).expect("write scratch file");
     p
 }
+
+/// One mutation of the non-empty bytes `b`, for the parser fuzz tests: a
+/// byte flipped, a span deleted or duplicated (up to `span` bytes), one of
+/// `tokens` inserted, the number at or after a point replaced by one of the
+/// first `numeric` tokens, or the text cut short.
+pub fn mutate_once(
+    b: &mut Vec<u8>,
+    tokens: &[&str],
+    numeric: usize,
+    span: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) {
+    use rand::Rng as _;
+    let at = rng.gen_range(0..b.len());
+    match rng.gen_range(0..6) {
+        0 => b[at] = rng.gen(),
+        1 => {
+            let end = (at + rng.gen_range(1..16)).min(b.len());
+            b.drain(at..end);
+        }
+        2 => {
+            let end = (at + rng.gen_range(1..span)).min(b.len());
+            let dup = b[at..end].to_vec();
+            b.splice(at..at, dup);
+        }
+        3 => {
+            let t = tokens[rng.gen_range(0..tokens.len())].as_bytes();
+            b.splice(at..at, t.iter().copied());
+        }
+        4 => {
+            // Replace the number that starts at or after `at`.
+            if let Some(start) = (at..b.len()).find(|&i| b[i].is_ascii_digit()) {
+                let end = (start..b.len())
+                    .find(|&i| !b[i].is_ascii_digit())
+                    .unwrap_or(b.len());
+                let t = tokens[rng.gen_range(0..numeric)].as_bytes();
+                b.splice(start..end, t.iter().copied());
+            }
+        }
+        _ => b.truncate(at),
+    }
+}
