@@ -183,11 +183,10 @@ fn push_name(line: &mut Vec<u8>, name: &str) {
     line.extend_from_slice(b"\":");
 }
 
-/// Appends the decimal digits of `v` (without the formatting machinery:
-/// a trace writes millions of them).
+/// The decimal digits of `v`, written into the end of `buf`, without the
+/// formatting machinery: a trace (and a report page) writes millions.
 #[inline(always)]
-fn push_uint(line: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
+pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -197,7 +196,13 @@ fn push_uint(line: &mut Vec<u8>, mut v: u64) {
             break;
         }
     }
-    line.extend_from_slice(&buf[i..]);
+    &buf[i..]
+}
+
+/// Appends the decimal digits of `v`.
+#[inline(always)]
+fn push_uint(line: &mut Vec<u8>, v: u64) {
+    line.extend_from_slice(decimal(v, &mut [0u8; 20]));
 }
 
 /// Appends `,"name":v` for an integer field (out of line: only when writing).

@@ -84,20 +84,9 @@ fn opt(w: &mut dyn Write, v: Option<u64>) -> io::Result<()> {
     }
 }
 
-/// `v`'s decimal digits (without the formatting machinery: a page holds
-/// millions of them).
-fn int(w: &mut dyn Write, mut v: u64) -> io::Result<()> {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    w.write_all(&buf[i..])
+/// `v`'s decimal digits (a page holds millions of them).
+fn int(w: &mut dyn Write, v: u64) -> io::Result<()> {
+    w.write_all(sim::trace::decimal(v, &mut [0u8; 20]))
 }
 
 /// Writes the report page of a run to `out`. The run must have kept its
