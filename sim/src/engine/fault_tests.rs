@@ -279,6 +279,29 @@ fn a_paused_node_handles_what_waited_in_order_when_it_resumes() {
 }
 
 #[test]
+fn a_message_due_at_the_resume_waits_behind_what_waited_for_it() {
+    // As above, but the resume comes at 51 ms, when note 5 (sent at 50 ms)
+    // comes due: queued before the resume put notes 1-4 back, on an
+    // ordered link it must still arrive after them.
+    let sim = run(config(
+        3,
+        vec![
+            (5, Fault::Pause { node: 1 }),
+            (51, Fault::Resume { node: 1 }),
+        ],
+        vec![op(1, 0, 1, "late")],
+    ));
+    let n1 = &sim.nodes()[1].notes;
+    let late = (usize::MAX, 0, 51 * MS);
+    let note = |n| (0, n, 51 * MS);
+    assert_eq!(
+        n1[..6],
+        [note(1), late, note(2), note(3), note(4), note(5)],
+        "{n1:?}"
+    );
+}
+
+#[test]
 fn a_paused_node_that_crashes_loses_what_waited() {
     let mut cfg = config(
         2,

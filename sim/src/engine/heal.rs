@@ -14,7 +14,7 @@ pub(super) struct Held<M> {
     pub(super) msg: M,
 }
 
-/// The messages a heal released on one ordered link, until the last of
+/// The messages a heal (or a resume) released on one ordered link, until the last of
 /// them comes due. The link's order is kept here, not by the event queue:
 /// a message that comes due on the link meanwhile (one in flight at the
 /// heal) joins `waiting`, and the waiting messages are delivered right
