@@ -8,6 +8,13 @@
 //! in a process of its own, so its peak memory (VmHWM, Linux) is its own.
 //! Prints per case: operations, events, run+check seconds, history-write
 //! seconds and bytes, peak MB, and the checks' statuses.
+//!
+//! Then `dsim check --model set-full` on the same broadcast histories
+//! (10^4 to 10^5 operations; their text is quadratic, 6 GB at 10^5, so it
+//! is streamed line by line into the reader the command uses instead of
+//! written to a file): seconds to read and to check, and the peak memory
+//! of reading and checking alone (the high-water mark is reset once the
+//! run is dropped).
 
 use std::io::Write;
 use std::time::Instant;
@@ -91,16 +98,82 @@ fn case(kind: &str, ops: u64) {
     );
 }
 
+/// Hands each whole line written to it to the history reader.
+struct Lines {
+    reader: checker::JsonlReader,
+    carry: Vec<u8>,
+    bytes: u64,
+}
+
+impl Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.bytes += b.len() as u64;
+        let mut rest = b;
+        while let Some(at) = rest.iter().position(|&c| c == b'\n') {
+            self.carry.extend_from_slice(&rest[..at]);
+            let line = std::str::from_utf8(&self.carry).expect("UTF-8");
+            self.reader.line(line).expect("a well-formed history");
+            self.carry.clear();
+            rest = &rest[at + 1..];
+        }
+        self.carry.extend_from_slice(rest);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `dsim check --model set-full` on a broadcast run's history.
+fn check_case(ops: u64) {
+    let sc = dsim::scenario::parse(&broadcast(ops), "bench", "gg-broadcast").expect("scenario");
+    let mut opts = dsim::runner::RunOptions::at(1);
+    opts.keep_history = true;
+    let rep = dsim::runner::run(&sc, opts);
+    let model = checker::model::by_name("set-full", None).expect("model");
+    let mut lines = Lines {
+        reader: checker::JsonlReader::reading_sets(),
+        carry: Vec::new(),
+        bytes: 0,
+    };
+    let t = Instant::now();
+    dsim::report::write_history(&mut std::io::BufWriter::new(&mut lines), &rep.history)
+        .expect("lines");
+    let read_s = t.elapsed().as_secs_f64();
+    drop(rep);
+    // From here on the high-water mark is the reader's and the checker's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let history = lines.reader.finish();
+    let t = Instant::now();
+    let report = checker::check(&history, &model, checker::DEFAULT_BUDGET).expect("checks");
+    let check_s = t.elapsed().as_secs_f64();
+    println!(
+        "{:>12} {ops:>7} {:>10.0} {read_s:>8.2} {check_s:>8.2} {:>8}  {:?}",
+        "set-full",
+        lines.bytes as f64 / 1e6,
+        peak_mb().map_or("?".into(), |m| format!("{m:.0}")),
+        report.verdict
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--case") {
         case(&args[i + 1], args[i + 2].parse().expect("ops"));
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--check-case") {
+        check_case(args[i + 1].parse().expect("ops"));
+        return;
+    }
     let me = std::env::current_exe().expect("exe");
     let spawn = |kind: &str, n: u64| {
+        let args = match kind {
+            "check" => vec!["--check-case".to_string(), n.to_string()],
+            _ => vec!["--case".to_string(), kind.to_string(), n.to_string()],
+        };
         let out = std::process::Command::new(&me)
-            .args(["--case", kind, &n.to_string()])
+            .args(args)
             .output()
             .expect("spawn");
         print!("{}", String::from_utf8_lossy(&out.stdout));
@@ -120,5 +193,12 @@ fn main() {
     }
     for n in BANK {
         spawn("bank", n);
+    }
+    println!(
+        "\n{:>12} {:>7} {:>10} {:>8} {:>8} {:>8}  verdict",
+        "check", "ops", "text MB", "read s", "check s", "peak MB"
+    );
+    for n in BROADCAST {
+        spawn("check", n);
     }
 }

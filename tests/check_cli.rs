@@ -778,3 +778,97 @@ fn rw_register_writes_follow_reads_only_when_asked() {
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains("--wfr-keys goes with --model rw-register"));
 }
+
+#[test]
+fn set_full_reads_are_judged_as_sets_from_jsonl_and_edn_alike() {
+    // Process 1 reads a growing set (lists in any order, with a repeat);
+    // 2 is lost by its third read, invoked after 2's add and a read that
+    // saw it completed. The reads are kept as sets: the witness shows them
+    // ascending, without the repeat.
+    // (time, JSON Lines event, EDN event), sorted by time below.
+    let mut events: Vec<(u64, String, String)> = Vec::new();
+    for (i, e) in [(0, 1), (20, 2), (40, 3)] {
+        for (ty, t) in [("invoke", i), ("ok", i + 1)] {
+            events.push((
+                t,
+                format!(
+                    "{{\"process\":0,\"type\":\"{ty}\",\"f\":\"add\",\"value\":{e},\"time\":{t}}}"
+                ),
+                format!("{{:process 0, :type :{ty}, :f :add, :value {e}, :time {t}}}"),
+            ));
+        }
+    }
+    for (t, list) in [(10, "[1]"), (30, "[2, 1, 1]"), (50, "[3, 1]")] {
+        events.push((
+            t,
+            format!(
+                "{{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":{t}}}"
+            ),
+            format!("{{:process 1, :type :invoke, :f :read, :value nil, :time {t}}}"),
+        ));
+        events.push((
+            t + 5,
+            format!(
+                "{{\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":{list},\"time\":{}}}",
+                t + 5
+            ),
+            format!(
+                "{{:process 1, :type :ok, :f :read, :value {}, :time {}}}",
+                list.replace(',', ""),
+                t + 5
+            ),
+        ));
+    }
+    events.sort_by_key(|e| e.0);
+    let text = |pick: fn(&(u64, String, String)) -> &String| {
+        events
+            .iter()
+            .map(|e| pick(e).clone() + "\n")
+            .collect::<String>()
+    };
+    let files = [
+        temp_history("set-full.jsonl", &text(|e| &e.1)),
+        temp_history("set-full.edn", &text(|e| &e.2)),
+    ];
+    for file in &files {
+        let output = dsim(&[
+            "check",
+            file.to_str().unwrap(),
+            "--model",
+            "set-full",
+            "--json",
+        ]);
+        assert_eq!(code(&output), 1, "{file:?}: {}", stderr(&output));
+        let json: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+        let explanation = json["witness"]["explanation"].as_str().unwrap();
+        assert!(
+            explanation.starts_with("1 element(s) lost; 2 was added"),
+            "{file:?}: {explanation}"
+        );
+        let outputs: Vec<&serde_json::Value> = json["witness"]["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|op| op["f"] == "read")
+            .map(|op| &op["output"])
+            .collect();
+        assert_eq!(
+            outputs,
+            [&serde_json::json!([1, 2]), &serde_json::json!([1, 3])],
+            "{file:?}"
+        );
+    }
+    // A read that is not a list of integers is still refused by name.
+    let bad = temp_history(
+        "set-full-bad.jsonl",
+        "{\"process\":1,\"type\":\"invoke\",\"f\":\"read\",\"value\":null,\"time\":1}\n\
+         {\"process\":1,\"type\":\"ok\",\"f\":\"read\",\"value\":[1,\"x\"],\"time\":2}\n",
+    );
+    let output = dsim(&["check", bad.to_str().unwrap(), "--model", "set-full"]);
+    assert_eq!(code(&output), 2, "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("a list of integers"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -60,7 +60,7 @@ mod witness;
 
 pub use history::{
     Completion, CompletionKind, EdnOptions, EdnReader, History, HistoryError, JsonlReader, NilRead,
-    Operation, TimeUnit,
+    Operation, ReadSet, TimeUnit,
 };
 pub use linearizability::{check, check_verdict, CheckError, Report, DEFAULT_BUDGET};
 pub use model::{Explanation, Model, ModelError, Spec};

@@ -152,6 +152,11 @@ pub(crate) trait KeyChecker: Send + Sync {
     fn keeps_failed(&self) -> bool {
         false
     }
+    /// True if the model reads an `ok` `read`'s list of integers as a set
+    /// ([`crate::History::reading_sets`] can then keep it compact).
+    fn reads_sets(&self) -> bool {
+        false
+    }
     /// The property checked, as a report names it (`linearizable`, or a
     /// consistency model such as `serializable`).
     fn property(&self) -> &'static str {

@@ -156,10 +156,11 @@ fn label(op: &Operation) -> String {
         text.push(' ');
         text.push_str(&short(&op.value));
     }
-    if let Some(output) = op.output() {
+    if let Some(c) = op.completion.as_ref().filter(|_| op.output().is_some()) {
+        let output = c.output_value();
         if !output.is_null() && *output != op.value {
             text.push_str(" -> ");
-            text.push_str(&short(output));
+            text.push_str(&short(&output));
         }
     }
     text
@@ -192,7 +193,7 @@ fn describe(op: &Operation, time: TimeFormat) -> String {
             format!(
                 "invoked at {}, returned {} at {}",
                 time(op.time),
-                c.value,
+                c.output_value(),
                 time(c.time)
             )
         }

@@ -108,6 +108,7 @@ fn every_corpus_file_gives_one_verdict_as_jsonl_and_as_edn() {
     // The corpus reads null as a value (its registers start at null).
     let options = checker::EdnOptions {
         nil_read: checker::NilRead::Value,
+        ..checker::EdnOptions::default()
     };
     for entry in manifest["files"].as_array().unwrap() {
         let name = entry["file"].as_str().unwrap();

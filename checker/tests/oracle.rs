@@ -102,6 +102,7 @@ fn generate(kind: Kind, rng: &mut Rng) -> History {
         let completion = ending.map(|kind| Completion {
             kind,
             value: Value::Null,
+            set: None,
             time: ret,
             line: None,
         });

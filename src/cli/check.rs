@@ -323,12 +323,19 @@ fn judge(args: &CheckArgs, model: &Model, path: &Path) -> Result<(History, Repor
             NilMeaning::Unknown => NilRead::Unknown,
             NilMeaning::Value => NilRead::Value,
         },
+        reads_as_sets: model.reads_sets(),
     };
     // Read as the text arrives, so that a bad event fails at once (also
     // from a pipe whose writer has not finished).
     let parsed = match format {
         Format::Jsonl => {
-            let mut reader = JsonlReader::new();
+            // A set-full history lists O(n²) integers: kept as sets, its
+            // reads take memory linear in what each adds.
+            let mut reader = if model.reads_sets() {
+                JsonlReader::reading_sets()
+            } else {
+                JsonlReader::new()
+            };
             read_lines(path, args.max_input_mib, |text| {
                 text.lines().try_for_each(|line| reader.line(line))
             })

@@ -99,7 +99,7 @@ pub fn from_checker(h: &checker::History) -> Vec<Op> {
             vout: o
                 .completion
                 .as_ref()
-                .map_or(Value::Null, |c| c.value.clone()),
+                .map_or(Value::Null, |c| c.output_value().into_owned()),
             node: None,
         })
         .collect()

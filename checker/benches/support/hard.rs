@@ -126,6 +126,7 @@ pub fn register(shape: Shape, seed: u64) -> History {
             completion: Some(Completion {
                 kind,
                 value: out,
+                set: None,
                 time: o.ret,
                 line: None,
             }),

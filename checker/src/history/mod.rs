@@ -15,9 +15,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod edn;
 mod error;
+mod sets;
 
 pub use edn::{EdnOptions, EdnReader, NilRead};
 pub use error::{HistoryError, HistoryErrorKind};
+pub use sets::ReadSet;
+pub(crate) use sets::ReadSets;
 
 /// The unit of a history's times: how they are shown, never how they are
 /// compared (only their order matters to a check).
@@ -166,12 +169,28 @@ impl CompletionKind {
 pub struct Completion {
     /// How the operation ended.
     pub kind: CompletionKind,
-    /// The value on the completion event (the output, for `ok`).
+    /// The value on the completion event (the output, for `ok`); `null`
+    /// when the output is kept as [`Completion::set`].
     pub value: Value,
+    /// An ok read's list of integers, kept as a set sharing storage with
+    /// the process's earlier reads, when the history was read for a model
+    /// that reads sets ([`History::reading_sets`]); `value` is then `null`.
+    pub set: Option<ReadSet>,
     /// When the completion was observed.
     pub time: u64,
     /// The 1-based line of the completion event, when read from a file.
     pub line: Option<usize>,
+}
+
+impl Completion {
+    /// The value that came back, as written (a [`Completion::set`] as its
+    /// elements in ascending order).
+    pub fn output_value(&self) -> std::borrow::Cow<'_, Value> {
+        match &self.set {
+            Some(set) => std::borrow::Cow::Owned(set.to_value()),
+            None => std::borrow::Cow::Borrowed(&self.value),
+        }
+    }
 }
 
 /// One client operation: its invocation and, if it came, its completion.
@@ -198,6 +217,14 @@ impl Operation {
     pub fn output(&self) -> Option<&Value> {
         match &self.completion {
             Some(c) if c.kind == CompletionKind::Ok => Some(&c.value),
+            _ => None,
+        }
+    }
+
+    /// The output of an `ok` read kept as a set ([`History::reading_sets`]).
+    pub fn read_set(&self) -> Option<&ReadSet> {
+        match &self.completion {
+            Some(c) if c.kind == CompletionKind::Ok => c.set.as_ref(),
             _ => None,
         }
     }
@@ -258,12 +285,27 @@ pub struct History {
     in_flight: BTreeMap<u64, usize>,
     retired: BTreeSet<u64>,
     time_unit: TimeUnit,
+    /// Set by [`History::reading_sets`].
+    read_sets: Option<ReadSets>,
 }
 
 impl History {
     /// An empty history, to be filled with [`History::invoke`] and [`History::complete`].
     pub fn new() -> History {
         History::default()
+    }
+
+    /// An empty history that keeps each `ok` `read` returning a list of
+    /// integers as a [`ReadSet`] ([`Completion::set`]): a set, stored as
+    /// what it adds to the same process's previous read of the same key.
+    /// For models that read such reads as sets (set-full, g-set), whose
+    /// histories list O(n²) integers; the order and repeats of each list
+    /// are not kept.
+    pub fn reading_sets() -> History {
+        History {
+            read_sets: Some(ReadSets::default()),
+            ..History::default()
+        }
     }
 
     /// The operations, in invocation order.
@@ -330,7 +372,8 @@ impl History {
                     op.line,
                 )?;
             } else if let Some(c) = &op.completion {
-                history.complete_at(op.process, c.kind, c.value.clone(), c.time, c.line)?;
+                let value = c.output_value().into_owned();
+                history.complete_at(op.process, c.kind, value, c.time, c.line)?;
             }
         }
         Ok(history)
@@ -350,11 +393,14 @@ impl History {
         let mut out = String::new();
         for event in &self.events {
             let (op, kind, value, time) = match *event {
-                Event::Invoke(i) => (&self.ops[i], "invoke", &self.ops[i].value, self.ops[i].time),
+                Event::Invoke(i) => {
+                    let op = &self.ops[i];
+                    (op, "invoke", std::borrow::Cow::Borrowed(&op.value), op.time)
+                }
                 Event::Complete(i) => {
                     let op = &self.ops[i];
                     match &op.completion {
-                        Some(c) => (op, c.kind.as_str(), &c.value, c.time),
+                        Some(c) => (op, c.kind.as_str(), c.output_value(), c.time),
                         None => continue,
                     }
                 }
@@ -364,7 +410,7 @@ impl History {
                 kind,
                 f: &op.f,
                 key: op.key.as_deref().map(key_value),
-                value,
+                value: &value,
                 time,
             };
             // Serializing a struct of strings, integers and a Value cannot fail.
@@ -441,6 +487,7 @@ impl History {
             completion: Some(Completion {
                 kind,
                 value: output,
+                set: None,
                 time: completed,
                 line,
             }),
@@ -482,9 +529,17 @@ impl History {
                 completed: time,
             }));
         }
+        let set = match &mut self.read_sets {
+            Some(sets) if kind == CompletionKind::Ok && op.f == "read" => {
+                sets.compact(process, op.key.as_deref(), &value)
+            }
+            _ => None,
+        };
+        let value = if set.is_some() { Value::Null } else { value };
         op.completion = Some(Completion {
             kind,
             value,
+            set,
             time,
             line,
         });
@@ -542,7 +597,7 @@ impl Serialize for Operation {
         match &self.completion {
             Some(c) => {
                 map.serialize_entry("type", c.kind.as_str())?;
-                map.serialize_entry("output", &c.value)?;
+                map.serialize_entry("output", &c.output_value())?;
                 map.serialize_entry("end_time", &c.time)?;
             }
             None => map.serialize_entry("type", "none")?,
@@ -595,6 +650,14 @@ impl JsonlReader {
     /// A reader at line 1.
     pub fn new() -> JsonlReader {
         JsonlReader::default()
+    }
+
+    /// A reader at line 1 into a [`History::reading_sets`].
+    pub fn reading_sets() -> JsonlReader {
+        JsonlReader {
+            history: History::reading_sets(),
+            line: 0,
+        }
     }
 
     /// Reads the next line (without its newline); a blank one is skipped.

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::set_logs::{set_full_logs, LogRead};
 use super::{shape, Model, ModelError, Registration, ShapeError};
-use crate::history::{CompletionKind, Operation};
+use crate::history::{CompletionKind, Operation, ReadSet, ReadSets};
 use crate::outcome::{KeyChecker, KeyReport, Verdict, Witness};
 
 /// Registration of `set-full`.
@@ -221,6 +222,10 @@ const ID_FNS: &[&str] = &["generate"];
 const COUNTER_FNS: &[&str] = &["add", "read"];
 
 impl KeyChecker for Check {
+    fn reads_sets(&self) -> bool {
+        self.0 == Kind::SetFull
+    }
+
     fn validate(&self, op: &Operation) -> Result<(), ShapeError> {
         let out = op.output();
         match (self.0, op.f.as_str()) {
@@ -236,6 +241,7 @@ impl KeyChecker for Check {
             }
             (Kind::SetFull, "read") => match out {
                 None => Ok(()),
+                Some(_) if op.read_set().is_some() => Ok(()),
                 Some(Value::Array(a)) if a.iter().all(Value::is_i64) => Ok(()),
                 Some(v) => Err(shape::bad_output(op, v, "a list of integers")),
             },
@@ -302,16 +308,34 @@ fn set_full_ops(ops: &[&Operation]) -> Found {
     let mut reads = Vec::new();
     let mut read_op = Vec::new();
     let mut add_op: BTreeMap<i64, usize> = BTreeMap::new();
+    // Reads kept as sets by the history reader come as they are; lists
+    // (a history built otherwise) are made sets here the same way.
+    let mut sets = ReadSets::default();
+    // Each chain is one log: numbered in the order of first appearance
+    // (the map is keyed by address, looked up only), with its longest read.
+    let mut log_of: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut longest: Vec<ReadSet> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
         if op.f == "read" {
-            if let Some(Value::Array(a)) = op.output() {
-                let mut elements: Vec<i64> = a.iter().filter_map(Value::as_i64).collect();
-                elements.sort_unstable();
-                elements.dedup();
-                reads.push(SetRead {
+            let set = match op.read_set() {
+                Some(set) => Some(set.clone()),
+                None => op
+                    .output()
+                    .and_then(|v| sets.compact(op.process, op.key.as_deref(), v)),
+            };
+            if let Some(set) = set {
+                let log = *log_of.entry(set.chain()).or_insert_with(|| {
+                    longest.push(set.clone());
+                    longest.len() - 1
+                });
+                if longest[log].len() < set.len() {
+                    longest[log] = set.clone();
+                }
+                reads.push(LogRead {
                     invoked: op.time,
                     completed: end(op),
-                    elements,
+                    log,
+                    len: set.len(),
                 });
                 read_op.push(i);
             }
@@ -324,11 +348,12 @@ fn set_full_ops(ops: &[&Operation]) -> Found {
             });
         }
     }
+    let logs: Vec<Vec<i64>> = longest.iter().map(ReadSet::log).collect();
     // Sorting the reads must move their operation indices along.
     let mut order: Vec<usize> = (0..reads.len()).collect();
     order.sort_by_key(|&i| (reads[i].invoked, reads[i].completed));
     let read_op: Vec<usize> = order.iter().map(|&i| read_op[i]).collect();
-    let r = set_full(&adds, &mut reads);
+    let r = set_full_logs(&adds, &logs, &mut reads);
     let lost = r.lost.first()?;
     let mut cited = vec![add_op[&lost.element]];
     cited.extend(lost.last_seen.map(|p| read_op[p]));
@@ -520,5 +545,144 @@ mod tests {
             );
             assert_eq!(verdict("g-counter", &h), want, "final read {v}");
         }
+    }
+
+    #[test]
+    fn set_full_reads_kept_as_sets_give_the_list_forms_answer() {
+        use super::super::set_logs::tests::Rng;
+        use super::{set_full, SetAdd, SetRead};
+        use crate::{CompletionKind, JsonlReader};
+        use std::collections::BTreeSet;
+        let m = super::super::by_name("set-full", None).expect("model");
+        assert!(m.reads_sets());
+        let mut rng = Rng(11);
+        let (mut invalid, mut chained) = (0, 0);
+        for round in 0..500 {
+            // Nodes hold sets; each process reads its own node, sometimes
+            // another; now and then a node loses an element.
+            let nodes = rng.below(1, 4);
+            let procs = rng.below(1, 5);
+            let mut sets: Vec<BTreeSet<i64>> = vec![BTreeSet::new(); nodes];
+            let mut text = String::new();
+            let (mut next, mut t) = (0i64, 0u64);
+            for _ in 0..rng.below(1, 40) {
+                let p = rng.below(0, procs) as u64;
+                t += 1 + rng.below(0, 3) as u64;
+                if rng.gen_bool(0.4) {
+                    let e = next.to_string();
+                    sets[rng.below(0, nodes)].insert(next);
+                    for s in &mut sets {
+                        if rng.gen_bool(0.7) {
+                            s.insert(next);
+                        }
+                    }
+                    next += 1;
+                    let kind = if rng.gen_bool(0.9) { "ok" } else { "fail" };
+                    text += &(line(p, "invoke", "add", &e, t) + "\n");
+                    text += &(line(p, kind, "add", &e, t + 1) + "\n");
+                } else {
+                    let n = if rng.gen_bool(0.85) {
+                        p as usize % nodes
+                    } else {
+                        rng.below(0, nodes)
+                    };
+                    if rng.gen_bool(0.06) {
+                        if let Some(&x) = sets[n].iter().next() {
+                            sets[n].remove(&x);
+                        }
+                    }
+                    // As written: any order, sometimes a repeat.
+                    let mut list: Vec<i64> = sets[n].iter().copied().collect();
+                    for i in (1..list.len()).rev() {
+                        list.swap(i, rng.below(0, i + 1));
+                    }
+                    if !list.is_empty() && rng.gen_bool(0.1) {
+                        list.push(list[0]);
+                    }
+                    let v = format!("{list:?}");
+                    text += &(line(p, "invoke", "read", "null", t) + "\n");
+                    text += &(line(p, "ok", "read", &v, t + 1) + "\n");
+                }
+                t += 1;
+            }
+            let plain = History::parse_jsonl(&text).expect("history");
+            let mut reader = JsonlReader::reading_sets();
+            for l in text.lines() {
+                reader.line(l).expect("line");
+            }
+            let compact = reader.finish();
+            // The oracle: the list form over the lists as written.
+            let mut adds = Vec::new();
+            let mut reads = Vec::new();
+            let mut chains = BTreeSet::new();
+            for (op, kept) in plain.operations().iter().zip(compact.operations()) {
+                let ok = op.output().is_some();
+                if op.f == "add" && !op.failed() {
+                    adds.push(SetAdd {
+                        element: op.value.as_i64().unwrap(),
+                        invoked: op.time,
+                        ok_at: op.output().map(|_| op.completion.as_ref().unwrap().time),
+                    });
+                } else if op.f == "read" && ok {
+                    let set = kept.read_set().expect("an ok read is kept as a set");
+                    chains.insert(set.chain());
+                    let mut elements: Vec<i64> = op
+                        .output()
+                        .unwrap()
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_i64().unwrap())
+                        .collect();
+                    elements.sort_unstable();
+                    elements.dedup();
+                    assert_eq!(set.sorted(), elements, "round {round}");
+                    assert_eq!(kept.completion.as_ref().unwrap().kind, CompletionKind::Ok);
+                    reads.push(SetRead {
+                        invoked: op.time,
+                        completed: op.completion.as_ref().unwrap().time,
+                        elements,
+                    });
+                }
+            }
+            // Reads that extend an earlier one share its chain.
+            chained += reads.len() - chains.len();
+            let want = set_full(&adds, &mut reads);
+            let a = check(&plain, &m, 1000).expect("fits");
+            let b = check(&compact, &m, 1000).expect("fits");
+            assert_eq!(a.verdict, b.verdict, "round {round}");
+            let lost = !want.lost.is_empty();
+            invalid += usize::from(lost);
+            assert_eq!(
+                b.verdict == Verdict::NotLinearizable,
+                lost,
+                "round {round}: {want:?}\n{text}"
+            );
+            let text_of = |r: &crate::Report| r.witness.as_ref().map(|w| w.explanation.clone());
+            assert_eq!(text_of(&a), text_of(&b), "round {round}");
+            if let (Some(w), Some(first)) = (&b.witness, want.lost.first()) {
+                let said = &w.explanation;
+                let counts = format!(
+                    "({} stable, {} never read, {} stale read(s))",
+                    want.stable.len(),
+                    want.never_read.len(),
+                    want.stale_reads
+                );
+                assert!(
+                    said.starts_with(&format!(
+                        "{} element(s) lost; {} was added",
+                        want.lost.len(),
+                        first.element
+                    )),
+                    "{said}"
+                );
+                assert!(said.ends_with(&counts), "{said} vs {counts}");
+            }
+        }
+        assert!(
+            (50..450).contains(&invalid),
+            "{invalid} of 500 invalid: the cases must vary"
+        );
+        assert!(chained > 0);
     }
 }

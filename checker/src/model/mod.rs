@@ -248,6 +248,14 @@ impl Model {
     pub fn name(&self) -> &'static str {
         self.name
     }
+
+    /// True if the model reads an `ok` `read`'s list of integers as a set
+    /// (set-full, g-set): its histories can be read with
+    /// [`crate::History::reading_sets`] (or [`crate::EdnOptions`]'s
+    /// `reads_as_sets`), which keeps such reads compact.
+    pub fn reads_sets(&self) -> bool {
+        self.spec.reads_sets()
+    }
 }
 
 impl fmt::Debug for Model {

@@ -347,7 +347,7 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::maelstrom::{set_full, SetRead};
 
@@ -369,7 +369,9 @@ mod tests {
     }
 
     /// A seeded splitmix64 stream (this crate has no RNG dependency).
-    struct Rng(u64);
+    /// A small seeded generator for the randomized tests of this module and
+    /// of [`super::super::maelstrom`]'s.
+    pub(crate) struct Rng(pub(crate) u64);
 
     impl Rng {
         fn next(&mut self) -> u64 {
@@ -381,11 +383,11 @@ mod tests {
         }
 
         /// Uniform in `r` (a `start..end` range).
-        fn below(&mut self, a: usize, b: usize) -> usize {
+        pub(crate) fn below(&mut self, a: usize, b: usize) -> usize {
             a + (self.next() % (b - a) as u64) as usize
         }
 
-        fn gen_bool(&mut self, p: f64) -> bool {
+        pub(crate) fn gen_bool(&mut self, p: f64) -> bool {
             (self.next() >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
         }
     }

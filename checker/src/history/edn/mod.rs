@@ -47,6 +47,8 @@ pub enum NilRead {
 pub struct EdnOptions {
     /// The meaning of an `:ok` read of `nil`.
     pub nil_read: NilRead,
+    /// Keep reads of integer lists as sets ([`History::reading_sets`]).
+    pub reads_as_sets: bool,
 }
 
 /// One event of a Jepsen history, its fields checked.
@@ -228,7 +230,11 @@ impl History {
             && events.windows(2).all(|w| w[0].time <= w[1].time);
         let keyed = independent(&events);
         let completions_only = !events.is_empty() && events.iter().all(|e| e.kind.is_some());
-        let mut history = History::new();
+        let mut history = if options.reads_as_sets {
+            History::reading_sets()
+        } else {
+            History::new()
+        };
         history.time_unit = if completions_only {
             TimeUnit::Position
         } else if timed {
@@ -566,6 +572,7 @@ mod tests {
             text,
             EdnOptions {
                 nil_read: NilRead::Value,
+                ..EdnOptions::default()
             },
         )
         .unwrap();
