@@ -111,7 +111,8 @@ pub struct Lost {
 /// What set-full found.
 #[derive(Clone, Debug, Default)]
 pub struct SetFull {
-    /// Elements added (attempted, failed adds excluded).
+    /// Elements whose add was invoked (adds that ended `fail` included,
+    /// as Jepsen's set-full keeps them).
     pub attempted: usize,
     /// Seen, and every read that began after the last read missing them contains them.
     pub stable: Vec<i64>,
@@ -223,6 +224,12 @@ const COUNTER_FNS: &[&str] = &["add", "read"];
 
 impl KeyChecker for Check {
     fn reads_sets(&self) -> bool {
+        self.0 == Kind::SetFull
+    }
+
+    // Jepsen's set-full keeps an add that ended `fail`: its element is
+    // known once a read sees it, and lost if a later read misses it.
+    fn keeps_failed(&self) -> bool {
         self.0 == Kind::SetFull
     }
 
@@ -510,6 +517,31 @@ mod tests {
     }
 
     #[test]
+    fn set_full_keeps_a_failed_add_that_a_read_saw() {
+        // The audit's setfull-failed-add-lost.jsonl: the add of 5 ends
+        // `fail`, a read sees 5, a later read misses it. Jepsen's set-full
+        // keeps failed adds: 5 is lost.
+        let failed = [
+            line(0, "invoke", "broadcast", "5", 10),
+            line(0, "fail", "broadcast", "5", 11),
+            line(1, "invoke", "read", "null", 20),
+            line(1, "ok", "read", "[5]", 21),
+            line(1, "invoke", "read", "null", 30),
+            line(1, "ok", "read", "[]", 31),
+        ];
+        assert_eq!(
+            verdict("set-full", &failed.join("\n")),
+            Verdict::NotLinearizable
+        );
+        // Never seen, a failed add is never known, so its absence is fine.
+        let unseen = [&failed[..2], &failed[4..]].concat();
+        assert_eq!(
+            verdict("set-full", &unseen.join("\n")),
+            Verdict::Linearizable
+        );
+    }
+
+    #[test]
     fn unique_ids_finds_a_duplicate() {
         let ok = [
             line(0, "invoke", "generate", "null", 0),
@@ -617,7 +649,7 @@ mod tests {
             let mut chains = BTreeSet::new();
             for (op, kept) in plain.operations().iter().zip(compact.operations()) {
                 let ok = op.output().is_some();
-                if op.f == "add" && !op.failed() {
+                if op.f == "add" {
                     adds.push(SetAdd {
                         element: op.value.as_i64().unwrap(),
                         invoked: op.time,

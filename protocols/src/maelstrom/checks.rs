@@ -218,10 +218,10 @@ pub fn set_ops(
     let mut longest: Vec<Option<sim::IntSet>> = Vec::new();
     for o in ops(history) {
         if o.invoke.f == add_f {
+            // An add that ended `fail` is kept, as Jepsen's set-full keeps
+            // it: known once a read sees its element, lost if a later
+            // read misses it.
             if let Some(e) = o.invoke.value.as_int() {
-                if o.kind() == Some(EventKind::Fail) {
-                    continue;
-                }
                 adds.push(SetAdd {
                     element: e,
                     invoked: o.invoke.time,
