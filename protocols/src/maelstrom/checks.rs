@@ -105,35 +105,54 @@ fn stats<W: Workload>(run: &Sim<Server<W>>) -> CheckResult {
     }
 }
 
-/// echo: every ok echo returned the value it sent.
+/// echo, as Maelstrom's echo checker judges it: every echo invoked must
+/// come back ok with the value it sent. An echo that ended `info` or
+/// `fail`, or never ended, is an error there too (its completion carries
+/// no echo to compare).
 pub fn echo(history: &[HistoryEvent]) -> CheckResult {
     let all = ops(history);
-    let bad: Vec<String> = all
+    let wrong: Vec<&Op> = all
         .iter()
-        .filter(|o| o.kind() == Some(EventKind::Ok))
-        .filter(|o| o.done.map(|d| &d.value) != Some(&o.invoke.value))
-        .take(SHOWN)
-        .map(|o| {
-            format!(
-                "{}: sent {}, got {}",
-                describe(o),
-                o.invoke.value,
-                o.done.expect("ok").value
-            )
+        .filter(|o| {
+            o.kind() != Some(EventKind::Ok) || o.done.map(|d| &d.value) != Some(&o.invoke.value)
         })
         .collect();
-    let n = all
-        .iter()
-        .filter(|o| o.kind() == Some(EventKind::Ok))
-        .count();
-    if bad.is_empty() {
-        CheckResult::pass(format!("{n} ok echo(es) each returned what they sent"))
-    } else {
-        CheckResult::violation(
-            format!("{} echo(es) returned something else", bad.len()),
-            bad,
-        )
+    if wrong.is_empty() {
+        return CheckResult::pass(format!(
+            "{} echo(es), each returned ok with what it sent",
+            all.len()
+        ));
     }
+    let not_ok = wrong
+        .iter()
+        .filter(|o| o.kind() != Some(EventKind::Ok))
+        .count();
+    let mut evidence: Vec<String> = wrong
+        .iter()
+        .take(SHOWN)
+        .map(|o| match (o.kind(), o.done) {
+            (Some(EventKind::Ok), Some(d)) => {
+                format!("{}: sent {}, got {}", describe(o), o.invoke.value, d.value)
+            }
+            _ => format!(
+                "{}: sent {}, no echo came back",
+                describe(o),
+                o.invoke.value
+            ),
+        })
+        .collect();
+    if wrong.len() > SHOWN {
+        evidence.push(format!("… and {} more", wrong.len() - SHOWN));
+    }
+    CheckResult::violation(
+        format!(
+            "{} of {} echo(es) wrong: {} returned something else, {not_ok} did not come back ok (Maelstrom counts both)",
+            wrong.len(),
+            all.len(),
+            wrong.len() - not_ok
+        ),
+        evidence,
+    )
 }
 
 /// unique-ids: the ids of ok generates are distinct. `tags` are the tags

@@ -50,7 +50,7 @@ impl Workload for Echo {
         &[
             CheckSpec {
                 name: "echo",
-                summary: "every ok echo returned exactly the value it sent",
+                summary: "every echo came back ok with exactly the value it sent (as Maelstrom's checker: an echo that ended info or fail, or never ended, is wrong)",
             },
             super::checks::STATS,
         ]
