@@ -44,8 +44,9 @@
 //! Elle's table: read-uncommitted (PL-1) forbids G0 and cyclic-versions;
 //! read-committed (PL-2) adds G1a, G1b, G1c; repeatable-read (PL-2.99)
 //! adds G-single, G2-item and lost-update; serializable (PL-3) adds
-//! internal; strict-serializable adds the -realtime cycles. garbage-read is
-//! forbidden by all. Read-your-writes per session is a separate check
+//! internal; strict-serializable adds the -realtime cycles. garbage-read
+//! fails no model unless asked for (`anomalies`), as Elle ignores reads of
+//! values nobody wrote. Read-your-writes per session is a separate check
 //! ([`read_your_writes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
