@@ -29,9 +29,15 @@ enum End {
 
 /// Runs the binary with `args`, stopped after `deadline`.
 fn dsim(args: &[&str], deadline: Duration) -> End {
+    // A file of its own per process run: the tests of this file run at
+    // once in one test process, and a shared file was truncated by one
+    // test's next run while another's process still wrote to it (an
+    // exit 2 then seemed to say nothing).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("dsim-cli-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let err_path = dir.join("stderr");
+    let err_path = dir.join(format!("stderr-{run}"));
     let err_file = std::fs::File::create(&err_path).expect("stderr file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsim"))
         .args(args)
@@ -54,6 +60,7 @@ fn dsim(args: &[&str], deadline: Duration) -> End {
         std::thread::sleep(Duration::from_millis(5));
     };
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&err_path);
     match status {
         None => End::Deadline,
         Some(s) => match s.code() {
