@@ -124,12 +124,24 @@ pub struct SetFull {
     pub stale_reads: usize,
     /// Elements with stale reads.
     pub stale: Vec<i64>,
-    /// Per stable element: from its add's invocation to the end of the last
-    /// read that missed it (0 when none did).
+    /// Per stable element, as Jepsen's: from when it became known to the
+    /// invocation of the last read that missed it (0 when no read did, or
+    /// that read began before it was known).
     pub stable_latencies: Vec<u64>,
-    /// Per lost element seen at least once: from its add's invocation to
-    /// the end of its last sighting.
+    /// Per lost element seen at least once, as Jepsen's: from when it
+    /// became known to the invocation of its last sighting.
     pub lost_latencies: Vec<u64>,
+}
+
+/// Jepsen's latency of an element from `known` to a read invoked at
+/// `invoked`: its stable (lost) time is just after the invocation of the
+/// last read that missed (saw) it, and the latency is that minus the known
+/// time, or 0 if negative (jepsen.checker, set-full-element-results).
+/// Jepsen's "just after" is 1 ns and it floors the result to whole
+/// milliseconds, so in microseconds the tick is nothing; the value here
+/// keeps its microseconds.
+pub fn jepsen_latency(invoked: u64, known: u64) -> u64 {
+    invoked.saturating_sub(known)
 }
 
 /// Jepsen's set-full analysis over `adds` and ok `reads` (sorted here by
@@ -168,7 +180,7 @@ pub fn set_full(adds: &[SetAdd], reads: &mut [SetRead]) -> SetFull {
             });
             if let Some(p) = last_present {
                 out.lost_latencies
-                    .push(reads[p].completed.saturating_sub(a.invoked));
+                    .push(jepsen_latency(reads[p].invoked, known));
             }
             continue;
         }
@@ -184,14 +196,14 @@ pub fn set_full(adds: &[SetAdd], reads: &mut [SetRead]) -> SetFull {
             out.stale_reads += stale;
             out.stale.push(e);
         }
+        // The last read (in invocation order) that missed it.
         let last_absent = reads[..p]
             .iter()
-            .filter(|r| r.invoked >= a.invoked && !has(r))
-            .map(|r| r.completed)
-            .max();
+            .rev()
+            .find(|r| r.invoked >= a.invoked && !has(r));
         out.stable.push(e);
         out.stable_latencies
-            .push(last_absent.map_or(0, |t| t.saturating_sub(a.invoked)));
+            .push(last_absent.map_or(0, |r| jepsen_latency(r.invoked, known)));
     }
     out
 }
@@ -514,6 +526,47 @@ mod tests {
             line(2, "ok", "read", "[]", 6)
         );
         assert_eq!(verdict("set-full", &lost), Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn set_full_latencies_are_jepsens() {
+        use super::{set_full, SetAdd, SetRead};
+        let read = |invoked, completed, elements: &[i64]| SetRead {
+            invoked,
+            completed,
+            elements: elements.to_vec(),
+        };
+        // 1 is added 0..100 (known at 100); reads invoked at 150 and 170
+        // miss it, one at 300 sees it: stable, latency 170 − 100 (dsim
+        // used to count from the add's invocation to that read's end).
+        // 2 is added 0..100 and first seen by a read ending at 60 (known
+        // then); a read invoked at 40 misses it: before it was known, so 0.
+        let adds = [1, 2].map(|element| SetAdd {
+            element,
+            invoked: 0,
+            ok_at: Some(100),
+        });
+        let mut reads = vec![
+            read(150, 400, &[2]),
+            read(170, 180, &[2]),
+            read(300, 310, &[1, 2]),
+            read(40, 45, &[]),
+            read(50, 60, &[2]),
+        ];
+        let r = set_full(&adds, &mut reads);
+        assert_eq!(r.stable, vec![1, 2]);
+        assert_eq!(r.stable_latencies, vec![70, 0]);
+        // Lost: 3 known at its ok (100), last seen by a read invoked at
+        // 150: lost latency 150 − 100.
+        let adds = [SetAdd {
+            element: 3,
+            invoked: 0,
+            ok_at: Some(100),
+        }];
+        let mut reads = vec![read(150, 160, &[3]), read(200, 210, &[])];
+        let r = set_full(&adds, &mut reads);
+        assert_eq!(r.lost.len(), 1);
+        assert_eq!(r.lost_latencies, vec![50]);
     }
 
     #[test]

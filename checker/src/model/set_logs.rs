@@ -9,13 +9,13 @@
 //! `len > pos`: each question set-full asks about the reads holding `e` is
 //! then a question about the reads of a few logs with `len` above a
 //! threshold, answered from per-log tables (suffix minima, a Fenwick tree
-//! and a maximum tree swept by `len`, a sparse table per log). Cost:
+//! and a maximum tree swept by `len`). Cost:
 //! O((reads + log elements) · log reads + adds · logs · log reads).
 //!
 //! The answer is the same [`SetFull`] as the list form's, field for field
 //! (a test holds the two equal on random histories).
 
-use super::maelstrom::{Lost, SetAdd, SetFull};
+use super::maelstrom::{jepsen_latency, Lost, SetAdd, SetFull};
 
 /// One ok read: the first `len` elements of `logs[log]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,37 +28,6 @@ pub struct LogRead {
     pub log: usize,
     /// How many of its first elements the read returned.
     pub len: usize,
-}
-
-/// Range maximum over a fixed array (a sparse table).
-struct RangeMax {
-    levels: Vec<Vec<u64>>,
-}
-
-impl RangeMax {
-    fn new(v: Vec<u64>) -> RangeMax {
-        let mut levels = vec![v];
-        let mut w = 1;
-        while 2 * w <= levels[0].len() {
-            let prev = levels.last().expect("one level");
-            let next: Vec<u64> = (0..prev.len() - w)
-                .map(|i| prev[i].max(prev[i + w]))
-                .collect();
-            levels.push(next);
-            w *= 2;
-        }
-        RangeMax { levels }
-    }
-
-    /// The maximum of `a..b`, if not empty.
-    fn max(&self, a: usize, b: usize) -> Option<u64> {
-        if a >= b {
-            return None;
-        }
-        let k = (usize::BITS - 1 - (b - a).leading_zeros()) as usize;
-        let w = 1 << k;
-        Some(self.levels[k][a].max(self.levels[k][b - w]))
-    }
 }
 
 /// Counts of points over positions `0..n` (a Fenwick tree).
@@ -127,8 +96,6 @@ struct LogReads {
     suffix: Vec<(u64, usize)>,
     /// The read indices, ascending.
     by_idx: Vec<usize>,
-    /// Completions in `by_idx` order.
-    completed: RangeMax,
 }
 
 impl LogReads {
@@ -137,17 +104,17 @@ impl LogReads {
         self.by_len.partition_point(|r| r.0 <= pos)
     }
 
-    /// The greatest completion among this log's reads with index in `a..b`.
-    fn max_in(&self, a: usize, b: usize) -> Option<u64> {
-        let i = self.by_idx.partition_point(|&x| x < a);
+    /// The greatest index among this log's reads with index in `a..b`.
+    fn last_in(&self, a: usize, b: usize) -> Option<usize> {
         let j = self.by_idx.partition_point(|&x| x < b);
-        self.completed.max(i, j)
+        j.checked_sub(1).map(|j| self.by_idx[j]).filter(|&i| i >= a)
     }
 }
 
 /// What the sweeps must answer for one add holding element `e` at `pos`
-/// of a log: present reads in `count_from..last`, and the latest
-/// completion of an absent read in `absent_from..last`.
+/// of a log: present reads in `count_from..last`, and the last absent
+/// read in `absent_from..last` (the greatest index: reads are in
+/// invocation order).
 struct Query {
     pos: usize,
     add: usize,
@@ -181,12 +148,10 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
                 acc = (acc.0.min(c), acc.1.max(i));
                 suffix[k] = acc;
             }
-            let completed = RangeMax::new(by_idx.iter().map(|&i| reads[i].completed).collect());
             LogReads {
                 by_len,
                 suffix,
                 by_idx,
-                completed,
             }
         })
         .collect();
@@ -211,8 +176,8 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
         ..SetFull::default()
     };
     // Per add still undecided after the first pass: (last present,
-    // stale-range start, absent-range start).
-    let mut pending: Vec<Option<(usize, usize, usize)>> = vec![None; adds.len()];
+    // stale-range start, absent-range start, known).
+    let mut pending: Vec<Option<(usize, usize, usize, u64)>> = vec![None; adds.len()];
     let mut queries: Vec<Vec<Query>> = (0..logs.len()).map(|_| Vec::new()).collect();
     let mut lost_or_never: Vec<Option<Result<Lost, i64>>> = vec![None; adds.len()];
     for (k, a) in adds.iter().enumerate() {
@@ -251,7 +216,7 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
             continue;
         };
         let (q, q2) = (after(known).min(p), from_invoked(a.invoked).min(p));
-        pending[k] = Some((p, q, q2));
+        pending[k] = Some((p, q, q2, known));
         for &(_, l, pos) in occ_of(e) {
             queries[l].push(Query {
                 pos,
@@ -266,13 +231,14 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
     // Present reads per add in its stale range, and the latest absent read
     // of the logs that hold its element.
     let mut present = vec![0u64; adds.len()];
-    let mut absent_max: Vec<Option<u64>> = vec![None; adds.len()];
+    let mut absent_max: Vec<Option<usize>> = vec![None; adds.len()];
     let mut counts = Counts(vec![0; n + 1]);
     let size = n.next_power_of_two().max(1);
     let mut maxes = Maxes {
         n: size,
         t: vec![None; 2 * size],
     };
+    let index = |m: Option<u64>| m.map(|i| i as usize);
     for (l, qs) in queries.iter_mut().enumerate() {
         let t = &tables[l];
         // Present: len > pos. Sweep pos downwards, adding reads by len.
@@ -294,11 +260,11 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
         let mut j = 0;
         for q in qs.iter() {
             while j < t.by_len.len() && t.by_len[j].0 <= q.pos {
-                let (_, i, c) = t.by_len[j];
-                maxes.set(i, Some(c));
+                let i = t.by_len[j].1;
+                maxes.set(i, Some(i as u64));
                 j += 1;
             }
-            let m = maxes.max(q.absent_from, q.last);
+            let m = index(maxes.max(q.absent_from, q.last));
             absent_max[q.add] = absent_max[q.add].max(m);
         }
         for &(_, i, _) in &t.by_len[..j] {
@@ -311,7 +277,7 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
             Some(Ok(lost)) => {
                 if let Some(p) = lost.last_seen {
                     out.lost_latencies
-                        .push(reads[p].completed.saturating_sub(a.invoked));
+                        .push(jepsen_latency(reads[p].invoked, lost.known));
                 }
                 out.lost.push(lost);
                 continue;
@@ -322,7 +288,7 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
             }
             None => {}
         }
-        let Some((p, q, q2)) = pending[k] else {
+        let Some((p, q, q2, known)) = pending[k] else {
             continue;
         };
         let e = a.element;
@@ -336,12 +302,12 @@ pub fn set_full_logs(adds: &[SetAdd], logs: &[Vec<i64>], reads: &mut [LogRead]) 
         let mut last_absent = absent_max[k];
         for (l, t) in tables.iter().enumerate() {
             if holding.binary_search_by_key(&l, |o| o.1).is_err() {
-                last_absent = last_absent.max(t.max_in(q2, p));
+                last_absent = last_absent.max(t.last_in(q2, p));
             }
         }
         out.stable.push(e);
         out.stable_latencies
-            .push(last_absent.map_or(0, |t| t.saturating_sub(a.invoked)));
+            .push(last_absent.map_or(0, |i| jepsen_latency(reads[i].invoked, known)));
     }
     out
 }

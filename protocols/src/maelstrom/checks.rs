@@ -41,13 +41,21 @@ fn describe(op: &Op) -> String {
     )
 }
 
+/// The value at quantile `p` of sorted `xs`, as Jepsen's
+/// frequency-distribution takes it: index ⌊n·p⌋, at most n − 1 (so the
+/// median of an even count is the upper of the two middle values).
+fn quantile(xs: &[Time], p: f64) -> Time {
+    let i = ((xs.len() as f64 * p).floor() as usize).min(xs.len() - 1);
+    xs[i]
+}
+
 /// Quantiles 0, 0.5, 0.95, 0.99, 1 of `xs` (µs), in ms.
 pub fn quantiles(xs: &mut [Time]) -> String {
     if xs.is_empty() {
         return "none".into();
     }
     xs.sort_unstable();
-    let q = |p: f64| xs[((xs.len() - 1) as f64 * p).round() as usize];
+    let q = |p: f64| quantile(xs, p);
     format!(
         "min {} / median {} / p95 {} / p99 {} / max {}",
         ms(q(0.0)),
@@ -58,13 +66,13 @@ pub fn quantiles(xs: &mut [Time]) -> String {
     )
 }
 
-/// The median and maximum of `xs`.
+/// The median (as Jepsen takes it: [`quantile`] 0.5) and maximum of `xs`.
 pub fn median_max(xs: &mut [Time]) -> Option<(Time, Time)> {
     if xs.is_empty() {
         return None;
     }
     xs.sort_unstable();
-    Some((xs[(xs.len() - 1) / 2], xs[xs.len() - 1]))
+    Some((quantile(xs, 0.5), xs[xs.len() - 1]))
 }
 
 /// Maelstrom's stats: messages per operation (every message, and those
@@ -471,6 +479,24 @@ pub fn g_counter(history: &[HistoryEvent], calm_since: Option<Time>) -> CheckRes
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn quantiles_are_taken_as_jepsen_takes_them() {
+        // Index ⌊n·p⌋: the median of four is the third value.
+        let mut xs = vec![4000, 1000, 3000, 2000];
+        assert_eq!(super::median_max(&mut xs), Some((3000, 4000)));
+        assert_eq!(
+            super::quantiles(&mut xs),
+            format!(
+                "min {} / median {} / p95 {} / p99 {} / max {}",
+                super::ms(1000),
+                super::ms(3000),
+                super::ms(4000),
+                super::ms(4000),
+                super::ms(4000)
+            )
+        );
+    }
     use super::*;
 
     fn add(e: i64, at: Time) -> SetAdd {
