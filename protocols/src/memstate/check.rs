@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use sim::{EventKind, Sim};
 
-use super::MemState;
+use super::{MemState, Mode};
 use crate::CheckResult;
 
 /// `increments`: a key that only `incr` writes must end, on every live
@@ -88,6 +88,57 @@ pub fn engines_running(run: &Sim<MemState>) -> CheckResult {
     } else {
         CheckResult::violation(
             format!("{} engine(s) stopped on a broken sequence", evidence.len()),
+            evidence,
+        )
+    }
+}
+
+/// `speculation-drained` (`leader`): at the end of the run, no engine that
+/// is up keeps one of its own commands in its speculative view (the list
+/// its `incr` reads through) once it has applied a record that carries the
+/// command's id. That record decides the command (applied or rejected;
+/// the stream keeps one record per id), so the entry must be gone. One
+/// left behind (L4) skews every later `incr` on its key at that engine:
+/// the precondition it carries never holds, and the increments fail with
+/// no other writer.
+pub fn speculation_drained(run: &Sim<MemState>) -> CheckResult {
+    // Command id → the number of the first record that carries it.
+    let mut first: BTreeMap<u64, u64> = BTreeMap::new();
+    for n in run.nodes() {
+        if let MemState::Stream(s) = n {
+            for (i, e) in s.log().iter().enumerate() {
+                if let Some(r) = e.req {
+                    first.entry(r).or_insert(i as u64);
+                }
+            }
+        }
+    }
+    let mut judged = 0;
+    let mut evidence = Vec::new();
+    for (id, node) in run.nodes().iter().enumerate() {
+        let MemState::Engine(e) = node else { continue };
+        if e.mode != Mode::Leader || !run.is_up(id) || e.loading {
+            continue;
+        }
+        judged += 1;
+        for (req, cmd) in &e.own {
+            if let Some(&at) = first.get(req).filter(|&&at| at < e.applied()) {
+                evidence.push(format!(
+                    "n{id}: its command {cmd:?} (request {req}) is still in its speculative view, although n{id} has applied record {at}, which carries that request"
+                ));
+            }
+        }
+    }
+    if judged == 0 {
+        return CheckResult::unknown("no leader-variant engine was up and loaded at the end");
+    }
+    if evidence.is_empty() {
+        CheckResult::pass(format!(
+            "{judged} engine(s) up: no own command left in a speculative view after its record was applied"
+        ))
+    } else {
+        CheckResult::violation(
+            "own commands left in a leader's speculative view after their record was applied (later incrs on those keys fail their precondition)",
             evidence,
         )
     }

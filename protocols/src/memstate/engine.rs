@@ -63,6 +63,12 @@ pub struct Engine {
     pub(crate) applied_ids: BTreeSet<RequestId>,
     /// A record arrived since the last idle tick.
     heard: bool,
+    /// `faithful`: the position in the subscription of the next record
+    /// (`Msg::Record::seq`), and whether the subscription broke (a record
+    /// missing or out of place on its connection: the connection is gone,
+    /// and with it the subscription, which the seed never renews).
+    sub_seq: u64,
+    sub_broken: bool,
     /// `leader`: the leader at the applied position, and its fencing position.
     pub(crate) leader: Option<NodeId>,
     pub(crate) since: u64,
@@ -130,7 +136,13 @@ impl Engine {
 
     pub(crate) fn on_crash(&mut self) {
         // Nothing is durable: a restarted engine replays the whole log.
+        // Batch numbers go on: they stand for the ClientAPI's correlation
+        // ids (GUIDs), so an acknowledgement to the engine's previous life
+        // never matches a batch of this one (on an unordered link one can
+        // still arrive after the restart).
+        let batches = self.batches;
         *self = Engine::new(self.mode, self.params.clone());
+        self.batches = batches;
     }
 
     pub(crate) fn on_start(&mut self, ctx: &mut Ctx<'_, MemState>) {
@@ -164,6 +176,8 @@ impl Engine {
             );
         }
         self.loading = false;
+        self.sub_seq = 0;
+        self.sub_broken = false;
         ctx.send(s, Msg::Subscribe { from: self.next });
         if self.mode != Mode::Faithful {
             ctx.set_timer(Timer::Idle, self.params.idle_ms * MS);
@@ -220,9 +234,20 @@ impl Engine {
                 records,
                 more,
             } => self.on_page(ctx, from, records, more),
-            Msg::Record { number, entry } => {
+            Msg::Record { number, seq, entry } => {
                 self.heard = true;
                 if self.mode == Mode::Faithful {
+                    // The subscription's connection delivers in order or
+                    // breaks: a record not at the next position means the
+                    // connection lost one, so the subscription is dropped
+                    // (the seed registers no handler: the engine freezes).
+                    // `intended`/`leader` need no such check: a record
+                    // missing by number makes them subscribe again.
+                    if self.sub_broken || seq != self.sub_seq {
+                        self.sub_broken = true;
+                        return;
+                    }
+                    self.sub_seq += 1;
                     self.on_record_faithful(ctx, number, entry)
                 } else {
                     self.on_record_ordered(ctx, number, entry)

@@ -91,6 +91,10 @@ pub enum Msg {
     Record {
         /// Its number (0-based, dense).
         number: u64,
+        /// Its position in the subscription (0 for the first record sent
+        /// after the `subscribe`): the subscription's TCP stream, in which
+        /// nothing is lost or reordered while the connection lives.
+        seq: u64,
         /// Its content.
         entry: Entry,
     },
@@ -406,6 +410,10 @@ const CHECKS: &[CheckSpec] = &[
         name: "engines-running",
         summary: "no engine stopped on a broken sequence (the seed's stopped flag: every later operation on it fails)",
     },
+    CheckSpec {
+        name: "speculation-drained",
+        summary: "leader: at the end, no engine keeps one of its own commands in the speculative view its incr reads through once it has applied a record of that command id (one left behind fails every later incr on its key)",
+    },
 ];
 
 impl Protocol for MemState {
@@ -521,6 +529,7 @@ impl Protocol for MemState {
         match name {
             "increments" => check::increments(run),
             "engines-running" => check::engines_running(run),
+            "speculation-drained" => check::speculation_drained(run),
             _ => CheckResult::unknown(format!("memstate has no check named {name}")),
         }
     }

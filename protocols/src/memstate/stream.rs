@@ -14,7 +14,12 @@
 //! delivers records in order or is dropped: a record that the network
 //! fails to deliver (a link error: a cut, a broken connection) ends the
 //! subscription, and nothing more is sent until the engine subscribes
-//! again (the faithful engine never does). Appends are idempotent by event
+//! again (the faithful engine never does). Each record carries its
+//! position in the subscription (`seq`), so that the engine's side of the
+//! connection can tell a record the network lost in silence (a loss
+//! burst, a `drop` rule, a `receiver`-mode cut, or a later record that
+//! arrives after a heal although an earlier one met the cut): TCP never
+//! delivers past a missing segment, so that too ends the subscription. Appends are idempotent by event
 //! id (the command id), as EventStore's are for a retried write: a command
 //! already in the log is not appended again.
 
@@ -144,6 +149,9 @@ pub struct Stream {
     delayed: BTreeSet<(NodeId, u64)>,
     /// Command ids in the log (idempotent appends).
     ids: BTreeSet<RequestId>,
+    /// Subscriber → the position in its subscription of the next record
+    /// sent (`Msg::Record::seq`).
+    seqs: BTreeMap<NodeId, u64>,
 }
 
 impl Stream {
@@ -187,6 +195,7 @@ impl Stream {
             Msg::Subscribe { from: at } => {
                 self.held.remove(&from);
                 self.subs.insert(from, at);
+                self.seqs.insert(from, 0);
                 self.pump(ctx, from);
             }
             Msg::Read { from: at } => {
@@ -288,19 +297,21 @@ impl Stream {
         if let Msg::Record { .. } = msg {
             self.subs.remove(&to);
             self.held.remove(&to);
+            self.seqs.remove(&to);
             self.delayed.retain(|(n, _)| *n != to);
         }
     }
 
-    fn send_now(&self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
+    fn send_now(&mut self, ctx: &mut Ctx<'_, MemState>, to: NodeId, number: u64) {
         if let Some(entry) = self.log.get(number as usize) {
-            ctx.send(
-                to,
-                Msg::Record {
-                    number,
-                    entry: entry.clone(),
-                },
-            );
+            let seq = self.seqs.entry(to).or_insert(0);
+            let msg = Msg::Record {
+                number,
+                seq: *seq,
+                entry: entry.clone(),
+            };
+            *seq += 1;
+            ctx.send(to, msg);
         }
     }
 
@@ -308,6 +319,7 @@ impl Stream {
     pub(super) fn on_crash(&mut self) {
         self.subs.clear();
         self.held.clear();
+        self.seqs.clear();
         self.delayed.clear();
     }
 }

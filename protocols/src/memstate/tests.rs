@@ -52,8 +52,15 @@ fn set(origin: usize, req: u64, value: i64, expected: Option<u64>) -> Entry {
     }
 }
 
+/// A record as the first subscription from 0 sends it (its position in
+/// the subscription is its number).
 fn record(number: u64, entry: Entry) -> Msg {
-    Msg::Record { number, entry }
+    record_at(number, number, entry)
+}
+
+/// A record at position `seq` of its subscription.
+fn record_at(number: u64, seq: u64, entry: Entry) -> Msg {
+    Msg::Record { number, seq, entry }
 }
 
 fn request(id: u64, f: &'static str, value: Value) -> Request {
@@ -86,7 +93,8 @@ fn replies(fx: &[Effect<Msg, Timer>]) -> Vec<(u64, Reply)> {
 fn a_faithful_engine_stops_on_a_gap_and_answers_every_later_operation_with_fail() {
     let mut h = engine("faithful", Params::default());
     h.message(STREAM, record(0, set(0, 100, 1, None)));
-    h.message(STREAM, record(2, set(0, 101, 2, None)));
+    // The backend skipped record 1: the subscription's next record is 2.
+    h.message(STREAM, record_at(2, 1, set(0, 101, 2, None)));
     assert_eq!(
         inner(&h).stopped(),
         Some("broken sequence, expected 1, got 2")
@@ -94,6 +102,31 @@ fn a_faithful_engine_stops_on_a_gap_and_answers_every_later_operation_with_fail(
     let fx = h.request(request(7, "get", Value::Null));
     assert!(matches!(&replies(&fx)[..], [(7, Reply::Fail(_))]), "{fx:?}");
     assert_eq!(inner(&h).applied(), 1, "nothing is applied after the stop");
+}
+
+#[test]
+fn a_record_the_network_lost_ends_the_faithful_subscription_instead_of_making_a_gap() {
+    // Record 1 was lost on the subscription's connection (position 1 never
+    // arrives): TCP would not deliver record 2 past it, the connection and
+    // the subscription are gone, and the seed renews neither. The engine
+    // freezes at 1 applied record; it does not stop on a broken sequence.
+    let mut h = engine("faithful", Params::default());
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    h.message(STREAM, record(2, set(0, 101, 2, None)));
+    h.message(STREAM, record(3, set(0, 102, 3, None)));
+    assert_eq!(inner(&h).stopped(), None);
+    assert_eq!(inner(&h).applied(), 1, "frozen after record 0");
+    let fx = h.request(request(7, "get", Value::Null));
+    assert!(
+        matches!(&replies(&fx)[..], [(7, Reply::Ok(_))]),
+        "a frozen engine still serves stale reads: {fx:?}"
+    );
+    // The backend's own gap (the stream skipped record 1 but the
+    // subscription's next position is record 2's) stops it, as before.
+    let mut h = engine("faithful", Params::default());
+    h.message(STREAM, record(0, set(0, 100, 1, None)));
+    h.message(STREAM, record_at(2, 1, set(0, 101, 2, None)));
+    assert!(inner(&h).stopped().is_some());
 }
 
 #[test]
@@ -159,7 +192,7 @@ fn the_faithful_startup_replay_subscribes_after_the_last_record_that_did_not_thr
             "{variant}: {fx:?}"
         );
         // The re-delivered failed record is in sequence for the faithful engine.
-        h.message(STREAM, record(from, set(0, 101, 2, Some(7))));
+        h.message(STREAM, record_at(from, 0, set(0, 101, 2, Some(7))));
         assert_eq!(inner(&h).stopped(), None, "{variant}");
         assert_eq!(inner(&h).store().get(0), Some((1, 1)), "{variant}");
     }
@@ -342,9 +375,25 @@ fn the_stream_numbers_batches_and_applies_subscriber_faults_once() {
             msg: Msg::Dropped
         }
     )));
-    // Subscribing again from 1: the spent faults do not fire again.
+    // Backend faults keep the subscription's positions consecutive.
+    assert_eq!(seqs_to(&fx, 1), vec![0, 1, 2, 3]);
+    // Subscribing again from 1: the spent faults do not fire again, and
+    // positions start again at 0.
     let fx = s.message(1, Msg::Subscribe { from: 1 });
     assert_eq!(records_to(&fx, 1), vec![1, 2, 3, 4]);
+    assert_eq!(seqs_to(&fx, 1), vec![0, 1, 2, 3]);
+}
+
+fn seqs_to(fx: &[Effect<Msg, Timer>], to: usize) -> Vec<u64> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                to: t,
+                msg: Msg::Record { seq, .. },
+            } if *t == to => Some(*seq),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
