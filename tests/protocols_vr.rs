@@ -589,6 +589,28 @@ fn audit_reproducers_pass_and_fail_with_their_seeded_bug() {
 fn gate_campaigns_pass_intended_and_catch_seeded_bugs() {
     assert!(failing_seeds("vr-gate-3.json", &json!({}), "0..60").is_empty());
     assert!(failing_seeds("vr-gate-5.json", &json!({}), "0..30").is_empty());
+    assert!(failing_seeds("vr-gate-3-views.json", &json!({}), "0..70").is_empty());
+    // The state-transfer truncation bug the audit found (1 seed in 55,244
+    // of its harshest block; none in 20,000 of vr-gate-3 or -5): the view
+    // block finds it at seed 69, inside the fuzz smoke's 0..1000 (there
+    // also at 471 and 489).
+    let seeds = failing_seeds(
+        "vr-gate-3-views.json",
+        &json!({"seeded_transfer_truncation": true}),
+        "0..70",
+    );
+    assert_eq!(seeds, [69], "vr-gate-3-views with the truncation bug");
+    for (switch, within) in [
+        (json!({"d5_log_by_op_only": true}), 63),
+        (json!({"d9_probe_mutates_status": true}), 9),
+        (json!({"d14_compaction": true}), 13),
+    ] {
+        let seeds = failing_seeds("vr-gate-3-views.json", &switch, &format!("0..{within}"));
+        assert!(
+            !seeds.is_empty(),
+            "vr-gate-3-views misses {switch} in {within} seeds"
+        );
+    }
     for (switch, within) in [
         (json!({"d1_counting": "pre_head"}), 3),
         (json!({"d2_commit_out_of_order": true}), 3),
@@ -596,6 +618,7 @@ fn gate_campaigns_pass_intended_and_catch_seeded_bugs() {
         (json!({"d4_disruptive_view_change": true}), 25),
         (json!({"d6_primary_skips_execution": true}), 10),
         (json!({"d8_no_view_change_retry": true}), 10),
+        (json!({"d14_compaction": true}), 3),
     ] {
         let seeds = failing_seeds("vr-gate-3.json", &switch, &format!("0..{within}"));
         assert!(
@@ -603,12 +626,13 @@ fn gate_campaigns_pass_intended_and_catch_seeded_bugs() {
             "vr-gate-3 misses {switch} in {within} seeds"
         );
     }
-    let seeds = failing_seeds(
-        "vr-gate-5.json",
-        &json!({"d7_backup_double_execution": true}),
-        "0..10",
-    );
-    assert!(!seeds.is_empty(), "vr-gate-5 misses d7 in 10 seeds");
+    for switch in [
+        json!({"d7_backup_double_execution": true}),
+        json!({"restart_unconfigured": true}),
+    ] {
+        let seeds = failing_seeds("vr-gate-5.json", &switch, "0..10");
+        assert!(!seeds.is_empty(), "vr-gate-5 misses {switch} in 10 seeds");
+    }
 }
 
 /// The second audit: with two replicas, a restarted backup waited for
