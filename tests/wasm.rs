@@ -457,11 +457,7 @@ fn both_engines_give_the_same_trace_verdicts_and_halts() {
         println!("SKIPPED the comparison: built without the wasmtime feature");
         return;
     }
-    let mut cases = vec![(
-        "bcast.json",
-        broadcast_fuzz(&node(&dir, "broadcast")),
-        3,
-    )];
+    let mut cases = vec![("bcast.json", broadcast_fuzz(&node(&dir, "broadcast")), 3)];
     for (bin, knobs) in [
         ("loop", json!({"max_instructions": 100_000_000})),
         ("echo", json!({"memory_mib": 2})),

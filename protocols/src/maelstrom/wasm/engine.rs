@@ -178,9 +178,8 @@ impl Instance {
         fuel: u64,
     ) -> Result<Instance, (String, Option<usize>)> {
         match c {
-            Compiled::Wasmi(c) => {
-                engine_wasmi::Instance::new(c, host, cap, fuel).map(|i| Instance::Wasmi(Box::new(i)))
-            }
+            Compiled::Wasmi(c) => engine_wasmi::Instance::new(c, host, cap, fuel)
+                .map(|i| Instance::Wasmi(Box::new(i))),
             #[cfg(feature = "wasmtime")]
             Compiled::Wasmtime(c) => engine_wasmtime::Instance::new(c, host, cap, fuel)
                 .map(|i| Instance::Wasmtime(Box::new(i))),

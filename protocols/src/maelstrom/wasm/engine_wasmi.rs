@@ -193,9 +193,7 @@ impl Instance {
         };
         let mut store = Store::new(&c.engine, data);
         store.limiter(|d| &mut d.cap);
-        store
-            .set_fuel(fuel)
-            .map_err(|e| (e.to_string(), None))?;
+        store.set_fuel(fuel).map_err(|e| (e.to_string(), None))?;
         let instance = c
             .linker
             .instantiate_and_start(&mut store, &c.module)

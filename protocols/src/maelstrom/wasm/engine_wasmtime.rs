@@ -139,10 +139,7 @@ fn args(params: &[Val]) -> [u64; 4] {
 
 /// Runs `f` on the guest's memory (empty before it is exported) and the
 /// host state.
-fn with_host<R>(
-    c: &mut Caller<'_, Data>,
-    f: impl FnOnce(&mut [u8], &mut HostState) -> R,
-) -> R {
+fn with_host<R>(c: &mut Caller<'_, Data>, f: impl FnOnce(&mut [u8], &mut HostState) -> R) -> R {
     match c.data().memory {
         Some(m) => {
             let (mem, data) = m.data_and_store_mut(c);
@@ -184,11 +181,7 @@ fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<Data>> {
         } else {
             vec![]
         };
-        let ty = FuncType::new(
-            engine,
-            import.params.iter().map(|&t| val_type(t)),
-            results,
-        );
+        let ty = FuncType::new(engine, import.params.iter().map(|&t| val_type(t)), results);
         let func = import.func;
         if !import.blocks {
             l.func_new(

@@ -426,7 +426,11 @@ pub const IMPORTS: &[Import] = &[
     import(Func::FdClose, "fd_close", &[I32]),
     import(Func::FdFdstatGet, "fd_fdstat_get", &[I32, I32]),
     import(Func::FdFdstatSetFlags, "fd_fdstat_set_flags", &[I32, I32]),
-    import(Func::FdPrestatDirName, "fd_prestat_dir_name", &[I32, I32, I32]),
+    import(
+        Func::FdPrestatDirName,
+        "fd_prestat_dir_name",
+        &[I32, I32, I32],
+    ),
     import(Func::FdPrestatGet, "fd_prestat_get", &[I32, I32]),
     Import {
         blocks: true,
@@ -477,7 +481,13 @@ fn errno_of(r: Result<(), i32>) -> Outcome {
 /// the instance exports it: every access then faults) and `fuel_left`, the
 /// fuel the activation has left (the clock advances by what it used, when
 /// the scenario charges CPU time).
-pub fn call(func: Func, args: &[u64], mem: &mut [u8], st: &mut HostState, fuel_left: u64) -> Outcome {
+pub fn call(
+    func: Func,
+    args: &[u64],
+    mem: &mut [u8],
+    st: &mut HostState,
+    fuel_left: u64,
+) -> Outcome {
     let a = |i: usize| args.get(i).copied().unwrap_or(0) as u32;
     match func {
         Func::ArgsSizesGet => errno_of((|| {
