@@ -441,7 +441,8 @@ fn run_on(engine: &str, name: &str, s: &Value, seed: u64) -> (i32, Value, String
 /// The engine is a build option, not part of a run: with the `wasmtime`
 /// feature, wasmi and wasmtime give the same trace, byte for byte, the
 /// same fingerprint, verdicts and halt reasons, for a broadcast that loses
-/// an element under partitions and for each way a node dies. (They count
+/// an element under partitions, a node crashed and restarted, and each way
+/// a node dies. (They count
 /// instructions differently: only the report's note of how many differs.)
 #[test]
 fn both_engines_give_the_same_trace_verdicts_and_halts() {
@@ -458,6 +459,13 @@ fn both_engines_give_the_same_trace_verdicts_and_halts() {
         return;
     }
     let mut cases = vec![("bcast.json", broadcast_fuzz(&node(&dir, "broadcast")), 3)];
+    // A node crashed while blocked in a WASI call (its suspended call is
+    // dropped) and restarted from `_start`.
+    let mut crash = broadcast_fuzz(&node(&dir, "broadcast"));
+    crash["faults"] = json!([{"at_ms": 1000, "kind": "crash", "node": 1},
+                             {"at_ms": 1500, "kind": "restart", "node": 1}]);
+    crash.as_object_mut().unwrap().remove("fuzz");
+    cases.push(("crash.json", crash, 1));
     for (bin, knobs) in [
         ("loop", json!({"max_instructions": 100_000_000})),
         ("echo", json!({"memory_mib": 2})),
