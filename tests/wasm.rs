@@ -403,3 +403,87 @@ fn unique_ids_from_a_node_pass_and_count_every_answer() {
     let summary = r["details"]["unique-ids"]["summary"].as_str().unwrap();
     assert_eq!(summary, "500 attempted, 500 ok, 500 distinct id(s)");
 }
+
+/// `dsim args` with the WebAssembly engine `engine` (`DSIM_WASM_ENGINE`).
+fn dsim_on(engine: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dsim"))
+        .args(args)
+        .env("DSIM_WASM_ENGINE", engine)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dsim binary runs")
+}
+
+/// Runs scenario `s` under `engine`: (exit code, report, trace).
+fn run_on(engine: &str, name: &str, s: &Value, seed: u64) -> (i32, Value, String) {
+    let path = scratch("wasm", name, &s.to_string()).display().to_string();
+    let trace = std::env::temp_dir().join(format!(
+        "dsim-wasm-{}-{engine}-{name}.jsonl",
+        std::process::id()
+    ));
+    let t = trace.display().to_string();
+    let seed = seed.to_string();
+    let out = dsim_on(
+        engine,
+        &["run", &path, "--json", "--seed", &seed, "--trace", &t],
+    );
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name} on {engine}: no JSON report ({e})\nstderr: {}",
+            text(&out.stderr)
+        )
+    });
+    let body = std::fs::read_to_string(&trace).unwrap_or_default();
+    let _ = std::fs::remove_file(&trace);
+    (out.status.code().unwrap_or(-1), report, body)
+}
+
+/// The engine is a build option, not part of a run: with the `wasmtime`
+/// feature, wasmi and wasmtime give the same trace, byte for byte, the
+/// same fingerprint, verdicts and halt reasons, for a broadcast that loses
+/// an element under partitions, a node crashed and restarted, and each way
+/// a node dies. (They count
+/// instructions differently: only the report's note of how many differs.)
+#[test]
+fn both_engines_give_the_same_trace_verdicts_and_halts() {
+    let Some(dir) = nodes() else { return };
+    if !cfg!(feature = "wasmtime") {
+        // Built without it, the engine cannot be chosen: a clear error.
+        let s = echo(&node(&dir, "echo"), 1, json!({}));
+        let path = scratch("wasm", "noengine.json", &s.to_string());
+        let out = dsim_on("wasmtime", &["run", &path.display().to_string()]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("--features wasmtime"), "{err}");
+        println!("SKIPPED the comparison: built without the wasmtime feature");
+        return;
+    }
+    let mut cases = vec![("bcast.json", broadcast_fuzz(&node(&dir, "broadcast")), 3)];
+    // A node crashed while blocked in a WASI call (its suspended call is
+    // dropped) and restarted from `_start`.
+    let mut crash = broadcast_fuzz(&node(&dir, "broadcast"));
+    crash["faults"] = json!([{"at_ms": 1000, "kind": "crash", "node": 1},
+                             {"at_ms": 1500, "kind": "restart", "node": 1}]);
+    crash.as_object_mut().unwrap().remove("fuzz");
+    cases.push(("crash.json", crash, 1));
+    for (bin, knobs) in [
+        ("loop", json!({"max_instructions": 100_000_000})),
+        ("echo", json!({"memory_mib": 2})),
+        ("exit", json!({})),
+        ("trap", json!({})),
+        ("chatty", json!({})),
+    ] {
+        cases.push(("one.json", echo(&node(&dir, bin), 2, knobs), 1));
+    }
+    for (name, s, seed) in cases {
+        let (c1, r1, t1) = run_on("wasmi", name, &s, seed);
+        let (c2, r2, t2) = run_on("wasmtime", name, &s, seed);
+        let what = format!("{name} {}", s["node"]["wasm"]);
+        assert!(t1.lines().count() > 20, "{what}: a real trace");
+        assert_eq!(c1, c2, "{what}");
+        assert_eq!(r1["trace_fingerprint"], r2["trace_fingerprint"], "{what}");
+        assert_eq!(r1["checks"], r2["checks"], "{what}");
+        assert_eq!(r1["halts"], r2["halts"], "{what}");
+        assert!(t1 == t2, "{what}: the traces differ");
+    }
+}

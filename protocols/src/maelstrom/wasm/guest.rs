@@ -9,13 +9,14 @@
 //! instruction, after that time (the node is busy until then).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value as Json};
 use sim::{Ctx, Node, NodeId, Request, RequestId, Value};
-use wasmi::{Func, ResumableCall, ResumableCallHostTrap, Store, Val};
 
 use super::bridge::{self, JsonBody};
-use super::wasi::{self, HostState, MemCap, Suspend, Wait};
+use super::engine::{self, lock, Instance};
+use super::wasi::{self, HostState, MemCap, Wait};
 use super::Foreign;
 use crate::maelstrom::{Body, Kind, Msg, Timer};
 
@@ -34,11 +35,11 @@ enum Pending {
 
 /// A running instance.
 struct Live {
-    store: Store<HostState>,
-    /// `_start`, until the first activation calls it.
-    start: Option<Func>,
-    /// The suspended call.
-    call: Option<ResumableCallHostTrap>,
+    /// What the guest sees of the world (shared with the engine's store).
+    host: Arc<Mutex<HostState>>,
+    instance: Instance,
+    /// Whether `_start` has been called.
+    started: bool,
 }
 
 /// How an activation ended.
@@ -216,7 +217,7 @@ impl Guest {
         env.insert("body".into(), Json::Object(body));
         let mut line = Json::Object(env).to_string().into_bytes();
         line.push(b'\n');
-        live.store.data_mut().stdin.extend(line);
+        lock(&live.host).stdin.extend(line);
     }
 
     fn instantiate<N: Node<Msg = Msg, Timer = Timer>>(
@@ -225,51 +226,27 @@ impl Guest {
     ) -> Result<Live, String> {
         let p = &self.foreign.program;
         let limits = &self.foreign.limits;
-        let state = HostState {
-            memory: None,
-            limits: MemCap {
-                max_bytes: (limits.memory_mib as usize) << 20,
-                denied: None,
-            },
-            now_ns: 0,
-            ns_per_fuel: limits.ns_per_instruction,
-            fuel_cap: limits.max_instructions,
-            rng: sim::Rng::derive(ctx.rng().next_u64(), "wasm"),
-            stdin: VecDeque::new(),
-            fd_flags: [0; 3],
-            partial: Vec::new(),
-            lines: Vec::new(),
-            stderr: VecDeque::new(),
-            stderr_dropped: 0,
-            wait: None,
-            args: vec![file_name(&p.path)],
-        };
-        let mut store = Store::new(&p.engine, state);
-        store.limiter(|st| &mut st.limits);
-        let cant = |e: wasmi::Error| format!("cannot instantiate {}: {e}", p.path);
-        store.set_fuel(limits.max_instructions).map_err(cant)?;
-        let instance = match p.linker.instantiate_and_start(&mut store, &p.module) {
-            Ok(i) => i,
-            Err(e) => {
-                return Err(match store.data().limits.denied {
-                    Some(d) => format!(
-                        "cannot start {}: it needs {} MiB of memory at start, past the cap of {} MiB (node.memory_mib)",
-                        p.path,
-                        d.div_ceil(1 << 20),
-                        limits.memory_mib
-                    ),
-                    None => cant(e),
-                })
-            }
-        };
-        let memory = instance.get_memory(&store, "memory");
-        store.data_mut().memory = memory;
-        let start = instance.get_func(&store, "_start");
-        Ok(Live {
-            store,
-            start,
-            call: None,
-        })
+        let state = HostState::new(
+            limits,
+            sim::Rng::derive(ctx.rng().next_u64(), "wasm"),
+            vec![file_name(&p.path)],
+        );
+        let host = Arc::new(Mutex::new(state));
+        let cap = MemCap::mib(limits.memory_mib);
+        match Instance::new(&p.compiled, host.clone(), cap, limits.max_instructions) {
+            Ok(instance) => Ok(Live {
+                host,
+                instance,
+                started: false,
+            }),
+            Err((_, Some(denied))) => Err(format!(
+                "cannot start {}: it needs {} MiB of memory at start, past the cap of {} MiB (node.memory_mib)",
+                p.path,
+                denied.div_ceil(1 << 20),
+                limits.memory_mib
+            )),
+            Err((e, None)) => Err(format!("cannot instantiate {}: {e}", p.path)),
+        }
     }
 
     /// Resumes the guest if what it waits for is there; else makes sure
@@ -279,12 +256,14 @@ impl Guest {
             return; // Busy: the input waits in stdin.
         }
         let Some(live) = &self.live else { return };
-        let st = live.store.data();
         let now_ns = ctx.now().saturating_mul(1000);
-        let ready = match &st.wait {
-            Some(Wait::Poll { subs, .. }) => !st.ready(subs, now_ns).is_empty(),
-            Some(Wait::Read { .. }) => !st.stdin.is_empty(),
-            None => live.start.is_some(),
+        let ready = {
+            let st = lock(&live.host);
+            match &st.wait {
+                Some(Wait::Poll { subs, .. }) => !st.ready(subs, now_ns).is_empty(),
+                Some(Wait::Read { .. }) => !st.stdin.is_empty(),
+                None => !live.started,
+            }
         };
         if ready {
             self.activate(ctx);
@@ -296,7 +275,7 @@ impl Guest {
     /// Sets (or cancels) the `Wake` timer for the blocked poll's deadline.
     fn arm<N: Node<Msg = Msg, Timer = Timer>>(&self, ctx: &mut Ctx<'_, N>) {
         let Some(live) = &self.live else { return };
-        let deadline = live.store.data().wait.as_ref().and_then(Wait::deadline);
+        let deadline = lock(&live.host).wait.as_ref().and_then(Wait::deadline);
         match deadline {
             Some(d) => {
                 let now_ns = ctx.now().saturating_mul(1000);
@@ -311,19 +290,20 @@ impl Guest {
     fn activate<N: Node<Msg = Msg, Timer = Timer>>(&mut self, ctx: &mut Ctx<'_, N>) {
         let Some(live) = &mut self.live else { return };
         let cap = self.foreign.limits.max_instructions;
-        let now_ns = ctx.now().saturating_mul(1000);
-        live.store.data_mut().now_ns = now_ns;
-        let end = run(live, now_ns, cap, ctx.layout().name(self.id));
-        let fuel_left = live.store.get_fuel().unwrap_or(0);
-        let used = cap.saturating_sub(fuel_left);
+        lock(&live.host).now_ns = ctx.now().saturating_mul(1000);
+        let act = live.instance.run(cap);
+        live.started = true;
+        let used = act.used;
+        let end = end_of(act, cap, ctx.layout().name(self.id));
         self.counts.activations += 1;
         self.counts.instructions += used;
-        let st = live.store.data_mut();
+        let mut st = lock(&live.host);
         let lines = std::mem::take(&mut st.lines);
         self.log.extend(st.stderr.drain(..));
         let over = self.log.len().saturating_sub(wasi::LOG_BYTES);
         self.log.drain(..over);
         self.log_dropped += over as u64 + std::mem::take(&mut st.stderr_dropped);
+        drop(st);
         let charge_us = used
             .saturating_mul(self.foreign.limits.ns_per_instruction)
             .div_ceil(1000);
@@ -496,72 +476,28 @@ impl Guest {
     }
 }
 
-/// Starts or resumes the guest and runs it until it blocks or ends.
-fn run(live: &mut Live, now_ns: u64, cap: u64, name: String) -> End {
-    if live.store.set_fuel(cap).is_err() {
-        return End::Gone("fuel metering is off".into());
-    }
-    let result = match (live.start.take(), live.call.take()) {
-        (Some(start), _) => start.call_resumable(&mut live.store, &[], &mut []),
-        (None, Some(call)) => {
-            let errno = complete_wait(&mut live.store, now_ns);
-            call.resume(&mut live.store, &[Val::I32(errno)], &mut [])
-        }
-        (None, None) => return End::Blocked,
-    };
-    match result {
-        Ok(ResumableCall::Finished) => End::Gone("its main function returned (exit code 0)".into()),
-        Ok(ResumableCall::HostTrap(call)) => {
-            if call.host_error().downcast_ref::<Suspend>().is_some() {
-                live.call = Some(call);
-                End::Blocked
-            } else {
-                End::Gone(gone(call.host_error(), live.store.data().limits.denied))
-            }
-        }
-        Ok(ResumableCall::OutOfFuel(_)) => End::Gone(format!(
+/// How an activation ended, for the node: blocked, or gone with the
+/// reason (`name` the node's, `cap` its instruction cap).
+fn end_of(act: engine::Activation, cap: u64, name: String) -> End {
+    let oom = act
+        .denied
+        .map(|d| {
+            format!(
+                " after the memory cap refused it {} MiB (node.memory_mib)",
+                d.div_ceil(1 << 20)
+            )
+        })
+        .unwrap_or_default();
+    End::Gone(match act.end {
+        engine::End::Blocked => return End::Blocked,
+        engine::End::Returned => "its main function returned (exit code 0)".into(),
+        engine::End::Exited(code) => format!("exited with code {code}{oom}"),
+        engine::End::Trapped(why) => format!("trapped: {why}{oom}"),
+        engine::End::OutOfFuel => format!(
             "{name} ran {} instructions without blocking (the per-activation cap; node.max_instructions)",
             pow10(cap)
-        )),
-        Err(e) => End::Gone(gone(&e, live.store.data().limits.denied)),
-    }
-}
-
-/// Writes the answer of the call the guest is suspended in; its errno.
-fn complete_wait(store: &mut Store<HostState>, now_ns: u64) -> i32 {
-    let Some(mem) = store.data().memory else {
-        return wasi::errno::FAULT;
-    };
-    let (mem, st) = mem.data_and_store_mut(&mut *store);
-    let r = match st.wait.take() {
-        Some(Wait::Poll { subs, out, nevents }) => {
-            let events = st.ready(&subs, now_ns);
-            wasi::put_events(mem, &events, out, nevents)
-        }
-        Some(Wait::Read {
-            iovs,
-            iovs_len,
-            nread,
-        }) => st
-            .read_into(mem, iovs, iovs_len)
-            .and_then(|n| wasi::put_u32(mem, nread, n)),
-        None => Ok(()),
-    };
-    r.err().unwrap_or(wasi::errno::SUCCESS)
-}
-
-/// Why an instance stopped, in words.
-fn gone(e: &wasmi::Error, denied: Option<usize>) -> String {
-    let oom = denied.map(|d| {
-        format!(
-            " after the memory cap refused it {} MiB (node.memory_mib)",
-            d.div_ceil(1 << 20)
-        )
-    });
-    match e.i32_exit_status() {
-        Some(code) => format!("exited with code {code}{}", oom.unwrap_or_default()),
-        None => format!("trapped: {e}{}", oom.unwrap_or_default()),
-    }
+        ),
+    })
 }
 
 /// `n` as `10^k` when it is a power of ten (from 1000), else as is.

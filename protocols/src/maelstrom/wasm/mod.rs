@@ -5,13 +5,18 @@
 //! message into the network; stderr is its log. docs/wasm-nodes.md is the
 //! host's contract.
 //!
-//! The guest runs on the wasmi interpreter, one store per node, resumed by
+//! The guest runs on the wasmi interpreter (or, built with the `wasmtime`
+//! feature, on wasmtime's JIT: [`engine`]), one store per node, resumed by
 //! the one event loop: a guest is idle exactly when its `poll_oneoff` (or a
 //! blocking `fd_read`) finds nothing ready; it wakes at its earliest clock
 //! deadline (a timer) or when a message arrives. Everything it can observe
 //! comes from the simulation ([`wasi`]), so a seed replays it exactly.
 
 mod bridge;
+pub mod engine;
+mod engine_wasmi;
+#[cfg(feature = "wasmtime")]
+mod engine_wasmtime;
 mod guest;
 pub mod wasi;
 
@@ -22,22 +27,22 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::{Deserialize, Serialize};
 
 pub use bridge::JsonBody;
+pub use engine::EngineKind;
 pub use guest::Guest;
 
 /// A compiled module, shared by every node that runs it (and every run of
-/// this process that loads the same bytes).
+/// this process that loads the same bytes with the same engine).
 pub struct Program {
     /// The file it was read from, for messages.
     pub path: String,
-    engine: wasmi::Engine,
-    module: wasmi::Module,
-    linker: wasmi::Linker<wasi::HostState>,
+    compiled: engine::Compiled,
 }
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Program")
             .field("path", &self.path)
+            .field("engine", &self.engine())
             .finish_non_exhaustive()
     }
 }
@@ -92,10 +97,10 @@ pub struct Foreign {
     pub limits: Limits,
 }
 
-/// Modules compiled by this process, by canonical path: (hash of the
-/// bytes, the program). A fuzz campaign re-validates its scenario many
-/// times; the module is compiled once.
-type Cache = Mutex<BTreeMap<PathBuf, (u64, Arc<Program>)>>;
+/// Modules compiled by this process, by canonical path and engine: (hash
+/// of the bytes, the program). A fuzz campaign re-validates its scenario
+/// many times; the module is compiled once.
+type Cache = Mutex<BTreeMap<(PathBuf, EngineKind), (u64, Arc<Program>)>>;
 
 fn cache() -> &'static Cache {
     static CACHE: OnceLock<Cache> = OnceLock::new();
@@ -112,14 +117,31 @@ fn fnv(bytes: &[u8]) -> u64 {
 }
 
 impl Program {
-    /// Reads, validates and compiles the module at `path` (or takes it from
-    /// this process's cache when the bytes are the same). The error says
-    /// what is wrong: an unreadable file, an invalid module, an import the
-    /// host does not provide (by name), no `_start` or memory export.
+    /// Reads, validates and compiles the module at `path` with the engine
+    /// `DSIM_WASM_ENGINE` names (by default wasmtime when this dsim is
+    /// built with it, else wasmi); see [`Program::load_with`].
     pub fn load(path: &Path) -> Result<Arc<Program>, String> {
+        Program::load_with(path, EngineKind::from_env()?)
+    }
+
+    /// Reads, validates and compiles the module at `path` with `kind` (or
+    /// takes it from this process's cache when the bytes are the same).
+    /// The error says what is wrong: an unreadable file, an invalid module,
+    /// an import the host does not provide (by name), no `_start` or memory
+    /// export, an engine this build lacks.
+    pub fn load_with(path: &Path, kind: EngineKind) -> Result<Arc<Program>, String> {
+        if !kind.built() {
+            return Err(format!(
+                "the {} engine is not built into this dsim (cargo build --release --features wasmtime)",
+                kind.name()
+            ));
+        }
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let key = (
+            std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            kind,
+        );
         let hash = fnv(&bytes);
         let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
         if let Some((h, p)) = cache.get(&key) {
@@ -127,67 +149,64 @@ impl Program {
                 return Ok(p.clone());
             }
         }
-        let program = Arc::new(Program::compile(&shown, &bytes)?);
+        let program = Arc::new(Program::compile(&shown, &bytes, kind)?);
         cache.insert(key, (hash, program.clone()));
         Ok(program)
     }
 
-    /// Compiles `bytes` (read from `path`).
-    pub fn compile(path: &str, bytes: &[u8]) -> Result<Program, String> {
+    /// Compiles `bytes` (read from `path`) with `kind`.
+    pub fn compile(path: &str, bytes: &[u8], kind: EngineKind) -> Result<Program, String> {
         if !bytes.starts_with(b"\0asm") {
             return Err(format!(
                 "{path} is not a WebAssembly module (build it with GOOS=wasip1 GOARCH=wasm, or for the wasm32-wasip1 target)"
             ));
         }
-        let mut config = wasmi::Config::default();
-        config.consume_fuel(true);
-        // Functions are translated lazily, once per engine, by whichever
-        // node calls them first: charging that to the caller would make a
-        // node's instruction count depend on which run or thread came
-        // first. Translation is free; bulk memory costs 1 per 64 bytes.
-        config.fuel_cost(wasmi::CustomFuelCosts {
-            bytes_copied_per_fuel: 64,
-            fuel_per_bytes_translated: 0,
-            fuel_per_bytes_validated: 0,
-        });
-        let engine = wasmi::Engine::new(&config);
-        let module = wasmi::Module::new(&engine, bytes)
+        let compiled = engine::Compiled::new(kind, bytes)
             .map_err(|e| format!("{path} is not a valid WebAssembly module: {e}"))?;
-        for import in module.imports() {
-            let known = import.module() == wasi::MODULE
-                && wasi::PROVIDED.contains(&import.name())
-                && matches!(import.ty(), wasmi::ExternType::Func(_));
+        let facts = compiled.facts();
+        for (module, name, func) in &facts.imports {
+            let known = module == wasi::MODULE && wasi::provided(name).is_some() && *func;
             if !known {
                 return Err(format!(
-                    "{path} imports {}.{}, which dsim's host does not provide; a node may import only these functions of {}: {}",
-                    import.module(),
-                    import.name(),
+                    "{path} imports {module}.{name}, which dsim's host does not provide; a node may import only these functions of {}: {}",
                     wasi::MODULE,
-                    wasi::PROVIDED.join(", ")
+                    wasi::provided_names()
                 ));
             }
         }
-        match module.get_export("_start") {
-            Some(wasmi::ExternType::Func(_)) => {}
-            _ => {
-                return Err(format!(
-                    "{path} exports no _start function: build a command (a program with main), not a library"
-                ))
-            }
+        if !facts.start {
+            return Err(format!(
+                "{path} exports no _start function: build a command (a program with main), not a library"
+            ));
         }
-        if !matches!(
-            module.get_export("memory"),
-            Some(wasmi::ExternType::Memory(_))
-        ) {
+        if !facts.memory {
             return Err(format!("{path} exports no memory"));
         }
-        let linker = wasi::linker(&engine).map_err(|e| format!("the WASI host: {e}"))?;
         Ok(Program {
             path: path.to_string(),
-            engine,
-            module,
-            linker,
+            compiled,
         })
+    }
+
+    /// The engine that compiled it.
+    pub fn engine(&self) -> EngineKind {
+        self.compiled.kind()
+    }
+
+    /// Instantiates the module once, with the default limits, and drops
+    /// the instance (what `benches/wasm_broadcast.rs` times).
+    #[doc(hidden)]
+    pub fn instantiate_once(&self) -> Result<(), String> {
+        let limits = Limits::default();
+        let host = wasi::HostState::new(&limits, sim::Rng::derive(0, "wasm"), vec!["node".into()]);
+        engine::Instance::new(
+            &self.compiled,
+            Arc::new(Mutex::new(host)),
+            wasi::MemCap::mib(limits.memory_mib),
+            limits.max_instructions,
+        )
+        .map(drop)
+        .map_err(|(e, _)| e)
     }
 }
 

@@ -3,20 +3,18 @@
 //! network, stdout and stderr collected by the host. Nothing here reads the
 //! real clock, real entropy or a real file.
 //!
-//! A call that would block (a `poll_oneoff` with nothing ready, a blocking
-//! `fd_read` on an empty stdin) records what it waits for in
-//! [`HostState::wait`] and returns the [`Suspend`] host error: wasmi then
-//! hands the guest back as a resumable call, and the node resumes it (with
-//! the call's answer written into the guest's memory) when a message or its
-//! deadline arrives.
+//! This is the host written once for every engine: [`call`] answers an
+//! import given the guest's memory as bytes, and an engine (wasmi, or
+//! wasmtime with the `wasmtime` feature; see `super::engine`) only adapts
+//! its own host-function calls to it. A call that would block (a
+//! `poll_oneoff` with nothing ready, a blocking `fd_read` on an empty
+//! stdin) records what it waits for in [`HostState::wait`] and answers
+//! [`Outcome::Block`]: the engine then suspends the guest, and when the
+//! node resumes it (a message or its deadline arrived),
+//! [`HostState::complete_wait`] writes the call's answer into the guest's
+//! memory.
 
 use std::collections::VecDeque;
-use std::fmt;
-
-use wasmi::errors::HostError;
-use wasmi::{Caller, Error, Linker, Memory, ResourceLimiter};
-use wasmi_core::LimiterError;
-
 /// The module every WASI preview 1 import comes from.
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
@@ -47,18 +45,6 @@ pub const MONOTONIC_START_NS: u64 = 1_000_000_000;
 
 /// `fdflags.nonblock`.
 const NONBLOCK: u16 = 4;
-
-/// The host error a blocking call returns to suspend the guest.
-#[derive(Debug)]
-pub struct Suspend;
-
-impl fmt::Display for Suspend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the guest blocked")
-    }
-}
-
-impl HostError for Suspend {}
 
 /// One subscription of a suspended `poll_oneoff`.
 #[derive(Clone, Debug)]
@@ -124,7 +110,7 @@ pub const LOG_BYTES: usize = 64 << 10;
 
 /// The memory cap: a `memory.grow` past it fails (the guest sees -1, as
 /// from an operating system out of memory) and is remembered for the
-/// report.
+/// report. Each engine's resource limiter asks it.
 #[derive(Debug)]
 pub struct MemCap {
     /// The most bytes of linear memory.
@@ -133,44 +119,32 @@ pub struct MemCap {
     pub denied: Option<usize>,
 }
 
-impl ResourceLimiter for MemCap {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
+impl MemCap {
+    /// A cap of `mib` MiB.
+    pub fn mib(mib: u64) -> MemCap {
+        MemCap {
+            max_bytes: (mib as usize) << 20,
+            denied: None,
+        }
+    }
+
+    /// Whether linear memory may grow to `desired` bytes.
+    pub fn memory(&mut self, desired: usize) -> bool {
         if desired > self.max_bytes {
             self.denied = Some(desired);
-            return Ok(false);
+            return false;
         }
-        Ok(true)
+        true
     }
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool, LimiterError> {
-        Ok(desired <= 1 << 20)
-    }
-    fn instances(&self) -> usize {
-        1
-    }
-    fn tables(&self) -> usize {
-        16
-    }
-    fn memories(&self) -> usize {
-        1
+
+    /// Whether a table may grow to `desired` elements.
+    pub fn table(&self, desired: usize) -> bool {
+        desired <= 1 << 20
     }
 }
 
 /// A guest's side of the world, owned by its store.
 pub struct HostState {
-    /// The guest's exported memory (set after instantiation).
-    pub memory: Option<Memory>,
-    /// The memory cap.
-    pub limits: MemCap,
     /// The node's clock when this activation began, in ns.
     pub now_ns: u64,
     /// Simulated ns charged per unit of fuel (0: none).
@@ -195,9 +169,32 @@ pub struct HostState {
     pub wait: Option<Wait>,
     /// The guest's argv.
     pub args: Vec<String>,
+    /// The fuel left when the guest last blocked.
+    pub fuel_at_block: u64,
 }
 
 impl HostState {
+    /// The state of a fresh process: nothing read or written, the clock
+    /// at 0, charging and capping as `limits` say, drawing from `rng`,
+    /// with argv `args`.
+    pub fn new(limits: &super::Limits, rng: sim::Rng, args: Vec<String>) -> HostState {
+        HostState {
+            now_ns: 0,
+            ns_per_fuel: limits.ns_per_instruction,
+            fuel_cap: limits.max_instructions,
+            rng,
+            stdin: VecDeque::new(),
+            fd_flags: [0; 3],
+            partial: Vec::new(),
+            lines: Vec::new(),
+            stderr: VecDeque::new(),
+            stderr_dropped: 0,
+            wait: None,
+            args,
+            fuel_at_block: 0,
+        }
+    }
+
     /// The node's clock now, in ns: the activation's start plus the time
     /// charged for the fuel used so far.
     fn clock(&self, fuel_left: u64) -> u64 {
@@ -242,6 +239,28 @@ impl HostState {
             }
         }
         out
+    }
+
+    /// Writes the answer of the call the guest is suspended in (what
+    /// [`HostState::wait`] holds) into its memory `mem`, as of the node's
+    /// clock at this activation's start; returns the call's errno.
+    pub fn complete_wait(&mut self, mem: &mut [u8]) -> i32 {
+        let now_ns = self.now_ns;
+        let r = match self.wait.take() {
+            Some(Wait::Poll { subs, out, nevents }) => {
+                let events = self.ready(&subs, now_ns);
+                put_events(mem, &events, out, nevents)
+            }
+            Some(Wait::Read {
+                iovs,
+                iovs_len,
+                nread,
+            }) => self
+                .read_into(mem, iovs, iovs_len)
+                .and_then(|n| put_u32(mem, nread, n)),
+            None => Ok(()),
+        };
+        r.err().unwrap_or(errno::SUCCESS)
     }
 
     /// Moves up to what `iovs` hold of stdin into guest memory `mem`;
@@ -318,178 +337,232 @@ pub fn put_events(
     put(mem, nevents, &(events.len() as u32).to_le_bytes())
 }
 
-type C<'a> = Caller<'a, HostState>;
-
-/// The guest's memory and the host state, or `FAULT` when the guest
-/// exports no memory.
-fn split<'a>(caller: &'a mut C<'_>) -> Result<(&'a mut [u8], &'a mut HostState), i32> {
-    let mem = caller.data().memory.ok_or(errno::FAULT)?;
-    Ok(mem.data_and_store_mut(caller))
+/// A value type of an import's signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
 }
 
-fn errno_of(r: Result<(), i32>) -> i32 {
-    r.err().unwrap_or(errno::SUCCESS)
+/// Every function the host provides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    /// `args_get`
+    ArgsGet,
+    /// `args_sizes_get`
+    ArgsSizesGet,
+    /// `clock_res_get`
+    ClockResGet,
+    /// `clock_time_get`
+    ClockTimeGet,
+    /// `environ_get`
+    EnvironGet,
+    /// `environ_sizes_get`
+    EnvironSizesGet,
+    /// `fd_close`
+    FdClose,
+    /// `fd_fdstat_get`
+    FdFdstatGet,
+    /// `fd_fdstat_set_flags`
+    FdFdstatSetFlags,
+    /// `fd_prestat_dir_name`
+    FdPrestatDirName,
+    /// `fd_prestat_get`
+    FdPrestatGet,
+    /// `fd_read`
+    FdRead,
+    /// `fd_seek`
+    FdSeek,
+    /// `fd_write`
+    FdWrite,
+    /// `poll_oneoff`
+    PollOneoff,
+    /// `proc_exit`
+    ProcExit,
+    /// `random_get`
+    RandomGet,
+    /// `sched_yield`
+    SchedYield,
 }
 
-/// The names of every function the host provides, sorted.
-pub const PROVIDED: &[&str] = &[
-    "args_get",
-    "args_sizes_get",
-    "clock_res_get",
-    "clock_time_get",
-    "environ_get",
-    "environ_sizes_get",
-    "fd_close",
-    "fd_fdstat_get",
-    "fd_fdstat_set_flags",
-    "fd_prestat_dir_name",
-    "fd_prestat_get",
-    "fd_read",
-    "fd_seek",
-    "fd_write",
-    "poll_oneoff",
-    "proc_exit",
-    "random_get",
-    "sched_yield",
+/// One import the host provides: its name, its signature, and whether a
+/// call may block (the engine must be able to suspend the guest in it).
+#[derive(Clone, Copy, Debug)]
+pub struct Import {
+    /// The function.
+    pub func: Func,
+    /// Its name in [`MODULE`].
+    pub name: &'static str,
+    /// Its parameters.
+    pub params: &'static [Ty],
+    /// Whether it returns an errno (`i32`); only `proc_exit` does not.
+    pub returns: bool,
+    /// Whether a call may block.
+    pub blocks: bool,
+}
+
+const fn import(func: Func, name: &'static str, params: &'static [Ty]) -> Import {
+    Import {
+        func,
+        name,
+        params,
+        returns: true,
+        blocks: false,
+    }
+}
+
+use Ty::{I32, I64};
+
+/// The functions of [`MODULE`] the host provides, sorted by name.
+pub const IMPORTS: &[Import] = &[
+    import(Func::ArgsGet, "args_get", &[I32, I32]),
+    import(Func::ArgsSizesGet, "args_sizes_get", &[I32, I32]),
+    import(Func::ClockResGet, "clock_res_get", &[I32, I32]),
+    import(Func::ClockTimeGet, "clock_time_get", &[I32, I64, I32]),
+    import(Func::EnvironGet, "environ_get", &[I32, I32]),
+    import(Func::EnvironSizesGet, "environ_sizes_get", &[I32, I32]),
+    import(Func::FdClose, "fd_close", &[I32]),
+    import(Func::FdFdstatGet, "fd_fdstat_get", &[I32, I32]),
+    import(Func::FdFdstatSetFlags, "fd_fdstat_set_flags", &[I32, I32]),
+    import(
+        Func::FdPrestatDirName,
+        "fd_prestat_dir_name",
+        &[I32, I32, I32],
+    ),
+    import(Func::FdPrestatGet, "fd_prestat_get", &[I32, I32]),
+    Import {
+        blocks: true,
+        ..import(Func::FdRead, "fd_read", &[I32, I32, I32, I32])
+    },
+    import(Func::FdSeek, "fd_seek", &[I32, I64, I32, I32]),
+    import(Func::FdWrite, "fd_write", &[I32, I32, I32, I32]),
+    Import {
+        blocks: true,
+        ..import(Func::PollOneoff, "poll_oneoff", &[I32, I32, I32, I32])
+    },
+    Import {
+        returns: false,
+        ..import(Func::ProcExit, "proc_exit", &[I32])
+    },
+    import(Func::RandomGet, "random_get", &[I32, I32]),
+    import(Func::SchedYield, "sched_yield", &[]),
 ];
 
-/// A linker that defines every function of [`PROVIDED`].
-pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
-    let mut l = Linker::<HostState>::new(engine);
-    l.func_wrap(
-        MODULE,
-        "args_sizes_get",
-        |mut c: C, argc: u32, size: u32| {
-            errno_of(split(&mut c).and_then(|(mem, st)| {
-                let bytes: usize = st.args.iter().map(|a| a.len() + 1).sum();
-                put(mem, argc, &(st.args.len() as u32).to_le_bytes())?;
-                put(mem, size, &(bytes as u32).to_le_bytes())
-            }))
-        },
-    )?;
-    l.func_wrap(MODULE, "args_get", |mut c: C, argv: u32, buf: u32| {
-        errno_of(split(&mut c).and_then(|(mem, st)| {
-            let mut at = buf;
-            for (i, a) in st.args.iter().enumerate() {
+/// The import named `name`, if the host provides it.
+pub fn provided(name: &str) -> Option<&'static Import> {
+    IMPORTS.iter().find(|i| i.name == name)
+}
+
+/// The names of every function the host provides, sorted, comma-separated.
+pub fn provided_names() -> String {
+    let names: Vec<&str> = IMPORTS.iter().map(|i| i.name).collect();
+    names.join(", ")
+}
+
+/// What a host call comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Return this errno (`proc_exit` never does).
+    Errno(i32),
+    /// Suspend the guest; [`HostState::wait`] says for what.
+    Block,
+    /// The process exits with this code.
+    Exit(i32),
+}
+
+fn errno_of(r: Result<(), i32>) -> Outcome {
+    Outcome::Errno(r.err().unwrap_or(errno::SUCCESS))
+}
+
+/// Answers a call of `func` with `args` (each `i32` as its `u32` bits,
+/// each `i64` as its `u64` bits), the guest's memory `mem` (empty before
+/// the instance exports it: every access then faults) and `fuel_left`, the
+/// fuel the activation has left (the clock advances by what it used, when
+/// the scenario charges CPU time).
+pub fn call(
+    func: Func,
+    args: &[u64],
+    mem: &mut [u8],
+    st: &mut HostState,
+    fuel_left: u64,
+) -> Outcome {
+    let a = |i: usize| args.get(i).copied().unwrap_or(0) as u32;
+    match func {
+        Func::ArgsSizesGet => errno_of((|| {
+            let bytes: usize = st.args.iter().map(|a| a.len() + 1).sum();
+            put(mem, a(0), &(st.args.len() as u32).to_le_bytes())?;
+            put(mem, a(1), &(bytes as u32).to_le_bytes())
+        })()),
+        Func::ArgsGet => errno_of((|| {
+            let (argv, mut at) = (a(0), a(1));
+            for (i, arg) in st.args.iter().enumerate() {
                 put(mem, argv.wrapping_add(4 * i as u32), &at.to_le_bytes())?;
-                put(mem, at, a.as_bytes())?;
-                put(mem, at.wrapping_add(a.len() as u32), &[0])?;
-                at = at.wrapping_add(a.len() as u32 + 1);
+                put(mem, at, arg.as_bytes())?;
+                put(mem, at.wrapping_add(arg.len() as u32), &[0])?;
+                at = at.wrapping_add(arg.len() as u32 + 1);
             }
             Ok(())
-        }))
-    })?;
-    // The environment is empty.
-    l.func_wrap(
-        MODULE,
-        "environ_sizes_get",
-        |mut c: C, n: u32, size: u32| {
-            errno_of(split(&mut c).and_then(|(mem, _)| {
-                put(mem, n, &0u32.to_le_bytes())?;
-                put(mem, size, &0u32.to_le_bytes())
-            }))
-        },
-    )?;
-    l.func_wrap(MODULE, "environ_get", |_: C, _: u32, _: u32| errno::SUCCESS)?;
-    l.func_wrap(MODULE, "clock_res_get", |mut c: C, id: u32, out: u32| {
-        if id > 3 {
-            return errno::INVAL;
-        }
-        errno_of(split(&mut c).and_then(|(mem, _)| put(mem, out, &1000u64.to_le_bytes())))
-    })?;
-    // Every clock is the node's simulated clock (its skew, drift and jumps
-    // apply): realtime counts from REALTIME_EPOCH_NS, the others from
-    // MONOTONIC_START_NS (Go's runtime refuses a monotonic clock at 0).
-    l.func_wrap(
-        MODULE,
-        "clock_time_get",
-        |mut c: C, id: u32, _precision: u64, out: u32| {
-            let base = match id {
+        })()),
+        // The environment is empty.
+        Func::EnvironSizesGet => errno_of((|| {
+            put(mem, a(0), &0u32.to_le_bytes())?;
+            put(mem, a(1), &0u32.to_le_bytes())
+        })()),
+        Func::EnvironGet => Outcome::Errno(errno::SUCCESS),
+        Func::ClockResGet if a(0) > 3 => Outcome::Errno(errno::INVAL),
+        Func::ClockResGet => errno_of(put(mem, a(1), &1000u64.to_le_bytes())),
+        // Every clock is the node's simulated clock (its skew, drift and
+        // jumps apply): realtime counts from REALTIME_EPOCH_NS, the others
+        // from MONOTONIC_START_NS (Go's runtime refuses a monotonic clock
+        // at 0).
+        Func::ClockTimeGet => {
+            let base = match a(0) {
                 0 => REALTIME_EPOCH_NS,
                 1..=3 => MONOTONIC_START_NS,
-                _ => return errno::INVAL,
+                _ => return Outcome::Errno(errno::INVAL),
             };
-            let fuel = c.get_fuel().unwrap_or(0);
-            errno_of(split(&mut c).and_then(|(mem, st)| {
-                put(mem, out, &st.clock(fuel).saturating_add(base).to_le_bytes())
-            }))
-        },
-    )?;
-    l.func_wrap(MODULE, "random_get", |mut c: C, buf: u32, len: u32| {
-        errno_of(split(&mut c).and_then(|(mem, st)| {
-            let dst = slice_mut(mem, buf, len)?;
+            let t = st.clock(fuel_left).saturating_add(base);
+            errno_of(put(mem, a(2), &t.to_le_bytes()))
+        }
+        Func::RandomGet => errno_of((|| {
+            let dst = slice_mut(mem, a(0), a(1))?;
             for chunk in dst.chunks_mut(8) {
                 let r = st.rng.next_u64().to_le_bytes();
                 chunk.copy_from_slice(&r[..chunk.len()]);
             }
             Ok(())
-        }))
-    })?;
-    l.func_wrap(MODULE, "fd_fdstat_get", |mut c: C, fd: u32, out: u32| {
-        if fd > 2 {
-            return errno::BADF;
-        }
-        errno_of(split(&mut c).and_then(|(mem, st)| {
+        })()),
+        Func::FdFdstatGet if a(0) > 2 => Outcome::Errno(errno::BADF),
+        Func::FdFdstatGet => {
             let mut s = [0u8; 24];
             s[0] = 2; // a character device
-            s[2..4].copy_from_slice(&st.fd_flags[fd as usize].to_le_bytes());
+            s[2..4].copy_from_slice(&st.fd_flags[a(0) as usize].to_le_bytes());
             s[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
             s[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
-            put(mem, out, &s)
-        }))
-    })?;
-    // Go sets NONBLOCK on fds 0..=2 and relies on it: refusing it makes its
-    // runtime fall back to a read that blocks every goroutine.
-    l.func_wrap(
-        MODULE,
-        "fd_fdstat_set_flags",
-        |mut c: C, fd: u32, flags: u32| {
-            if fd > 2 {
-                return errno::BADF;
-            }
-            c.data_mut().fd_flags[fd as usize] = flags as u16;
-            errno::SUCCESS
-        },
-    )?;
-    // No preopened directory: the scan for them ends at fd 3.
-    l.func_wrap(MODULE, "fd_prestat_get", |_: C, _: u32, _: u32| errno::BADF)?;
-    l.func_wrap(
-        MODULE,
-        "fd_prestat_dir_name",
-        |_: C, _: u32, _: u32, _: u32| errno::BADF,
-    )?;
-    l.func_wrap(MODULE, "fd_close", |_: C, fd: u32| {
-        if fd > 2 {
-            errno::BADF
-        } else {
-            errno::SUCCESS
+            errno_of(put(mem, a(1), &s))
         }
-    })?;
-    l.func_wrap(
-        MODULE,
-        "fd_seek",
-        |_: C, fd: u32, _: i64, _: u32, _: u32| {
-            if fd > 2 {
-                errno::BADF
-            } else {
-                errno::SPIPE
-            }
-        },
-    )?;
-    l.func_wrap(MODULE, "sched_yield", |_: C| errno::SUCCESS)?;
-    l.func_wrap(
-        MODULE,
-        "proc_exit",
-        |_: C, code: i32| -> Result<(), Error> { Err(Error::i32_exit(code)) },
-    )?;
-    l.func_wrap(
-        MODULE,
-        "fd_write",
-        |mut c: C, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32| {
+        // Go sets NONBLOCK on fds 0..=2 and relies on it: refusing it makes
+        // its runtime fall back to a read that blocks every goroutine.
+        Func::FdFdstatSetFlags if a(0) > 2 => Outcome::Errno(errno::BADF),
+        Func::FdFdstatSetFlags => {
+            st.fd_flags[a(0) as usize] = a(1) as u16;
+            Outcome::Errno(errno::SUCCESS)
+        }
+        // No preopened directory: the scan for them ends at fd 3.
+        Func::FdPrestatGet | Func::FdPrestatDirName => Outcome::Errno(errno::BADF),
+        Func::FdClose | Func::FdSeek if a(0) > 2 => Outcome::Errno(errno::BADF),
+        Func::FdClose => Outcome::Errno(errno::SUCCESS),
+        Func::FdSeek => Outcome::Errno(errno::SPIPE),
+        Func::SchedYield => Outcome::Errno(errno::SUCCESS),
+        Func::ProcExit => Outcome::Exit(a(0) as i32),
+        Func::FdWrite => {
+            let (fd, iovs, iovs_len, nwritten) = (a(0), a(1), a(2), a(3));
             if fd != 1 && fd != 2 {
-                return errno::BADF;
+                return Outcome::Errno(errno::BADF);
             }
-            errno_of(split(&mut c).and_then(|(mem, st)| {
+            errno_of((|| {
                 let mut total = 0u32;
                 for i in 0..iovs_len {
                     let at = iovs.wrapping_add(i.wrapping_mul(8));
@@ -498,67 +571,53 @@ pub fn linker(engine: &wasmi::Engine) -> Result<Linker<HostState>, Error> {
                     total = total.wrapping_add(len);
                 }
                 put(mem, nwritten, &total.to_le_bytes())
-            }))
-        },
-    )?;
-    l.func_wrap(
-        MODULE,
-        "fd_read",
-        |mut c: C, fd: u32, iovs: u32, iovs_len: u32, nread: u32| -> Result<i32, Error> {
+            })())
+        }
+        Func::FdRead => {
+            let (fd, iovs, iovs_len, nread) = (a(0), a(1), a(2), a(3));
             if fd != 0 {
-                return Ok(errno::BADF);
+                return Outcome::Errno(errno::BADF);
             }
-            let (mem, st) = match split(&mut c) {
-                Ok(x) => x,
-                Err(e) => return Ok(e),
-            };
             if st.stdin.is_empty() {
                 if st.fd_flags[0] & NONBLOCK != 0 {
-                    return Ok(errno::AGAIN);
+                    return Outcome::Errno(errno::AGAIN);
                 }
                 st.wait = Some(Wait::Read {
                     iovs,
                     iovs_len,
                     nread,
                 });
-                return Err(Error::host(Suspend));
+                st.fuel_at_block = fuel_left;
+                return Outcome::Block;
             }
-            Ok(errno_of(
+            errno_of(
                 st.read_into(mem, iovs, iovs_len)
                     .and_then(|n| put(mem, nread, &n.to_le_bytes())),
-            ))
-        },
-    )?;
-    l.func_wrap(
-        MODULE,
-        "poll_oneoff",
-        |mut c: C, subs: u32, out: u32, nsubs: u32, nevents: u32| -> Result<i32, Error> {
+            )
+        }
+        Func::PollOneoff => {
+            let (subs, out, nsubs, nevents) = (a(0), a(1), a(2), a(3));
             if nsubs == 0 {
-                return Ok(errno::INVAL);
+                return Outcome::Errno(errno::INVAL);
             }
-            let fuel = c.get_fuel().unwrap_or(0);
-            let (mem, st) = match split(&mut c) {
-                Ok(x) => x,
-                Err(e) => return Ok(e),
-            };
-            let now = st.clock(fuel);
+            let now = st.clock(fuel_left);
             let parsed = match read_subs(mem, subs, nsubs, now) {
                 Ok(s) => s,
-                Err(e) => return Ok(e),
+                Err(e) => return Outcome::Errno(e),
             };
             let ready = st.ready(&parsed, now);
             if !ready.is_empty() {
-                return Ok(errno_of(put_events(mem, &ready, out, nevents)));
+                return errno_of(put_events(mem, &ready, out, nevents));
             }
             st.wait = Some(Wait::Poll {
                 subs: parsed,
                 out,
                 nevents,
             });
-            Err(Error::host(Suspend))
-        },
-    )?;
-    Ok(l)
+            st.fuel_at_block = fuel_left;
+            Outcome::Block
+        }
+    }
 }
 
 /// Reads `n` subscriptions at `at`; relative clock timeouts become
