@@ -765,9 +765,12 @@ mod tests {
             } else {
                 ",\"at\":1"
             };
-            feed(&mut m, &format!("{{\"t\":{t},\"ev\":\"send\",\"mid\":{mid},\"from\":0,\"to\":1,\"msg\":{{\"ping\":[1,\"}}\"]}}{fate}}}").as_bytes());
+            feed(&mut m, &format!("{{\"t\":{t},\"ev\":\"send\",\"mid\":{mid},\"from\":0,\"to\":1,\"msg\":{{\"ping\":[1,\"}}\"]}}{fate}}}"));
             if mid != n - 3 {
-                feed(&mut m, &format!("{{\"t\":{},\"ev\":\"deliver\",\"mid\":{mid}}}", t + 5).as_bytes());
+                feed(
+                    &mut m,
+                    &format!("{{\"t\":{},\"ev\":\"deliver\",\"mid\":{mid}}}", t + 5),
+                );
             }
         }
         // Delivered ones are retired as they arrive.
