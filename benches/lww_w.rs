@@ -32,6 +32,7 @@ fn main() {
             dsim::runner::RunOptions {
                 seed: sc.sim.seed,
                 trace: None,
+                observer: None,
                 keep_history: false,
                 trail_key: None,
                 deadline: None,

@@ -103,7 +103,7 @@ fn one(case: usize, report: bool) {
     let t = Instant::now();
     let capture = report.then(dsim::html::Capture::new);
     let mut opts = dsim::runner::RunOptions::at(sc.sim.seed);
-    opts.trace = capture.as_ref().map(|c| c.writer(None));
+    opts.observer = capture.as_ref().map(dsim::html::Capture::observer);
     opts.keep_history = report;
     let rep = dsim::runner::run(&sc, opts);
     let mut page_bytes = 0u64;

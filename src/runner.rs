@@ -14,6 +14,10 @@ pub struct RunOptions {
     pub seed: u64,
     /// Where to write the JSON Lines trace, if anywhere.
     pub trace: Option<Box<dyn Write>>,
+    /// Who else is handed every trace record as the run makes it (the HTML
+    /// report's [`crate::html::Capture::observer`]); it changes neither
+    /// the fingerprint nor the written trace.
+    pub observer: Option<Box<dyn sim::trace::Observer>>,
     /// Keep the client history in the report.
     pub keep_history: bool,
     /// Draw the provenance graph of this key (protocols that record one).
@@ -32,6 +36,7 @@ impl RunOptions {
         RunOptions {
             seed,
             trace: None,
+            observer: None,
             keep_history: false,
             trail_key: None,
             deadline: None,
@@ -110,6 +115,9 @@ pub struct RunReport {
     pub finals: Vec<FinalState>,
     /// The sequential model the protocol's history is checked against.
     pub model: Option<&'static str>,
+    /// The witness of the `linearizability` check's violation, as its
+    /// search found it (the HTML report draws it).
+    pub witness: Option<checker::Witness>,
 }
 
 /// One process as the run left it.
@@ -189,6 +197,9 @@ pub(crate) fn run_protocol<P: Protocol>(
     cfg.record_history = opts.keep_history || sc.checks.iter().any(|c| c != "convergence");
     let nodes = processes::<P>(sc, &cfg, &params);
     let mut sim: Sim<P> = Sim::new(cfg, nodes, opts.trace);
+    if let Some(o) = opts.observer {
+        sim.observe(o);
+    }
     let slice = if opts.deadline.is_some() {
         DEADLINE_EVERY
     } else {
@@ -215,6 +226,7 @@ pub(crate) fn run_protocol<P: Protocol>(
         }
     };
     let trace_error = sim.finish_trace().err().map(|e| e.to_string());
+    let mut witness = None;
     let checks: Vec<CheckOutcome> = sc
         .checks
         .iter()
@@ -226,7 +238,11 @@ pub(crate) fn run_protocol<P: Protocol>(
                     sim.now() / 1000
                 ))
             } else {
-                run_check::<P>(name, &sim, stop, &sc.check_params)
+                let (result, w) = run_check::<P>(name, &sim, stop, &sc.check_params);
+                if witness.is_none() {
+                    witness = w;
+                }
+                result
             };
             let expected = sc.expectation(name);
             CheckOutcome {
@@ -237,7 +253,7 @@ pub(crate) fn run_protocol<P: Protocol>(
             }
         })
         .collect();
-    RunReport {
+    let mut report = RunReport {
         scenario: sc.name.clone(),
         protocol: P::NAME,
         variant: sc.variant.clone(),
@@ -257,16 +273,18 @@ pub(crate) fn run_protocol<P: Protocol>(
         calm_since_us: sim.calm_since(),
         as_expected: checks.iter().all(|c| c.as_expected),
         checks,
-        history: if opts.keep_history {
-            sim.history().to_vec()
-        } else {
-            Vec::new()
-        },
+        history: Vec::new(),
         trail_dot: opts.trail_key.and_then(|k| P::provenance_dot(&sim, k)),
         trace_error,
         finals: finals(&sim),
         model: P::model(),
+        witness,
+    };
+    // Taken, not copied: nothing reads the run after this.
+    if opts.keep_history {
+        report.history = sim.take_history();
     }
+    report
 }
 
 fn finals<P: Protocol>(sim: &Sim<P>) -> Vec<FinalState> {
@@ -327,11 +345,14 @@ fn run_check<P: Protocol>(
     sim: &Sim<P>,
     stop: StopReason,
     params: &protocols::CheckParams,
-) -> CheckResult {
-    match name {
+) -> (CheckResult, Option<checker::Witness>) {
+    let result = match name {
         "convergence" => check::convergence(sim, stop.completed()),
         "linearizability" => match P::model() {
-            Some(model) => check::linearizability(sim, model, params.linearizability.budget),
+            Some(model) => {
+                let budget = params.linearizability.budget;
+                return check::linearizability_witness(sim, model, budget, |_| true);
+            }
             None => CheckResult::unknown(format!("{} declares no model to check against", P::NAME)),
         },
         // A protocol's own check replaces a generic one of the same name.
@@ -345,5 +366,6 @@ fn run_check<P: Protocol>(
             protocols::generic::run(other, sim, params, &facts)
                 .unwrap_or_else(|| P::check(other, sim))
         }
-    }
+    };
+    (result, None)
 }

@@ -519,6 +519,7 @@ fn progress_is_reported_without_changing_the_run_and_stays_off_a_pipe() {
     let opts = dsim::runner::RunOptions {
         seed: sc.sim.seed,
         trace: None,
+        observer: None,
         keep_history: false,
         trail_key: None,
         deadline: None,

@@ -532,6 +532,7 @@ fn a_cut_run_is_the_same_run_up_to_the_cut() {
             dsim::runner::RunOptions {
                 seed: 1,
                 trace: Some(Box::new(Sink(buf.clone()))),
+                observer: None,
                 keep_history: false,
                 trail_key: None,
                 deadline,

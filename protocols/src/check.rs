@@ -166,9 +166,21 @@ pub fn linearizability_of<N: Node>(
     budget: u64,
     keep: impl Fn(&str) -> bool,
 ) -> CheckResult {
+    linearizability_witness(run, model, budget, keep).0
+}
+
+/// [`linearizability_of`], with the witness of a violation as the checker
+/// found it (the HTML report draws it; finding it again would cost a
+/// second search).
+pub fn linearizability_witness<N: Node>(
+    run: &Sim<N>,
+    model: &str,
+    budget: u64,
+    keep: impl Fn(&str) -> bool,
+) -> (CheckResult, Option<checker::Witness>) {
     let model = match checker::model::by_name(model, None) {
         Ok(m) => m,
-        Err(e) => return CheckResult::unknown(format!("no checker model: {e}")),
+        Err(e) => return (CheckResult::unknown(format!("no checker model: {e}")), None),
     };
     let events: Vec<sim::HistoryEvent> = run
         .history()
@@ -178,19 +190,27 @@ pub fn linearizability_of<N: Node>(
         .collect();
     let history = match to_checker_history(&events) {
         Ok(h) => h,
-        Err(e) => return CheckResult::unknown(format!("the run's history is malformed: {e}")),
+        Err(e) => {
+            return (
+                CheckResult::unknown(format!("the run's history is malformed: {e}")),
+                None,
+            )
+        }
     };
     let report = match checker::check(&history, &model, budget) {
         Ok(r) => r,
         Err(e) => {
-            return CheckResult::unknown(format!(
-                "an operation does not fit the {} model: {e}",
-                model.name()
-            ))
+            return (
+                CheckResult::unknown(format!(
+                    "an operation does not fit the {} model: {e}",
+                    model.name()
+                )),
+                None,
+            )
         }
     };
     let ops = report.ops;
-    match report.verdict {
+    let result = match report.verdict {
         checker::Verdict::Linearizable => CheckResult::pass(format!(
             "{ops} operation(s) on {} key(s) are linearizable ({} model)",
             report.keys.len(),
@@ -222,7 +242,8 @@ pub fn linearizability_of<N: Node>(
                 .map_or(String::new(), |k| format!(" (key {k})"));
             CheckResult::violation(format!("not linearizable{key}: {summary}"), evidence)
         }
-    }
+    };
+    (result, report.witness)
 }
 
 /// The engine's history in the checker's form (keys as decimal strings).

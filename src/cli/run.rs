@@ -231,10 +231,6 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
         None => None,
     };
     let capture = report_out.as_ref().map(|_| html::Capture::new());
-    let trace = match &capture {
-        Some(c) => Some(c.writer(trace)),
-        None => trace,
-    };
     let mut history_out = match &args.history {
         Some(p) => match Staged::create(p, "history") {
             Ok((st, w)) => {
@@ -254,6 +250,7 @@ pub fn run(registry: &Registry, args: &RunArgs) -> ExitCode {
         RunOptions {
             seed,
             trace,
+            observer: capture.as_ref().map(html::Capture::observer),
             keep_history: history_out.is_some() || capture.is_some(),
             trail_key: args.trail.as_ref().map(|_| args.trail_key),
             deadline: None,

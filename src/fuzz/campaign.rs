@@ -170,6 +170,7 @@ pub fn run_seed(sc: &Scenario, seed: u64, hunt: bool, deadline: Option<Instant>)
         let opts = RunOptions {
             seed,
             trace: None,
+            observer: None,
             keep_history: false,
             trail_key: None,
             deadline,

@@ -237,7 +237,8 @@ fn write_report(of: &Scenario, text: &str, file: &str, page: &Path) -> Result<()
         &sc,
         crate::runner::RunOptions {
             seed: sc.sim.seed,
-            trace: Some(capture.writer(None)),
+            trace: None,
+            observer: Some(capture.observer()),
             keep_history: true,
             trail_key: None,
             deadline: None,

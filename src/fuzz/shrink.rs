@@ -154,6 +154,7 @@ pub fn run_raw(
     let opts = RunOptions {
         seed,
         trace: None,
+        observer: None,
         keep_history: history,
         trail_key: None,
         deadline: None,

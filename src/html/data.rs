@@ -13,13 +13,13 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::ops::{self, Op, RunOp, TYPES};
-use super::trace::{Arrow, Collector, Model, OUTCOMES};
+use super::trace::{Arrow, Feed, Model, OUTCOMES};
 use super::MAX_OPS;
 use crate::report::{expect_name, fingerprint, replay_command};
 use crate::runner::RunReport;
 use crate::scenario::Scenario;
 
-/// Collects a run's trace for its report while the run writes it.
+/// Collects a run's trace records for its report as the run makes them.
 pub struct Capture {
     model: Rc<RefCell<Model>>,
 }
@@ -38,10 +38,10 @@ impl Capture {
         }
     }
 
-    /// The trace writer to hand the runner; it copies every byte to
-    /// `tee` (e.g. the `--trace` file) when given.
-    pub fn writer(&self, tee: Option<Box<dyn Write>>) -> Box<dyn Write> {
-        Box::new(Collector::new(self.model.clone(), tee))
+    /// The trace observer to hand the runner
+    /// ([`crate::runner::RunOptions::observer`]).
+    pub fn observer(&self) -> Box<dyn sim::trace::Observer> {
+        Box::new(Feed(self.model.clone()))
     }
 
     fn take(self) -> Model {
@@ -57,27 +57,35 @@ pub fn run_page(sc: &Scenario, rep: &RunReport, capture: Capture) -> String {
 }
 
 /// `v` as JSON into `w`.
-fn js<T: Serialize + ?Sized>(w: &mut dyn Write, v: &T) -> io::Result<()> {
+fn js<W: Write + ?Sized, T: Serialize + ?Sized>(w: &mut W, v: &T) -> io::Result<()> {
     serde_json::to_writer(&mut *w, v).map_err(io::Error::from)
 }
 
-/// A JSON array of `n` items, item `i` written by `item`.
+/// A JSON array of `n` items, item `i` written by `item`: into a buffer
+/// that goes to `w` in pieces of 64 KiB (a page holds millions of small
+/// items; each would otherwise be a write of its own).
 fn array(
     w: &mut dyn Write,
     n: usize,
-    mut item: impl FnMut(&mut dyn Write, usize) -> io::Result<()>,
+    mut item: impl FnMut(&mut Vec<u8>, usize) -> io::Result<()>,
 ) -> io::Result<()> {
-    w.write_all(b"[")?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    buf.push(b'[');
     for i in 0..n {
         if i > 0 {
-            w.write_all(b",")?;
+            buf.push(b',');
         }
-        item(w, i)?;
+        item(&mut buf, i)?;
+        if buf.len() >= 1 << 16 {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
     }
-    w.write_all(b"]")
+    buf.push(b']');
+    w.write_all(&buf)
 }
 
-fn opt(w: &mut dyn Write, v: Option<u64>) -> io::Result<()> {
+fn opt<W: Write + ?Sized>(w: &mut W, v: Option<u64>) -> io::Result<()> {
     match v {
         Some(v) => int(w, v),
         None => w.write_all(b"null"),
@@ -85,13 +93,14 @@ fn opt(w: &mut dyn Write, v: Option<u64>) -> io::Result<()> {
 }
 
 /// `v`'s decimal digits (a page holds millions of them).
-fn int(w: &mut dyn Write, v: u64) -> io::Result<()> {
+#[inline]
+fn int<W: Write + ?Sized>(w: &mut W, v: u64) -> io::Result<()> {
     w.write_all(sim::trace::decimal(v, &mut [0u8; 20]))
 }
 
 /// Writes the report page of a run to `out`. The run must have kept its
-/// history (`RunOptions::keep_history`) and written its trace into
-/// `capture`.
+/// history (`RunOptions::keep_history`) and handed its trace to
+/// `capture` (`RunOptions::observer`).
 pub fn write_run_page(
     out: &mut dyn Write,
     sc: &Scenario,
@@ -142,7 +151,6 @@ pub fn write_run_page(
     );
     count(&mut omitted, "timers", model.timers_omitted);
     count(&mut omitted, "markers", model.markers_omitted);
-    count(&mut omitted, "unreadable_trace_lines", model.unreadable);
     let title = format!("dsim: {}", rep.scenario);
     super::write_page(out, &title, &mut |w: &mut dyn Write| {
         w.write_all(b"{\"version\":1,\"page\":\"run\",\"meta\":")?;
@@ -260,17 +268,13 @@ fn count(omitted: &mut BTreeMap<&'static str, u64>, what: &'static str, n: u64) 
     }
 }
 
-/// The witness of a linearizability violation, found again by the checker
-/// on the run's history (the check's result holds only its text): its key,
-/// its explanation and the indexes of its operations.
+/// The witness of the run's linearizability violation (as its check found
+/// it): its key, its explanation and the indexes of its operations.
 fn run_witness(rep: &RunReport, all: &[RunOp]) -> Option<(Option<String>, String, Vec<usize>)> {
     rep.checks
         .iter()
         .find(|c| c.name == "linearizability" && c.result.status == protocols::Status::Violation)?;
-    let model = checker::model::by_name(rep.model?, None).ok()?;
-    let history = protocols::check::to_checker_history(&rep.history).ok()?;
-    let report = checker::check(&history, &model, checker::DEFAULT_BUDGET).ok()?;
-    let w = report.witness?;
+    let w = rep.witness.as_ref()?;
     let h = &rep.history;
     let idx = ops::witness_ops(
         all.len(),
@@ -278,7 +282,7 @@ fn run_witness(rep: &RunReport, all: &[RunOp]) -> Option<(Option<String>, String
             let e = &h[all[i].inv];
             (e.process, e.time, e.key.map(|k| k.to_string()))
         },
-        &w,
+        w,
     );
     Some((w.key.clone(), w.explanation.clone(), idx))
 }

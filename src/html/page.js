@@ -134,7 +134,6 @@
     texts: om.texts ? "Message contents are shown on hover for the first " + n3(20000) + " messages only (" + n3(om.texts) + " more are in the --trace file)." : null,
     timers: om.timers ? n3(om.timers) + " timer ticks are not drawn (only the first " + n3(50000) + "; all are in the --trace file)." : null,
     markers: om.markers ? n3(om.markers) + " fault markers are not drawn (only the first " + n3(20000) + "; all are in the --trace file)." : null,
-    unreadable: om.unreadable_trace_lines ? n3(om.unreadable_trace_lines) + " trace lines could not be read (a bug: please report it)." : null,
   };
   function leftOutBox(keys, lead) {
     const parts = keys.map((k) => leftOut[k]).filter((x) => x);
@@ -143,7 +142,7 @@
     for (const p of parts) box.append(el("div", { text: p }));
     return box;
   }
-  const topNote = leftOutBox(["arrows", "ops", "texts", "timers", "markers", "unreadable"],
+  const topNote = leftOutBox(["arrows", "ops", "texts", "timers", "markers"],
     "This page draws part of a big " + (isRun ? "run" : "history") + " (to stay small and quick to open):");
   if (topNote) { topNote.id = "left-out"; app.append(topNote); }
 

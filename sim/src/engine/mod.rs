@@ -293,6 +293,19 @@ impl<N: Node> Sim<N> {
         &self.cfg
     }
 
+    /// Hands every trace record from now on to `observer`, field by field
+    /// (see [`crate::trace::Observer`]); the fingerprint and the written
+    /// trace stay the same.
+    pub fn observe(&mut self, observer: Box<dyn crate::trace::Observer>) {
+        self.trace.observe(observer);
+    }
+
+    /// The client history, taken out of the run (which keeps an empty
+    /// one): for a caller done with the run that would otherwise copy it.
+    pub fn take_history(&mut self) -> Vec<HistoryEvent> {
+        std::mem::take(&mut self.clients.history)
+    }
+
     /// Flushes the trace writer, reporting the first write error.
     pub fn finish_trace(&mut self) -> std::io::Result<()> {
         self.trace.finish()
