@@ -66,7 +66,7 @@ pub fn quantiles(xs: &mut [Time]) -> String {
     )
 }
 
-/// The median (as Jepsen takes it: [`quantile`] 0.5) and maximum of `xs`.
+/// The median (as Jepsen takes it: quantile 0.5, index ⌊n/2⌋) and maximum of `xs`.
 pub fn median_max(xs: &mut [Time]) -> Option<(Time, Time)> {
     if xs.is_empty() {
         return None;
