@@ -156,8 +156,7 @@ fn label(op: &Operation) -> String {
         text.push(' ');
         text.push_str(&short(&op.value));
     }
-    if let Some(c) = op.completion.as_ref().filter(|_| op.output().is_some()) {
-        let output = c.output_value();
+    if let Some(output) = op.output_value() {
         if !output.is_null() && *output != op.value {
             text.push_str(" -> ");
             text.push_str(&short(&output));

@@ -221,6 +221,15 @@ impl Operation {
         }
     }
 
+    /// The output, if the operation completed `ok`, as written (a read
+    /// kept as a set as its elements ascending; see [`Completion::output_value`]).
+    pub fn output_value(&self) -> Option<std::borrow::Cow<'_, Value>> {
+        match &self.completion {
+            Some(c) if c.kind == CompletionKind::Ok => Some(c.output_value()),
+            _ => None,
+        }
+    }
+
     /// The output of an `ok` read kept as a set ([`History::reading_sets`]).
     pub fn read_set(&self) -> Option<&ReadSet> {
         match &self.completion {

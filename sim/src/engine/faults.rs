@@ -2,7 +2,6 @@
 //! stopped, paused and resumed, and whether the network is whole.
 
 use super::event::{Ev, EvOf};
-use super::heal::ReleaseLine;
 use super::{Sim, Status};
 use crate::fault::Fault;
 use crate::node::Node;
@@ -116,25 +115,15 @@ impl<N: Node> Sim<N> {
 
     /// Runs paused process `id` again: what waited for it comes due now,
     /// in the order it came due before. On an ordered link the messages
-    /// that waited form a [`ReleaseLine`] as a heal's released ones do: a
+    /// that waited form a [`ReleaseLine`](super::heal::ReleaseLine) as a heal's released ones do: a
     /// message already queued for this moment (sent after them) waits
     /// behind them instead of going first.
     pub(super) fn resume(&mut self, id: NodeId) {
         self.status[id] = Status::Up;
         for ev in std::mem::take(&mut self.parked[id]) {
-            if let Ev::Deliver { mid, from, to, .. } = &ev {
-                if self.net.ordered(*from, *to) {
-                    let line = self
-                        .release_line
-                        .entry((*from, *to))
-                        .or_insert(ReleaseLine {
-                            pending: 0,
-                            last: self.now,
-                            waiting: Vec::new(),
-                        });
-                    line.pending += 1;
-                    line.last = line.last.max(self.now);
-                    self.released.insert(*mid);
+            if let Ev::Deliver { mid, from, to, .. } = ev {
+                if self.net.ordered(from, to) {
+                    self.line_up(mid, from, to, self.now);
                 }
             }
             self.push(self.now, ev);

@@ -114,6 +114,22 @@ impl<N: Node> Sim<N> {
         }
     }
 
+    /// Puts released message `mid`, due at `at` on ordered link
+    /// `from → to`, in that link's [`ReleaseLine`]; returns when it is due
+    /// (never before the line's last).
+    pub(super) fn line_up(&mut self, mid: u64, from: NodeId, to: NodeId, at: Time) -> Time {
+        let line = self.release_line.entry((from, to)).or_insert(ReleaseLine {
+            pending: 0,
+            last: at,
+            waiting: Vec::new(),
+        });
+        let at = at.max(line.last);
+        line.pending += 1;
+        line.last = at;
+        self.released.insert(mid);
+        at
+    }
+
     pub(super) fn heal(&mut self) {
         self.net.heal();
         // Stalled links recover: their pending timeouts lapse.
@@ -132,18 +148,7 @@ impl<N: Node> Sim<N> {
                     .latency
                     .sample(&mut self.net_rng);
             if self.net.ordered(h.from, h.to) {
-                let line = self
-                    .release_line
-                    .entry((h.from, h.to))
-                    .or_insert(ReleaseLine {
-                        pending: 0,
-                        last: at,
-                        waiting: Vec::new(),
-                    });
-                at = at.max(line.last);
-                line.pending += 1;
-                line.last = at;
-                self.released.insert(h.mid);
+                at = self.line_up(h.mid, h.from, h.to, at);
                 self.net.hold_line(h.from, h.to, at);
             }
             self.trace
